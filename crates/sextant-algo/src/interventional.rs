@@ -1,0 +1,174 @@
+//! Exact interventional TreeSHAP: the marginal game `v(S) = mean over background rows z of
+//! f(x_S, z_not S)` (shap's `feature_perturbation="interventional"`; the game QII uses).
+//!
+//! For one row `x` and one background row `z`, a leaf is reached by the hybrid row exactly when
+//! every feature on its path where `x` and `z` part ways takes the side its path needs: a set `A`
+//! of features must come from `x` and a set `B` from `z`. The leaf's game `v·[A ⊆ S, B ∩ S = ∅]`
+//! has closed-form Shapley values: `v·(|A|−1)!|B|!/(|A|+|B|)!` for each feature of `A` and
+//! `−v·|A|!(|B|−1)!/(|A|+|B|)!` for each of `B`. One walk per tree visits only the leaves that some
+//! hybrid reaches, so a row costs O(T·L·B) at worst.
+
+use rayon::prelude::*;
+use sextant_model::{Forest, Rows, Tree};
+
+/// Which row a feature is bound to during one walk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Free,
+    X,
+    Z,
+}
+
+/// Interventional TreeSHAP over one forest and one background dataset.
+pub struct Interventional<'a> {
+    forest: &'a Forest,
+    background: Rows<'a>,
+    base_values: Vec<f64>,
+    /// `weights[a * stride + b] = (a−1)! b! / (a+b)!` for `a ≥ 1`.
+    weights: Vec<f64>,
+    stride: usize,
+}
+
+impl<'a> Interventional<'a> {
+    /// Prepares the explainer. The base value of each output is the mean margin of the
+    /// background rows. The background must have at least one row and the forest's features.
+    pub fn new(forest: &'a Forest, background: Rows<'a>) -> Interventional<'a> {
+        assert!(background.n_rows() > 0, "the background needs at least one row");
+        assert_eq!(background.n_features(), forest.n_features(), "background rows do not have the model's features");
+        let n_out = forest.n_outputs();
+        let mut margins = vec![0.0; background.n_rows() * n_out];
+        crate::predict_margins(forest, background, &mut margins);
+        let mut base_values = vec![0.0; n_out];
+        for row in margins.chunks(n_out) {
+            for (b, m) in base_values.iter_mut().zip(row) {
+                *b += m;
+            }
+        }
+        for b in &mut base_values {
+            *b /= background.n_rows() as f64;
+        }
+        let stride = forest.max_depth() + 1;
+        Interventional { forest, background, base_values, weights: shapley_weights(stride), stride }
+    }
+
+    /// The base value (mean background margin) of each output.
+    pub fn base_values(&self) -> &[f64] {
+        &self.base_values
+    }
+
+    /// Explains `rows` into `out` (layout in the crate docs).
+    pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
+        let forest = self.forest;
+        let width = forest.n_features() + 1;
+        let per_row = forest.n_outputs() * width;
+        assert_eq!(out.len(), rows.n_rows() * per_row, "output buffer has the wrong length");
+        assert_eq!(rows.n_features(), forest.n_features(), "rows do not have the model's features");
+        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK).enumerate().for_each(|(chunk, out)| {
+            let mut sides = vec![Side::Free; forest.n_features()];
+            let mut bound = Vec::with_capacity(self.stride);
+            let first = chunk * crate::ROWS_PER_TASK;
+            for (i, phi) in out.chunks_mut(per_row).enumerate() {
+                self.explain_row(rows.row(first + i), phi, &mut sides, &mut bound);
+            }
+        });
+    }
+
+    fn explain_row(&self, x: &[f64], phi: &mut [f64], sides: &mut [Side], bound: &mut Vec<u32>) {
+        phi.fill(0.0);
+        let width = self.forest.n_features() + 1;
+        for (tree, &output) in self.forest.trees().iter().zip(self.forest.tree_outputs()) {
+            let start = output as usize * width;
+            let phi = &mut phi[start..start + width - 1];
+            for b in 0..self.background.n_rows() {
+                let mut walk = Walk { tree, x, z: self.background.row(b), phi: &mut *phi, sides: &mut *sides, bound: &mut *bound, weights: &self.weights, stride: self.stride };
+                walk.recurse(0, 0, 0);
+            }
+        }
+        let n_background = self.background.n_rows() as f64;
+        for (k, &base) in self.base_values.iter().enumerate() {
+            let block = &mut phi[k * width..(k + 1) * width];
+            for v in &mut block[..width - 1] {
+                *v /= n_background;
+            }
+            block[width - 1] = base;
+        }
+    }
+}
+
+/// `(a−1)! b! / (a+b)! = 1 / (a · C(a+b, a))`, tabulated for `a, b < n` from Pascal's triangle
+/// (exact integers up to 2^53, then correctly rounded sums: no factorial overflow).
+fn shapley_weights(n: usize) -> Vec<f64> {
+    let size = 2 * n;
+    let mut binom = vec![0.0f64; size * size];
+    for m in 0..size {
+        binom[m * size] = 1.0;
+        for k in 1..=m {
+            binom[m * size + k] = binom[(m - 1) * size + k - 1] + if k < m { binom[(m - 1) * size + k] } else { 0.0 };
+        }
+    }
+    let mut weights = vec![0.0; n * n];
+    for a in 1..n {
+        for b in 0..n {
+            weights[a * n + b] = 1.0 / (a as f64 * binom[(a + b) * size + a]);
+        }
+    }
+    weights
+}
+
+/// One (row, background row) pair through one tree.
+struct Walk<'w> {
+    tree: &'w Tree,
+    x: &'w [f64],
+    z: &'w [f64],
+    phi: &'w mut [f64],
+    sides: &'w mut [Side],
+    bound: &'w mut Vec<u32>,
+    weights: &'w [f64],
+    stride: usize,
+}
+
+impl Walk<'_> {
+    /// `a` features bound to `x`, `b` to `z`, listed in `bound`.
+    fn recurse(&mut self, node_index: u32, a: usize, b: usize) {
+        let node = &self.tree.nodes()[node_index as usize];
+        if node.is_leaf() {
+            self.credit(node.value, a, b);
+            return;
+        }
+        let f = node.feature as usize;
+        match self.sides[f] {
+            Side::X => self.recurse(self.tree.next(node, self.x[f]), a, b),
+            Side::Z => self.recurse(self.tree.next(node, self.z[f]), a, b),
+            Side::Free => {
+                let x_child = self.tree.next(node, self.x[f]);
+                let z_child = self.tree.next(node, self.z[f]);
+                if x_child == z_child {
+                    self.recurse(x_child, a, b);
+                    return;
+                }
+                self.bound.push(f as u32);
+                self.sides[f] = Side::X;
+                self.recurse(x_child, a + 1, b);
+                self.sides[f] = Side::Z;
+                self.recurse(z_child, a, b + 1);
+                self.sides[f] = Side::Free;
+                self.bound.pop();
+            }
+        }
+    }
+
+    fn credit(&mut self, value: f64, a: usize, b: usize) {
+        if a + b == 0 || value == 0.0 {
+            return;
+        }
+        let gain = if a > 0 { value * self.weights[a * self.stride + b] } else { 0.0 };
+        let loss = if b > 0 { value * self.weights[b * self.stride + a] } else { 0.0 };
+        for &f in self.bound.iter() {
+            match self.sides[f as usize] {
+                Side::X => self.phi[f as usize] += gain,
+                Side::Z => self.phi[f as usize] -= loss,
+                Side::Free => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Sextant's algorithms over a [`sextant_model::Forest`]: batch prediction, exact path-dependent
+//! TreeSHAP, exact interventional TreeSHAP, and the additivity check every explanation passes.
+//!
+//! Every function reads borrowed inputs and writes into a caller-provided buffer; work is split
+//! over rows with rayon, and scratch space is allocated once per chunk of rows, never per row.
+//!
+//! Explanations use one layout: for row `r`, output `k` and feature `j`, the influence is at
+//! `out[(r * n_outputs + k) * (n_features + 1) + j]`, and the base value at `j = n_features`.
+
+mod additivity;
+mod interventional;
+mod path_dependent;
+mod predict;
+
+pub use additivity::{check_additivity, Additivity, ADDITIVITY_TOLERANCE};
+pub use interventional::Interventional;
+pub use path_dependent::PathDependent;
+pub use predict::{predict_margins, predict_responses};
+
+/// Rows handed to one rayon task: large enough to amortise scratch set-up, small enough to keep
+/// both cores busy on a few hundred rows.
+pub(crate) const ROWS_PER_TASK: usize = 16;
+
+/// Length of the explanation buffer for `n_rows` rows of a forest.
+pub fn explanation_len(forest: &sextant_model::Forest, n_rows: usize) -> usize {
+    n_rows * forest.n_outputs() * (forest.n_features() + 1)
+}
+
+/// Probability that a path-dependent walk that does not know a node's feature goes to `child`:
+/// the share of the node's cover that went there. A node with no cover splits evenly, so that
+/// the weights still sum to one.
+#[inline]
+pub(crate) fn cover_ratio(child_cover: f64, node_cover: f64) -> f64 {
+    if node_cover > 0.0 { child_cover / node_cover } else { 0.5 }
+}

@@ -1,0 +1,18 @@
+//! Sextant's model representation.
+//!
+//! A tree ensemble is a [`Forest`]: a list of [`Tree`]s, each a flat array of [`Node`]s that keeps
+//! every node's cover (the training weight that reached it), plus the base margin and the link
+//! function that turns margins into responses. Importers (`sextant-import`) build it; algorithms
+//! (`sextant-algo`) read it. The representation does no IO and holds no global state.
+
+mod error;
+mod forest;
+mod matrix;
+mod split;
+mod tree;
+
+pub use error::ModelError;
+pub use forest::{Feature, FeatureKind, Forest, Link, ModelInfo};
+pub use matrix::Rows;
+pub use split::{f32_less_boundary, Missing, Split, LIGHTGBM_ZERO_THRESHOLD};
+pub use tree::{Node, Tree, MAX_TREE_DEPTH};
