@@ -34,18 +34,30 @@ impl Additivity {
 /// Checks explanations (layout as in the crate docs) against margins (`n_rows × n_outputs`).
 pub fn check_additivity(explanations: &[f64], margins: &[f64], n_features: usize) -> Additivity {
     let width = n_features + 1;
-    assert_eq!(explanations.len(), margins.len() * width, "explanations and margins do not match");
-    let mut out = Additivity { checked: margins.len(), ..Additivity::default() };
+    assert_eq!(
+        explanations.len(),
+        margins.len() * width,
+        "explanations and margins do not match"
+    );
+    let mut out = Additivity {
+        checked: margins.len(),
+        ..Additivity::default()
+    };
     for (phi, &margin) in explanations.chunks(width).zip(margins) {
         let total: f64 = phi.iter().sum();
         let err = (total - margin).abs();
         let scaled = err / margin.abs().max(1.0);
-        // NaN errors must count as failures, so compare in the negated form.
-        if !(scaled <= ADDITIVITY_TOLERANCE) {
+        if scaled.is_nan() || scaled > ADDITIVITY_TOLERANCE {
             out.failing += 1;
         }
-        out.worst_abs = out.worst_abs.max(if err.is_nan() { f64::INFINITY } else { err });
-        out.worst_scaled = out.worst_scaled.max(if scaled.is_nan() { f64::INFINITY } else { scaled });
+        out.worst_abs = out
+            .worst_abs
+            .max(if err.is_nan() { f64::INFINITY } else { err });
+        out.worst_scaled = out.worst_scaled.max(if scaled.is_nan() {
+            f64::INFINITY
+        } else {
+            scaled
+        });
     }
     out
 }

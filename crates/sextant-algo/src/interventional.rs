@@ -33,8 +33,15 @@ impl<'a> Interventional<'a> {
     /// Prepares the explainer. The base value of each output is the mean margin of the
     /// background rows. The background must have at least one row and the forest's features.
     pub fn new(forest: &'a Forest, background: Rows<'a>) -> Interventional<'a> {
-        assert!(background.n_rows() > 0, "the background needs at least one row");
-        assert_eq!(background.n_features(), forest.n_features(), "background rows do not have the model's features");
+        assert!(
+            background.n_rows() > 0,
+            "the background needs at least one row"
+        );
+        assert_eq!(
+            background.n_features(),
+            forest.n_features(),
+            "background rows do not have the model's features"
+        );
         let n_out = forest.n_outputs();
         let mut margins = vec![0.0; background.n_rows() * n_out];
         crate::predict_margins(forest, background, &mut margins);
@@ -48,7 +55,13 @@ impl<'a> Interventional<'a> {
             *b /= background.n_rows() as f64;
         }
         let stride = forest.max_depth() + 1;
-        Interventional { forest, background, base_values, weights: shapley_weights(stride), stride }
+        Interventional {
+            forest,
+            background,
+            base_values,
+            weights: shapley_weights(stride),
+            stride,
+        }
     }
 
     /// The base value (mean background margin) of each output.
@@ -61,16 +74,26 @@ impl<'a> Interventional<'a> {
         let forest = self.forest;
         let width = forest.n_features() + 1;
         let per_row = forest.n_outputs() * width;
-        assert_eq!(out.len(), rows.n_rows() * per_row, "output buffer has the wrong length");
-        assert_eq!(rows.n_features(), forest.n_features(), "rows do not have the model's features");
-        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK).enumerate().for_each(|(chunk, out)| {
-            let mut sides = vec![Side::Free; forest.n_features()];
-            let mut bound = Vec::with_capacity(self.stride);
-            let first = chunk * crate::ROWS_PER_TASK;
-            for (i, phi) in out.chunks_mut(per_row).enumerate() {
-                self.explain_row(rows.row(first + i), phi, &mut sides, &mut bound);
-            }
-        });
+        assert_eq!(
+            out.len(),
+            rows.n_rows() * per_row,
+            "output buffer has the wrong length"
+        );
+        assert_eq!(
+            rows.n_features(),
+            forest.n_features(),
+            "rows do not have the model's features"
+        );
+        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let mut sides = vec![Side::Free; forest.n_features()];
+                let mut bound = Vec::with_capacity(self.stride);
+                let first = chunk * crate::ROWS_PER_TASK;
+                for (i, phi) in out.chunks_mut(per_row).enumerate() {
+                    self.explain_row(rows.row(first + i), phi, &mut sides, &mut bound);
+                }
+            });
     }
 
     fn explain_row(&self, x: &[f64], phi: &mut [f64], sides: &mut [Side], bound: &mut Vec<u32>) {
@@ -80,7 +103,16 @@ impl<'a> Interventional<'a> {
             let start = output as usize * width;
             let phi = &mut phi[start..start + width - 1];
             for b in 0..self.background.n_rows() {
-                let mut walk = Walk { tree, x, z: self.background.row(b), phi: &mut *phi, sides: &mut *sides, bound: &mut *bound, weights: &self.weights, stride: self.stride };
+                let mut walk = Walk {
+                    tree,
+                    x,
+                    z: self.background.row(b),
+                    phi: &mut *phi,
+                    sides: &mut *sides,
+                    bound: &mut *bound,
+                    weights: &self.weights,
+                    stride: self.stride,
+                };
                 walk.recurse(0, 0, 0);
             }
         }
@@ -103,7 +135,12 @@ fn shapley_weights(n: usize) -> Vec<f64> {
     for m in 0..size {
         binom[m * size] = 1.0;
         for k in 1..=m {
-            binom[m * size + k] = binom[(m - 1) * size + k - 1] + if k < m { binom[(m - 1) * size + k] } else { 0.0 };
+            binom[m * size + k] = binom[(m - 1) * size + k - 1]
+                + if k < m {
+                    binom[(m - 1) * size + k]
+                } else {
+                    0.0
+                };
         }
     }
     let mut weights = vec![0.0; n * n];
@@ -161,8 +198,16 @@ impl Walk<'_> {
         if a + b == 0 || value == 0.0 {
             return;
         }
-        let gain = if a > 0 { value * self.weights[a * self.stride + b] } else { 0.0 };
-        let loss = if b > 0 { value * self.weights[b * self.stride + a] } else { 0.0 };
+        let gain = if a > 0 {
+            value * self.weights[a * self.stride + b]
+        } else {
+            0.0
+        };
+        let loss = if b > 0 {
+            value * self.weights[b * self.stride + a]
+        } else {
+            0.0
+        };
         for &f in self.bound.iter() {
             match self.sides[f as usize] {
                 Side::X => self.phi[f as usize] += gain,

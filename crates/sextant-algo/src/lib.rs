@@ -12,7 +12,7 @@ mod interventional;
 mod path_dependent;
 mod predict;
 
-pub use additivity::{check_additivity, Additivity, ADDITIVITY_TOLERANCE};
+pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
 pub use interventional::Interventional;
 pub use path_dependent::PathDependent;
 pub use predict::{predict_margins, predict_responses};
@@ -31,5 +31,9 @@ pub fn explanation_len(forest: &sextant_model::Forest, n_rows: usize) -> usize {
 /// the weights still sum to one.
 #[inline]
 pub(crate) fn cover_ratio(child_cover: f64, node_cover: f64) -> f64 {
-    if node_cover > 0.0 { child_cover / node_cover } else { 0.5 }
+    if node_cover > 0.0 {
+        child_cover / node_cover
+    } else {
+        0.5
+    }
 }

@@ -26,7 +26,11 @@ impl<'f> PathDependent<'f> {
             base_values[output as usize] += expected_value(tree);
         }
         let d = forest.max_depth() + 2;
-        PathDependent { forest, base_values, scratch_len: d * (d + 1) / 2 + d }
+        PathDependent {
+            forest,
+            base_values,
+            scratch_len: d * (d + 1) / 2 + d,
+        }
     }
 
     /// The base value (expected margin) of each output.
@@ -39,15 +43,25 @@ impl<'f> PathDependent<'f> {
         let forest = self.forest;
         let width = forest.n_features() + 1;
         let per_row = forest.n_outputs() * width;
-        assert_eq!(out.len(), rows.n_rows() * per_row, "output buffer has the wrong length");
-        assert_eq!(rows.n_features(), forest.n_features(), "rows do not have the model's features");
-        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK).enumerate().for_each(|(chunk, out)| {
-            let mut path = vec![PathElement::default(); self.scratch_len];
-            let first = chunk * crate::ROWS_PER_TASK;
-            for (i, phi) in out.chunks_mut(per_row).enumerate() {
-                self.explain_row(rows.row(first + i), phi, &mut path);
-            }
-        });
+        assert_eq!(
+            out.len(),
+            rows.n_rows() * per_row,
+            "output buffer has the wrong length"
+        );
+        assert_eq!(
+            rows.n_features(),
+            forest.n_features(),
+            "rows do not have the model's features"
+        );
+        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let mut path = vec![PathElement::default(); self.scratch_len];
+                let first = chunk * crate::ROWS_PER_TASK;
+                for (i, phi) in out.chunks_mut(per_row).enumerate() {
+                    self.explain_row(rows.row(first + i), phi, &mut path);
+                }
+            });
     }
 
     fn explain_row(&self, x: &[f64], phi: &mut [f64], path: &mut [PathElement]) {
@@ -58,7 +72,11 @@ impl<'f> PathDependent<'f> {
         }
         for (tree, &output) in self.forest.trees().iter().zip(self.forest.tree_outputs()) {
             let start = output as usize * width;
-            let walk = Walk { tree, x, phi: &mut phi[start..start + width - 1] };
+            let walk = Walk {
+                tree,
+                x,
+                phi: &mut phi[start..start + width - 1],
+            };
             walk.run(path);
         }
     }
@@ -77,7 +95,10 @@ pub(crate) fn expected_value(tree: &Tree) -> f64 {
             continue;
         }
         for child in [n.left, n.right] {
-            stack.push((child, weight * cover_ratio(nodes[child as usize].cover, n.cover)));
+            stack.push((
+                child,
+                weight * cover_ratio(nodes[child as usize].cover, n.cover),
+            ));
         }
     }
     total
@@ -93,7 +114,12 @@ struct PathElement {
 
 impl Default for PathElement {
     fn default() -> Self {
-        PathElement { feature: NO_FEATURE, zero_fraction: 0.0, one_fraction: 0.0, weight: 0.0 }
+        PathElement {
+            feature: NO_FEATURE,
+            zero_fraction: 0.0,
+            one_fraction: 0.0,
+            weight: 0.0,
+        }
     }
 }
 
@@ -130,7 +156,8 @@ impl Walk<'_> {
                 let e = path[i];
                 let share = e.one_fraction - e.zero_fraction;
                 if share != 0.0 {
-                    self.phi[e.feature as usize] += unwound_sum(path, depth, i) * share * node.value;
+                    self.phi[e.feature as usize] +=
+                        unwound_sum(path, depth, i) * share * node.value;
                 }
             }
             return;
@@ -155,7 +182,14 @@ impl Walk<'_> {
         // A branch whose both fractions are zero carries no weight: skipping it also avoids
         // dividing by its zero fraction.
         if hot_zero * incoming_zero != 0.0 || incoming_one != 0.0 {
-            self.recurse(hot, path, depth + 1, hot_zero * incoming_zero, incoming_one, split);
+            self.recurse(
+                hot,
+                path,
+                depth + 1,
+                hot_zero * incoming_zero,
+                incoming_one,
+                split,
+            );
         }
         if cold_zero * incoming_zero != 0.0 {
             self.recurse(cold, path, depth + 1, cold_zero * incoming_zero, 0.0, split);
@@ -165,8 +199,19 @@ impl Walk<'_> {
 
 /// Adds a player to the path and updates the permutation weights.
 #[inline]
-fn extend(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64, feature: u32) {
-    path[depth] = PathElement { feature, zero_fraction, one_fraction, weight: if depth == 0 { 1.0 } else { 0.0 } };
+fn extend(
+    path: &mut [PathElement],
+    depth: usize,
+    zero_fraction: f64,
+    one_fraction: f64,
+    feature: u32,
+) {
+    path[depth] = PathElement {
+        feature,
+        zero_fraction,
+        one_fraction,
+        weight: if depth == 0 { 1.0 } else { 0.0 },
+    };
     let d1 = (depth + 1) as f64;
     for i in (0..depth).rev() {
         path[i + 1].weight += one_fraction * path[i].weight * (i + 1) as f64 / d1;

@@ -2,8 +2,12 @@
 //! forests with missing values, repeated features, ties and categorical splits.
 
 use proptest::prelude::*;
-use sextant_algo::{check_additivity, explanation_len, predict_margins, Interventional, PathDependent};
-use sextant_model::{Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Rows, Split, Tree};
+use sextant_algo::{
+    Interventional, PathDependent, check_additivity, explanation_len, predict_margins,
+};
+use sextant_model::{
+    Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Rows, Split, Tree,
+};
 
 /// A small deterministic generator, so one proptest seed describes a whole forest.
 struct Rng(u64);
@@ -35,11 +39,22 @@ fn random_tree(rng: &mut Rng, index: usize, n_features: usize) -> Tree {
 }
 
 /// Appends a subtree at the end of `nodes` and returns its cover.
-fn build(rng: &mut Rng, nodes: &mut Vec<Node>, words: &mut Vec<u32>, n_features: usize, depth: usize, max_depth: usize) -> f64 {
+fn build(
+    rng: &mut Rng,
+    nodes: &mut Vec<Node>,
+    words: &mut Vec<u32>,
+    n_features: usize,
+    depth: usize,
+    max_depth: usize,
+) -> f64 {
     let me = nodes.len();
     if depth == max_depth || (depth > 0 && rng.chance(25)) {
         let value = (rng.below(2001) as f64 - 1000.0) / 100.0;
-        let cover = if rng.chance(5) { 0.0 } else { 1.0 + rng.below(20) as f64 };
+        let cover = if rng.chance(5) {
+            0.0
+        } else {
+            1.0 + rng.below(20) as f64
+        };
         nodes.push(Node::leaf(value, cover));
         return cover;
     }
@@ -47,10 +62,32 @@ fn build(rng: &mut Rng, nodes: &mut Vec<Node>, words: &mut Vec<u32>, n_features:
     let missing = [Missing::Nan, Missing::Zero, Missing::AsZero][rng.below(3) as usize];
     let default_left = rng.chance(50);
     let mut node = match rng.below(4) {
-        0 => Node::numeric(feature, Split::Less, GRID[rng.below(9) as usize], missing, default_left, 0, 0, 0.0),
-        1 => Node::numeric(feature, Split::LessOrEqual, GRID[rng.below(9) as usize], missing, default_left, 0, 0, 0.0),
+        0 => Node::numeric(
+            feature,
+            Split::Less,
+            GRID[rng.below(9) as usize],
+            missing,
+            default_left,
+            0,
+            0,
+            0.0,
+        ),
+        1 => Node::numeric(
+            feature,
+            Split::LessOrEqual,
+            GRID[rng.below(9) as usize],
+            missing,
+            default_left,
+            0,
+            0,
+            0.0,
+        ),
         kind => {
-            let split = if kind == 2 { Split::CategoriesF32 } else { Split::CategoriesTruncated };
+            let split = if kind == 2 {
+                Split::CategoriesF32
+            } else {
+                Split::CategoriesTruncated
+            };
             let mut n = Node::numeric(feature, split, 0.0, missing, default_left, 0, 0, 0.0);
             n.categories_start = words.len() as u32;
             n.categories_len = 1;
@@ -74,26 +111,47 @@ fn random_forest(seed: u64) -> Forest {
     let n_features = 1 + rng.below(8) as usize;
     let n_outputs = 1 + rng.below(2) as usize;
     let n_trees = 1 + rng.below(3) as usize;
-    let features = (0..n_features).map(|i| Feature { name: format!("f{i}"), kind: FeatureKind::Numeric }).collect();
-    let trees: Vec<Tree> = (0..n_trees).map(|i| random_tree(&mut rng, i, n_features)).collect();
-    let outputs = (0..n_trees).map(|_| rng.below(n_outputs as u64) as u32).collect();
+    let features = (0..n_features)
+        .map(|i| Feature {
+            name: format!("f{i}"),
+            kind: FeatureKind::Numeric,
+        })
+        .collect();
+    let trees: Vec<Tree> = (0..n_trees)
+        .map(|i| random_tree(&mut rng, i, n_features))
+        .collect();
+    let outputs = (0..n_trees)
+        .map(|_| rng.below(n_outputs as u64) as u32)
+        .collect();
     let base = (0..n_outputs).map(|k| 0.25 * k as f64).collect();
-    let link = if n_outputs > 1 { Link::Softmax } else { Link::Identity };
-    let info = ModelInfo { format: "test", library_version: String::new(), objective: String::new() };
+    let link = if n_outputs > 1 {
+        Link::Softmax
+    } else {
+        Link::Identity
+    };
+    let info = ModelInfo {
+        format: "test",
+        library_version: String::new(),
+        objective: String::new(),
+    };
     Forest::new(features, trees, outputs, base, link, info).unwrap()
 }
 
 fn random_rows(rng: &mut Rng, n_rows: usize, n_features: usize) -> Vec<f64> {
-    (0..n_rows * n_features).map(|_| GRID[rng.below(GRID.len() as u64) as usize]).collect()
+    (0..n_rows * n_features)
+        .map(|_| GRID[rng.below(GRID.len() as u64) as usize])
+        .collect()
 }
 
 /// Shapley values of the game `v` (indexed by coalition bit mask) over `m` players.
 fn shapley(v: &[f64], m: usize) -> Vec<f64> {
-    let fact: Vec<f64> = (0..=m).scan(1.0, |acc, k| {
-        let out = *acc;
-        *acc *= (k + 1) as f64;
-        Some(out)
-    }).collect();
+    let fact: Vec<f64> = (0..=m)
+        .scan(1.0, |acc, k| {
+            let out = *acc;
+            *acc *= (k + 1) as f64;
+            Some(out)
+        })
+        .collect();
     (0..m)
         .map(|i| {
             let mut total = 0.0;
@@ -120,8 +178,15 @@ fn conditional_value(tree: &Tree, node: usize, x: &[f64], s: usize) -> f64 {
         return conditional_value(tree, tree.next(n, x[n.feature as usize]) as usize, x, s);
     }
     let nodes = tree.nodes();
-    let ratio = |c: u32| if n.cover > 0.0 { nodes[c as usize].cover / n.cover } else { 0.5 };
-    ratio(n.left) * conditional_value(tree, n.left as usize, x, s) + ratio(n.right) * conditional_value(tree, n.right as usize, x, s)
+    let ratio = |c: u32| {
+        if n.cover > 0.0 {
+            nodes[c as usize].cover / n.cover
+        } else {
+            0.5
+        }
+    };
+    ratio(n.left) * conditional_value(tree, n.left as usize, x, s)
+        + ratio(n.right) * conditional_value(tree, n.right as usize, x, s)
 }
 
 fn brute_path_dependent(forest: &Forest, x: &[f64], output: usize) -> Vec<f64> {
@@ -148,7 +213,9 @@ fn brute_interventional(forest: &Forest, x: &[f64], background: &[f64], output: 
         .map(|s| {
             let mut total = 0.0;
             for z in background.chunks(m) {
-                let hybrid: Vec<f64> = (0..m).map(|j| if s & (1 << j) != 0 { x[j] } else { z[j] }).collect();
+                let hybrid: Vec<f64> = (0..m)
+                    .map(|j| if s & (1 << j) != 0 { x[j] } else { z[j] })
+                    .collect();
                 forest.predict_margin_row(&hybrid, &mut margins);
                 total += margins[output];
             }
@@ -160,7 +227,10 @@ fn brute_interventional(forest: &Forest, x: &[f64], background: &[f64], output: 
 
 fn assert_close(ours: &[f64], reference: &[f64], what: &str) {
     for (j, (a, b)) in ours.iter().zip(reference).enumerate() {
-        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{what}: feature {j}: ours {a}, brute force {b}");
+        assert!(
+            (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+            "{what}: feature {j}: ours {a}, brute force {b}"
+        );
     }
 }
 

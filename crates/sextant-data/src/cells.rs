@@ -12,9 +12,15 @@ pub(crate) struct CellParser {
 impl CellParser {
     pub fn new(feature: &Feature) -> CellParser {
         let categories = match &feature.kind {
-            FeatureKind::Categorical { categories: Some(names) } => {
-                Some(names.iter().enumerate().map(|(i, n)| (n.clone(), i as f64)).collect())
-            }
+            FeatureKind::Categorical {
+                categories: Some(names),
+            } => Some(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i as f64))
+                    .collect(),
+            ),
             FeatureKind::Categorical { categories: None } => Some(HashMap::new()),
             FeatureKind::Numeric => None,
         };
@@ -36,21 +42,34 @@ impl CellParser {
             Some(map) if map.is_empty() => Err(format!(
                 "{cell:?} is not a category code, and the model records no category names to look it up"
             )),
-            Some(map) => map.get(cell).copied().ok_or_else(|| unknown_category(cell, map)),
+            Some(map) => map
+                .get(cell)
+                .copied()
+                .ok_or_else(|| unknown_category(cell, map)),
         }
     }
 }
 
 pub(crate) fn is_missing(cell: &str) -> bool {
-    cell.is_empty() || ["nan", "na", "null", "none"].iter().any(|m| cell.eq_ignore_ascii_case(m))
+    cell.is_empty()
+        || ["nan", "na", "null", "none"]
+            .iter()
+            .any(|m| cell.eq_ignore_ascii_case(m))
 }
 
 fn unknown_category(cell: &str, map: &HashMap<String, f64>) -> String {
     let mut known: Vec<(&String, &f64)> = map.iter().collect();
     known.sort_by(|a, b| a.1.total_cmp(b.1));
-    let shown: Vec<String> = known.iter().take(6).map(|(n, _)| format!("{n:?}")).collect();
+    let shown: Vec<String> = known
+        .iter()
+        .take(6)
+        .map(|(n, _)| format!("{n:?}"))
+        .collect();
     let more = if known.len() > 6 { ", …" } else { "" };
-    format!("{cell:?} is not one of the model's categories ({}{more})", shown.join(", "))
+    format!(
+        "{cell:?} is not one of the model's categories ({}{more})",
+        shown.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -59,16 +78,28 @@ mod tests {
 
     #[test]
     fn reads_numbers_missing_and_categories() {
-        let num = CellParser::new(&Feature { name: "a".into(), kind: FeatureKind::Numeric });
+        let num = CellParser::new(&Feature {
+            name: "a".into(),
+            kind: FeatureKind::Numeric,
+        });
         assert_eq!(num.parse(" 1.5 "), Ok(1.5));
         assert!(num.parse("").unwrap().is_nan() && num.parse("NaN").unwrap().is_nan());
-        assert_eq!(num.parse("abc"), Err("cannot read \"abc\" as a number".into()));
+        assert_eq!(
+            num.parse("abc"),
+            Err("cannot read \"abc\" as a number".into())
+        );
         let cat = CellParser::new(&Feature {
             name: "c".into(),
-            kind: FeatureKind::Categorical { categories: Some(vec!["red".into(), "blue".into()]) },
+            kind: FeatureKind::Categorical {
+                categories: Some(vec!["red".into(), "blue".into()]),
+            },
         });
         assert_eq!(cat.parse("blue"), Ok(1.0));
         assert_eq!(cat.parse("3"), Ok(3.0));
-        assert!(cat.parse("green").unwrap_err().contains("not one of the model's categories (\"red\", \"blue\")"));
+        assert!(
+            cat.parse("green")
+                .unwrap_err()
+                .contains("not one of the model's categories (\"red\", \"blue\")")
+        );
     }
 }

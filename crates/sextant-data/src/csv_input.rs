@@ -7,7 +7,7 @@ use std::path::Path;
 use sextant_model::Feature;
 
 use crate::cells::CellParser;
-use crate::error::{list_columns, DataError};
+use crate::error::{DataError, list_columns};
 use crate::{Batch, BatchReader, Progress};
 
 pub(crate) struct CsvReader {
@@ -24,18 +24,34 @@ pub(crate) struct CsvReader {
 }
 
 impl CsvReader {
-    pub fn open(path: &Path, features: &[Feature], batch_rows: usize) -> Result<CsvReader, DataError> {
+    pub fn open(
+        path: &Path,
+        features: &[Feature],
+        batch_rows: usize,
+    ) -> Result<CsvReader, DataError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| DataError::Io { path: name.clone(), source })?;
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: name.clone(),
+            source,
+        })?;
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::with_capacity(1 << 16, file));
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(BufReader::with_capacity(1 << 16, file));
         let headers = reader.headers().map_err(|e| csv_error(&name, e))?.clone();
         if headers.is_empty() {
-            return Err(DataError::Csv { path: name, line: 1, message: "the file is empty: a header line is required".into() });
+            return Err(DataError::Csv {
+                path: name,
+                line: 1,
+                message: "the file is empty: a header line is required".into(),
+            });
         }
         let mut columns = Vec::with_capacity(features.len());
         for feature in features {
-            let mut found = headers.iter().enumerate().filter(|(_, h)| h.trim() == feature.name);
+            let mut found = headers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.trim() == feature.name);
             let Some((index, _)) = found.next() else {
                 return Err(DataError::MissingColumn {
                     path: name,
@@ -44,7 +60,10 @@ impl CsvReader {
                 });
             };
             if found.next().is_some() {
-                return Err(DataError::DuplicateColumn { path: name, column: feature.name.clone() });
+                return Err(DataError::DuplicateColumn {
+                    path: name,
+                    column: feature.name.clone(),
+                });
             }
             columns.push(index);
         }
@@ -65,21 +84,30 @@ impl CsvReader {
 impl BatchReader for CsvReader {
     fn next_batch(&mut self) -> Result<Option<Batch>, DataError> {
         let width = self.columns.len();
-        let mut batch = Batch { values: Vec::with_capacity(self.batch_rows * width), n_rows: 0, first_row: self.rows_read };
+        let mut batch = Batch {
+            values: Vec::with_capacity(self.batch_rows * width),
+            n_rows: 0,
+            first_row: self.rows_read,
+        };
         while batch.n_rows < self.batch_rows {
-            let more = self.reader.read_record(&mut self.record).map_err(|e| csv_error(&self.path, e))?;
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| csv_error(&self.path, e))?;
             if !more {
                 break;
             }
             let row = (self.rows_read + 1) as u64;
             for (j, &c) in self.columns.iter().enumerate() {
                 let cell = self.record.get(c).unwrap_or("");
-                let value = self.parsers[j].parse(cell).map_err(|message| DataError::BadCell {
-                    path: self.path.clone(),
-                    column: self.names[j].clone(),
-                    row,
-                    message,
-                })?;
+                let value = self.parsers[j]
+                    .parse(cell)
+                    .map_err(|message| DataError::BadCell {
+                        path: self.path.clone(),
+                        column: self.names[j].clone(),
+                        row,
+                        message,
+                    })?;
                 batch.values.push(value);
             }
             batch.n_rows += 1;
@@ -89,7 +117,10 @@ impl BatchReader for CsvReader {
     }
 
     fn progress(&self) -> Progress {
-        Progress { done: self.reader.position().byte(), total: Some(self.file_len) }
+        Progress {
+            done: self.reader.position().byte(),
+            total: Some(self.file_len),
+        }
     }
 
     fn total_rows(&self) -> Option<u64> {
@@ -100,12 +131,18 @@ impl BatchReader for CsvReader {
 fn csv_error(path: &str, e: csv::Error) -> DataError {
     let line = e.position().map_or(0, |p| p.line());
     let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("has {len} fields, but the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
     };
-    DataError::Csv { path: path.to_string(), line, message }
+    DataError::Csv {
+        path: path.to_string(),
+        line,
+        message,
+    }
 }

@@ -60,30 +60,50 @@ pub enum TableFormat {
 impl TableFormat {
     /// The format of a file, from its extension (`.csv`, `.parquet`, `.pq`).
     pub fn from_path(path: &Path) -> Result<TableFormat, DataError> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => Ok(TableFormat::Csv),
             Some("parquet" | "pq") => Ok(TableFormat::Parquet),
-            _ => Err(DataError::UnknownFormat { path: path.display().to_string() }),
+            _ => Err(DataError::UnknownFormat {
+                path: path.display().to_string(),
+            }),
         }
     }
 }
 
 /// Opens a table for reading in batches of `batch_rows` rows, matched to `features` by name.
-pub fn open_table(path: &Path, features: &[Feature], batch_rows: usize) -> Result<Box<dyn BatchReader>, DataError> {
+pub fn open_table(
+    path: &Path,
+    features: &[Feature],
+    batch_rows: usize,
+) -> Result<Box<dyn BatchReader>, DataError> {
     let batch_rows = batch_rows.max(1);
     match TableFormat::from_path(path)? {
-        TableFormat::Csv => Ok(Box::new(csv_input::CsvReader::open(path, features, batch_rows)?)),
-        TableFormat::Parquet => Ok(Box::new(parquet_input::ParquetReader::open(path, features, batch_rows)?)),
+        TableFormat::Csv => Ok(Box::new(csv_input::CsvReader::open(
+            path, features, batch_rows,
+        )?)),
+        TableFormat::Parquet => Ok(Box::new(parquet_input::ParquetReader::open(
+            path, features, batch_rows,
+        )?)),
     }
 }
 
 /// Reads at most `max_rows` rows of a table (all of them when `None`) into one batch.
-pub fn read_table(path: &Path, features: &[Feature], max_rows: Option<usize>) -> Result<Batch, DataError> {
+pub fn read_table(
+    path: &Path,
+    features: &[Feature],
+    max_rows: Option<usize>,
+) -> Result<Batch, DataError> {
     let mut reader = open_table(path, features, 8192)?;
     let mut all = Batch::default();
     while let Some(batch) = reader.next_batch()? {
         let take = max_rows.map_or(batch.n_rows, |m| batch.n_rows.min(m - all.n_rows));
-        all.values.extend_from_slice(&batch.values[..take * features.len()]);
+        all.values
+            .extend_from_slice(&batch.values[..take * features.len()]);
         all.n_rows += take;
         if max_rows.is_some_and(|m| all.n_rows >= m) {
             break;

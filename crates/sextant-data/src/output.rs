@@ -11,8 +11,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::error::DataError;
 use crate::TableFormat;
+use crate::error::DataError;
 
 enum Sink {
     Csv(csv::Writer<Box<dyn Write>>),
@@ -35,45 +35,78 @@ impl TableWriter {
     /// Parquet). Nothing appears at `path` until [`TableWriter::finish`].
     pub fn create(path: &Path, columns: &[String]) -> Result<TableWriter, DataError> {
         let display = path.display().to_string();
-        let io = |source| DataError::Io { path: display.clone(), source };
+        let io = |source| DataError::Io {
+            path: display.clone(),
+            source,
+        };
         if path == Path::new("-") {
             let sink: Box<dyn Write> = Box::new(BufWriter::new(std::io::stdout()));
-            let mut writer = TableWriter { sink: Sink::Csv(csv::Writer::from_writer(sink)), columns: columns.len(), paths: None, display, line: String::new() };
+            let mut writer = TableWriter {
+                sink: Sink::Csv(csv::Writer::from_writer(sink)),
+                columns: columns.len(),
+                paths: None,
+                display,
+                line: String::new(),
+            };
             writer.header(columns)?;
             return Ok(writer);
         }
         let format = TableFormat::from_path(path)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let temp = path.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
         let file = File::create(&temp).map_err(io)?;
         let sink = match format {
-            TableFormat::Csv => Sink::Csv(csv::Writer::from_writer(Box::new(BufWriter::with_capacity(1 << 16, file)))),
+            TableFormat::Csv => Sink::Csv(csv::Writer::from_writer(Box::new(
+                BufWriter::with_capacity(1 << 16, file),
+            ))),
             TableFormat::Parquet => {
-                let fields: Vec<Field> = columns.iter().map(|c| Field::new(c, DataType::Float64, true)).collect();
+                let fields: Vec<Field> = columns
+                    .iter()
+                    .map(|c| Field::new(c, DataType::Float64, true))
+                    .collect();
                 let schema = Arc::new(Schema::new(fields));
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .build();
-                let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-                    .map_err(|e| DataError::Parquet { path: display.clone(), message: e.to_string() })?;
+                let writer =
+                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
+                        DataError::Parquet {
+                            path: display.clone(),
+                            message: e.to_string(),
+                        }
+                    })?;
                 Sink::Parquet(writer, schema)
             }
         };
-        let mut writer = TableWriter { sink, columns: columns.len(), paths: Some((temp, path.to_path_buf())), display, line: String::new() };
+        let mut writer = TableWriter {
+            sink,
+            columns: columns.len(),
+            paths: Some((temp, path.to_path_buf())),
+            display,
+            line: String::new(),
+        };
         writer.header(columns)?;
         Ok(writer)
     }
 
     fn header(&mut self, columns: &[String]) -> Result<(), DataError> {
         if let Sink::Csv(w) = &mut self.sink {
-            w.write_record(columns).map_err(|e| csv_write_error(&self.display, e))?;
+            w.write_record(columns)
+                .map_err(|e| csv_write_error(&self.display, e))?;
         }
         Ok(())
     }
 
     /// Appends rows (`values` row-major, one value per column; NaN is written as missing).
     pub fn write_rows(&mut self, values: &[f64]) -> Result<(), DataError> {
-        assert_eq!(values.len() % self.columns.max(1), 0, "values do not fill whole rows");
+        assert_eq!(
+            values.len() % self.columns.max(1),
+            0,
+            "values do not fill whole rows"
+        );
         match &mut self.sink {
             Sink::Csv(w) => {
                 use std::fmt::Write as _;
@@ -84,9 +117,11 @@ impl TableWriter {
                             // Debug formatting is the shortest text that reads back to the same f64.
                             let _ = write!(self.line, "{v:?}");
                         }
-                        w.write_field(&self.line).map_err(|e| csv_write_error(&self.display, e))?;
+                        w.write_field(&self.line)
+                            .map_err(|e| csv_write_error(&self.display, e))?;
                     }
-                    w.write_record(None::<&[u8]>).map_err(|e| csv_write_error(&self.display, e))?;
+                    w.write_record(None::<&[u8]>)
+                        .map_err(|e| csv_write_error(&self.display, e))?;
                 }
             }
             Sink::Parquet(w, schema) => {
@@ -100,9 +135,16 @@ impl TableWriter {
                         Arc::new(Float64Array::from_iter(column)) as ArrayRef
                     })
                     .collect();
-                let batch = RecordBatch::try_new(schema.clone(), arrays)
-                    .map_err(|e| DataError::Parquet { path: self.display.clone(), message: e.to_string() })?;
-                w.write(&batch).map_err(|e| DataError::Parquet { path: self.display.clone(), message: e.to_string() })?;
+                let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| {
+                    DataError::Parquet {
+                        path: self.display.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+                w.write(&batch).map_err(|e| DataError::Parquet {
+                    path: self.display.clone(),
+                    message: e.to_string(),
+                })?;
             }
             Sink::Closed => unreachable!("rows written after finish()"),
         }
@@ -114,17 +156,26 @@ impl TableWriter {
         let display = self.display.clone();
         let sink = std::mem::replace(&mut self.sink, Sink::Closed);
         match sink {
-            Sink::Csv(mut w) => w.flush().map_err(|source| DataError::Io { path: display.clone(), source })?,
+            Sink::Csv(mut w) => w.flush().map_err(|source| DataError::Io {
+                path: display.clone(),
+                source,
+            })?,
             Sink::Parquet(w, _) => {
-                w.close().map_err(|e| DataError::Parquet { path: display.clone(), message: e.to_string() })?;
+                w.close().map_err(|e| DataError::Parquet {
+                    path: display.clone(),
+                    message: e.to_string(),
+                })?;
             }
             Sink::Closed => {}
         }
-        if let Some((temp, path)) = self.paths.take() {
-            if let Err(source) = std::fs::rename(&temp, &path) {
-                let _ = std::fs::remove_file(&temp);
-                return Err(DataError::Io { path: display, source });
-            }
+        if let Some((temp, path)) = self.paths.take()
+            && let Err(source) = std::fs::rename(&temp, &path)
+        {
+            let _ = std::fs::remove_file(&temp);
+            return Err(DataError::Io {
+                path: display,
+                source,
+            });
         }
         Ok(())
     }
@@ -140,5 +191,8 @@ impl Drop for TableWriter {
 }
 
 fn csv_write_error(path: &str, e: csv::Error) -> DataError {
-    DataError::Io { path: path.to_string(), source: std::io::Error::other(e.to_string()) }
+    DataError::Io {
+        path: path.to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }

@@ -5,17 +5,17 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
-    UInt8Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use sextant_model::Feature;
 
 use crate::cells::CellParser;
-use crate::error::{list_columns, DataError};
+use crate::error::{DataError, list_columns};
 use crate::{Batch, BatchReader, Progress};
 
 pub(crate) struct ParquetReader {
@@ -28,15 +28,29 @@ pub(crate) struct ParquetReader {
 }
 
 impl ParquetReader {
-    pub fn open(path: &Path, features: &[Feature], batch_rows: usize) -> Result<ParquetReader, DataError> {
+    pub fn open(
+        path: &Path,
+        features: &[Feature],
+        batch_rows: usize,
+    ) -> Result<ParquetReader, DataError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| DataError::Io { path: name.clone(), source })?;
-        let parquet_error = |e: parquet::errors::ParquetError| DataError::Parquet { path: name.clone(), message: e.to_string() };
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let parquet_error = |e: parquet::errors::ParquetError| DataError::Parquet {
+            path: name.clone(),
+            message: e.to_string(),
+        };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
         let schema = builder.schema().clone();
         let mut roots = Vec::with_capacity(features.len());
         for feature in features {
-            let mut found = schema.fields().iter().enumerate().filter(|(_, f)| f.name() == &feature.name);
+            let mut found = schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.name() == &feature.name);
             let Some((index, field)) = found.next() else {
                 return Err(DataError::MissingColumn {
                     path: name,
@@ -45,7 +59,10 @@ impl ParquetReader {
                 });
             };
             if found.next().is_some() {
-                return Err(DataError::DuplicateColumn { path: name, column: feature.name.clone() });
+                return Err(DataError::DuplicateColumn {
+                    path: name,
+                    column: feature.name.clone(),
+                });
             }
             if !readable(field.data_type()) {
                 return Err(DataError::WrongType {
@@ -59,7 +76,11 @@ impl ParquetReader {
         }
         let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder.with_projection(mask).with_batch_size(batch_rows).build().map_err(parquet_error)?;
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(parquet_error)?;
         Ok(ParquetReader {
             path: name,
             reader,
@@ -75,18 +96,29 @@ impl ParquetReader {
         let width = self.names.len();
         let mut values = vec![f64::NAN; n_rows * width];
         for (j, name) in self.names.iter().enumerate() {
-            let column = batch.column_by_name(name).ok_or_else(|| DataError::Parquet {
-                path: self.path.clone(),
-                message: format!("column {name:?} vanished from a record batch"),
-            })?;
+            let column = batch
+                .column_by_name(name)
+                .ok_or_else(|| DataError::Parquet {
+                    path: self.path.clone(),
+                    message: format!("column {name:?} vanished from a record batch"),
+                })?;
             let mut put = |i: usize, v: f64| values[i * width + j] = v;
             self.column_values(column.as_ref(), j, &mut put)?;
         }
-        Ok(Batch { values, n_rows, first_row: self.rows_read })
+        Ok(Batch {
+            values,
+            n_rows,
+            first_row: self.rows_read,
+        })
     }
 
     /// Calls `put(row, value)` for every non-null cell of `column`.
-    fn column_values(&self, column: &dyn Array, j: usize, put: &mut dyn FnMut(usize, f64)) -> Result<(), DataError> {
+    fn column_values(
+        &self,
+        column: &dyn Array,
+        j: usize,
+        put: &mut dyn FnMut(usize, f64),
+    ) -> Result<(), DataError> {
         fn numbers<T: ArrowPrimitiveType>(column: &dyn Array, put: &mut dyn FnMut(usize, f64))
         where
             T::Native: Into<Widened>,
@@ -143,15 +175,22 @@ impl ParquetReader {
         Ok(())
     }
 
-    fn strings<'s>(&self, cells: impl Iterator<Item = Option<&'s str>>, j: usize, put: &mut dyn FnMut(usize, f64)) -> Result<(), DataError> {
+    fn strings<'s>(
+        &self,
+        cells: impl Iterator<Item = Option<&'s str>>,
+        j: usize,
+        put: &mut dyn FnMut(usize, f64),
+    ) -> Result<(), DataError> {
         for (i, cell) in cells.enumerate() {
             let Some(cell) = cell else { continue };
-            let v = self.parsers[j].parse(cell).map_err(|message| DataError::BadCell {
-                path: self.path.clone(),
-                column: self.names[j].clone(),
-                row: (self.rows_read + i + 1) as u64,
-                message,
-            })?;
+            let v = self.parsers[j]
+                .parse(cell)
+                .map_err(|message| DataError::BadCell {
+                    path: self.path.clone(),
+                    column: self.names[j].clone(),
+                    row: (self.rows_read + i + 1) as u64,
+                    message,
+                })?;
             put(i, v);
         }
         Ok(())
@@ -198,15 +237,23 @@ fn readable(t: &DataType) -> bool {
 
 impl BatchReader for ParquetReader {
     fn next_batch(&mut self) -> Result<Option<Batch>, DataError> {
-        let Some(batch) = self.reader.next() else { return Ok(None) };
-        let batch = batch.map_err(|e| DataError::Parquet { path: self.path.clone(), message: e.to_string() })?;
+        let Some(batch) = self.reader.next() else {
+            return Ok(None);
+        };
+        let batch = batch.map_err(|e| DataError::Parquet {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
         let out = self.convert(&batch)?;
         self.rows_read += out.n_rows;
         Ok(Some(out))
     }
 
     fn progress(&self) -> Progress {
-        Progress { done: self.rows_read as u64, total: Some(self.total_rows) }
+        Progress {
+            done: self.rows_read as u64,
+            total: Some(self.total_rows),
+        }
     }
 
     fn total_rows(&self) -> Option<u64> {

@@ -13,7 +13,9 @@ pub enum ImportError {
         source: std::io::Error,
     },
     /// The content is neither XGBoost JSON nor LightGBM text.
-    #[error("not a model file Sextant can read: expected XGBoost JSON (starts with '{{') or LightGBM text (starts with 'tree')")]
+    #[error(
+        "not a model file Sextant can read: expected XGBoost JSON (starts with '{{') or LightGBM text (starts with 'tree')"
+    )]
     UnknownFormat,
     /// The JSON itself is malformed.
     #[error("invalid JSON at line {line}, column {column}: {message}")]
@@ -60,10 +62,16 @@ pub enum ImportError {
 impl ImportError {
     /// Wraps the error with the file it came from.
     pub fn in_file(self, path: &std::path::Path) -> ImportError {
-        ImportError::InFile { path: path.display().to_string(), source: Box::new(self) }
+        ImportError::InFile {
+            path: path.display().to_string(),
+            source: Box::new(self),
+        }
     }
 
     pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> ImportError {
-        ImportError::Field { path: path.into(), message: message.into() }
+        ImportError::Field {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

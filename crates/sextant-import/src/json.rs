@@ -13,7 +13,10 @@ pub(crate) struct At<'a> {
 
 impl<'a> At<'a> {
     pub fn root(value: &'a Value) -> At<'a> {
-        At { value, path: String::new() }
+        At {
+            value,
+            path: String::new(),
+        }
     }
 
     /// The same value (call sites read `x.get("k")?.at().uint()`).
@@ -22,11 +25,19 @@ impl<'a> At<'a> {
     }
 
     pub fn path(&self) -> &str {
-        if self.path.is_empty() { "(document root)" } else { &self.path }
+        if self.path.is_empty() {
+            "(document root)"
+        } else {
+            &self.path
+        }
     }
 
     fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     pub fn err(&self, message: impl Into<String>) -> ImportError {
@@ -35,9 +46,17 @@ impl<'a> At<'a> {
 
     /// The member `key`, which must exist.
     pub fn get(&self, key: &str) -> Result<At<'a>, ImportError> {
-        let obj = self.value.as_object().ok_or_else(|| self.err(format!("expected an object, found {}", kind(self.value))))?;
-        let value = obj.get(key).ok_or_else(|| ImportError::field(self.child_path(key), "missing"))?;
-        Ok(At { value, path: self.child_path(key) })
+        let obj = self
+            .value
+            .as_object()
+            .ok_or_else(|| self.err(format!("expected an object, found {}", kind(self.value))))?;
+        let value = obj
+            .get(key)
+            .ok_or_else(|| ImportError::field(self.child_path(key), "missing"))?;
+        Ok(At {
+            value,
+            path: self.child_path(key),
+        })
     }
 
     /// The member `key` if present and not null.
@@ -46,11 +65,16 @@ impl<'a> At<'a> {
         if value.is_null() {
             return None;
         }
-        Some(At { value, path: self.child_path(key) })
+        Some(At {
+            value,
+            path: self.child_path(key),
+        })
     }
 
     pub fn str(&self) -> Result<&'a str, ImportError> {
-        self.value.as_str().ok_or_else(|| self.err(format!("expected a string, found {}", kind(self.value))))
+        self.value
+            .as_str()
+            .ok_or_else(|| self.err(format!("expected a string, found {}", kind(self.value))))
     }
 
     pub fn array(&self) -> Result<&'a [Value], ImportError> {
@@ -68,7 +92,12 @@ impl<'a> At<'a> {
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
-        .ok_or_else(|| self.err(format!("expected a non-negative whole number, found {}", short(self.value))))
+        .ok_or_else(|| {
+            self.err(format!(
+                "expected a non-negative whole number, found {}",
+                short(self.value)
+            ))
+        })
     }
 
     /// An array of integers; `len` (if given) must match.
@@ -78,7 +107,9 @@ impl<'a> At<'a> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_i64().ok_or_else(|| self.err(format!("item {i}: expected an integer, found {}", short(v))))
+                v.as_i64().ok_or_else(|| {
+                    self.err(format!("item {i}: expected an integer, found {}", short(v)))
+                })
             })
             .collect()
     }
@@ -89,7 +120,11 @@ impl<'a> At<'a> {
         items
             .iter()
             .enumerate()
-            .map(|(i, v)| v.as_f64().ok_or_else(|| self.err(format!("item {i}: expected a number, found {}", short(v)))))
+            .map(|(i, v)| {
+                v.as_f64().ok_or_else(|| {
+                    self.err(format!("item {i}: expected a number, found {}", short(v)))
+                })
+            })
             .collect()
     }
 
@@ -103,7 +138,10 @@ impl<'a> At<'a> {
                 Value::Bool(b) => Ok(*b),
                 Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
                 Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
-                _ => Err(self.err(format!("item {i}: expected true/false or 0/1, found {}", short(v)))),
+                _ => Err(self.err(format!(
+                    "item {i}: expected true/false or 0/1, found {}",
+                    short(v)
+                ))),
             })
             .collect()
     }
@@ -114,7 +152,9 @@ impl<'a> At<'a> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_str().map(str::to_string).ok_or_else(|| self.err(format!("item {i}: expected a string, found {}", short(v))))
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    self.err(format!("item {i}: expected a string, found {}", short(v)))
+                })
             })
             .collect()
     }
@@ -147,7 +187,11 @@ fn short(v: &Value) -> String {
         Value::Array(_) | Value::Object(_) => kind(v).to_string(),
         other => {
             let s = other.to_string();
-            if s.chars().count() <= 40 { s } else { format!("{}…", s.chars().take(40).collect::<String>()) }
+            if s.chars().count() <= 40 {
+                s
+            } else {
+                format!("{}…", s.chars().take(40).collect::<String>())
+            }
         }
     }
 }

@@ -28,7 +28,10 @@ pub enum ModelFormat {
 
 /// Recognises a model format from the first bytes of a file.
 pub fn detect_format(bytes: &[u8]) -> Option<ModelFormat> {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &bytes[i..])?;
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &bytes[i..])?;
     if start.starts_with(b"{") {
         Some(ModelFormat::XgboostJson)
     } else if start.starts_with(b"tree\n") || start.starts_with(b"tree\r\n") {
@@ -49,7 +52,10 @@ pub fn parse_model(bytes: &[u8]) -> Result<Forest, ImportError> {
 
 /// Reads and parses a model file; errors name the file.
 pub fn load_model(path: &Path) -> Result<Forest, ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_model(&bytes).map_err(|e| e.in_file(path))
 }
 
@@ -59,8 +65,14 @@ mod tests {
 
     #[test]
     fn detects_formats() {
-        assert_eq!(detect_format(b"  {\"learner\": {}}"), Some(ModelFormat::XgboostJson));
-        assert_eq!(detect_format(b"tree\nversion=v4\n"), Some(ModelFormat::LightgbmText));
+        assert_eq!(
+            detect_format(b"  {\"learner\": {}}"),
+            Some(ModelFormat::XgboostJson)
+        );
+        assert_eq!(
+            detect_format(b"tree\nversion=v4\n"),
+            Some(ModelFormat::LightgbmText)
+        );
         assert_eq!(detect_format(b"PAR1...."), None);
         assert_eq!(detect_format(b""), None);
         let err = parse_model(b"f0,f1\n1,2\n").unwrap_err();

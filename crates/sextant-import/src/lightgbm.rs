@@ -9,21 +9,40 @@ use crate::error::ImportError;
 /// Parses a LightGBM text model.
 pub fn parse_lightgbm(bytes: &[u8]) -> Result<Forest, ImportError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-        ImportError::Line { line, message: "not UTF-8 text".into() }
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        ImportError::Line {
+            line,
+            message: "not UTF-8 text".into(),
+        }
     })?;
     let sections = Sections::split(text)?;
     let header = &sections.header;
-    let version = header.get("version").map_or("unknown", |(_, v)| v).to_string();
+    let version = header
+        .get("version")
+        .map_or("unknown", |(_, v)| v)
+        .to_string();
     if !matches!(version.as_str(), "v2" | "v3" | "v4") {
-        return Err(ImportError::Unsupported(format!("LightGBM model format version {version:?} (supported: v2, v3, v4)")));
+        return Err(ImportError::Unsupported(format!(
+            "LightGBM model format version {version:?} (supported: v2, v3, v4)"
+        )));
     }
-    let per_iteration = header.number::<usize>("num_tree_per_iteration")?.unwrap_or(1);
+    let per_iteration = header
+        .number::<usize>("num_tree_per_iteration")?
+        .unwrap_or(1);
     let num_class = header.number::<usize>("num_class")?.unwrap_or(1);
     if per_iteration == 0 || per_iteration > 1 << 16 {
-        return Err(header.err("num_tree_per_iteration", format!("{per_iteration} is not a usable number of outputs")));
+        return Err(header.err(
+            "num_tree_per_iteration",
+            format!("{per_iteration} is not a usable number of outputs"),
+        ));
     }
-    let max_feature_idx = header.number::<i64>("max_feature_idx")?.ok_or_else(|| header.missing("max_feature_idx"))?;
+    let max_feature_idx = header
+        .number::<i64>("max_feature_idx")?
+        .ok_or_else(|| header.missing("max_feature_idx"))?;
     let names: Vec<String> = match header.get("feature_names") {
         Some((_, v)) => v.split_whitespace().map(str::to_string).collect(),
         None => Vec::new(),
@@ -32,26 +51,45 @@ pub fn parse_lightgbm(bytes: &[u8]) -> Result<Forest, ImportError> {
         .ok()
         .filter(|&n| n > 0 && n == names.len())
         .ok_or_else(|| {
-            header.err("feature_names", format!("lists {} names, but max_feature_idx is {max_feature_idx}", names.len()))
+            header.err(
+                "feature_names",
+                format!(
+                    "lists {} names, but max_feature_idx is {max_feature_idx}",
+                    names.len()
+                ),
+            )
         })?;
-    let objective_text = header.get("objective").map_or("custom", |(_, v)| v).to_string();
+    let objective_text = header
+        .get("objective")
+        .map_or("custom", |(_, v)| v)
+        .to_string();
     let link = link_for(&objective_text, per_iteration)?;
     let _ = num_class;
 
     let categorical = categorical_features(&sections, n_features)?;
-    let mut features: Vec<Feature> =
-        names.into_iter().map(|name| Feature { name, kind: FeatureKind::Numeric }).collect();
+    let mut features: Vec<Feature> = names
+        .into_iter()
+        .map(|name| Feature {
+            name,
+            kind: FeatureKind::Numeric,
+        })
+        .collect();
     for (k, &f) in categorical.iter().enumerate() {
-        let categories = sections.pandas_categorical.as_ref().and_then(|lists| {
-            (lists.len() == categorical.len()).then(|| lists[k].clone())
-        });
+        let categories = sections
+            .pandas_categorical
+            .as_ref()
+            .and_then(|lists| (lists.len() == categorical.len()).then(|| lists[k].clone()));
         features[f].kind = FeatureKind::Categorical { categories };
     }
 
     let n_trees = sections.trees.len();
     let scale = if header.has_flag("average_output") {
         let iterations = n_trees / per_iteration;
-        if iterations == 0 { 1.0 } else { 1.0 / iterations as f64 }
+        if iterations == 0 {
+            1.0
+        } else {
+            1.0 / iterations as f64
+        }
     } else {
         1.0
     };
@@ -61,8 +99,19 @@ pub fn parse_lightgbm(bytes: &[u8]) -> Result<Forest, ImportError> {
         trees.push(parse_tree(block, i, n_features, scale)?);
         outputs.push((i % per_iteration) as u32);
     }
-    let info = ModelInfo { format: "lightgbm-text", library_version: version, objective: objective_text };
-    Ok(Forest::new(features, trees, outputs, vec![0.0; per_iteration], link, info)?)
+    let info = ModelInfo {
+        format: "lightgbm-text",
+        library_version: version,
+        objective: objective_text,
+    };
+    Ok(Forest::new(
+        features,
+        trees,
+        outputs,
+        vec![0.0; per_iteration],
+        link,
+        info,
+    )?)
 }
 
 /// LightGBM's output transformation, from its `objective=` line.
@@ -75,12 +124,18 @@ fn link_for(objective: &str, outputs: usize) -> Result<Link, ImportError> {
         .next();
     let scale = match sigmoid {
         Some(Some(s)) => s,
-        Some(None) => return Err(ImportError::field("objective", format!("bad sigmoid parameter in {objective:?}"))),
+        Some(None) => {
+            return Err(ImportError::field(
+                "objective",
+                format!("bad sigmoid parameter in {objective:?}"),
+            ));
+        }
         None => 1.0,
     };
     let link = match name {
-        "regression" | "regression_l2" | "l2" | "mean_squared_error" | "mse" | "regression_l1" | "l1" | "huber"
-        | "fair" | "quantile" | "mape" | "lambdarank" | "rank_xendcg" | "custom" => Link::Identity,
+        "regression" | "regression_l2" | "l2" | "mean_squared_error" | "mse" | "regression_l1"
+        | "l1" | "huber" | "fair" | "quantile" | "mape" | "lambdarank" | "rank_xendcg"
+        | "custom" => Link::Identity,
         "binary" | "multiclassova" | "cross_entropy" | "xentropy" => Link::Logistic { scale },
         "multiclass" | "softmax" => Link::Softmax,
         "poisson" | "gamma" | "tweedie" => Link::Exp,
@@ -91,21 +146,33 @@ fn link_for(objective: &str, outputs: usize) -> Result<Link, ImportError> {
         }
     };
     if link == Link::Softmax && outputs < 2 {
-        return Err(ImportError::field("num_tree_per_iteration", format!("multiclass objective with {outputs} tree per iteration")));
+        return Err(ImportError::field(
+            "num_tree_per_iteration",
+            format!("multiclass objective with {outputs} tree per iteration"),
+        ));
     }
     Ok(link)
 }
 
 /// Which features are categorical: the `[categorical_feature: …]` parameter when present, else the
 /// features whose `feature_infos` entry lists categories (`a:b:c`) rather than a range (`[lo:hi]`).
-fn categorical_features(sections: &Sections<'_>, n_features: usize) -> Result<Vec<usize>, ImportError> {
+fn categorical_features(
+    sections: &Sections<'_>,
+    n_features: usize,
+) -> Result<Vec<usize>, ImportError> {
     if let Some((line, list)) = sections.categorical_parameter {
         let mut out = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let f: usize = item.parse().ok().filter(|&f| f < n_features).ok_or_else(|| ImportError::Line {
-                line,
-                message: format!("categorical_feature {item:?} is not a feature index below {n_features}"),
-            })?;
+            let f: usize = item
+                .parse()
+                .ok()
+                .filter(|&f| f < n_features)
+                .ok_or_else(|| ImportError::Line {
+                    line,
+                    message: format!(
+                        "categorical_feature {item:?} is not a feature index below {n_features}"
+                    ),
+                })?;
             out.push(f);
         }
         out.sort_unstable();
@@ -133,7 +200,12 @@ struct Block<'a> {
 
 impl<'a> Block<'a> {
     fn new(first_line: usize, name: String) -> Block<'a> {
-        Block { entries: HashMap::new(), flags: Vec::new(), first_line, name }
+        Block {
+            entries: HashMap::new(),
+            flags: Vec::new(),
+            first_line,
+            name,
+        }
     }
 
     fn get(&self, key: &str) -> Option<(usize, &'a str)> {
@@ -145,16 +217,24 @@ impl<'a> Block<'a> {
     }
 
     fn missing(&self, key: &str) -> ImportError {
-        ImportError::Line { line: self.first_line, message: format!("{}: {key}= is missing", self.name) }
+        ImportError::Line {
+            line: self.first_line,
+            message: format!("{}: {key}= is missing", self.name),
+        }
     }
 
     fn err(&self, key: &str, message: String) -> ImportError {
         let line = self.get(key).map_or(self.first_line, |(l, _)| l);
-        ImportError::Line { line, message: format!("{}: {key}: {message}", self.name) }
+        ImportError::Line {
+            line,
+            message: format!("{}: {key}: {message}", self.name),
+        }
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ImportError> {
-        let Some((line, v)) = self.get(key) else { return Ok(None) };
+        let Some((line, v)) = self.get(key) else {
+            return Ok(None);
+        };
         v.trim().parse().map(Some).map_err(|_| ImportError::Line {
             line,
             message: format!("{}: {key}={v:?} is not a valid number", self.name),
@@ -167,17 +247,27 @@ impl<'a> Block<'a> {
         let mut out = Vec::with_capacity(len.min(v.len() / 2 + 1));
         for (i, item) in v.split_whitespace().enumerate() {
             if i >= len {
-                return Err(ImportError::Line { line, message: format!("{}: {key} has more than {len} items", self.name) });
+                return Err(ImportError::Line {
+                    line,
+                    message: format!("{}: {key} has more than {len} items", self.name),
+                });
             }
             out.push(item.parse().map_err(|_| ImportError::Line {
                 line,
-                message: format!("{}: {key} item {i} ({item:?}) is not a valid number", self.name),
+                message: format!(
+                    "{}: {key} item {i} ({item:?}) is not a valid number",
+                    self.name
+                ),
             })?);
         }
         if out.len() != len {
             return Err(ImportError::Line {
                 line,
-                message: format!("{}: {key} has {} items, expected {len}", self.name, out.len()),
+                message: format!(
+                    "{}: {key} has {} items, expected {len}",
+                    self.name,
+                    out.len()
+                ),
             });
         }
         Ok(out)
@@ -194,10 +284,18 @@ struct Sections<'a> {
 
 impl<'a> Sections<'a> {
     fn split(text: &'a str) -> Result<Sections<'a>, ImportError> {
-        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         match lines.next() {
             Some((_, "tree")) => {}
-            _ => return Err(ImportError::Line { line: 1, message: "a LightGBM text model starts with the line \"tree\"".into() }),
+            _ => {
+                return Err(ImportError::Line {
+                    line: 1,
+                    message: "a LightGBM text model starts with the line \"tree\"".into(),
+                });
+            }
         }
         let mut header = Block::new(1, "header".into());
         let mut trees: Vec<Block<'a>> = Vec::new();
@@ -225,7 +323,10 @@ impl<'a> Sections<'a> {
             if let Some(index) = line.strip_prefix("Tree=") {
                 let expected = trees.len();
                 if index.trim().parse::<usize>().ok() != Some(expected) {
-                    return Err(ImportError::Line { line: n, message: format!("expected Tree={expected}, found {line:?}") });
+                    return Err(ImportError::Line {
+                        line: n,
+                        message: format!("expected Tree={expected}, found {line:?}"),
+                    });
                 }
                 trees.push(Block::new(n, format!("tree {expected}")));
                 continue;
@@ -234,7 +335,10 @@ impl<'a> Sections<'a> {
             match line.split_once('=') {
                 Some((key, value)) => {
                     if block.entries.insert(key, (n, value)).is_some() {
-                        return Err(ImportError::Line { line: n, message: format!("{}: {key}= appears twice", block.name) });
+                        return Err(ImportError::Line {
+                            line: n,
+                            message: format!("{}: {key}= appears twice", block.name),
+                        });
                     }
                 }
                 None => block.flags.push(line),
@@ -246,16 +350,29 @@ impl<'a> Sections<'a> {
                 message: "the file ends before \"end of trees\" (truncated?)".into(),
             });
         }
-        Ok(Sections { header, trees, categorical_parameter, pandas_categorical })
+        Ok(Sections {
+            header,
+            trees,
+            categorical_parameter,
+            pandas_categorical,
+        })
     }
 }
 
 /// `pandas_categorical:[["a", "b"], [0.0, 1.0]]` (or `null`): one list of category names per
 /// categorical column.
-fn parse_pandas_categorical(json: &str, line: usize) -> Result<Option<Vec<Vec<String>>>, ImportError> {
-    let value: serde_json::Value = serde_json::from_str(json.trim())
-        .map_err(|e| ImportError::Line { line, message: format!("pandas_categorical is not valid JSON: {e}") })?;
-    let Some(lists) = value.as_array() else { return Ok(None) };
+fn parse_pandas_categorical(
+    json: &str,
+    line: usize,
+) -> Result<Option<Vec<Vec<String>>>, ImportError> {
+    let value: serde_json::Value =
+        serde_json::from_str(json.trim()).map_err(|e| ImportError::Line {
+            line,
+            message: format!("pandas_categorical is not valid JSON: {e}"),
+        })?;
+    let Some(lists) = value.as_array() else {
+        return Ok(None);
+    };
     let mut out = Vec::with_capacity(lists.len());
     for list in lists {
         let items = list.as_array().ok_or_else(|| ImportError::Line {
@@ -279,13 +396,20 @@ fn parse_pandas_categorical(json: &str, line: usize) -> Result<Option<Vec<Vec<St
 const CATEGORICAL_MASK: u8 = 1;
 const DEFAULT_LEFT_MASK: u8 = 2;
 
-fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) -> Result<Tree, ImportError> {
+fn parse_tree(
+    block: &Block<'_>,
+    index: usize,
+    n_features: usize,
+    scale: f64,
+) -> Result<Tree, ImportError> {
     if block.get("is_linear").is_some_and(|(_, v)| v.trim() != "0") {
         return Err(ImportError::Unsupported(format!(
             "tree {index} is a linear tree (is_linear=1, trained with linear_tree=true); Sextant explains piecewise-constant trees only"
         )));
     }
-    let num_leaves: usize = block.number("num_leaves")?.ok_or_else(|| block.missing("num_leaves"))?;
+    let num_leaves: usize = block
+        .number("num_leaves")?
+        .ok_or_else(|| block.missing("num_leaves"))?;
     if num_leaves == 0 {
         return Err(block.err("num_leaves", "a tree needs at least one leaf".into()));
     }
@@ -296,7 +420,12 @@ fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) ->
         None => return Err(block.missing("leaf_count")),
     };
     if num_leaves == 1 {
-        return Ok(Tree::new(index, vec![Node::leaf(leaf_value[0] * scale, leaf_count[0])], Vec::new(), n_features)?);
+        return Ok(Tree::new(
+            index,
+            vec![Node::leaf(leaf_value[0] * scale, leaf_count[0])],
+            Vec::new(),
+            n_features,
+        )?);
     }
     let n_internal = num_leaves - 1;
     let split_feature: Vec<i64> = block.list("split_feature", n_internal)?;
@@ -308,11 +437,19 @@ fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) ->
     let num_cat: usize = block.number("num_cat")?.unwrap_or(0);
     let (cat_boundaries, cat_threshold): (Vec<usize>, Vec<u32>) = if num_cat > 0 {
         let boundaries: Vec<usize> = block.list("cat_boundaries", num_cat + 1)?;
-        let (_, words_text) = block.get("cat_threshold").ok_or_else(|| block.missing("cat_threshold"))?;
+        let (_, words_text) = block
+            .get("cat_threshold")
+            .ok_or_else(|| block.missing("cat_threshold"))?;
         let n_words = words_text.split_whitespace().count();
         let words = block.list("cat_threshold", n_words)?;
-        if boundaries.windows(2).any(|w| w[0] > w[1]) || boundaries.last().is_some_and(|&b| b > n_words) || boundaries[0] != 0 {
-            return Err(block.err("cat_boundaries", format!("boundaries must rise from 0 to at most {n_words}")));
+        if boundaries.windows(2).any(|w| w[0] > w[1])
+            || boundaries.last().is_some_and(|&b| b > n_words)
+            || boundaries[0] != 0
+        {
+            return Err(block.err(
+                "cat_boundaries",
+                format!("boundaries must rise from 0 to at most {n_words}"),
+            ));
         }
         (boundaries, words)
     } else {
@@ -322,16 +459,29 @@ fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) ->
     // Internal node k sits at k; leaf j at n_internal + j.
     let child = |v: i64, key: &str, k: usize| -> Result<u32, ImportError> {
         let target = if v >= 0 { v } else { n_internal as i64 + !v };
-        if target < 0 || target >= (n_internal + num_leaves) as i64 || (v >= 0 && v as usize >= n_internal) {
-            return Err(block.err(key, format!("item {k}: child {v} is not a node of this tree")));
+        if target < 0
+            || target >= (n_internal + num_leaves) as i64
+            || (v >= 0 && v as usize >= n_internal)
+        {
+            return Err(block.err(
+                key,
+                format!("item {k}: child {v} is not a node of this tree"),
+            ));
         }
         Ok(target as u32)
     };
     let mut nodes = Vec::with_capacity(n_internal + num_leaves);
     for k in 0..n_internal {
-        let (l, r) = (child(left_child[k], "left_child", k)?, child(right_child[k], "right_child", k)?);
-        let feature = u32::try_from(split_feature[k])
-            .map_err(|_| block.err("split_feature", format!("item {k}: {} is not a feature index", split_feature[k])))?;
+        let (l, r) = (
+            child(left_child[k], "left_child", k)?,
+            child(right_child[k], "right_child", k)?,
+        );
+        let feature = u32::try_from(split_feature[k]).map_err(|_| {
+            block.err(
+                "split_feature",
+                format!("item {k}: {} is not a feature index", split_feature[k]),
+            )
+        })?;
         let dt = decision_type[k];
         let default_left = dt & DEFAULT_LEFT_MASK != 0;
         let node = if dt & CATEGORICAL_MASK != 0 {
@@ -341,7 +491,16 @@ fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) ->
             })?;
             let (start, end) = (cat_boundaries[slot], cat_boundaries[slot + 1]);
             // LightGBM sends NaN right at categorical splits, whatever the missing type.
-            let mut node = Node::numeric(feature, Split::CategoriesTruncated, 0.0, Missing::Nan, false, l, r, internal_count[k]);
+            let mut node = Node::numeric(
+                feature,
+                Split::CategoriesTruncated,
+                0.0,
+                Missing::Nan,
+                false,
+                l,
+                r,
+                internal_count[k],
+            );
             node.categories_start = start as u32;
             node.categories_len = (end - start) as u32;
             node
@@ -350,9 +509,23 @@ fn parse_tree(block: &Block<'_>, index: usize, n_features: usize, scale: f64) ->
                 0 => Missing::AsZero,
                 1 => Missing::Zero,
                 2 => Missing::Nan,
-                other => return Err(block.err("decision_type", format!("item {k}: unknown missing type {other}"))),
+                other => {
+                    return Err(block.err(
+                        "decision_type",
+                        format!("item {k}: unknown missing type {other}"),
+                    ));
+                }
             };
-            Node::numeric(feature, Split::LessOrEqual, threshold[k], missing, default_left, l, r, internal_count[k])
+            Node::numeric(
+                feature,
+                Split::LessOrEqual,
+                threshold[k],
+                missing,
+                default_left,
+                l,
+                r,
+                internal_count[k],
+            )
         };
         nodes.push(node);
     }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use sextant_model::{
-    f32_less_boundary, Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Split, Tree,
+    Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Split, Tree, f32_less_boundary,
 };
 
 use crate::error::ImportError;
@@ -38,11 +38,22 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
     let objective = Objective::from_name(&objective_name)?;
 
     let n_features = params.get("num_feature")?.at().uint()? as usize;
-    let num_class = params.opt("num_class").map(|v| v.at().uint()).transpose()?.unwrap_or(0) as usize;
-    let num_target = params.opt("num_target").map(|v| v.at().uint()).transpose()?.unwrap_or(1) as usize;
+    let num_class = params
+        .opt("num_class")
+        .map(|v| v.at().uint())
+        .transpose()?
+        .unwrap_or(0) as usize;
+    let num_target = params
+        .opt("num_target")
+        .map(|v| v.at().uint())
+        .transpose()?
+        .unwrap_or(1) as usize;
     let n_outputs = num_class.max(num_target).max(1);
     if n_features == 0 {
         return Err(params.err("num_feature is 0"));
+    }
+    if n_outputs > MAX_OUTPUTS {
+        return Err(params.err(format!("{n_outputs} outputs (num_class / num_target) is more than Sextant supports ({MAX_OUTPUTS})")));
     }
 
     let base_score = params.get("base_score")?;
@@ -58,7 +69,11 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
             let inner = booster.get("gbtree")?;
             (inner.at().get("model")?, Some(weights))
         }
-        "gblinear" => return Err(ImportError::Unsupported("the gblinear booster (linear models) is not a tree ensemble".into())),
+        "gblinear" => {
+            return Err(ImportError::Unsupported(
+                "the gblinear booster (linear models) is not a tree ensemble".into(),
+            ));
+        }
         other => return Err(ImportError::Unsupported(format!("booster {other:?}"))),
     };
     let gbtree = gbtree.at();
@@ -67,7 +82,10 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
     let trees_json = gbtree.get("trees")?;
     let trees_json = trees_json.at();
     let tree_values = trees_json.array()?;
-    let tree_info = gbtree.get("tree_info")?.at().ints(Some(tree_values.len()))?;
+    let tree_info = gbtree
+        .get("tree_info")?
+        .at()
+        .ints(Some(tree_values.len()))?;
     if let Some(w) = &weight_drop
         && w.len() != tree_values.len()
     {
@@ -95,8 +113,19 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
         trees.push(tree);
         outputs.push(group as u32);
     }
-    let info = ModelInfo { format: "xgboost-json", library_version: version, objective: objective_name };
-    Ok(Forest::new(features, trees, outputs, base_margin, objective.link(), info)?)
+    let info = ModelInfo {
+        format: "xgboost-json",
+        library_version: version,
+        objective: objective_name,
+    };
+    Ok(Forest::new(
+        features,
+        trees,
+        outputs,
+        base_margin,
+        objective.link(),
+        info,
+    )?)
 }
 
 /// The objectives we can turn into margins and responses.
@@ -117,8 +146,14 @@ enum Objective {
 impl Objective {
     fn from_name(name: &str) -> Result<Objective, ImportError> {
         Ok(match name {
-            "reg:squarederror" | "reg:linear" | "reg:squaredlogerror" | "reg:pseudohubererror"
-            | "reg:absoluteerror" | "rank:pairwise" | "rank:ndcg" | "rank:map" => Objective::Identity,
+            "reg:squarederror"
+            | "reg:linear"
+            | "reg:squaredlogerror"
+            | "reg:pseudohubererror"
+            | "reg:absoluteerror"
+            | "rank:pairwise"
+            | "rank:ndcg"
+            | "rank:map" => Objective::Identity,
             "reg:logistic" | "binary:logistic" => Objective::Logistic,
             "binary:logitraw" => Objective::LogitRaw,
             "count:poisson" | "reg:gamma" | "reg:tweedie" => Objective::Log,
@@ -163,15 +198,26 @@ impl Objective {
 
 /// Reads `base_score`: a number, a string holding one (`"5E-1"`), or XGBoost 3's vector form
 /// (`"[5.008E-1]"`, one entry per output); returns one margin per output.
-fn base_margins(at: At<'_>, n_outputs: usize, objective: Objective) -> Result<Vec<f64>, ImportError> {
+fn base_margins(
+    at: At<'_>,
+    n_outputs: usize,
+    objective: Objective,
+) -> Result<Vec<f64>, ImportError> {
     let values: Vec<f64> = match at.value {
         Value::Number(n) => vec![n.as_f64().unwrap_or(f64::NAN)],
         Value::String(s) => {
             let inner = s.trim();
-            let inner = inner.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(inner);
+            let inner = inner
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(inner);
             inner
                 .split(',')
-                .map(|p| p.trim().parse::<f64>().map_err(|_| at.err(format!("cannot read {p:?} as a number in {s:?}"))))
+                .map(|p| {
+                    p.trim()
+                        .parse::<f64>()
+                        .map_err(|_| at.err(format!("cannot read {p:?} as a number in {s:?}")))
+                })
                 .collect::<Result<_, _>>()?
         }
         _ => return Err(at.err("expected a number or a string holding numbers")),
@@ -179,7 +225,11 @@ fn base_margins(at: At<'_>, n_outputs: usize, objective: Objective) -> Result<Ve
     let values = match values.len() {
         1 => vec![values[0]; n_outputs],
         n if n == n_outputs => values,
-        n => return Err(at.err(format!("has {n} values, but the model has {n_outputs} outputs"))),
+        n => {
+            return Err(at.err(format!(
+                "has {n} values, but the model has {n_outputs} outputs"
+            )));
+        }
     };
     values
         .iter()
@@ -192,7 +242,11 @@ fn base_margins(at: At<'_>, n_outputs: usize, objective: Objective) -> Result<Ve
 }
 
 /// Feature names and kinds: from the model when it records them, else `f0`, `f1`, ….
-fn feature_list(learner: &At<'_>, gbtree: &At<'_>, n_features: usize) -> Result<Vec<Feature>, ImportError> {
+fn feature_list(
+    learner: &At<'_>,
+    gbtree: &At<'_>,
+    n_features: usize,
+) -> Result<Vec<Feature>, ImportError> {
     let names = match learner.opt("feature_names") {
         Some(v) => v.at().strings()?,
         None => Vec::new(),
@@ -224,10 +278,15 @@ fn feature_list(learner: &At<'_>, gbtree: &At<'_>, n_features: usize) -> Result<
     let mut features = Vec::with_capacity(n_features);
     for (i, name) in names.into_iter().enumerate() {
         let kind = match types.get(i).map(String::as_str) {
-            Some("c") => FeatureKind::Categorical { categories: category_names[i].clone() },
+            Some("c") => FeatureKind::Categorical {
+                categories: category_names[i].clone(),
+            },
             Some("q" | "float" | "int" | "i") | None => FeatureKind::Numeric,
             Some(other) => {
-                return Err(ImportError::field(format!("learner.feature_types[{i}]"), format!("unknown feature type {other:?}")));
+                return Err(ImportError::field(
+                    format!("learner.feature_types[{i}]"),
+                    format!("unknown feature type {other:?}"),
+                ));
             }
         };
         features.push(Feature { name, kind });
@@ -237,7 +296,10 @@ fn feature_list(learner: &At<'_>, gbtree: &At<'_>, n_features: usize) -> Result<
 
 /// XGBoost 3's category encoder (`cats.enc`): for each feature, its category names (strings are
 /// stored as UTF-8 bytes cut by `offsets`; numeric categories as plain values).
-fn category_names(cats: At<'_>, n_features: usize) -> Result<Vec<Option<Vec<String>>>, ImportError> {
+fn category_names(
+    cats: At<'_>,
+    n_features: usize,
+) -> Result<Vec<Option<Vec<String>>>, ImportError> {
     let Some(enc) = cats.opt("enc") else {
         return Ok(vec![None; n_features]);
     };
@@ -247,14 +309,19 @@ fn category_names(cats: At<'_>, n_features: usize) -> Result<Vec<Option<Vec<Stri
         return Ok(vec![None; n_features]);
     }
     if entries.len() != n_features {
-        return Err(enc_at.err(format!("has {} entries, but num_feature is {n_features}", entries.len())));
+        return Err(enc_at.err(format!(
+            "has {} entries, but num_feature is {n_features}",
+            entries.len()
+        )));
     }
     let mut out = Vec::with_capacity(n_features);
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("{}[{i}]", enc_at.path());
         let at = At::root(entry);
         let wrap = |e: ImportError| match e {
-            ImportError::Field { path: p, message } => ImportError::field(format!("{path}.{p}"), message),
+            ImportError::Field { path: p, message } => {
+                ImportError::field(format!("{path}.{p}"), message)
+            }
             other => other,
         };
         let values = at.get("values").map_err(wrap)?;
@@ -272,9 +339,15 @@ fn category_names(cats: At<'_>, n_features: usize) -> Result<Vec<Option<Vec<Stri
             for w in offsets.windows(2) {
                 let (a, b) = (w[0], w[1]);
                 if a < 0 || b < a || b as usize > values.len() {
-                    return Err(ImportError::field(path, format!("offsets {a}..{b} lie outside its {} values", values.len())));
+                    return Err(ImportError::field(
+                        path,
+                        format!("offsets {a}..{b} lie outside its {} values", values.len()),
+                    ));
                 }
-                let bytes: Vec<u8> = values[a as usize..b as usize].iter().map(|&v| v as u8).collect();
+                let bytes: Vec<u8> = values[a as usize..b as usize]
+                    .iter()
+                    .map(|&v| v as u8)
+                    .collect();
                 names.push(String::from_utf8_lossy(&bytes).into_owned());
             }
             out.push(Some(names));
@@ -292,7 +365,9 @@ fn parse_tree(
     category_budget: &mut usize,
 ) -> Result<Tree, ImportError> {
     let wrap = |e: ImportError| match e {
-        ImportError::Field { path: p, message } => ImportError::field(format!("{path}.{p}"), message),
+        ImportError::Field { path: p, message } => {
+            ImportError::field(format!("{path}.{p}"), message)
+        }
         other => other,
     };
     let inner = || -> Result<Tree, ImportError> {
@@ -311,7 +386,10 @@ fn parse_tree(
         let left = at.get("left_children")?;
         let left_vals = left.at().array()?;
         if left_vals.len() as u64 != n {
-            return Err(left.at().err(format!("has {} items, but tree_param.num_nodes is {n}", left_vals.len())));
+            return Err(left.at().err(format!(
+                "has {} items, but tree_param.num_nodes is {n}",
+                left_vals.len()
+            )));
         }
         let n = n as usize;
         let left = left.at().ints(Some(n))?;
@@ -331,26 +409,60 @@ fn parse_tree(
         for i in 0..n {
             if left[i] == -1 {
                 if right[i] != -1 {
-                    return Err(ImportError::field(format!("right_children[{i}]"), "a leaf (left child -1) must have right child -1"));
+                    return Err(ImportError::field(
+                        format!("right_children[{i}]"),
+                        "a leaf (left child -1) must have right child -1",
+                    ));
                 }
                 nodes.push(Node::leaf(condition[i] as f32 as f64 * scale, cover[i]));
                 continue;
             }
             let child = |v: i64, name: &str| -> Result<u32, ImportError> {
-                u32::try_from(v).map_err(|_| ImportError::field(format!("{name}[{i}]"), format!("child index {v} is not a node")))
+                u32::try_from(v).map_err(|_| {
+                    ImportError::field(
+                        format!("{name}[{i}]"),
+                        format!("child index {v} is not a node"),
+                    )
+                })
             };
-            let (l, r) = (child(left[i], "left_children")?, child(right[i], "right_children")?);
-            let feature = u32::try_from(split_index[i])
-                .map_err(|_| ImportError::field(format!("split_indices[{i}]"), format!("{} is not a feature index", split_index[i])))?;
+            let (l, r) = (
+                child(left[i], "left_children")?,
+                child(right[i], "right_children")?,
+            );
+            let feature = u32::try_from(split_index[i]).map_err(|_| {
+                ImportError::field(
+                    format!("split_indices[{i}]"),
+                    format!("{} is not a feature index", split_index[i]),
+                )
+            })?;
             let threshold = condition[i] as f32;
             if threshold.is_nan() {
-                return Err(ImportError::field(format!("split_conditions[{i}]"), "threshold is NaN"));
+                return Err(ImportError::field(
+                    format!("split_conditions[{i}]"),
+                    "threshold is NaN",
+                ));
             }
             let node = match split_type[i] {
-                0 => Node::numeric(feature, Split::Less, f32_less_boundary(threshold), Missing::Nan, default_left[i], l, r, cover[i]),
+                0 => Node::numeric(
+                    feature,
+                    Split::Less,
+                    f32_less_boundary(threshold),
+                    Missing::Nan,
+                    default_left[i],
+                    l,
+                    r,
+                    cover[i],
+                ),
                 1 => {
-                    let Some(set) = category_sets.iter().find(|(node, _)| *node == i).map(|(_, set)| set) else {
-                        return Err(ImportError::field("categories_nodes", format!("node {i} is a categorical split but has no category set")));
+                    let Some(set) = category_sets
+                        .iter()
+                        .find(|(node, _)| *node == i)
+                        .map(|(_, set)| set)
+                    else {
+                        return Err(ImportError::field(
+                            "categories_nodes",
+                            format!("node {i} is a categorical split but has no category set"),
+                        ));
                     };
                     let start = words.len() as u32;
                     let max = set.iter().copied().max().unwrap_or(0) as usize;
@@ -358,7 +470,7 @@ fn parse_tree(
                     *category_budget = category_budget.checked_sub(n_words).ok_or_else(|| {
                         ImportError::Unsupported(format!(
                             "the category sets need more than {} MiB (category codes up to {max})",
-                            MAX_CATEGORY_WORDS * 4 >> 20
+                            (MAX_CATEGORY_WORDS * 4) >> 20
                         ))
                     })?;
                     words.resize(words.len() + n_words, 0);
@@ -367,12 +479,26 @@ fn parse_tree(
                     }
                     // XGBoost sends the listed categories right; our category sets go left, so
                     // the children swap and so does the default direction.
-                    let mut node = Node::numeric(feature, Split::CategoriesF32, 0.0, Missing::Nan, !default_left[i], r, l, cover[i]);
+                    let mut node = Node::numeric(
+                        feature,
+                        Split::CategoriesF32,
+                        0.0,
+                        Missing::Nan,
+                        !default_left[i],
+                        r,
+                        l,
+                        cover[i],
+                    );
                     node.categories_start = start;
                     node.categories_len = n_words as u32;
                     node
                 }
-                other => return Err(ImportError::field(format!("split_type[{i}]"), format!("unknown split type {other}"))),
+                other => {
+                    return Err(ImportError::field(
+                        format!("split_type[{i}]"),
+                        format!("unknown split type {other}"),
+                    ));
+                }
             };
             nodes.push(node);
         }
@@ -380,6 +506,9 @@ fn parse_tree(
     };
     inner().map_err(wrap)
 }
+
+/// The most outputs (classes or targets) a model may have.
+const MAX_OUTPUTS: usize = 1 << 16;
 
 /// The largest category code we accept in a split (XGBoost's own limit is 2^24).
 const MAX_CATEGORY: i64 = 1 << 24;
@@ -397,26 +526,40 @@ fn categories(at: At<'_>, n_nodes: usize) -> Result<Vec<(usize, Vec<u32>)>, Impo
     if nodes.is_empty() {
         return Ok(Vec::new());
     }
-    let segments = at.get("categories_segments")?.at().ints(Some(nodes.len()))?;
+    let segments = at
+        .get("categories_segments")?
+        .at()
+        .ints(Some(nodes.len()))?;
     let sizes = at.get("categories_sizes")?.at().ints(Some(nodes.len()))?;
     let all = at.get("categories")?.at().ints(None)?;
     let mut out = Vec::with_capacity(nodes.len());
     for k in 0..nodes.len() {
         let (node, start, size) = (nodes[k], segments[k], sizes[k]);
         if node < 0 || node as usize >= n_nodes {
-            return Err(ImportError::field(format!("categories_nodes[{k}]"), format!("node {node} is not in the tree")));
+            return Err(ImportError::field(
+                format!("categories_nodes[{k}]"),
+                format!("node {node} is not in the tree"),
+            ));
         }
-        let end = start.checked_add(size).filter(|&e| start >= 0 && size >= 0 && e as usize <= all.len());
+        let end = start
+            .checked_add(size)
+            .filter(|&e| start >= 0 && size >= 0 && e as usize <= all.len());
         let Some(end) = end else {
             return Err(ImportError::field(
                 format!("categories_segments[{k}]"),
-                format!("segment {start}+{size} lies outside the {} stored categories", all.len()),
+                format!(
+                    "segment {start}+{size} lies outside the {} stored categories",
+                    all.len()
+                ),
             ));
         };
         let mut set = Vec::with_capacity(size as usize);
         for &c in &all[start as usize..end as usize] {
             if !(0..MAX_CATEGORY).contains(&c) {
-                return Err(ImportError::field("categories", format!("category {c} is outside 0..2^24")));
+                return Err(ImportError::field(
+                    "categories",
+                    format!("category {c} is outside 0..2^24"),
+                ));
             }
             set.push(c as u32);
         }

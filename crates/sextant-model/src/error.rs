@@ -22,7 +22,9 @@ pub enum ModelError {
         len: usize,
     },
     /// A node is reached twice (a cycle or two parents), or a child points back to the root.
-    #[error("tree {tree}, node {node}: node {child} is reached more than once (the child pointers form a cycle or a shared subtree)")]
+    #[error(
+        "tree {tree}, node {node}: node {child} is reached more than once (the child pointers form a cycle or a shared subtree)"
+    )]
     NotATree {
         /// Index of the tree.
         tree: usize,
@@ -50,7 +52,9 @@ pub enum ModelError {
         max: usize,
     },
     /// A split uses a feature the model does not declare.
-    #[error("tree {tree}, node {node}: split on feature index {feature}, but the model has {n_features} features")]
+    #[error(
+        "tree {tree}, node {node}: split on feature index {feature}, but the model has {n_features} features"
+    )]
     FeatureOutOfRange {
         /// Index of the tree.
         tree: usize,

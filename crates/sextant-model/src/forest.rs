@@ -118,23 +118,42 @@ impl Forest {
     ) -> Result<Forest, ModelError> {
         let n_outputs = base_margin.len();
         if n_outputs == 0 {
-            return Err(ModelError::BaseMarginLength { n_outputs: 1, found: 0 });
+            return Err(ModelError::BaseMarginLength {
+                n_outputs: 1,
+                found: 0,
+            });
         }
         debug_assert_eq!(trees.len(), tree_outputs.len());
         for (tree, &output) in tree_outputs.iter().enumerate() {
             if output as usize >= n_outputs {
-                return Err(ModelError::OutputOutOfRange { tree, output: output as usize, n_outputs });
+                return Err(ModelError::OutputOutOfRange {
+                    tree,
+                    output: output as usize,
+                    n_outputs,
+                });
             }
         }
         if link == Link::Softmax && n_outputs < 2 {
-            return Err(ModelError::LinkMismatch { link: link.name(), n_outputs });
+            return Err(ModelError::LinkMismatch {
+                link: link.name(),
+                n_outputs,
+            });
         }
         let mut names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(ModelError::DuplicateFeature { name: w[0].to_string() });
+            return Err(ModelError::DuplicateFeature {
+                name: w[0].to_string(),
+            });
         }
-        Ok(Forest { features, trees, tree_outputs, base_margin, link, info })
+        Ok(Forest {
+            features,
+            trees,
+            tree_outputs,
+            base_margin,
+            link,
+            info,
+        })
     }
 
     /// The input features, in the order rows must hold them.
@@ -215,11 +234,30 @@ mod tests {
 
     #[test]
     fn refuses_inconsistent_parts() {
-        let info = ModelInfo { format: "test", library_version: String::new(), objective: String::new() };
-        let f = |name: &str| Feature { name: name.into(), kind: FeatureKind::Numeric };
-        let err = Forest::new(vec![f("a"), f("a")], vec![], vec![], vec![0.0], Link::Identity, info.clone()).unwrap_err();
-        assert_eq!(err.to_string(), "feature name \"a\" appears twice in the model");
-        let err = Forest::new(vec![f("a")], vec![], vec![], vec![0.0], Link::Softmax, info).unwrap_err();
+        let info = ModelInfo {
+            format: "test",
+            library_version: String::new(),
+            objective: String::new(),
+        };
+        let f = |name: &str| Feature {
+            name: name.into(),
+            kind: FeatureKind::Numeric,
+        };
+        let err = Forest::new(
+            vec![f("a"), f("a")],
+            vec![],
+            vec![],
+            vec![0.0],
+            Link::Identity,
+            info.clone(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "feature name \"a\" appears twice in the model"
+        );
+        let err =
+            Forest::new(vec![f("a")], vec![], vec![], vec![0.0], Link::Softmax, info).unwrap_err();
         assert!(matches!(err, ModelError::LinkMismatch { .. }));
     }
 }

@@ -14,5 +14,5 @@ mod tree;
 pub use error::ModelError;
 pub use forest::{Feature, FeatureKind, Forest, Link, ModelInfo};
 pub use matrix::Rows;
-pub use split::{f32_less_boundary, Missing, Split, LIGHTGBM_ZERO_THRESHOLD};
-pub use tree::{Node, Tree, MAX_TREE_DEPTH};
+pub use split::{LIGHTGBM_ZERO_THRESHOLD, Missing, Split, f32_less_boundary};
+pub use tree::{MAX_TREE_DEPTH, Node, Tree};

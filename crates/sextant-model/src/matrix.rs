@@ -12,8 +12,15 @@ impl<'a> Rows<'a> {
     /// Views `values` as rows of `n_features` values. Panics if the length is not a multiple of
     /// `n_features` (a programming error, not a data error).
     pub fn new(values: &'a [f64], n_features: usize) -> Rows<'a> {
-        assert!(n_features > 0 || values.is_empty(), "rows need at least one feature");
-        assert_eq!(values.len() % n_features.max(1), 0, "values do not fill whole rows");
+        assert!(
+            n_features > 0 || values.is_empty(),
+            "rows need at least one feature"
+        );
+        assert_eq!(
+            values.len() % n_features.max(1),
+            0,
+            "values do not fill whole rows"
+        );
         Rows { values, n_features }
     }
 
@@ -40,6 +47,9 @@ impl<'a> Rows<'a> {
 
     /// Rows `start..end`.
     pub fn slice(&self, start: usize, end: usize) -> Rows<'a> {
-        Rows { values: &self.values[start * self.n_features..end * self.n_features], n_features: self.n_features }
+        Rows {
+            values: &self.values[start * self.n_features..end * self.n_features],
+            n_features: self.n_features,
+        }
     }
 }

@@ -53,7 +53,11 @@ pub fn f32_less_boundary(t: f32) -> f64 {
     };
     // The midpoint of two neighbouring f32 values needs 25 significant bits: exact in f64.
     let mid = (below + t64) / 2.0;
-    if (mid as f32) >= t { mid } else { mid.next_up() }
+    if (mid as f32) >= t {
+        mid
+    } else {
+        mid.next_up()
+    }
 }
 
 #[cfg(test)]
@@ -64,14 +68,39 @@ mod tests {
     fn check(x: f64, t: f32) {
         let xgboost = (x as f32) < t;
         let ours = x < f32_less_boundary(t);
-        assert_eq!(xgboost, ours, "x={x:e} t={t:e} boundary={:e}", f32_less_boundary(t));
+        assert_eq!(
+            xgboost,
+            ours,
+            "x={x:e} t={t:e} boundary={:e}",
+            f32_less_boundary(t)
+        );
     }
 
     #[test]
     fn boundary_matches_f32_rounding_at_edges() {
-        for t in [0.0f32, -0.0, 1.0, -1.0, 0.1, -2.229, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, -1e-45, f32::INFINITY] {
+        for t in [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            -2.229,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+            1e-45,
+            -1e-45,
+            f32::INFINITY,
+        ] {
             let b = f32_less_boundary(t);
-            for x in [b, b.next_down(), b.next_up(), t as f64, (t as f64).next_up(), (t as f64).next_down()] {
+            for x in [
+                b,
+                b.next_down(),
+                b.next_up(),
+                t as f64,
+                (t as f64).next_up(),
+                (t as f64).next_down(),
+            ] {
                 check(x, t);
             }
         }

@@ -1,7 +1,7 @@
 //! One decision tree as a flat node array.
 
 use crate::error::ModelError;
-use crate::split::{Missing, Split, LIGHTGBM_ZERO_THRESHOLD};
+use crate::split::{LIGHTGBM_ZERO_THRESHOLD, Missing, Split};
 
 /// The deepest tree the algorithms accept (TreeSHAP keeps per-depth scratch space).
 pub const MAX_TREE_DEPTH: usize = 256;
@@ -129,7 +129,12 @@ impl Tree {
             }
             for child in [n.left, n.right] {
                 if child as usize >= len {
-                    return Err(ModelError::ChildOutOfRange { tree: index, node: i, child, len });
+                    return Err(ModelError::ChildOutOfRange {
+                        tree: index,
+                        node: i,
+                        child,
+                        len,
+                    });
                 }
             }
             if n.feature as usize >= n_features {
@@ -147,14 +152,21 @@ impl Tree {
                 Split::CategoriesF32 | Split::CategoriesTruncated => {
                     let end = n.categories_start as usize + n.categories_len as usize;
                     if end > category_words.len() {
-                        return Err(ModelError::CategoriesOutOfRange { tree: index, node: i });
+                        return Err(ModelError::CategoriesOutOfRange {
+                            tree: index,
+                            node: i,
+                        });
                     }
                 }
                 _ => {}
             }
         }
         let depth = check_shape(index, &nodes)?;
-        Ok(Tree { nodes, category_words, depth })
+        Ok(Tree {
+            nodes,
+            category_words,
+            depth,
+        })
     }
 
     /// The nodes; index 0 is the root.
@@ -189,7 +201,9 @@ impl Tree {
             }
             x = 0.0;
         }
-        if node.missing == Missing::Zero && (-LIGHTGBM_ZERO_THRESHOLD..=LIGHTGBM_ZERO_THRESHOLD).contains(&x) {
+        if node.missing == Missing::Zero
+            && (-LIGHTGBM_ZERO_THRESHOLD..=LIGHTGBM_ZERO_THRESHOLD).contains(&x)
+        {
             return node.default_left;
         }
         match node.split {
@@ -206,7 +220,11 @@ impl Tree {
     /// The child of `node` that `x` goes to.
     #[inline]
     pub fn next(&self, node: &Node, x: f64) -> u32 {
-        if self.goes_left(node, x) { node.left } else { node.right }
+        if self.goes_left(node, x) {
+            node.left
+        } else {
+            node.right
+        }
     }
 
     /// Index of the leaf that the row `row` (all features) reaches.
@@ -256,11 +274,18 @@ fn check_shape(index: usize, nodes: &[Node]) -> Result<usize, ModelError> {
             continue;
         }
         if depth + 1 > MAX_TREE_DEPTH {
-            return Err(ModelError::TooDeep { tree: index, max: MAX_TREE_DEPTH });
+            return Err(ModelError::TooDeep {
+                tree: index,
+                max: MAX_TREE_DEPTH,
+            });
         }
         for child in [n.left, n.right] {
             if seen[child as usize] {
-                return Err(ModelError::NotATree { tree: index, node: i as usize, child });
+                return Err(ModelError::NotATree {
+                    tree: index,
+                    node: i as usize,
+                    child,
+                });
             }
             seen[child as usize] = true;
             visited += 1;
@@ -287,7 +312,13 @@ mod tests {
             root.categories_start = 0;
             root.categories_len = 1;
         }
-        Tree::new(0, vec![root, Node::leaf(-1.0, 1.0), Node::leaf(1.0, 1.0)], vec![0b1010], 1).unwrap()
+        Tree::new(
+            0,
+            vec![root, Node::leaf(-1.0, 1.0), Node::leaf(1.0, 1.0)],
+            vec![0b1010],
+            1,
+        )
+        .unwrap()
     }
 
     fn left(t: &Tree, x: f64) -> bool {
@@ -318,11 +349,19 @@ mod tests {
     fn category_sets() {
         // Set {1, 3}.
         let t = stump(Split::CategoriesTruncated, Missing::Nan, false, 0.0);
-        assert!(left(&t, 1.0) && left(&t, 3.7) && !left(&t, 2.0) && !left(&t, 40.0) && !left(&t, -1.0));
-        assert!(!left(&t, -0.5), "LightGBM truncates -0.5 to category 0, which is not in the set");
+        assert!(
+            left(&t, 1.0) && left(&t, 3.7) && !left(&t, 2.0) && !left(&t, 40.0) && !left(&t, -1.0)
+        );
+        assert!(
+            !left(&t, -0.5),
+            "LightGBM truncates -0.5 to category 0, which is not in the set"
+        );
         let t = stump(Split::CategoriesF32, Missing::Nan, true, 0.0);
         assert!(left(&t, 3.0) && !left(&t, 2.0) && left(&t, f64::NAN) && !left(&t, -0.5));
-        assert!(left(&t, 2.999_999_999_9), "XGBoost rounds to f32 first: 3.0");
+        assert!(
+            left(&t, 2.999_999_999_9),
+            "XGBoost rounds to f32 first: 3.0"
+        );
     }
 
     #[test]
@@ -334,9 +373,15 @@ mod tests {
         let err = Tree::new(0, vec![split(1, 1), leaf()], vec![], 1).unwrap_err();
         assert!(matches!(err, ModelError::NotATree { .. }), "{err}");
         let err = Tree::new(0, vec![split(1, 7), leaf()], vec![], 1).unwrap_err();
-        assert!(matches!(err, ModelError::ChildOutOfRange { child: 7, .. }), "{err}");
+        assert!(
+            matches!(err, ModelError::ChildOutOfRange { child: 7, .. }),
+            "{err}"
+        );
         let err = Tree::new(0, vec![leaf(), leaf()], vec![], 1).unwrap_err();
-        assert!(matches!(err, ModelError::Unreachable { unreachable: 1, .. }), "{err}");
+        assert!(
+            matches!(err, ModelError::Unreachable { unreachable: 1, .. }),
+            "{err}"
+        );
         let mut bad = split(1, 2);
         bad.threshold = f64::NAN;
         let err = Tree::new(0, vec![bad, leaf(), leaf()], vec![], 1).unwrap_err();
@@ -344,7 +389,10 @@ mod tests {
         let mut bad = split(1, 2);
         bad.feature = 9;
         let err = Tree::new(0, vec![bad, leaf(), leaf()], vec![], 1).unwrap_err();
-        assert!(matches!(err, ModelError::FeatureOutOfRange { feature: 9, .. }), "{err}");
+        assert!(
+            matches!(err, ModelError::FeatureOutOfRange { feature: 9, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -353,7 +401,16 @@ mod tests {
         let splits = MAX_TREE_DEPTH as u32 + 1;
         let mut nodes = Vec::new();
         for k in 0..splits {
-            nodes.push(Node::numeric(0, Split::Less, 0.0, Missing::Nan, true, 2 * k + 1, 2 * k + 2, 1.0));
+            nodes.push(Node::numeric(
+                0,
+                Split::Less,
+                0.0,
+                Missing::Nan,
+                true,
+                2 * k + 1,
+                2 * k + 2,
+                1.0,
+            ));
             nodes.push(Node::leaf(0.0, 1.0));
         }
         nodes.push(Node::leaf(0.0, 1.0));

@@ -2,14 +2,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use clap::Args;
-use sextant_algo::{check_additivity, explanation_len, predict_margins, Additivity, Interventional, PathDependent, ADDITIVITY_TOLERANCE};
-use sextant_data::{open_table, read_table, TableWriter};
+use sextant_algo::{
+    ADDITIVITY_TOLERANCE, Additivity, Interventional, PathDependent, check_additivity,
+    explanation_len, predict_margins,
+};
+use sextant_data::{TableWriter, open_table, read_table};
 use sextant_model::{Forest, Rows};
 
-use crate::progress::{rate, RowProgress};
-use crate::{output_path, Failure, Method};
+use crate::progress::{RowProgress, rate};
+use crate::{Failure, Method, output_path};
 
 /// Rows read, explained and written at a time: enough to keep every core busy, few enough that
 /// memory stays small whatever the file size.
@@ -43,8 +46,17 @@ pub struct ExplainArgs {
 pub fn explanation_columns(forest: &Forest) -> Vec<String> {
     let mut columns = Vec::new();
     for k in 0..forest.n_outputs() {
-        let suffix = if forest.n_outputs() > 1 { format!("__class{k}") } else { String::new() };
-        columns.extend(forest.features().iter().map(|f| format!("{}{suffix}", f.name)));
+        let suffix = if forest.n_outputs() > 1 {
+            format!("__class{k}")
+        } else {
+            String::new()
+        };
+        columns.extend(
+            forest
+                .features()
+                .iter()
+                .map(|f| format!("{}{suffix}", f.name)),
+        );
         columns.push(format!("base_value{suffix}"));
         columns.push(format!("margin{suffix}"));
     }
@@ -77,7 +89,8 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
     let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
     let background = match (&args.background, method) {
         (Some(path), Method::Interventional) => {
-            let b = read_table(path, forest.features(), None).context("cannot read the background data")?;
+            let b = read_table(path, forest.features(), None)
+                .context("cannot read the background data")?;
             if b.n_rows == 0 {
                 return Err(anyhow!("{}: the background data has no rows", path.display()).into());
             }
@@ -86,7 +99,10 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         _ => None,
     };
     let explainer = match &background {
-        Some(b) => Explainer::Interventional(Interventional::new(&forest, Rows::new(&b.values, forest.n_features()))),
+        Some(b) => Explainer::Interventional(Interventional::new(
+            &forest,
+            Rows::new(&b.values, forest.n_features()),
+        )),
         None => Explainer::PathDependent(PathDependent::new(&forest)),
     };
     let mut reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
@@ -99,7 +115,9 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
     let mut additivity = Additivity::default();
     let mut done = 0usize;
     while let Some(batch) = reader.next_batch()? {
-        let n = args.rows.map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
+        let n = args
+            .rows
+            .map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
         let rows = Rows::new(&batch.values[..n * n_features], n_features);
         phi.resize(explanation_len(&forest, n), 0.0);
         margins.resize(n * n_out, 0.0);
@@ -119,7 +137,9 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         }
     }
     let seconds = progress.finish();
-    let background_note = background.as_ref().map_or(String::new(), |b| format!(" against {} background rows", b.n_rows));
+    let background_note = background.as_ref().map_or(String::new(), |b| {
+        format!(" against {} background rows", b.n_rows)
+    });
     let summary = format!(
         "explained {done} rows in {seconds:.3} s ({} rows/s), {}{background_note}; worst additivity error {:.2e} ({} of {} over {ADDITIVITY_TOLERANCE:e}·max(1,|margin|))",
         rate(done, seconds),
@@ -131,7 +151,9 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
     if !additivity.passed() {
         // Keep nothing that failed the check.
         drop(writer);
-        return Err(Failure::Check(anyhow!("additivity check failed: {summary}")));
+        return Err(Failure::Check(anyhow!(
+            "additivity check failed: {summary}"
+        )));
     }
     writer.finish()?;
     eprintln!("{summary}");

@@ -1,10 +1,12 @@
 //! `sextant inspect`: what a model file holds.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sextant_model::FeatureKind;
+use sextant_model::{FeatureKind, Forest};
 
 use crate::Failure;
 
@@ -17,22 +19,51 @@ pub struct InspectArgs {
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
     let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
+    let out = describe(&forest).expect("formatting into a String cannot fail");
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::from(e)
+            .context("cannot write to standard output")
+            .into()),
+        _ => Ok(()),
+    }
+}
+
+fn describe(forest: &Forest) -> Result<String, std::fmt::Error> {
+    let mut out = String::new();
     let info = forest.info();
-    println!("format       {} (library version {})", info.format, info.library_version);
-    println!("objective    {} (link: {})", info.objective, forest.link().name());
-    println!("outputs      {}", forest.n_outputs());
-    println!("trees        {}", forest.trees().len());
-    println!("leaves       {}", forest.leaf_count());
-    println!("max depth    {}", forest.max_depth());
-    let margins: Vec<String> = forest.base_margin().iter().map(|m| format!("{m:?}")).collect();
-    println!("base margin  {}", margins.join(", "));
-    println!("features     {}", forest.n_features());
+    writeln!(
+        out,
+        "format       {} (library version {})",
+        info.format, info.library_version
+    )?;
+    writeln!(
+        out,
+        "objective    {} (link: {})",
+        info.objective,
+        forest.link().name()
+    )?;
+    writeln!(out, "outputs      {}", forest.n_outputs())?;
+    writeln!(out, "trees        {}", forest.trees().len())?;
+    writeln!(out, "leaves       {}", forest.leaf_count())?;
+    writeln!(out, "max depth    {}", forest.max_depth())?;
+    let margins: Vec<String> = forest
+        .base_margin()
+        .iter()
+        .map(|m| format!("{m:?}"))
+        .collect();
+    writeln!(out, "base margin  {}", margins.join(", "))?;
+    writeln!(out, "features     {}", forest.n_features())?;
     for f in forest.features() {
         match &f.kind {
-            FeatureKind::Numeric => println!("  {}", f.name),
-            FeatureKind::Categorical { categories: Some(c) } => println!("  {} (categorical, {} categories)", f.name, c.len()),
-            FeatureKind::Categorical { categories: None } => println!("  {} (categorical, codes)", f.name),
+            FeatureKind::Numeric => writeln!(out, "  {}", f.name)?,
+            FeatureKind::Categorical {
+                categories: Some(c),
+            } => writeln!(out, "  {} (categorical, {} categories)", f.name, c.len())?,
+            FeatureKind::Categorical { categories: None } => {
+                writeln!(out, "  {} (categorical, codes)", f.name)?
+            }
         }
     }
-    Ok(())
+    Ok(out)
 }

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "sextant", version, about = "Self-hosted model intelligence: predictions and feature influences for tree ensembles")]
+#[command(
+    name = "sextant",
+    version,
+    about = "Self-hosted model intelligence: predictions and feature influences for tree ensembles"
+)]
 struct Cli {
     /// Worker threads for the computation (default: one per core).
     #[arg(long, global = true)]
@@ -73,7 +77,10 @@ fn main() -> ExitCode {
             eprintln!("error: --threads must be at least 1");
             return ExitCode::from(2);
         }
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+        {
             eprintln!("error: cannot start {threads} threads: {e}");
             return ExitCode::from(2);
         }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sextant_data::{open_table, TableWriter};
+use sextant_data::{TableWriter, open_table};
 use sextant_model::{Forest, Rows};
 
-use crate::progress::{rate, RowProgress};
-use crate::{output_path, Failure};
+use crate::progress::{RowProgress, rate};
+use crate::{Failure, output_path};
 
 /// Rows read, predicted and written at a time.
 const BATCH_ROWS: usize = 16_384;
@@ -31,8 +31,16 @@ pub struct PredictArgs {
 
 /// `margin` and `prediction`, with a `__class<k>` suffix for multi-output models.
 pub fn prediction_columns(forest: &Forest) -> Vec<String> {
-    let suffix = |k: usize| if forest.n_outputs() > 1 { format!("__class{k}") } else { String::new() };
-    let mut columns: Vec<String> = (0..forest.n_outputs()).map(|k| format!("margin{}", suffix(k))).collect();
+    let suffix = |k: usize| {
+        if forest.n_outputs() > 1 {
+            format!("__class{k}")
+        } else {
+            String::new()
+        }
+    };
+    let mut columns: Vec<String> = (0..forest.n_outputs())
+        .map(|k| format!("margin{}", suffix(k)))
+        .collect();
     columns.extend((0..forest.n_outputs()).map(|k| format!("prediction{}", suffix(k))));
     columns
 }
@@ -48,8 +56,13 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
     let mut table = Vec::new();
     let mut done = 0usize;
     while let Some(batch) = reader.next_batch()? {
-        let n = args.rows.map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
-        let rows = Rows::new(&batch.values[..n * forest.n_features()], forest.n_features());
+        let n = args
+            .rows
+            .map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
+        let rows = Rows::new(
+            &batch.values[..n * forest.n_features()],
+            forest.n_features(),
+        );
         margins.resize(n * n_out, 0.0);
         sextant_algo::predict_margins(&forest, rows, &mut margins);
         table.clear();
@@ -68,6 +81,10 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
     }
     writer.finish()?;
     let seconds = progress.finish();
-    eprintln!("predicted {done} rows in {seconds:.3} s ({} rows/s), {} trees", rate(done, seconds), forest.trees().len());
+    eprintln!(
+        "predicted {done} rows in {seconds:.3} s ({} rows/s), {} trees",
+        rate(done, seconds),
+        forest.trees().len()
+    );
     Ok(())
 }

@@ -19,12 +19,18 @@ impl RowProgress {
                 .progress_chars("=> "),
         );
         bar.set_prefix(verb.to_string());
-        RowProgress { bar, started: Instant::now() }
+        RowProgress {
+            bar,
+            started: Instant::now(),
+        }
     }
 
     /// Moves the bar to the reader's position and shows the rows done.
     pub fn update(&self, progress: Progress, rows: usize, row_limit: Option<usize>) {
-        let by_input = progress.total.filter(|&t| t > 0).map(|t| progress.done as f64 / t as f64);
+        let by_input = progress
+            .total
+            .filter(|&t| t > 0)
+            .map(|t| progress.done as f64 / t as f64);
         let by_limit = row_limit.map(|l| rows as f64 / l.max(1) as f64);
         let fraction = match (by_input, by_limit) {
             (Some(a), Some(b)) => a.max(b),

@@ -12,33 +12,77 @@ fn parquet_output_holds_the_same_values_as_csv() {
     let rows = data("small/xgb_categorical.csv");
     let (csv, parquet) = (dir.join("out.csv"), dir.join("out.parquet"));
     for out in [&csv, &parquet] {
-        sextant_ok(&["explain", "--model", model.to_str().unwrap(), "--data", rows.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        sextant_ok(&[
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            rows.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
     }
     let from_csv = Table::read(&csv);
-    let features: Vec<Feature> = from_csv.columns.iter().map(|c| Feature { name: c.clone(), kind: FeatureKind::Numeric }).collect();
+    let features: Vec<Feature> = from_csv
+        .columns
+        .iter()
+        .map(|c| Feature {
+            name: c.clone(),
+            kind: FeatureKind::Numeric,
+        })
+        .collect();
     let from_parquet = read_table(&parquet, &features, None).unwrap();
     assert_eq!(from_parquet.n_rows, from_csv.rows.len());
     let flat: Vec<f64> = from_csv.rows.concat();
-    assert_eq!(from_parquet.values, flat, "CSV text must read back to the very same f64 values");
+    assert_eq!(
+        from_parquet.values, flat,
+        "CSV text must read back to the very same f64 values"
+    );
     // No temporary files are left beside the outputs.
-    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
 #[test]
 fn the_readme_demo_runs() {
     let stdout = sextant(&[
-        "explain", "--model", repo("demo/credit_model.json").to_str().unwrap(),
-        "--data", repo("demo/applicants.csv").to_str().unwrap(), "--rows", "20",
+        "explain",
+        "--model",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--data",
+        repo("demo/applicants.csv").to_str().unwrap(),
+        "--rows",
+        "20",
     ]);
-    assert!(stdout.status.success(), "{}", String::from_utf8_lossy(&stdout.stderr));
+    assert!(
+        stdout.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stdout.stderr)
+    );
     let table = Table::parse(&stdout.stdout);
     assert_eq!(table.rows.len(), 20);
-    assert!(table.columns.contains(&"region".to_string()) && table.columns.ends_with(&["base_value".into(), "margin".into()]));
+    assert!(
+        table.columns.contains(&"region".to_string())
+            && table
+                .columns
+                .ends_with(&["base_value".into(), "margin".into()])
+    );
     let stderr = sextant_ok(&[
-        "explain", "--model", repo("demo/credit_model.json").to_str().unwrap(),
-        "--data", repo("demo/applicants.csv").to_str().unwrap(),
-        "--background", repo("demo/background.csv").to_str().unwrap(), "--output", scratch("demo").join("x.csv").to_str().unwrap(),
+        "explain",
+        "--model",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--data",
+        repo("demo/applicants.csv").to_str().unwrap(),
+        "--background",
+        repo("demo/background.csv").to_str().unwrap(),
+        "--output",
+        scratch("demo").join("x.csv").to_str().unwrap(),
     ]);
-    assert!(stderr.contains("explained 1000 rows") && stderr.contains("interventional"), "{stderr}");
+    assert!(
+        stderr.contains("explained 1000 rows") && stderr.contains("interventional"),
+        "{stderr}"
+    );
 }

@@ -4,7 +4,11 @@
 
 use crate::support::*;
 
-const WORKLOADS: [(&str, &str); 3] = [("xgb_cls", "model.json"), ("xgb_reg", "model.json"), ("lgb_cls", "model.txt")];
+const WORKLOADS: [(&str, &str); 3] = [
+    ("xgb_cls", "model.json"),
+    ("xgb_reg", "model.json"),
+    ("lgb_cls", "model.txt"),
+];
 
 fn model(w: &str, file: &str) -> String {
     data(&format!("workloads/{w}/{file}")).display().to_string()
@@ -16,7 +20,15 @@ fn predictions_match_the_libraries() {
         let dir = scratch(&format!("pred-{w}"));
         let out = dir.join("pred.csv");
         let head = data(&format!("workloads/{w}/explain_head.csv"));
-        sextant_ok(&["predict", "--model", &model(w, file), "--data", head.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        sextant_ok(&[
+            "predict",
+            "--model",
+            &model(w, file),
+            "--data",
+            head.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
         let reference = Table::read(&data(&format!("workloads/{w}/predictions_head.csv")));
         // The workloads name the response `prob` / `pred` and the margin `margin` / `raw`.
         let rename = |c: &str| match c {
@@ -35,10 +47,24 @@ fn path_dependent_shap_matches_the_libraries_and_adds_up_on_every_row() {
         let dir = scratch(&format!("shap-{w}"));
         let out = dir.join("shap.csv");
         let all_rows = data(&format!("workloads/{w}/explain.parquet"));
-        let stderr = sextant_ok(&["explain", "--model", &model(w, file), "--data", all_rows.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        let stderr = sextant_ok(&[
+            "explain",
+            "--model",
+            &model(w, file),
+            "--data",
+            all_rows.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
         let ours = Table::read(&out);
         let reference = Table::read(&data(&format!("workloads/{w}/shap_head.csv")));
-        let rename = |c: &str| if c == "bias" { "base_value".to_string() } else { c.to_string() };
+        let rename = |c: &str| {
+            if c == "bias" {
+                "base_value".to_string()
+            } else {
+                c.to_string()
+            }
+        };
         let worst = assert_matches(&ours, &reference, &rename, w);
         eprintln!("{w}: path-dependent SHAP, worst difference {worst:e}");
 
@@ -49,7 +75,10 @@ fn path_dependent_shap_matches_the_libraries_and_adds_up_on_every_row() {
         for (r, row) in ours.rows.iter().enumerate() {
             let total: f64 = row[..margin].iter().sum();
             let m = row[margin];
-            assert!((total - m).abs() <= 1e-4 * m.abs().max(1.0), "{w}: row {r} does not add up: {total} vs {m}");
+            assert!(
+                (total - m).abs() <= 1e-4 * m.abs().max(1.0),
+                "{w}: row {r} does not add up: {total} vs {m}"
+            );
         }
         assert!(additivity_error(&stderr) < 1e-9, "{w}: {stderr}");
     }
@@ -63,11 +92,24 @@ fn interventional_shap_matches_shap() {
         let head = data(&format!("workloads/{w}/explain_head.csv"));
         let background = data(&format!("workloads/{w}/background.csv"));
         let stderr = sextant_ok(&[
-            "explain", "--model", &model(w, "model.json"), "--data", head.to_str().unwrap(),
-            "--background", background.to_str().unwrap(), "--method", "interventional",
-            "--rows", "50", "--output", out.to_str().unwrap(),
+            "explain",
+            "--model",
+            &model(w, "model.json"),
+            "--data",
+            head.to_str().unwrap(),
+            "--background",
+            background.to_str().unwrap(),
+            "--method",
+            "interventional",
+            "--rows",
+            "50",
+            "--output",
+            out.to_str().unwrap(),
         ]);
-        assert!(stderr.contains("interventional against 100 background rows"), "{stderr}");
+        assert!(
+            stderr.contains("interventional against 100 background rows"),
+            "{stderr}"
+        );
         let ours = Table::read(&out);
         assert_eq!(ours.rows.len(), 50);
         let reference = Table::read(&data(&format!("workloads/{w}/interventional_head.csv")));

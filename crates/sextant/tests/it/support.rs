@@ -5,17 +5,25 @@ use std::process::{Command, Output};
 
 /// The repository's test data folder.
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(rel)
 }
 
 /// The repository root.
 pub fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// Runs `sextant` with `args`.
 pub fn sextant(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sextant")).args(args).env_remove("RUST_BACKTRACE").output().expect("the sextant binary runs")
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the sextant binary runs")
 }
 
 /// Runs `sextant` and insists it succeeds; returns its standard error.
@@ -34,7 +42,8 @@ pub struct Table {
 
 impl Table {
     pub fn read(path: &Path) -> Table {
-        let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut reader =
+            csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Self::from_reader(&mut reader)
     }
 
@@ -43,16 +52,35 @@ impl Table {
     }
 
     fn from_reader<R: std::io::Read>(reader: &mut csv::Reader<R>) -> Table {
-        let columns = reader.headers().unwrap().iter().map(str::to_string).collect();
+        let columns = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
         let rows = reader
             .records()
-            .map(|r| r.unwrap().iter().map(|c| if c.is_empty() { f64::NAN } else { c.parse().unwrap() }).collect())
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .map(|c| {
+                        if c.is_empty() {
+                            f64::NAN
+                        } else {
+                            c.parse().unwrap()
+                        }
+                    })
+                    .collect()
+            })
             .collect();
         Table { columns, rows }
     }
 
     pub fn column(&self, name: &str) -> usize {
-        self.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
     }
 }
 
@@ -63,16 +91,34 @@ pub fn row_tolerance(reference_row: &[f64]) -> f64 {
 
 /// Compares `ours` with `reference` on the reference's columns (renamed through `rename`), row by
 /// row, for the reference's rows; returns the worst difference.
-pub fn assert_matches(ours: &Table, reference: &Table, rename: &dyn Fn(&str) -> String, what: &str) -> f64 {
-    assert!(ours.rows.len() >= reference.rows.len(), "{what}: {} rows, reference has {}", ours.rows.len(), reference.rows.len());
-    let mapping: Vec<usize> = reference.columns.iter().map(|c| ours.column(&rename(c))).collect();
+pub fn assert_matches(
+    ours: &Table,
+    reference: &Table,
+    rename: &dyn Fn(&str) -> String,
+    what: &str,
+) -> f64 {
+    assert!(
+        ours.rows.len() >= reference.rows.len(),
+        "{what}: {} rows, reference has {}",
+        ours.rows.len(),
+        reference.rows.len()
+    );
+    let mapping: Vec<usize> = reference
+        .columns
+        .iter()
+        .map(|c| ours.column(&rename(c)))
+        .collect();
     let mut worst = 0.0f64;
     for (r, ref_row) in reference.rows.iter().enumerate() {
         let tol = row_tolerance(ref_row);
         for (c, &expected) in ref_row.iter().enumerate() {
             let got = ours.rows[r][mapping[c]];
             let diff = (got - expected).abs();
-            assert!(diff <= tol, "{what}: row {r}, column {}: ours {got}, reference {expected} (tolerance {tol:e})", reference.columns[c]);
+            assert!(
+                diff <= tol,
+                "{what}: row {r}, column {}: ours {got}, reference {expected} (tolerance {tol:e})",
+                reference.columns[c]
+            );
             worst = worst.max(diff);
         }
     }
@@ -89,6 +135,9 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// Parses the `worst additivity error X` figure of a summary line.
 pub fn additivity_error(stderr: &str) -> f64 {
-    let tail = stderr.split("worst additivity error ").nth(1).unwrap_or_else(|| panic!("no summary in {stderr:?}"));
+    let tail = stderr
+        .split("worst additivity error ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary in {stderr:?}"));
     tail.split_whitespace().next().unwrap().parse().unwrap()
 }

@@ -1,0 +1,11 @@
+#![no_main]
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(forest) = sextant_import::parse_lightgbm(data) {
+        common::exercise(&forest);
+    }
+});
