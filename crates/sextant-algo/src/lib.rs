@@ -9,13 +9,14 @@
 
 mod additivity;
 mod interventional;
+mod leaf_paths;
 mod path_dependent;
 mod predict;
 
 pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
 pub use interventional::Interventional;
-pub use path_dependent::PathDependent;
-pub use predict::{predict_margins, predict_responses};
+pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
+pub use predict::{Predictor, predict_margins, predict_responses};
 
 /// Rows handed to one rayon task: large enough to amortise scratch set-up, small enough to keep
 /// both cores busy on a few hundred rows.

@@ -1,35 +1,100 @@
-//! Exact path-dependent TreeSHAP (Lundberg et al. 2018, Algorithm 2): the game in which an absent
-//! feature's split is resolved by the share of training cover that went each way. This is what
-//! XGBoost's `pred_contribs`, LightGBM's `pred_contrib` and shap's `tree_path_dependent` compute.
+//! Exact path-dependent TreeSHAP: the game in which an absent feature's split is resolved by the
+//! share of training cover that went each way (what XGBoost's `pred_contribs`, LightGBM's
+//! `pred_contrib` and shap's `tree_path_dependent` compute), in O(T·L·D) per row.
+//!
+//! Rows go through the forest in blocks: for each tree, one pre-order pass over its internal
+//! nodes decides every row of the block at every node and carries each row's slot mask down to
+//! the leaves; then each leaf credits the block's rows from its table (see `leaf_paths`). A leaf's
+//! data are loaded once per block, not once per row.
 
 use rayon::prelude::*;
 use sextant_model::{Forest, Rows, Tree};
 
 use crate::cover_ratio;
+use crate::leaf_paths::{Leaf, LeafPaths};
 
-/// Marks the root's placeholder element of a path (it stands for no feature).
-const NO_FEATURE: u32 = u32::MAX;
+/// Leaves whose path has at most this many distinct features get a `2^d` table (8 KiB at 10).
+pub const DEFAULT_TABLE_DEPTH: usize = 12;
 
-/// Path-dependent TreeSHAP over one forest; holds per-tree expectations computed once.
+/// Rows explained together in one pass over a tree.
+const BLOCK_ROWS: usize = 64;
+
+/// How a [`PathDependent`] explainer computes each leaf's share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Strategy {
+    /// Leaves with a precomputed table: O(d) per row (Fast TreeSHAP v2's subset weights).
+    pub table_leaves: usize,
+    /// Leaves past the table limit: O(d²) per row (classic extend/unwind on the leaf's path).
+    pub path_leaves: usize,
+    /// Bytes held by the tables.
+    pub table_bytes: usize,
+    /// The table limit in distinct features per path.
+    pub table_depth: usize,
+}
+
+/// Path-dependent TreeSHAP over one forest.
 pub struct PathDependent<'f> {
     forest: &'f Forest,
+    trees: Vec<LeafPaths>,
     base_values: Vec<f64>,
-    scratch_len: usize,
+    strategy: Strategy,
+    max_positions: usize,
+    max_walk: usize,
+    max_path_slots: usize,
 }
 
 impl<'f> PathDependent<'f> {
-    /// Prepares the explainer: the base value of each output is its base margin plus every
-    /// tree's cover-weighted mean leaf value.
+    /// Prepares the explainer with the default table limit.
     pub fn new(forest: &'f Forest) -> PathDependent<'f> {
+        Self::with_table_depth(forest, DEFAULT_TABLE_DEPTH)
+    }
+
+    /// Prepares the explainer, tabulating leaves with at most `table_depth` distinct features on
+    /// their path (0 computes every leaf the classic way). The base value of each output is its
+    /// base margin plus every tree's cover-weighted mean leaf value.
+    pub fn with_table_depth(forest: &'f Forest, table_depth: usize) -> PathDependent<'f> {
+        let table_depth = table_depth.min(20);
         let mut base_values = forest.base_margin().to_vec();
         for (tree, &output) in forest.trees().iter().zip(forest.tree_outputs()) {
             base_values[output as usize] += expected_value(tree);
         }
-        let d = forest.max_depth() + 2;
+        let trees: Vec<LeafPaths> = forest
+            .trees()
+            .iter()
+            .map(|t| LeafPaths::new(t, table_depth))
+            .collect();
+        let mut strategy = Strategy {
+            table_leaves: 0,
+            path_leaves: 0,
+            table_bytes: 0,
+            table_depth,
+        };
+        let mut max_path_slots = 0;
+        for t in &trees {
+            for leaf in &t.leaves {
+                if leaf.table.is_some() {
+                    strategy.table_leaves += 1;
+                } else {
+                    strategy.path_leaves += 1;
+                    max_path_slots = max_path_slots.max(leaf.features.len());
+                }
+            }
+            strategy.table_bytes += t.tables.len() * std::mem::size_of::<f64>();
+        }
+        let max_positions = trees
+            .iter()
+            .map(|t| t.positions as usize)
+            .max()
+            .unwrap_or(0);
+        let max_walk = trees.iter().map(|t| t.walk.len()).max().unwrap_or(0);
         PathDependent {
             forest,
+            trees,
             base_values,
-            scratch_len: d * (d + 1) / 2 + d,
+            strategy,
+            max_positions,
+            max_walk,
+            max_path_slots,
         }
     }
 
@@ -38,11 +103,15 @@ impl<'f> PathDependent<'f> {
         &self.base_values
     }
 
+    /// How the leaves are computed.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
     /// Explains `rows` into `out` (layout in the crate docs).
     pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
         let forest = self.forest;
-        let width = forest.n_features() + 1;
-        let per_row = forest.n_outputs() * width;
+        let per_row = forest.n_outputs() * (forest.n_features() + 1);
         assert_eq!(
             out.len(),
             rows.n_rows() * per_row,
@@ -53,31 +122,182 @@ impl<'f> PathDependent<'f> {
             forest.n_features(),
             "rows do not have the model's features"
         );
-        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK)
+        out.par_chunks_mut(per_row * BLOCK_ROWS)
             .enumerate()
-            .for_each(|(chunk, out)| {
-                let mut path = vec![PathElement::default(); self.scratch_len];
-                let first = chunk * crate::ROWS_PER_TASK;
-                for (i, phi) in out.chunks_mut(per_row).enumerate() {
-                    self.explain_row(rows.row(first + i), phi, &mut path);
-                }
-            });
+            .for_each_init(
+                || Scratch::new(self),
+                |scratch, (block, out)| {
+                    let first = block * BLOCK_ROWS;
+                    let n = out.len() / per_row;
+                    self.explain_block(rows.slice(first, first + n), out, scratch);
+                },
+            );
     }
 
-    fn explain_row(&self, x: &[f64], phi: &mut [f64], path: &mut [PathElement]) {
-        phi.fill(0.0);
+    /// Explains up to [`BLOCK_ROWS`] rows. The block works feature-major (one column of `BLOCK_ROWS`
+    /// values per feature, in and out), so every inner loop runs over contiguous rows.
+    fn explain_block(&self, rows: Rows<'_>, out: &mut [f64], scratch: &mut Scratch) {
+        let n = rows.n_rows();
         let width = self.forest.n_features() + 1;
-        for (k, &base) in self.base_values.iter().enumerate() {
-            phi[k * width + width - 1] = base;
+        let per_row = self.forest.n_outputs() * width;
+        for (r, row) in (0..n).map(|r| (r, rows.row(r))) {
+            for (f, &x) in row.iter().enumerate() {
+                scratch.columns[f * BLOCK_ROWS + r] = x;
+            }
         }
-        for (tree, &output) in self.forest.trees().iter().zip(self.forest.tree_outputs()) {
-            let start = output as usize * width;
-            let walk = Walk {
-                tree,
-                x,
-                phi: &mut phi[start..start + width - 1],
+        scratch.phi.fill(0.0);
+        let forest = self.forest;
+        for ((tree, paths), &output) in forest
+            .trees()
+            .iter()
+            .zip(&self.trees)
+            .zip(forest.tree_outputs())
+        {
+            scratch.route(tree, paths, n);
+            let offset = output as usize * width;
+            for leaf in &paths.leaves {
+                match leaf.table {
+                    Some(start) => {
+                        scratch.credit_from_table(leaf, &paths.tables[start..], n, offset)
+                    }
+                    None => scratch.credit_by_path(leaf, n, offset),
+                }
+            }
+        }
+        for (r, phi) in out.chunks_mut(per_row).enumerate() {
+            for (j, v) in phi.iter_mut().enumerate() {
+                *v = scratch.phi[j * BLOCK_ROWS + r];
+            }
+            for (k, &base) in self.base_values.iter().enumerate() {
+                phi[k * width + width - 1] = base;
+            }
+        }
+    }
+}
+
+/// Per-task working memory, allocated once per rayon task.
+struct Scratch {
+    /// `decisions[walk_index * BLOCK_ROWS + r]`: row `r` goes left at that node.
+    decisions: Vec<bool>,
+    /// `masks[position * BLOCK_ROWS + r]`: slots row `r` follows all the way to that position.
+    masks: Vec<u64>,
+    /// `columns[feature * BLOCK_ROWS + r]`: the block's input, feature-major.
+    columns: Vec<f64>,
+    /// `phi[(output * (n_features + 1) + feature) * BLOCK_ROWS + r]`: the block's influences.
+    phi: Vec<f64>,
+    path: Vec<PathElement>,
+    ones: Vec<bool>,
+    leave: [f64; BLOCK_ROWS],
+}
+
+impl Scratch {
+    fn new(explainer: &PathDependent<'_>) -> Scratch {
+        Scratch {
+            decisions: vec![false; explainer.max_walk * BLOCK_ROWS],
+            masks: vec![0; explainer.max_positions * BLOCK_ROWS],
+            path: vec![PathElement::default(); explainer.max_path_slots + 1],
+            ones: vec![false; explainer.max_path_slots],
+            columns: vec![0.0; explainer.forest.n_features() * BLOCK_ROWS],
+            phi: vec![
+                0.0;
+                explainer.forest.n_outputs()
+                    * (explainer.forest.n_features() + 1)
+                    * BLOCK_ROWS
+            ],
+            leave: [0.0; BLOCK_ROWS],
+        }
+    }
+
+    /// Decides every row at every internal node and carries the slot masks down.
+    fn route(&mut self, tree: &Tree, paths: &LeafPaths, n: usize) {
+        self.masks[..n].fill(0);
+        for (w, walk) in paths.walk.iter().enumerate() {
+            let node = &tree.nodes()[walk.node as usize];
+            let xs = &self.columns[node.feature as usize * BLOCK_ROWS..][..n];
+            let bit = if walk.slot < 64 { 1u64 << walk.slot } else { 0 };
+            let open = if walk.opens_slot { bit } else { 0 };
+            let at = walk.position as usize * BLOCK_ROWS;
+            let (left, right) = (
+                walk.left as usize * BLOCK_ROWS,
+                walk.right as usize * BLOCK_ROWS,
+            );
+            let decisions = &mut self.decisions[w * BLOCK_ROWS..][..n];
+            for (r, (&x, decision)) in xs.iter().zip(decisions.iter_mut()).enumerate() {
+                let goes_left = tree.goes_left(node, x);
+                *decision = goes_left;
+                let m = self.masks[at + r] | open;
+                let (l, rt) = if goes_left {
+                    (m, m & !bit)
+                } else {
+                    (m & !bit, m)
+                };
+                self.masks[left + r] = l;
+                self.masks[right + r] = rt;
+            }
+        }
+    }
+
+    /// A tabulated leaf: `φ_k = (1 − z_k)/z_k · C(S∖{k})` for slots the row follows, `−C(S)` for
+    /// the others. The loops run over the block's rows with selects instead of branches: whether
+    /// a row follows a slot is data, and mispredicted branches would dominate.
+    fn credit_from_table(&mut self, leaf: &Leaf, table: &[f64], n: usize, offset: usize) {
+        let d = leaf.features.len();
+        let masks = &self.masks[leaf.position as usize * BLOCK_ROWS..][..n];
+        let table = &table[..1 << d];
+        // Masks only hold bits of this leaf's slots, so `& last` never changes an index; it lets
+        // the compiler drop the bounds checks.
+        let last = table.len() - 1;
+        let leave = &mut self.leave[..n];
+        for (l, &s) in leave.iter_mut().zip(masks) {
+            *l = -table[s as usize & last];
+        }
+        for (k, (&f, &ratio)) in leaf.features.iter().zip(&leaf.ratios).enumerate() {
+            let bit = 1u64 << k;
+            let column = &mut self.phi[(offset + f as usize) * BLOCK_ROWS..][..n];
+            for ((c, &s), &l) in column.iter_mut().zip(masks).zip(leave.iter()) {
+                let present = ratio * table[(s & !bit) as usize & last];
+                *c += if s & bit != 0 { present } else { l };
+            }
+        }
+    }
+
+    /// A leaf past the table limit: classic extend/unwind over its own path, O(d²) per row.
+    fn credit_by_path(&mut self, leaf: &Leaf, n: usize, offset: usize) {
+        let d = leaf.features.len();
+        for r in 0..n {
+            let ones = &mut self.ones[..d];
+            ones.fill(true);
+            for &(w, left, slot) in &leaf.path {
+                if self.decisions[w as usize * BLOCK_ROWS + r] != left {
+                    ones[slot as usize] = false;
+                }
+            }
+            // A slot the row leaves and the cover never reaches makes the leaf's game zero.
+            if (0..d).any(|k| !ones[k] && leaf.zero_fractions[k] == 0.0) {
+                continue;
+            }
+            let path = &mut self.path[..=d];
+            path[0] = PathElement {
+                zero_fraction: 1.0,
+                one_fraction: 1.0,
+                weight: 1.0,
             };
-            walk.run(path);
+            for k in 0..d {
+                extend(
+                    path,
+                    k + 1,
+                    leaf.zero_fractions[k],
+                    if ones[k] { 1.0 } else { 0.0 },
+                );
+            }
+            for k in 0..d {
+                let e = path[k + 1];
+                let share = e.one_fraction - e.zero_fraction;
+                if share != 0.0 {
+                    let at = (offset + leaf.features[k] as usize) * BLOCK_ROWS + r;
+                    self.phi[at] += unwound_sum(path, d, k + 1) * share * leaf.value;
+                }
+            }
         }
     }
 }
@@ -104,113 +324,20 @@ pub(crate) fn expected_value(tree: &Tree) -> f64 {
     total
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct PathElement {
-    feature: u32,
     zero_fraction: f64,
     one_fraction: f64,
     weight: f64,
 }
 
-impl Default for PathElement {
-    fn default() -> Self {
-        PathElement {
-            feature: NO_FEATURE,
-            zero_fraction: 0.0,
-            one_fraction: 0.0,
-            weight: 0.0,
-        }
-    }
-}
-
-/// One row through one tree.
-struct Walk<'a> {
-    tree: &'a Tree,
-    x: &'a [f64],
-    phi: &'a mut [f64],
-}
-
-impl Walk<'_> {
-    fn run(mut self, scratch: &mut [PathElement]) {
-        self.recurse(0, scratch, 0, 1.0, 1.0, NO_FEATURE);
-    }
-
-    /// `parent[..=depth]` holds the parent's path; this node's path is built right after it, so
-    /// deeper calls never overwrite what their ancestors still need.
-    fn recurse(
-        &mut self,
-        node_index: u32,
-        parent: &mut [PathElement],
-        depth: usize,
-        zero_fraction: f64,
-        one_fraction: f64,
-        feature: u32,
-    ) {
-        let (head, path) = parent.split_at_mut(depth + 1);
-        path[..depth].copy_from_slice(&head[..depth]);
-        extend(path, depth, zero_fraction, one_fraction, feature);
-        let mut depth = depth;
-        let node = &self.tree.nodes()[node_index as usize];
-        if node.is_leaf() {
-            for i in 1..=depth {
-                let e = path[i];
-                let share = e.one_fraction - e.zero_fraction;
-                if share != 0.0 {
-                    self.phi[e.feature as usize] +=
-                        unwound_sum(path, depth, i) * share * node.value;
-                }
-            }
-            return;
-        }
-        let split = node.feature;
-        let (hot, cold) = if self.tree.goes_left(node, self.x[split as usize]) {
-            (node.left, node.right)
-        } else {
-            (node.right, node.left)
-        };
-        let nodes = self.tree.nodes();
-        let hot_zero = cover_ratio(nodes[hot as usize].cover, node.cover);
-        let cold_zero = cover_ratio(nodes[cold as usize].cover, node.cover);
-        let (mut incoming_zero, mut incoming_one) = (1.0, 1.0);
-        // A feature met again on the path is undone first, so each feature is one player.
-        if let Some(k) = (1..=depth).find(|&k| path[k].feature == split) {
-            incoming_zero = path[k].zero_fraction;
-            incoming_one = path[k].one_fraction;
-            unwind(path, depth, k);
-            depth -= 1;
-        }
-        // A branch whose both fractions are zero carries no weight: skipping it also avoids
-        // dividing by its zero fraction.
-        if hot_zero * incoming_zero != 0.0 || incoming_one != 0.0 {
-            self.recurse(
-                hot,
-                path,
-                depth + 1,
-                hot_zero * incoming_zero,
-                incoming_one,
-                split,
-            );
-        }
-        if cold_zero * incoming_zero != 0.0 {
-            self.recurse(cold, path, depth + 1, cold_zero * incoming_zero, 0.0, split);
-        }
-    }
-}
-
-/// Adds a player to the path and updates the permutation weights.
+/// Adds a player to the path and updates the permutation weights (Lundberg et al., Algorithm 2).
 #[inline]
-fn extend(
-    path: &mut [PathElement],
-    depth: usize,
-    zero_fraction: f64,
-    one_fraction: f64,
-    feature: u32,
-) {
+fn extend(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64) {
     path[depth] = PathElement {
-        feature,
         zero_fraction,
         one_fraction,
-        weight: if depth == 0 { 1.0 } else { 0.0 },
+        weight: 0.0,
     };
     let d1 = (depth + 1) as f64;
     for i in (0..depth).rev() {
@@ -219,30 +346,7 @@ fn extend(
     }
 }
 
-/// Removes player `index` from the path, undoing [`extend`].
-#[inline]
-fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
-    let one = path[index].one_fraction;
-    let zero = path[index].zero_fraction;
-    let d1 = (depth + 1) as f64;
-    let mut next_one = path[depth].weight;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
-            let tmp = path[i].weight;
-            path[i].weight = next_one * d1 / ((i + 1) as f64 * one);
-            next_one = tmp - path[i].weight * zero * (depth - i) as f64 / d1;
-        } else {
-            path[i].weight = path[i].weight * d1 / (zero * (depth - i) as f64);
-        }
-    }
-    for i in index..depth {
-        path[i].feature = path[i + 1].feature;
-        path[i].zero_fraction = path[i + 1].zero_fraction;
-        path[i].one_fraction = path[i + 1].one_fraction;
-    }
-}
-
-/// The total permutation weight of the path with player `index` removed, without modifying it.
+/// The total permutation weight of the path with player `index` removed.
 #[inline]
 fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
     let one = path[index].one_fraction;

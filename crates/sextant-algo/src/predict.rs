@@ -1,29 +1,182 @@
-//! Batch prediction.
+//! Batch prediction over a compact copy of the forest.
+//!
+//! Each node takes 16 bytes (threshold or leaf value, right child, feature with the split's
+//! flags); nodes are in pre-order, so the left child is the next node. Rows go through the forest
+//! in blocks, tree by tree, so a tree stays in cache while the block's rows walk it.
 
 use rayon::prelude::*;
-use sextant_model::{Forest, Rows};
+use sextant_model::{Forest, LIGHTGBM_ZERO_THRESHOLD, Missing, Rows, Split, Tree};
+
+const ROWS_PER_BLOCK: usize = 64;
+const FEATURE_BITS: u32 = 24;
+const FEATURE_MASK: u32 = (1 << FEATURE_BITS) - 1;
+const LEAF: u32 = 1 << 31;
+const DEFAULT_LEFT: u32 = 1 << 30;
+// Split kind (2 bits) and missing rule (2 bits).
+const KIND_SHIFT: u32 = 26;
+const MISSING_SHIFT: u32 = 24;
+
+#[derive(Clone, Copy, Debug)]
+struct CompactNode {
+    /// Threshold; a leaf's value; for category splits, the bitset's start and length.
+    value: f64,
+    right: u32,
+    meta: u32,
+}
+
+/// A forest laid out for fast prediction.
+pub struct Predictor<'f> {
+    forest: &'f Forest,
+    nodes: Vec<CompactNode>,
+    /// Start of each tree in `nodes`.
+    roots: Vec<u32>,
+    words: Vec<u32>,
+}
+
+impl<'f> Predictor<'f> {
+    /// Lays the forest out in compact pre-order arrays.
+    pub fn new(forest: &'f Forest) -> Predictor<'f> {
+        let mut p = Predictor {
+            forest,
+            nodes: Vec::new(),
+            roots: Vec::with_capacity(forest.trees().len()),
+            words: Vec::new(),
+        };
+        for tree in forest.trees() {
+            p.roots.push(p.nodes.len() as u32);
+            let word_base = p.words.len() as u32;
+            p.words.extend_from_slice(tree.category_words());
+            p.push_subtree(tree, 0, word_base);
+        }
+        p
+    }
+
+    fn push_subtree(&mut self, tree: &Tree, index: u32, word_base: u32) {
+        let n = &tree.nodes()[index as usize];
+        let at = self.nodes.len();
+        if n.is_leaf() {
+            self.nodes.push(CompactNode {
+                value: n.value,
+                right: 0,
+                meta: LEAF,
+            });
+            return;
+        }
+        let kind = match n.split {
+            Split::Less => 0,
+            Split::LessOrEqual => 1,
+            Split::CategoriesF32 => 2,
+            Split::CategoriesTruncated => 3,
+        };
+        let missing = match n.missing {
+            Missing::Nan => 0,
+            Missing::Zero => 1,
+            Missing::AsZero => 2,
+        };
+        let value = match n.split {
+            Split::Less | Split::LessOrEqual => n.threshold,
+            _ => f64::from_bits(
+                ((word_base + n.categories_start) as u64) << 32 | n.categories_len as u64,
+            ),
+        };
+        let meta = n.feature
+            | kind << KIND_SHIFT
+            | missing << MISSING_SHIFT
+            | if n.default_left { DEFAULT_LEFT } else { 0 };
+        self.nodes.push(CompactNode {
+            value,
+            right: 0,
+            meta,
+        });
+        self.push_subtree(tree, n.left, word_base);
+        self.nodes[at].right = self.nodes.len() as u32;
+        self.push_subtree(tree, n.right, word_base);
+    }
+
+    /// Writes each row's margins (one per output) into `out` (`n_rows × n_outputs`).
+    pub fn predict_margins(&self, rows: Rows<'_>, out: &mut [f64]) {
+        let n_out = self.forest.n_outputs();
+        assert_eq!(
+            out.len(),
+            rows.n_rows() * n_out,
+            "output buffer has the wrong length"
+        );
+        assert_eq!(
+            rows.n_features(),
+            self.forest.n_features(),
+            "rows do not have the model's features"
+        );
+        out.par_chunks_mut(n_out * ROWS_PER_BLOCK)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let first = block * ROWS_PER_BLOCK;
+                for o in out.chunks_mut(n_out) {
+                    o.copy_from_slice(self.forest.base_margin());
+                }
+                for (&root, &output) in self.roots.iter().zip(self.forest.tree_outputs()) {
+                    for (i, o) in out.chunks_mut(n_out).enumerate() {
+                        o[output as usize] += self.leaf_value(root as usize, rows.row(first + i));
+                    }
+                }
+            });
+    }
+
+    #[inline]
+    fn leaf_value(&self, mut i: usize, row: &[f64]) -> f64 {
+        loop {
+            let node = self.nodes[i];
+            if node.meta & LEAF != 0 {
+                return node.value;
+            }
+            i = if self.goes_left(node, row[(node.meta & FEATURE_MASK) as usize]) {
+                i + 1
+            } else {
+                node.right as usize
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn goes_left(&self, node: CompactNode, x: f64) -> bool {
+        let default_left = node.meta & DEFAULT_LEFT != 0;
+        let missing = node.meta >> MISSING_SHIFT & 3;
+        let mut x = x;
+        if x.is_nan() {
+            if missing == 0 {
+                return default_left;
+            }
+            x = 0.0;
+        }
+        if missing == 1 && (-LIGHTGBM_ZERO_THRESHOLD..=LIGHTGBM_ZERO_THRESHOLD).contains(&x) {
+            return default_left;
+        }
+        match node.meta >> KIND_SHIFT & 3 {
+            0 => x < node.value,
+            1 => x <= node.value,
+            2 => {
+                let x = x as f32;
+                x >= 0.0 && self.in_categories(node, x as f64)
+            }
+            _ => x > -1.0 && self.in_categories(node, x),
+        }
+    }
+
+    #[inline]
+    fn in_categories(&self, node: CompactNode, x: f64) -> bool {
+        let bits = node.value.to_bits();
+        let (start, len) = ((bits >> 32) as usize, (bits & 0xffff_ffff) as usize);
+        let category = x.trunc();
+        if category >= len as f64 * 32.0 {
+            return false;
+        }
+        let category = category as usize;
+        self.words[start + category / 32] >> (category % 32) & 1 == 1
+    }
+}
 
 /// Writes each row's margins (one per output) into `out` (`n_rows × n_outputs`).
 pub fn predict_margins(forest: &Forest, rows: Rows<'_>, out: &mut [f64]) {
-    let n_out = forest.n_outputs();
-    assert_eq!(
-        out.len(),
-        rows.n_rows() * n_out,
-        "output buffer has the wrong length"
-    );
-    assert_eq!(
-        rows.n_features(),
-        forest.n_features(),
-        "rows do not have the model's features"
-    );
-    out.par_chunks_mut(n_out * crate::ROWS_PER_TASK)
-        .enumerate()
-        .for_each(|(chunk, out)| {
-            let first = chunk * crate::ROWS_PER_TASK;
-            for (i, o) in out.chunks_mut(n_out).enumerate() {
-                forest.predict_margin_row(rows.row(first + i), o);
-            }
-        });
+    Predictor::new(forest).predict_margins(rows, out);
 }
 
 /// Writes each row's responses (probabilities, values, …; one per output) into `out`.

@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use sextant_algo::{
-    Interventional, PathDependent, check_additivity, explanation_len, predict_margins,
+    DEFAULT_TABLE_DEPTH, Interventional, PathDependent, check_additivity, explanation_len,
+    predict_margins,
 };
 use sextant_model::{
     Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Rows, Split, Tree,
@@ -226,6 +227,7 @@ fn brute_interventional(forest: &Forest, x: &[f64], background: &[f64], output: 
 }
 
 fn assert_close(ours: &[f64], reference: &[f64], what: &str) {
+    let what = what.to_string();
     for (j, (a, b)) in ours.iter().zip(reference).enumerate() {
         assert!(
             (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
@@ -242,21 +244,42 @@ proptest! {
         let forest = random_forest(seed);
         let mut rng = Rng(seed.rotate_left(17) | 1);
         let (m, k) = (forest.n_features(), forest.n_outputs());
-        let rows = random_rows(&mut rng, 4, m);
+        let rows = random_rows(&mut rng, 20, m);
         let rows = Rows::new(&rows, m);
-        let explainer = PathDependent::new(&forest);
-        let mut phi = vec![0.0; explanation_len(&forest, rows.n_rows())];
-        explainer.explain(rows, &mut phi);
-        for r in 0..rows.n_rows() {
-            for o in 0..k {
-                let at = (r * k + o) * (m + 1);
-                assert_close(&phi[at..at + m], &brute_path_dependent(&forest, rows.row(r), o), "path-dependent");
-            }
-        }
         let mut margins = vec![0.0; rows.n_rows() * k];
         predict_margins(&forest, rows, &mut margins);
-        let additivity = check_additivity(&phi, &margins, m);
-        prop_assert!(additivity.worst_abs < 1e-9, "{additivity:?}");
+        // Table limits that send every leaf, some leaves, and no leaf down the classic path.
+        for table_depth in [0, 2, DEFAULT_TABLE_DEPTH] {
+            let explainer = PathDependent::with_table_depth(&forest, table_depth);
+            let mut phi = vec![0.0; explanation_len(&forest, rows.n_rows())];
+            explainer.explain(rows, &mut phi);
+            for r in 0..rows.n_rows() {
+                for o in 0..k {
+                    let at = (r * k + o) * (m + 1);
+                    let what = format!("path-dependent, table depth {table_depth}");
+                    assert_close(&phi[at..at + m], &brute_path_dependent(&forest, rows.row(r), o), &what);
+                }
+            }
+            let additivity = check_additivity(&phi, &margins, m);
+            prop_assert!(additivity.worst_abs < 1e-9, "{additivity:?}");
+        }
+    }
+
+    #[test]
+    fn compact_predictor_equals_tree_walk(seed in any::<u64>()) {
+        let forest = random_forest(seed);
+        let mut rng = Rng(seed.rotate_left(41) | 1);
+        let (m, k) = (forest.n_features(), forest.n_outputs());
+        // More rows than one block, so block boundaries are crossed.
+        let rows = random_rows(&mut rng, 150, m);
+        let rows = Rows::new(&rows, m);
+        let mut fast = vec![0.0; rows.n_rows() * k];
+        predict_margins(&forest, rows, &mut fast);
+        let mut slow = vec![0.0; k];
+        for r in 0..rows.n_rows() {
+            forest.predict_margin_row(rows.row(r), &mut slow);
+            prop_assert_eq!(&fast[r * k..(r + 1) * k], &slow[..]);
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use sextant_model::{Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Split, Tree};
+use sextant_model::{
+    Feature, FeatureKind, Forest, Link, MAX_FEATURES, Missing, ModelInfo, Node, Split, Tree,
+};
 
 use crate::error::ImportError;
 
@@ -49,7 +51,7 @@ pub fn parse_lightgbm(bytes: &[u8]) -> Result<Forest, ImportError> {
     };
     let n_features = usize::try_from(max_feature_idx + 1)
         .ok()
-        .filter(|&n| n > 0 && n == names.len())
+        .filter(|&n| n > 0 && n <= MAX_FEATURES && n == names.len())
         .ok_or_else(|| {
             header.err(
                 "feature_names",

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 use sextant_model::{
-    Feature, FeatureKind, Forest, Link, Missing, ModelInfo, Node, Split, Tree, f32_less_boundary,
+    Feature, FeatureKind, Forest, Link, MAX_FEATURES, Missing, ModelInfo, Node, Split, Tree,
+    f32_less_boundary,
 };
 
 use crate::error::ImportError;
@@ -49,8 +50,10 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
         .transpose()?
         .unwrap_or(1) as usize;
     let n_outputs = num_class.max(num_target).max(1);
-    if n_features == 0 {
-        return Err(params.err("num_feature is 0"));
+    if n_features == 0 || n_features > MAX_FEATURES {
+        return Err(params.err(format!(
+            "num_feature is {n_features}; Sextant supports 1 to {MAX_FEATURES}"
+        )));
     }
     if n_outputs > MAX_OUTPUTS {
         return Err(params.err(format!("{n_outputs} outputs (num_class / num_target) is more than Sextant supports ({MAX_OUTPUTS})")));

@@ -109,6 +109,11 @@ fn huge_declared_sizes_are_checked_against_the_data() {
     );
 
     let mut doc = xgb_doc();
+    doc["learner"]["learner_model_param"]["num_feature"] = json!("4000000000");
+    let e = xgb_err(&doc);
+    assert!(e.contains("num_feature is 4000000000"), "{e}");
+
+    let mut doc = xgb_doc();
     doc["learner"]["learner_model_param"]["num_class"] = json!("4000000000");
     let e = xgb_err(&doc);
     assert!(e.contains("base_score") || e.contains("outputs"), "{e}");

@@ -111,6 +111,14 @@ pub enum ModelError {
         /// Number of outputs.
         n_outputs: usize,
     },
+    /// The model declares more features than Sextant supports.
+    #[error("the model has {found} features, more than the {max} Sextant supports")]
+    TooManyFeatures {
+        /// Features declared.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Two features share a name, so data columns could not be matched unambiguously.
     #[error("feature name {name:?} appears twice in the model")]
     DuplicateFeature {

@@ -3,6 +3,9 @@
 use crate::error::ModelError;
 use crate::tree::Tree;
 
+/// The most input features a model may have.
+pub const MAX_FEATURES: usize = 1 << 20;
+
 /// How a model's margin (raw score) becomes its response.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Link {
@@ -116,6 +119,12 @@ impl Forest {
         link: Link,
         info: ModelInfo,
     ) -> Result<Forest, ModelError> {
+        if features.len() > MAX_FEATURES {
+            return Err(ModelError::TooManyFeatures {
+                found: features.len(),
+                max: MAX_FEATURES,
+            });
+        }
         let n_outputs = base_margin.len();
         if n_outputs == 0 {
             return Err(ModelError::BaseMarginLength {

@@ -12,7 +12,7 @@ mod split;
 mod tree;
 
 pub use error::ModelError;
-pub use forest::{Feature, FeatureKind, Forest, Link, ModelInfo};
+pub use forest::{Feature, FeatureKind, Forest, Link, MAX_FEATURES, ModelInfo};
 pub use matrix::Rows;
 pub use split::{LIGHTGBM_ZERO_THRESHOLD, Missing, Split, f32_less_boundary};
 pub use tree::{MAX_TREE_DEPTH, Node, Tree};

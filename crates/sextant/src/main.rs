@@ -1,6 +1,7 @@
 //! `sextant`: the one binary. For now it carries the numeric core's commands: `predict`,
 //! `explain` and `inspect`.
 
+mod bench;
 mod explain;
 mod inspect;
 mod predict;
@@ -33,6 +34,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Describe a model file: format, objective, trees, depth, features.
     Inspect(inspect::InspectArgs),
+    /// Benchmark against XGBoost, LightGBM, shap and FastTreeSHAP on a workload folder.
+    Bench(bench::BenchArgs),
 }
 
 /// The TreeSHAP game.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

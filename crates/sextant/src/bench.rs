@@ -1,0 +1,366 @@
+//! `sextant bench`: our figures beside the established tools', measured in the same run on the
+//! same rows with the same number of threads. A benchmark, not a test: it asserts no time.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use sextant_algo::{Interventional, PathDependent, explanation_len, predict_responses};
+use sextant_data::read_table;
+use sextant_model::{Feature, FeatureKind, Forest, Rows};
+
+use crate::Failure;
+
+/// The peer script, carried inside the binary so `sextant bench` works from any directory.
+const PEERS_SCRIPT: &str = include_str!("../../../tools/bench_peers.py");
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Workload folders (model.json or model.txt, explain.parquet, background.parquet, shap.csv,
+    /// predictions.csv), e.g. ../shared/bench-data/xgb_cls; repeat for several.
+    #[arg(long, required = true)]
+    workload: Vec<PathBuf>,
+    /// Rows explained by path-dependent TreeSHAP (ours and each peer).
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+    /// Rows explained by interventional TreeSHAP (against the workload's background rows).
+    #[arg(long, default_value_t = 100)]
+    interventional_rows: usize,
+    /// Rows predicted (default: every explain row).
+    #[arg(long)]
+    predict_rows: Option<usize>,
+    /// Timed runs after one warm-up; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// The Python that has the peers (xgboost, lightgbm, shap, fasttreeshap); default: python3.
+    #[arg(long, env = "SEXTANT_BENCH_PYTHON")]
+    python: Option<PathBuf>,
+    /// Measure only Sextant.
+    #[arg(long)]
+    no_peers: bool,
+}
+
+/// One line of the report.
+struct Figure {
+    method: String,
+    kind: &'static str,
+    rows: usize,
+    median_s: f64,
+    note: String,
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    println!("{}", machine_line());
+    for folder in &args.workload {
+        bench_workload(folder, &args)?;
+    }
+    Ok(())
+}
+
+fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
+    let name = folder.file_name().map_or_else(
+        || folder.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let model_path = ["model.json", "model.txt"]
+        .iter()
+        .map(|f| folder.join(f))
+        .find(|p| p.exists());
+    let model_path =
+        model_path.ok_or_else(|| anyhow!("{}: no model.json or model.txt", folder.display()))?;
+    let forest = sextant_import::load_model(&model_path).context("cannot load the model")?;
+    let explain = read_table(&folder.join("explain.parquet"), forest.features(), None)?;
+    let background = read_table(&folder.join("background.parquet"), forest.features(), None)?;
+    let m = forest.n_features();
+    let all = Rows::new(&explain.values, m);
+    let (n, ni) = (
+        args.rows.min(all.n_rows()),
+        args.interventional_rows.min(all.n_rows()),
+    );
+    let np = args.predict_rows.unwrap_or(all.n_rows()).min(all.n_rows());
+    let threads = rayon::current_num_threads();
+    println!(
+        "\n## {name}: {} trees, {} leaves, max depth {}, {m} features, {} outputs; {threads} threads, median of {} runs after a warm-up",
+        forest.trees().len(),
+        forest.leaf_count(),
+        forest.max_depth(),
+        forest.n_outputs(),
+        args.runs
+    );
+
+    let mut ours = Vec::new();
+    let mut out = vec![0.0; np * forest.n_outputs()];
+    let t = median_time(args.runs, || {
+        predict_responses(&forest, all.slice(0, np), &mut out)
+    });
+    ours.push(Figure {
+        method: "sextant predict".into(),
+        kind: "predict",
+        rows: np,
+        median_s: t,
+        note: String::new(),
+    });
+
+    let started = Instant::now();
+    let explainer = PathDependent::new(&forest);
+    let prepare = started.elapsed().as_secs_f64();
+    let strategy = explainer.strategy();
+    let mut phi = vec![0.0; explanation_len(&forest, n)];
+    let t = median_time(args.runs, || explainer.explain(all.slice(0, n), &mut phi));
+    let check = compare_with_reference(folder, &forest, &phi, n)?;
+    let note = format!(
+        "{} leaves tabulated (O(d)), {} by classic extend/unwind (O(d²)); tables {:.1} MiB, prepared once in {:.2} s; {check}",
+        strategy.table_leaves,
+        strategy.path_leaves,
+        strategy.table_bytes as f64 / (1 << 20) as f64,
+        prepare
+    );
+    ours.push(Figure {
+        method: "sextant path-dependent".into(),
+        kind: "shap",
+        rows: n,
+        median_s: t,
+        note,
+    });
+
+    let interventional = Interventional::new(&forest, Rows::new(&background.values, m));
+    let mut phi = vec![0.0; explanation_len(&forest, ni)];
+    let t = median_time(args.runs, || {
+        interventional.explain(all.slice(0, ni), &mut phi)
+    });
+    let note = format!("{}-row background", background.n_rows);
+    ours.push(Figure {
+        method: "sextant interventional".into(),
+        kind: "interventional",
+        rows: ni,
+        median_s: t,
+        note,
+    });
+
+    let peers = if args.no_peers {
+        Vec::new()
+    } else {
+        run_peers(folder, args, n, ni, np, threads)
+    };
+    print_report(&ours, &peers);
+    Ok(())
+}
+
+/// The median wall time of `runs` calls after one warm-up call.
+fn median_time(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Our first rows against the library's own SHAP values (`shap.csv`, margin space).
+fn compare_with_reference(
+    folder: &Path,
+    forest: &Forest,
+    phi: &[f64],
+    n: usize,
+) -> Result<String, Failure> {
+    let path = folder.join("shap.csv");
+    if !path.exists() || forest.n_outputs() != 1 {
+        return Ok("no reference to compare".into());
+    }
+    let mut columns: Vec<Feature> = forest
+        .features()
+        .iter()
+        .map(|f| Feature {
+            name: f.name.clone(),
+            kind: FeatureKind::Numeric,
+        })
+        .collect();
+    columns.push(Feature {
+        name: "bias".into(),
+        kind: FeatureKind::Numeric,
+    });
+    let reference = read_table(&path, &columns, None)?;
+    let width = forest.n_features() + 1;
+    let rows = reference.n_rows.min(n);
+    let (mut worst, mut over) = (0.0f64, 0);
+    for r in 0..rows {
+        let expected = &reference.values[r * width..(r + 1) * width];
+        let tolerance = 1e-5 + 4e-6 * expected.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let diff = (0..width)
+            .map(|j| (phi[r * width + j] - expected[j]).abs())
+            .fold(0.0f64, f64::max);
+        worst = worst.max(diff);
+        over += usize::from(diff > tolerance);
+    }
+    Ok(format!(
+        "first {rows} rows vs the library's SHAP: max |Δ| {worst:.1e}, {over} rows over tolerance"
+    ))
+}
+
+fn run_peers(
+    folder: &Path,
+    args: &BenchArgs,
+    n: usize,
+    ni: usize,
+    np: usize,
+    threads: usize,
+) -> Vec<Result<Figure, String>> {
+    let python = args
+        .python
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let script =
+        std::env::temp_dir().join(format!("sextant-bench-peers-{}.py", std::process::id()));
+    if let Err(e) =
+        std::fs::File::create(&script).and_then(|mut f| f.write_all(PEERS_SCRIPT.as_bytes()))
+    {
+        return vec![Err(format!("cannot write the peer script: {e}"))];
+    }
+    eprintln!(
+        "running the peers with {} (this takes a while)…",
+        python.display()
+    );
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(["--workload", &folder.display().to_string()])
+        .args([
+            "--rows",
+            &n.to_string(),
+            "--interventional-rows",
+            &ni.to_string(),
+            "--predict-rows",
+            &np.to_string(),
+        ])
+        .args([
+            "--threads",
+            &threads.to_string(),
+            "--runs",
+            &args.runs.to_string(),
+        ])
+        .env("OMP_NUM_THREADS", threads.to_string())
+        .output();
+    let _ = std::fs::remove_file(&script);
+    let output = match output {
+        Ok(o) => o,
+        Err(e) => {
+            return vec![Err(format!(
+                "peers not measured: cannot run {}: {e}",
+                python.display()
+            ))];
+        }
+    };
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return vec![Err(format!(
+            "peers not measured ({} failed: {last}); pass --python with xgboost, lightgbm, shap installed",
+            python.display()
+        ))];
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(parse_peer_line)
+        .collect()
+}
+
+fn parse_peer_line(line: &str) -> Option<Result<Figure, String>> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let method = v["method"].as_str()?.to_string();
+    if let Some(e) = v["error"].as_str() {
+        return Some(Err(format!("{method}: {e}")));
+    }
+    let kind = match v["kind"].as_str()? {
+        "predict" => "predict",
+        "shap" => "shap",
+        _ => "interventional",
+    };
+    let mut note = v["note"].as_str().unwrap_or("").to_string();
+    if let Some(d) = v["max_abs_diff"].as_f64() {
+        note = format!(
+            "{}max |Δ| vs reference {d:.1e}",
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!("{note}; ")
+            }
+        );
+    }
+    Some(Ok(Figure {
+        method,
+        kind,
+        rows: v["rows"].as_u64()? as usize,
+        median_s: v["median_s"].as_f64()?,
+        note,
+    }))
+}
+
+fn print_report(ours: &[Figure], peers: &[Result<Figure, String>]) {
+    println!("| method | kind | rows | median s | rows/s | sextant ÷ this | note |");
+    println!("|---|---|---:|---:|---:|---:|---|");
+    for kind in ["shap", "interventional", "predict"] {
+        let Some(mine) = ours.iter().find(|f| f.kind == kind) else {
+            continue;
+        };
+        let mine_rate = mine.rows as f64 / mine.median_s;
+        println!(
+            "| **{}** | {kind} | {} | {:.4} | **{}** | | {} |",
+            mine.method,
+            mine.rows,
+            mine.median_s,
+            rate(mine_rate),
+            mine.note
+        );
+        for peer in peers.iter().flatten().filter(|p| p.kind == kind) {
+            let peer_rate = peer.rows as f64 / peer.median_s;
+            println!(
+                "| {} | {kind} | {} | {:.4} | {} | **{:.1}×** | {} |",
+                peer.method,
+                peer.rows,
+                peer.median_s,
+                rate(peer_rate),
+                mine_rate / peer_rate,
+                peer.note
+            );
+        }
+    }
+    for e in peers.iter().filter_map(|p| p.as_ref().err()) {
+        println!("- {e}");
+    }
+}
+
+fn rate(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// Cores and CPU model, for the report's machine line.
+fn machine_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "machine: {cores} cores, {cpu}; sextant {}",
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Times the established tools on one Sextant bench workload, the way ../shared/bench/baseline.py
+does (warm-up call, then `--runs` timed calls, median wall time), and prints one JSON object per
+line. `sextant bench` runs this with the same rows and threads as its own measurement.
+
+Peers: XGBoost / LightGBM native prediction and SHAP (pred_contribs / pred_contrib), FastTreeSHAP
+v1 and v2 (when installed), and shap's interventional TreeExplainer with the workload's
+100-row background.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def timed(fn, runs):
+    out = fn()
+    walls = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+    return out, statistics.median(walls)
+
+
+def maxdiff(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = min(len(a), len(b))
+    return float(np.nanmax(np.abs(a[:n] - b[:n]))) if n else None
+
+
+def measure(method, kind, rows, fn, runs, reference=None, note=""):
+    try:
+        out, median = timed(fn, runs)
+        diff = maxdiff(out, reference) if reference is not None else None
+        emit(method=method, kind=kind, rows=rows, median_s=median, rows_per_s=rows / median, max_abs_diff=diff, note=note)
+    except Exception as e:  # a peer that fails is reported, not fatal
+        emit(method=method, kind=kind, rows=rows, error=f"{e.__class__.__name__}: {str(e)[:160]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workload", required=True)
+    ap.add_argument("--rows", type=int, required=True)
+    ap.add_argument("--interventional-rows", type=int, required=True)
+    ap.add_argument("--predict-rows", type=int, required=True)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    args = ap.parse_args()
+
+    folder = args.workload
+    meta = json.load(open(os.path.join(folder, "workload.json")))
+    X_df = pd.read_parquet(os.path.join(folder, "explain.parquet"))
+    background = pd.read_parquet(os.path.join(folder, "background.parquet"))
+    shap_ref = pd.read_csv(os.path.join(folder, "shap.csv"))
+    feat = meta["feature_names"]
+    ref = shap_ref[feat].to_numpy()
+    is_xgb = meta["library"] == "xgboost"
+    X64 = X_df[feat].to_numpy(dtype=np.float64)
+    X = X64.astype(np.float32) if is_xgb else X64
+    n, ni, npred, thr = args.rows, args.interventional_rows, args.predict_rows, args.threads
+
+    import shap
+
+    if is_xgb:
+        import xgboost as xgb
+
+        bst = xgb.Booster(model_file=os.path.join(folder, "model.json"))
+        bst.set_param({"nthread": thr})
+        measure("xgboost inplace_predict", "predict", npred, lambda: bst.inplace_predict(X[:npred]), args.runs)
+        measure("xgboost pred_contribs", "shap", n,
+                lambda: bst.predict(xgb.DMatrix(X[:n], feature_names=feat, nthread=thr), pred_contribs=True)[:, :-1],
+                args.runs, ref)
+        native = bst
+    else:
+        import lightgbm as lgb
+
+        bst = lgb.Booster(model_file=os.path.join(folder, "model.txt"))
+        measure("lightgbm predict", "predict", npred, lambda: bst.predict(X[:npred], num_threads=thr), args.runs)
+        measure("lightgbm pred_contrib", "shap", n,
+                lambda: bst.predict(X[:n], pred_contrib=True, num_threads=thr)[:, :-1], args.runs, ref)
+        native = bst
+
+    try:
+        import fasttreeshap
+
+        model = native
+        if is_xgb:
+            # fasttreeshap 0.1.6 cannot read XGBoost >= 2 boosters; hand it shap's parsed trees.
+            m = shap.TreeExplainer(native).model
+            model = {
+                "trees": [dict(children_left=t.children_left, children_right=t.children_right,
+                               children_default=t.children_default, features=t.features,
+                               thresholds=t.thresholds, values=t.values,
+                               node_sample_weight=t.node_sample_weight) for t in m.trees],
+                "base_offset": m.base_offset, "objective": m.objective, "tree_output": m.tree_output,
+                "input_dtype": np.float32, "internal_dtype": np.float64}
+        for alg in ("v1", "v2"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fe = fasttreeshap.TreeExplainer(model, algorithm=alg, n_jobs=thr)
+                measure(f"fasttreeshap {alg}", "shap", n,
+                        lambda fe=fe: fe.shap_values(X[:n], check_additivity=False), args.runs, ref)
+            except Exception as e:
+                emit(method=f"fasttreeshap {alg}", kind="shap", rows=n, error=f"{e.__class__.__name__}: {str(e)[:160]}")
+    except ImportError:
+        emit(method="fasttreeshap", kind="shap", rows=n, error="not installed")
+
+    try:
+        expl = shap.TreeExplainer(native, data=background[feat], feature_perturbation="interventional")
+        measure("shap TreeExplainer interventional", "interventional", ni,
+                lambda: expl.shap_values(X_df[feat].iloc[:ni], check_additivity=False), args.runs,
+                note=f"{len(background)}-row background")
+    except Exception as e:
+        emit(method="shap TreeExplainer interventional", kind="interventional", rows=ni,
+             error=f"{e.__class__.__name__}: {str(e)[:160]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
