@@ -282,13 +282,8 @@ impl Scratch {
                 one_fraction: 1.0,
                 weight: 1.0,
             };
-            for k in 0..d {
-                extend(
-                    path,
-                    k + 1,
-                    leaf.zero_fractions[k],
-                    if ones[k] { 1.0 } else { 0.0 },
-                );
+            for (k, (&z, &one)) in leaf.zero_fractions.iter().zip(ones.iter()).enumerate() {
+                extend(path, k + 1, z, if one { 1.0 } else { 0.0 });
             }
             for k in 0..d {
                 let e = path[k + 1];
