@@ -7,6 +7,9 @@
 //! has closed-form Shapley values: `v·(|A|−1)!|B|!/(|A|+|B|)!` for each feature of `A` and
 //! `−v·|A|!(|B|−1)!/(|A|+|B|)!` for each of `B`. One walk per tree visits only the leaves that some
 //! hybrid reaches, so a row costs O(T·L·B) at worst.
+//!
+//! Every node's decision is computed once: for the background rows when the explainer is built,
+//! for an explained row once per tree, not once per (row, background row) pair.
 
 use rayon::prelude::*;
 use sextant_model::{Forest, Rows, Tree};
@@ -22,17 +25,24 @@ enum Side {
 /// Interventional TreeSHAP over one forest and one background dataset.
 pub struct Interventional<'a> {
     forest: &'a Forest,
-    background: Rows<'a>,
+    n_background: usize,
     base_values: Vec<f64>,
+    /// `background_left[(tree_offset * n_background) + b * tree_nodes + node]`: background row `b`
+    /// goes left at `node` (each background row's decisions for one tree are contiguous).
+    background_left: Vec<bool>,
+    /// Start of each tree's nodes in `background_left` (in units of nodes).
+    tree_offsets: Vec<usize>,
     /// `weights[a * stride + b] = (a−1)! b! / (a+b)!` for `a ≥ 1`.
     weights: Vec<f64>,
     stride: usize,
+    max_nodes: usize,
 }
 
 impl<'a> Interventional<'a> {
-    /// Prepares the explainer. The base value of each output is the mean margin of the
-    /// background rows. The background must have at least one row and the forest's features.
-    pub fn new(forest: &'a Forest, background: Rows<'a>) -> Interventional<'a> {
+    /// Prepares the explainer: the background rows' decisions at every node, and the base value
+    /// of each output (the mean margin of the background rows). The background must have at
+    /// least one row and the forest's features.
+    pub fn new(forest: &'a Forest, background: Rows<'_>) -> Interventional<'a> {
         assert!(
             background.n_rows() > 0,
             "the background needs at least one row"
@@ -43,7 +53,8 @@ impl<'a> Interventional<'a> {
             "background rows do not have the model's features"
         );
         let n_out = forest.n_outputs();
-        let mut margins = vec![0.0; background.n_rows() * n_out];
+        let n_background = background.n_rows();
+        let mut margins = vec![0.0; n_background * n_out];
         crate::predict_margins(forest, background, &mut margins);
         let mut base_values = vec![0.0; n_out];
         for row in margins.chunks(n_out) {
@@ -52,15 +63,38 @@ impl<'a> Interventional<'a> {
             }
         }
         for b in &mut base_values {
-            *b /= background.n_rows() as f64;
+            *b /= n_background as f64;
+        }
+        let mut tree_offsets = Vec::with_capacity(forest.trees().len());
+        let mut background_left = Vec::new();
+        let mut offset = 0;
+        for tree in forest.trees() {
+            tree_offsets.push(offset);
+            for b in 0..n_background {
+                let z = background.row(b);
+                for node in tree.nodes() {
+                    background_left
+                        .push(!node.is_leaf() && tree.goes_left(node, z[node.feature as usize]));
+                }
+            }
+            offset += tree.nodes().len();
         }
         let stride = forest.max_depth() + 1;
+        let max_nodes = forest
+            .trees()
+            .iter()
+            .map(|t| t.nodes().len())
+            .max()
+            .unwrap_or(0);
         Interventional {
             forest,
-            background,
+            n_background,
             base_values,
+            background_left,
+            tree_offsets,
             weights: shapley_weights(stride),
             stride,
+            max_nodes,
         }
     }
 
@@ -84,30 +118,50 @@ impl<'a> Interventional<'a> {
             forest.n_features(),
             "rows do not have the model's features"
         );
-        out.par_chunks_mut(per_row * crate::ROWS_PER_TASK)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let mut sides = vec![Side::Free; forest.n_features()];
-                let mut bound = Vec::with_capacity(self.stride);
-                let first = chunk * crate::ROWS_PER_TASK;
-                for (i, phi) in out.chunks_mut(per_row).enumerate() {
-                    self.explain_row(rows.row(first + i), phi, &mut sides, &mut bound);
-                }
-            });
+        out.par_chunks_mut(per_row).enumerate().for_each_init(
+            || {
+                (
+                    vec![Side::Free; forest.n_features()],
+                    Vec::with_capacity(self.stride),
+                    vec![false; self.max_nodes],
+                )
+            },
+            |(sides, bound, row_left), (i, phi)| {
+                self.explain_row(rows.row(i), phi, sides, bound, row_left)
+            },
+        );
     }
 
-    fn explain_row(&self, x: &[f64], phi: &mut [f64], sides: &mut [Side], bound: &mut Vec<u32>) {
+    fn explain_row(
+        &self,
+        x: &[f64],
+        phi: &mut [f64],
+        sides: &mut [Side],
+        bound: &mut Vec<u32>,
+        row_left: &mut [bool],
+    ) {
         phi.fill(0.0);
         let width = self.forest.n_features() + 1;
-        for (tree, &output) in self.forest.trees().iter().zip(self.forest.tree_outputs()) {
+        let trees = self
+            .forest
+            .trees()
+            .iter()
+            .zip(self.forest.tree_outputs())
+            .zip(&self.tree_offsets);
+        for ((tree, &output), &offset) in trees {
+            for (left, node) in row_left.iter_mut().zip(tree.nodes()) {
+                *left = !node.is_leaf() && tree.goes_left(node, x[node.feature as usize]);
+            }
             let start = output as usize * width;
-            let phi = &mut phi[start..start + width - 1];
-            for b in 0..self.background.n_rows() {
+            let nb = self.n_background;
+            let background_left =
+                &self.background_left[offset * nb..(offset + tree.nodes().len()) * nb];
+            for background_left in background_left.chunks(tree.nodes().len()) {
                 let mut walk = Walk {
                     tree,
-                    x,
-                    z: self.background.row(b),
-                    phi: &mut *phi,
+                    row_left,
+                    background_left,
+                    phi: &mut phi[start..start + width - 1],
                     sides: &mut *sides,
                     bound: &mut *bound,
                     weights: &self.weights,
@@ -116,11 +170,10 @@ impl<'a> Interventional<'a> {
                 walk.recurse(0, 0, 0);
             }
         }
-        let n_background = self.background.n_rows() as f64;
         for (k, &base) in self.base_values.iter().enumerate() {
             let block = &mut phi[k * width..(k + 1) * width];
             for v in &mut block[..width - 1] {
-                *v /= n_background;
+                *v /= self.n_background as f64;
             }
             block[width - 1] = base;
         }
@@ -155,8 +208,8 @@ fn shapley_weights(n: usize) -> Vec<f64> {
 /// One (row, background row) pair through one tree.
 struct Walk<'w> {
     tree: &'w Tree,
-    x: &'w [f64],
-    z: &'w [f64],
+    row_left: &'w [bool],
+    background_left: &'w [bool],
     phi: &'w mut [f64],
     sides: &'w mut [Side],
     bound: &'w mut Vec<u32>,
@@ -167,22 +220,21 @@ struct Walk<'w> {
 impl Walk<'_> {
     /// `a` features bound to `x`, `b` to `z`, listed in `bound`.
     fn recurse(&mut self, node_index: u32, a: usize, b: usize) {
-        let node = &self.tree.nodes()[node_index as usize];
+        let i = node_index as usize;
+        let node = &self.tree.nodes()[i];
         if node.is_leaf() {
             self.credit(node.value, a, b);
             return;
         }
+        let child = |left: bool| if left { node.left } else { node.right };
+        let x_child = child(self.row_left[i]);
+        let z_child = child(self.background_left[i]);
         let f = node.feature as usize;
         match self.sides[f] {
-            Side::X => self.recurse(self.tree.next(node, self.x[f]), a, b),
-            Side::Z => self.recurse(self.tree.next(node, self.z[f]), a, b),
+            Side::X => self.recurse(x_child, a, b),
+            Side::Z => self.recurse(z_child, a, b),
+            Side::Free if x_child == z_child => self.recurse(x_child, a, b),
             Side::Free => {
-                let x_child = self.tree.next(node, self.x[f]);
-                let z_child = self.tree.next(node, self.z[f]);
-                if x_child == z_child {
-                    self.recurse(x_child, a, b);
-                    return;
-                }
                 self.bound.push(f as u32);
                 self.sides[f] = Side::X;
                 self.recurse(x_child, a + 1, b);

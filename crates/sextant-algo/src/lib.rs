@@ -18,10 +18,6 @@ pub use interventional::Interventional;
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
 pub use predict::{Predictor, predict_margins, predict_responses};
 
-/// Rows handed to one rayon task: large enough to amortise scratch set-up, small enough to keep
-/// both cores busy on a few hundred rows.
-pub(crate) const ROWS_PER_TASK: usize = 16;
-
 /// Length of the explanation buffer for `n_rows` rows of a forest.
 pub fn explanation_len(forest: &sextant_model::Forest, n_rows: usize) -> usize {
     n_rows * forest.n_outputs() * (forest.n_features() + 1)

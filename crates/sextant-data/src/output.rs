@@ -15,7 +15,7 @@ use crate::TableFormat;
 use crate::error::DataError;
 
 enum Sink {
-    Csv(csv::Writer<Box<dyn Write>>),
+    Csv(csv::Writer<Box<dyn Write + Send>>),
     Parquet(ArrowWriter<File>, Arc<Schema>),
     Closed,
 }
@@ -40,7 +40,7 @@ impl TableWriter {
             source,
         };
         if path == Path::new("-") {
-            let sink: Box<dyn Write> = Box::new(BufWriter::new(std::io::stdout()));
+            let sink: Box<dyn Write + Send> = Box::new(BufWriter::new(std::io::stdout()));
             let mut writer = TableWriter {
                 sink: Sink::Csv(csv::Writer::from_writer(sink)),
                 columns: columns.len(),

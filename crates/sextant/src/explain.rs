@@ -1,18 +1,19 @@
 //! `sextant explain`: exact Shapley values for every row, streamed batch by batch.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use sextant_algo::{
-    ADDITIVITY_TOLERANCE, Additivity, Interventional, PathDependent, check_additivity,
-    explanation_len, predict_margins,
+    ADDITIVITY_TOLERANCE, Additivity, Interventional, PathDependent, Predictor, check_additivity,
+    explanation_len,
 };
-use sextant_data::{TableWriter, open_table, read_table};
+use sextant_data::{Batch, TableWriter, open_table, read_table};
 use sextant_model::{Forest, Rows};
 
 use crate::progress::{RowProgress, rate};
-use crate::{Failure, Method, output_path};
+use crate::{Failure, Method, output_path, pipeline};
 
 /// Rows read, explained and written at a time: enough to keep every core busy, few enough that
 /// memory stays small whatever the file size.
@@ -105,41 +106,66 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         )),
         None => Explainer::PathDependent(PathDependent::new(&forest)),
     };
-    let mut reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
+    let reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
     let output = output_path(args.output);
-    let mut writer = TableWriter::create(&output, &explanation_columns(&forest))?;
+    let writer = TableWriter::create(&output, &explanation_columns(&forest))?;
 
     let (n_features, n_out) = (forest.n_features(), forest.n_outputs());
+    let predictor = Predictor::new(&forest);
     let progress = RowProgress::new("explain");
-    let (mut phi, mut margins, mut table) = (Vec::new(), Vec::new(), Vec::new());
-    let mut additivity = Additivity::default();
-    let mut done = 0usize;
-    while let Some(batch) = reader.next_batch()? {
-        let n = args
-            .rows
-            .map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
+    let (mut phi, mut margins) = (Vec::new(), Vec::new());
+    let additivity = RefCell::new(Additivity::default());
+    let compute = |batch: &Batch, n: usize| {
         let rows = Rows::new(&batch.values[..n * n_features], n_features);
         phi.resize(explanation_len(&forest, n), 0.0);
         margins.resize(n * n_out, 0.0);
         explainer.explain(rows, &mut phi);
-        predict_margins(&forest, rows, &mut margins);
-        additivity.merge(check_additivity(&phi, &margins, n_features));
-        table.clear();
+        predictor.predict_margins(rows, &mut margins);
+        additivity
+            .borrow_mut()
+            .merge(check_additivity(&phi, &margins, n_features));
+        let mut table = Vec::with_capacity(n * n_out * (n_features + 2));
         for (block, margin) in phi.chunks(n_features + 1).zip(&margins) {
             table.extend_from_slice(block);
             table.push(*margin);
         }
-        writer.write_rows(&table)?;
-        done += n;
-        progress.update(reader.progress(), done, args.rows);
-        if args.rows.is_some_and(|limit| done >= limit) {
-            break;
+        Ok(table)
+    };
+    let keep = || {
+        let a = *additivity.borrow();
+        if a.passed() {
+            Ok(())
+        } else {
+            // Nothing that failed the check is kept.
+            Err(Failure::Check(anyhow!(
+                "additivity check failed on {} of {} rows (worst error {:.2e}); no output was written",
+                a.failing,
+                a.checked,
+                a.worst_abs
+            )))
         }
-    }
+    };
+    let done = pipeline::run(
+        reader,
+        writer,
+        args.rows,
+        compute,
+        |p, done| progress.update(p, done, args.rows),
+        keep,
+    )?;
+    let additivity = additivity.into_inner();
     let seconds = progress.finish();
-    let background_note = background.as_ref().map_or(String::new(), |b| {
-        format!(" against {} background rows", b.n_rows)
-    });
+    let background_note = match (&explainer, &background) {
+        (Explainer::PathDependent(e), _) => {
+            let s = e.strategy();
+            format!(
+                " ({} leaves by subset tables, {} by classic extend/unwind)",
+                s.table_leaves, s.path_leaves
+            )
+        }
+        (_, Some(b)) => format!(" against {} background rows", b.n_rows),
+        (_, None) => String::new(),
+    };
     let summary = format!(
         "explained {done} rows in {seconds:.3} s ({} rows/s), {}{background_note}; worst additivity error {:.2e} ({} of {} over {ADDITIVITY_TOLERANCE:e}·max(1,|margin|))",
         rate(done, seconds),
@@ -148,14 +174,6 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         additivity.failing,
         additivity.checked,
     );
-    if !additivity.passed() {
-        // Keep nothing that failed the check.
-        drop(writer);
-        return Err(Failure::Check(anyhow!(
-            "additivity check failed: {summary}"
-        )));
-    }
-    writer.finish()?;
     eprintln!("{summary}");
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod explain;
 mod inspect;
+mod pipeline;
 mod predict;
 mod progress;
 

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sextant_data::{TableWriter, open_table};
+use sextant_algo::Predictor;
+use sextant_data::{Batch, TableWriter, open_table};
 use sextant_model::{Forest, Rows};
 
 use crate::progress::{RowProgress, rate};
-use crate::{Failure, output_path};
+use crate::{Failure, output_path, pipeline};
 
 /// Rows read, predicted and written at a time.
 const BATCH_ROWS: usize = 16_384;
@@ -47,39 +48,34 @@ pub fn prediction_columns(forest: &Forest) -> Vec<String> {
 
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
     let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
-    let mut reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
+    let reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
     let output = output_path(args.output);
-    let mut writer = TableWriter::create(&output, &prediction_columns(&forest))?;
-    let n_out = forest.n_outputs();
+    let writer = TableWriter::create(&output, &prediction_columns(&forest))?;
+    let (n_features, n_out) = (forest.n_features(), forest.n_outputs());
+    let predictor = Predictor::new(&forest);
     let progress = RowProgress::new("predict");
     let mut margins = Vec::new();
-    let mut table = Vec::new();
-    let mut done = 0usize;
-    while let Some(batch) = reader.next_batch()? {
-        let n = args
-            .rows
-            .map_or(batch.n_rows, |limit| batch.n_rows.min(limit - done));
-        let rows = Rows::new(
-            &batch.values[..n * forest.n_features()],
-            forest.n_features(),
-        );
+    let compute = |batch: &Batch, n: usize| {
+        let rows = Rows::new(&batch.values[..n * n_features], n_features);
         margins.resize(n * n_out, 0.0);
-        sextant_algo::predict_margins(&forest, rows, &mut margins);
-        table.clear();
+        predictor.predict_margins(rows, &mut margins);
+        let mut table = Vec::with_capacity(2 * n * n_out);
         for m in margins.chunks(n_out) {
             table.extend_from_slice(m);
             let start = table.len();
             table.extend_from_slice(m);
             forest.link().apply(&mut table[start..]);
         }
-        writer.write_rows(&table)?;
-        done += n;
-        progress.update(reader.progress(), done, args.rows);
-        if args.rows.is_some_and(|limit| done >= limit) {
-            break;
-        }
-    }
-    writer.finish()?;
+        Ok(table)
+    };
+    let done = pipeline::run(
+        reader,
+        writer,
+        args.rows,
+        compute,
+        |p, done| progress.update(p, done, args.rows),
+        || Ok(()),
+    )?;
     let seconds = progress.finish();
     eprintln!(
         "predicted {done} rows in {seconds:.3} s ({} rows/s), {} trees",
