@@ -24,12 +24,13 @@ def main():
     src = pq.read_table(args.source).to_pandas()
     rng = np.random.default_rng(args.seed)
     spread = src.std().to_numpy() * 0.05
+    values = src.to_numpy()
     schema = pa.schema([(c, pa.float64()) for c in src.columns])
     with pq.ParquetWriter(args.out, schema, compression="zstd") as w:
         done = 0
         while done < args.rows:
             n = min(args.row_group, args.rows - done)
-            pick = src.to_numpy()[rng.integers(0, len(src), size=n)]
+            pick = values[rng.integers(0, len(values), size=n)]
             noisy = np.round(pick + rng.normal(size=pick.shape) * spread, 3)
             w.write_table(pa.Table.from_arrays([pa.array(noisy[:, j]) for j in range(noisy.shape[1])], schema=schema))
             done += n

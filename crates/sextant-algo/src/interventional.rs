@@ -9,7 +9,9 @@
 //! hybrid reaches, so a row costs O(T·L·B) at worst.
 //!
 //! Every node's decision is computed once: for the background rows when the explainer is built,
-//! for an explained row once per tree, not once per (row, background row) pair.
+//! for an explained row once per tree. And the background rows walk each tree together: a group
+//! of them shares one walk while they agree with each other, and splits only where they part
+//! ways, so a leaf credits a whole group at once.
 
 use rayon::prelude::*;
 use sextant_model::{Forest, Rows, Tree};
@@ -27,8 +29,8 @@ pub struct Interventional<'a> {
     forest: &'a Forest,
     n_background: usize,
     base_values: Vec<f64>,
-    /// `background_left[(tree_offset * n_background) + b * tree_nodes + node]`: background row `b`
-    /// goes left at `node` (each background row's decisions for one tree are contiguous).
+    /// `background_left[(tree_offset + node) * n_background + b]`: background row `b` goes left
+    /// at `node` (a node's decisions for every background row are contiguous).
     background_left: Vec<bool>,
     /// Start of each tree's nodes in `background_left` (in units of nodes).
     tree_offsets: Vec<usize>,
@@ -70,9 +72,9 @@ impl<'a> Interventional<'a> {
         let mut offset = 0;
         for tree in forest.trees() {
             tree_offsets.push(offset);
-            for b in 0..n_background {
-                let z = background.row(b);
-                for node in tree.nodes() {
+            for node in tree.nodes() {
+                for b in 0..n_background {
+                    let z = background.row(b);
                     background_left
                         .push(!node.is_leaf() && tree.goes_left(node, z[node.feature as usize]));
                 }
@@ -119,29 +121,20 @@ impl<'a> Interventional<'a> {
             "rows do not have the model's features"
         );
         out.par_chunks_mut(per_row).enumerate().for_each_init(
-            || {
-                (
-                    vec![Side::Free; forest.n_features()],
-                    Vec::with_capacity(self.stride),
-                    vec![false; self.max_nodes],
-                )
+            || Scratch {
+                sides: vec![Side::Free; forest.n_features()],
+                bound: Vec::with_capacity(self.stride),
+                row_left: vec![false; self.max_nodes],
+                group: vec![0; self.n_background],
             },
-            |(sides, bound, row_left), (i, phi)| {
-                self.explain_row(rows.row(i), phi, sides, bound, row_left)
-            },
+            |scratch, (i, phi)| self.explain_row(rows.row(i), phi, scratch),
         );
     }
 
-    fn explain_row(
-        &self,
-        x: &[f64],
-        phi: &mut [f64],
-        sides: &mut [Side],
-        bound: &mut Vec<u32>,
-        row_left: &mut [bool],
-    ) {
+    fn explain_row(&self, x: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
         phi.fill(0.0);
         let width = self.forest.n_features() + 1;
+        let nb = self.n_background;
         let trees = self
             .forest
             .trees()
@@ -149,35 +142,43 @@ impl<'a> Interventional<'a> {
             .zip(self.forest.tree_outputs())
             .zip(&self.tree_offsets);
         for ((tree, &output), &offset) in trees {
-            for (left, node) in row_left.iter_mut().zip(tree.nodes()) {
+            for (left, node) in scratch.row_left.iter_mut().zip(tree.nodes()) {
                 *left = !node.is_leaf() && tree.goes_left(node, x[node.feature as usize]);
             }
             let start = output as usize * width;
-            let nb = self.n_background;
-            let background_left =
-                &self.background_left[offset * nb..(offset + tree.nodes().len()) * nb];
-            for background_left in background_left.chunks(tree.nodes().len()) {
-                let mut walk = Walk {
-                    tree,
-                    row_left,
-                    background_left,
-                    phi: &mut phi[start..start + width - 1],
-                    sides: &mut *sides,
-                    bound: &mut *bound,
-                    weights: &self.weights,
-                    stride: self.stride,
-                };
-                walk.recurse(0, 0, 0);
+            for (i, g) in scratch.group.iter_mut().enumerate() {
+                *g = i as u32;
             }
+            let mut walk = Walk {
+                tree,
+                row_left: &scratch.row_left,
+                background_left: &self.background_left
+                    [offset * nb..(offset + tree.nodes().len()) * nb],
+                n_background: nb,
+                phi: &mut phi[start..start + width - 1],
+                sides: &mut scratch.sides,
+                bound: &mut scratch.bound,
+                weights: &self.weights,
+                stride: self.stride,
+            };
+            walk.recurse(0, &mut scratch.group, 0, 0);
         }
         for (k, &base) in self.base_values.iter().enumerate() {
             let block = &mut phi[k * width..(k + 1) * width];
             for v in &mut block[..width - 1] {
-                *v /= self.n_background as f64;
+                *v /= nb as f64;
             }
             block[width - 1] = base;
         }
     }
+}
+
+/// Per-task working memory.
+struct Scratch {
+    sides: Vec<Side>,
+    bound: Vec<u32>,
+    row_left: Vec<bool>,
+    group: Vec<u32>,
 }
 
 /// `(a−1)! b! / (a+b)! = 1 / (a · C(a+b, a))`, tabulated for `a, b < n` from Pascal's triangle
@@ -205,11 +206,12 @@ fn shapley_weights(n: usize) -> Vec<f64> {
     weights
 }
 
-/// One (row, background row) pair through one tree.
+/// One row and a group of background rows through one tree.
 struct Walk<'w> {
     tree: &'w Tree,
     row_left: &'w [bool],
     background_left: &'w [bool],
+    n_background: usize,
     phi: &'w mut [f64],
     sides: &'w mut [Side],
     bound: &'w mut Vec<u32>,
@@ -218,30 +220,51 @@ struct Walk<'w> {
 }
 
 impl Walk<'_> {
-    /// `a` features bound to `x`, `b` to `z`, listed in `bound`.
-    fn recurse(&mut self, node_index: u32, a: usize, b: usize) {
+    /// `group` holds the background rows that reach this node in the same state: `a` features
+    /// bound to `x`, `b` to `z`, listed in `bound`.
+    fn recurse(&mut self, node_index: u32, group: &mut [u32], a: usize, b: usize) {
         let i = node_index as usize;
         let node = &self.tree.nodes()[i];
         if node.is_leaf() {
-            self.credit(node.value, a, b);
+            self.credit(node.value * group.len() as f64, a, b);
             return;
         }
-        let child = |left: bool| if left { node.left } else { node.right };
-        let x_child = child(self.row_left[i]);
-        let z_child = child(self.background_left[i]);
+        let nb = self.n_background;
+        let z_left = &self.background_left[i * nb..(i + 1) * nb];
+        let x_left = self.row_left[i];
+        let (x_child, other) = if x_left {
+            (node.left, node.right)
+        } else {
+            (node.right, node.left)
+        };
         let f = node.feature as usize;
         match self.sides[f] {
-            Side::X => self.recurse(x_child, a, b),
-            Side::Z => self.recurse(z_child, a, b),
-            Side::Free if x_child == z_child => self.recurse(x_child, a, b),
+            Side::X => self.recurse(x_child, group, a, b),
+            Side::Z => {
+                let k = partition(group, |z| z_left[z as usize]);
+                let (left, right) = group.split_at_mut(k);
+                if !left.is_empty() {
+                    self.recurse(node.left, left, a, b);
+                }
+                if !right.is_empty() {
+                    self.recurse(node.right, right, a, b);
+                }
+            }
             Side::Free => {
-                self.bound.push(f as u32);
-                self.sides[f] = Side::X;
-                self.recurse(x_child, a + 1, b);
-                self.sides[f] = Side::Z;
-                self.recurse(z_child, a, b + 1);
-                self.sides[f] = Side::Free;
-                self.bound.pop();
+                let k = partition(group, |z| z_left[z as usize] == x_left);
+                let (agree, diverge) = group.split_at_mut(k);
+                if !agree.is_empty() {
+                    self.recurse(x_child, agree, a, b);
+                }
+                if !diverge.is_empty() {
+                    self.bound.push(f as u32);
+                    self.sides[f] = Side::X;
+                    self.recurse(x_child, diverge, a + 1, b);
+                    self.sides[f] = Side::Z;
+                    self.recurse(other, diverge, a, b + 1);
+                    self.sides[f] = Side::Free;
+                    self.bound.pop();
+                }
             }
         }
     }
@@ -268,4 +291,16 @@ impl Walk<'_> {
             }
         }
     }
+}
+
+/// Reorders `items` so those satisfying `pred` come first; returns how many do.
+fn partition(items: &mut [u32], pred: impl Fn(u32) -> bool) -> usize {
+    let mut k = 0;
+    for i in 0..items.len() {
+        if pred(items[i]) {
+            items.swap(k, i);
+            k += 1;
+        }
+    }
+    k
 }

@@ -256,7 +256,9 @@ impl Scratch {
             let column = &mut self.phi[(offset + f as usize) * BLOCK_ROWS..][..n];
             for ((c, &s), &l) in column.iter_mut().zip(masks).zip(leave.iter()) {
                 let present = ratio * table[(s & !bit) as usize & last];
-                *c += if s & bit != 0 { present } else { l };
+                // A bit blend, not `if`: the compiler would otherwise branch on data.
+                let pick = (s >> k & 1).wrapping_neg();
+                *c += f64::from_bits((present.to_bits() & pick) | (l.to_bits() & !pick));
             }
         }
     }

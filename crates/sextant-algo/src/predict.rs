@@ -1,30 +1,31 @@
 //! Batch prediction over a compact copy of the forest.
 //!
-//! Each node takes 16 bytes (threshold, right child, feature with the split's flags); nodes are
-//! in pre-order, so the left child is the next node. Rows go through the forest in blocks, tree
-//! by tree, so a tree stays in cache while the block's rows walk it, and [`LANES`] rows walk it
-//! side by side: their steps are independent, so the processor overlaps their memory latencies.
-//! A leaf is stored as a split that sends every value right, to itself, so lanes that reach
-//! their leaves early simply stay there while the others finish.
+//! Each node takes 16 bytes (threshold, right child, feature and flags); nodes are in pre-order,
+//! so the left child is the next node. Most splits reduce to one comparison: `x <= t` becomes
+//! `x < next_up(t)`, and where NaN goes is one flag (`x < t` is false for NaN, so NaN goes right
+//! unless the flag sends it left). Only LightGBM's zero-as-missing splits and category splits
+//! take the general path.
+//!
+//! Rows go through the forest in blocks, tree by tree, so a tree stays in cache while the block
+//! walks it, and [`LANES`] rows walk it side by side: their steps are independent, so the
+//! processor overlaps them. A leaf is a split that sends every value right, to itself, so each
+//! walk takes exactly the tree's depth in steps, with no test for having arrived.
 
 use rayon::prelude::*;
-use sextant_model::{Forest, LIGHTGBM_ZERO_THRESHOLD, Missing, Rows, Split, Tree};
+use sextant_model::{Forest, Missing, Node, Rows, Split, Tree};
 
 const ROWS_PER_BLOCK: usize = 64;
 /// Rows walking one tree side by side.
-const LANES: usize = 8;
-const FEATURE_BITS: u32 = 24;
-const FEATURE_MASK: u32 = (1 << FEATURE_BITS) - 1;
-const LEAF: u32 = 1 << 31;
-const DEFAULT_LEFT: u32 = 1 << 30;
-// Split kind (2 bits) and missing rule (2 bits).
-const KIND_SHIFT: u32 = 26;
-const MISSING_SHIFT: u32 = 24;
+const LANES: usize = 16;
+const FEATURE_MASK: u32 = (1 << 24) - 1;
+/// NaN goes left (simple splits).
+const NAN_LEFT: u32 = 1 << 31;
+/// The split needs the general rule: `right` then indexes [`Predictor::general`].
+const GENERAL: u32 = 1 << 30;
 
 #[derive(Clone, Copy, Debug)]
 struct CompactNode {
-    /// Threshold; a leaf's value; for category splits, the bitset's start and length.
-    value: f64,
+    threshold: f64,
     right: u32,
     meta: u32,
 }
@@ -35,9 +36,10 @@ pub struct Predictor<'f> {
     nodes: Vec<CompactNode>,
     /// Leaf values, parallel to `nodes`.
     leaf_values: Vec<f64>,
-    /// Start of each tree in `nodes`.
-    roots: Vec<u32>,
-    words: Vec<u32>,
+    /// Start and depth of each tree.
+    trees: Vec<(u32, u32)>,
+    /// The original node and its tree, for splits that take the general rule.
+    general: Vec<(usize, u32, u32)>,
 }
 
 impl<'f> Predictor<'f> {
@@ -47,19 +49,17 @@ impl<'f> Predictor<'f> {
             forest,
             nodes: Vec::new(),
             leaf_values: Vec::new(),
-            roots: Vec::with_capacity(forest.trees().len()),
-            words: Vec::new(),
+            trees: Vec::with_capacity(forest.trees().len()),
+            general: Vec::new(),
         };
-        for tree in forest.trees() {
-            p.roots.push(p.nodes.len() as u32);
-            let word_base = p.words.len() as u32;
-            p.words.extend_from_slice(tree.category_words());
-            p.push_subtree(tree, 0, word_base);
+        for (t, tree) in forest.trees().iter().enumerate() {
+            p.trees.push((p.nodes.len() as u32, tree.depth() as u32));
+            p.push_subtree(t, tree, 0);
         }
         p
     }
 
-    fn push_subtree(&mut self, tree: &Tree, index: u32, word_base: u32) {
+    fn push_subtree(&mut self, t: usize, tree: &Tree, index: u32) {
         let n = &tree.nodes()[index as usize];
         let at = self.nodes.len();
         self.leaf_values
@@ -67,41 +67,37 @@ impl<'f> Predictor<'f> {
         if n.is_leaf() {
             // `x < -∞` is false and NaN goes right: every value goes right, back to this node.
             self.nodes.push(CompactNode {
-                value: f64::NEG_INFINITY,
+                threshold: f64::NEG_INFINITY,
                 right: at as u32,
-                meta: LEAF,
+                meta: 0,
             });
             return;
         }
-        let kind = match n.split {
-            Split::Less => 0,
-            Split::LessOrEqual => 1,
-            Split::CategoriesF32 => 2,
-            Split::CategoriesTruncated => 3,
+        let node = match simple_split(n) {
+            Some((threshold, nan_left)) => CompactNode {
+                threshold,
+                right: 0,
+                meta: n.feature | if nan_left { NAN_LEFT } else { 0 },
+            },
+            // A general node's `right` indexes `general`, which holds the real right child.
+            None => {
+                self.general.push((t, index, 0));
+                CompactNode {
+                    threshold: 0.0,
+                    right: (self.general.len() - 1) as u32,
+                    meta: n.feature | GENERAL,
+                }
+            }
         };
-        let missing = match n.missing {
-            Missing::Nan => 0,
-            Missing::Zero => 1,
-            Missing::AsZero => 2,
-        };
-        let value = match n.split {
-            Split::Less | Split::LessOrEqual => n.threshold,
-            _ => f64::from_bits(
-                ((word_base + n.categories_start) as u64) << 32 | n.categories_len as u64,
-            ),
-        };
-        let meta = n.feature
-            | kind << KIND_SHIFT
-            | missing << MISSING_SHIFT
-            | if n.default_left { DEFAULT_LEFT } else { 0 };
-        self.nodes.push(CompactNode {
-            value,
-            right: 0,
-            meta,
-        });
-        self.push_subtree(tree, n.left, word_base);
-        self.nodes[at].right = self.nodes.len() as u32;
-        self.push_subtree(tree, n.right, word_base);
+        self.nodes.push(node);
+        self.push_subtree(t, tree, n.left);
+        let right = self.nodes.len() as u32;
+        if node.meta & GENERAL == 0 {
+            self.nodes[at].right = right;
+        } else {
+            self.general[node.right as usize].2 = right;
+        }
+        self.push_subtree(t, tree, n.right);
     }
 
     /// Writes each row's margins (one per output) into `out` (`n_rows × n_outputs`).
@@ -125,86 +121,76 @@ impl<'f> Predictor<'f> {
                 for o in out.chunks_mut(n_out) {
                     o.copy_from_slice(self.forest.base_margin());
                 }
-                for (&root, &output) in self.roots.iter().zip(self.forest.tree_outputs()) {
+                for (&(root, depth), &output) in self.trees.iter().zip(self.forest.tree_outputs()) {
                     let output = output as usize;
-                    let mut start = 0;
-                    while start < n {
+                    for start in (0..n).step_by(LANES) {
                         let lanes = LANES.min(n - start);
                         let mut row: [&[f64]; LANES] = [rows.row(first + start); LANES];
                         for (j, r) in row.iter_mut().enumerate().take(lanes) {
                             *r = rows.row(first + start + j);
                         }
-                        let leaves = self.walk(root as usize, &row);
-                        for j in 0..lanes {
-                            out[(start + j) * n_out + output] += self.leaf_values[leaves[j]];
+                        let leaves = self.walk(root as usize, depth, &row);
+                        for (j, &leaf) in leaves.iter().enumerate().take(lanes) {
+                            out[(start + j) * n_out + output] += self.leaf_values[leaf];
                         }
-                        start += lanes;
                     }
                 }
             });
     }
 
     /// Walks [`LANES`] rows down one tree together; returns the leaves they reach.
-    #[inline]
-    fn walk(&self, root: usize, rows: &[&[f64]; LANES]) -> [usize; LANES] {
+    #[inline(always)]
+    fn walk(&self, root: usize, depth: u32, rows: &[&[f64]; LANES]) -> [usize; LANES] {
         let mut at = [root; LANES];
-        loop {
-            let mut all_leaves = true;
+        for _ in 0..depth {
             for j in 0..LANES {
                 let node = self.nodes[at[j]];
-                all_leaves &= node.meta & LEAF != 0;
                 let x = rows[j][(node.meta & FEATURE_MASK) as usize];
-                at[j] = if self.goes_left(node, x) {
-                    at[j] + 1
+                at[j] = if node.meta & GENERAL == 0 {
+                    // Bit arithmetic, not `||` and `if`: which way a row goes is data, and a
+                    // mispredicted branch per step would cost more than the whole step.
+                    let left = (x < node.threshold) as usize
+                        | ((x.is_nan() as u32 & node.meta >> 31) as usize);
+                    let mask = left.wrapping_neg();
+                    ((at[j] + 1) & mask) | (node.right as usize & !mask)
                 } else {
-                    node.right as usize
+                    self.general_step(at[j], node, x)
                 };
             }
-            if all_leaves {
-                return at;
-            }
         }
+        at
     }
 
-    #[inline(always)]
-    fn goes_left(&self, node: CompactNode, x: f64) -> bool {
-        let default_left = node.meta & DEFAULT_LEFT != 0;
-        let missing = node.meta >> MISSING_SHIFT & 3;
-        let mut x = x;
-        if x.is_nan() {
-            if missing == 0 {
-                return default_left;
-            }
-            x = 0.0;
-        }
-        if missing == 1 && (-LIGHTGBM_ZERO_THRESHOLD..=LIGHTGBM_ZERO_THRESHOLD).contains(&x) {
-            return default_left;
-        }
-        // Ordered tests rather than a `match`: a forest mostly uses one kind of split, which the
-        // branch predictor learns, where a jump table costs an indirect jump per node.
-        let kind = node.meta >> KIND_SHIFT & 3;
-        if kind == 0 {
-            x < node.value
-        } else if kind == 1 {
-            x <= node.value
-        } else if kind == 2 {
-            let x = x as f32;
-            x >= 0.0 && self.in_categories(node, x as f64)
+    #[cold]
+    fn general_step(&self, at: usize, node: CompactNode, x: f64) -> usize {
+        let (t, index, right) = self.general[node.right as usize];
+        let tree = &self.forest.trees()[t];
+        if tree.goes_left(&tree.nodes()[index as usize], x) {
+            at + 1
         } else {
-            x > -1.0 && self.in_categories(node, x)
+            right as usize
         }
     }
+}
 
-    #[inline]
-    fn in_categories(&self, node: CompactNode, x: f64) -> bool {
-        let bits = node.value.to_bits();
-        let (start, len) = ((bits >> 32) as usize, (bits & 0xffff_ffff) as usize);
-        let category = x.trunc();
-        if category >= len as f64 * 32.0 {
-            return false;
+/// `(t', nan_left)` such that the node sends `x` left exactly when `x < t'`, or `x` is NaN and
+/// `nan_left`; `None` for splits that need the general rule.
+fn simple_split(n: &Node) -> Option<(f64, bool)> {
+    let nan_left = match n.missing {
+        Missing::Nan => n.default_left,
+        // NaN is read as 0.0 and compared.
+        Missing::AsZero => match n.split {
+            Split::Less => 0.0 < n.threshold,
+            _ => 0.0 <= n.threshold,
+        },
+        Missing::Zero => return None,
+    };
+    match n.split {
+        Split::Less => Some((n.threshold, nan_left)),
+        Split::LessOrEqual if n.threshold < f64::INFINITY => {
+            Some((n.threshold.next_up(), nan_left))
         }
-        let category = category as usize;
-        self.words[start + category / 32] >> (category % 32) & 1 == 1
+        _ => None,
     }
 }
 
