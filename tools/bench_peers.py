@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--rows", type=int, required=True)
     ap.add_argument("--interventional-rows", type=int, required=True)
     ap.add_argument("--predict-rows", type=int, required=True)
+    ap.add_argument("--predict-repeat", type=int, default=1,
+                    help="predictions repeated per timed run (sextant bench passes its own count)")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--runs", type=int, required=True)
     args = ap.parse_args()
@@ -70,6 +72,7 @@ def main():
     X64 = X_df[feat].to_numpy(dtype=np.float64)
     X = X64.astype(np.float32) if is_xgb else X64
     n, ni, npred, thr = args.rows, args.interventional_rows, args.predict_rows, args.threads
+    rep = max(1, args.predict_repeat)
 
     import shap
 
@@ -78,7 +81,8 @@ def main():
 
         bst = xgb.Booster(model_file=os.path.join(folder, "model.json"))
         bst.set_param({"nthread": thr})
-        measure("xgboost inplace_predict", "predict", npred, lambda: bst.inplace_predict(X[:npred]), args.runs)
+        measure("xgboost inplace_predict", "predict", npred * rep,
+                lambda: [bst.inplace_predict(X[:npred]) for _ in range(rep)][-1], args.runs)
         measure("xgboost pred_contribs", "shap", n,
                 lambda: bst.predict(xgb.DMatrix(X[:n], feature_names=feat, nthread=thr), pred_contribs=True)[:, :-1],
                 args.runs, ref)
@@ -87,7 +91,8 @@ def main():
         import lightgbm as lgb
 
         bst = lgb.Booster(model_file=os.path.join(folder, "model.txt"))
-        measure("lightgbm predict", "predict", npred, lambda: bst.predict(X[:npred], num_threads=thr), args.runs)
+        measure("lightgbm predict", "predict", npred * rep,
+                lambda: [bst.predict(X[:npred], num_threads=thr) for _ in range(rep)][-1], args.runs)
         measure("lightgbm pred_contrib", "shap", n,
                 lambda: bst.predict(X[:n], pred_contrib=True, num_threads=thr)[:, :-1], args.runs, ref)
         native = bst

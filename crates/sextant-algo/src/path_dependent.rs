@@ -13,8 +13,12 @@ use sextant_model::{Forest, Rows, Tree};
 use crate::cover_ratio;
 use crate::leaf_paths::{Leaf, LeafPaths};
 
-/// Leaves whose path has at most this many distinct features get a `2^d` table (8 KiB at 10).
-pub const DEFAULT_TABLE_DEPTH: usize = 12;
+/// Leaves whose path has at most this many distinct features get a `2^d` table (128 KiB at 14).
+pub const DEFAULT_TABLE_DEPTH: usize = 14;
+
+/// The most memory the tables of one explainer may take; past it, the table limit is lowered
+/// until they fit (deep leaves then take the classic way).
+pub const TABLE_BUDGET_BYTES: usize = 256 << 20;
 
 /// Rows explained together in one pass over a tree.
 const BLOCK_ROWS: usize = 64;
@@ -46,7 +50,10 @@ pub struct PathDependent<'f> {
 impl<'f> PathDependent<'f> {
     /// Prepares the explainer with the default table limit.
     pub fn new(forest: &'f Forest) -> PathDependent<'f> {
-        Self::with_table_depth(forest, DEFAULT_TABLE_DEPTH)
+        Self::with_table_depth(
+            forest,
+            table_depth_within(forest, DEFAULT_TABLE_DEPTH, TABLE_BUDGET_BYTES),
+        )
     }
 
     /// Prepares the explainer, tabulating leaves with at most `table_depth` distinct features on
@@ -299,6 +306,36 @@ impl Scratch {
     }
 }
 
+/// The largest table limit, at most `max`, whose tables fit in `budget` bytes.
+fn table_depth_within(forest: &Forest, max: usize, budget: usize) -> usize {
+    // Leaves by number of distinct features on their path.
+    let mut leaves_by_slots = vec![0usize; max + 1];
+    for tree in forest.trees() {
+        let mut stack: Vec<(u32, Vec<u32>)> = vec![(0, Vec::new())];
+        while let Some((i, mut features)) = stack.pop() {
+            let node = &tree.nodes()[i as usize];
+            if node.is_leaf() {
+                if let Some(count) = leaves_by_slots.get_mut(features.len()) {
+                    *count += 1;
+                }
+                continue;
+            }
+            if !features.contains(&node.feature) {
+                features.push(node.feature);
+            }
+            stack.push((node.left, features.clone()));
+            stack.push((node.right, features));
+        }
+    }
+    (0..=max)
+        .rev()
+        .find(|&limit| {
+            let entries: usize = (0..=limit).map(|d| leaves_by_slots[d] << d).sum();
+            entries * std::mem::size_of::<f64>() <= budget
+        })
+        .unwrap_or(0)
+}
+
 /// The cover-weighted mean of a tree's leaf values (the path-dependent game's value with no
 /// feature known).
 pub(crate) fn expected_value(tree: &Tree) -> f64 {
@@ -362,4 +399,34 @@ fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
         }
     }
     total * (depth + 1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_limit_shrinks_to_the_budget() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/small/lgb_multiclass.txt"
+        );
+        let forest = sextant_import::load_model(std::path::Path::new(path)).unwrap();
+        let full = PathDependent::with_table_depth(&forest, DEFAULT_TABLE_DEPTH).strategy();
+        assert_eq!(
+            table_depth_within(&forest, DEFAULT_TABLE_DEPTH, usize::MAX),
+            DEFAULT_TABLE_DEPTH
+        );
+        assert_eq!(
+            table_depth_within(&forest, DEFAULT_TABLE_DEPTH, full.table_bytes),
+            DEFAULT_TABLE_DEPTH
+        );
+        let limit = table_depth_within(&forest, DEFAULT_TABLE_DEPTH, full.table_bytes / 4);
+        assert!(limit < DEFAULT_TABLE_DEPTH);
+        let reduced = PathDependent::with_table_depth(&forest, limit).strategy();
+        assert!(
+            reduced.table_bytes <= full.table_bytes / 4 && reduced.path_leaves > 0,
+            "{reduced:?}"
+        );
+    }
 }

@@ -129,7 +129,11 @@ impl<'f> Predictor<'f> {
                         for (j, r) in row.iter_mut().enumerate().take(lanes) {
                             *r = rows.row(first + start + j);
                         }
-                        let leaves = self.walk(root as usize, depth, &row);
+                        let leaves = if self.general.is_empty() {
+                            self.walk::<false>(root as usize, depth, &row)
+                        } else {
+                            self.walk::<true>(root as usize, depth, &row)
+                        };
                         for (j, &leaf) in leaves.iter().enumerate().take(lanes) {
                             out[(start + j) * n_out + output] += self.leaf_values[leaf];
                         }
@@ -140,13 +144,20 @@ impl<'f> Predictor<'f> {
 
     /// Walks [`LANES`] rows down one tree together; returns the leaves they reach.
     #[inline(always)]
-    fn walk(&self, root: usize, depth: u32, rows: &[&[f64]; LANES]) -> [usize; LANES] {
+    /// `GENERAL_SPLITS` is false for forests whose every split is simple, which saves a test
+    /// per step.
+    fn walk<const GENERAL_SPLITS: bool>(
+        &self,
+        root: usize,
+        depth: u32,
+        rows: &[&[f64]; LANES],
+    ) -> [usize; LANES] {
         let mut at = [root; LANES];
         for _ in 0..depth {
             for j in 0..LANES {
                 let node = self.nodes[at[j]];
                 let x = rows[j][(node.meta & FEATURE_MASK) as usize];
-                at[j] = if node.meta & GENERAL == 0 {
+                at[j] = if !GENERAL_SPLITS || node.meta & GENERAL == 0 {
                     // Bit arithmetic, not `||` and `if`: which way a row goes is data, and a
                     // mispredicted branch per step would cost more than the whole step.
                     let left = (x < node.threshold) as usize

@@ -14,6 +14,9 @@ use parquet::file::properties::WriterProperties;
 use crate::TableFormat;
 use crate::error::DataError;
 
+/// Rows per Parquet row group written.
+const OUTPUT_ROW_GROUP_ROWS: usize = 65_536;
+
 enum Sink {
     Csv(csv::Writer<Box<dyn Write + Send>>),
     Parquet(ArrowWriter<File>, Arc<Schema>),
@@ -70,6 +73,9 @@ impl TableWriter {
                 let schema = Arc::new(Schema::new(fields));
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    // The writer holds a whole row group in memory: keep groups small enough
+                    // that memory stays bounded whatever the number of rows.
+                    .set_max_row_group_row_count(Some(OUTPUT_ROW_GROUP_ROWS))
                     .build();
                 let writer =
                     ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
