@@ -153,7 +153,7 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
     let peers = if args.no_peers {
         Vec::new()
     } else {
-        run_peers(folder, args, n, ni, np, threads)
+        run_peers(folder, args, n, ni, np, repeat, threads)
     };
     print_report(&ours, &peers);
     Ok(())
@@ -220,6 +220,7 @@ fn run_peers(
     n: usize,
     ni: usize,
     np: usize,
+    repeat: usize,
     threads: usize,
 ) -> Vec<Result<Figure, String>> {
     let python = args
@@ -247,6 +248,8 @@ fn run_peers(
             &ni.to_string(),
             "--predict-rows",
             &np.to_string(),
+            "--predict-repeat",
+            &repeat.to_string(),
         ])
         .args([
             "--threads",
