@@ -293,14 +293,15 @@ impl Walk<'_> {
     }
 }
 
-/// Reorders `items` so those satisfying `pred` come first; returns how many do.
+/// Reorders `items` so those satisfying `pred` come first; returns how many do. Branch-free
+/// (every item is swapped, the boundary moves by the predicate), since the predicate is data.
 fn partition(items: &mut [u32], pred: impl Fn(u32) -> bool) -> usize {
     let mut k = 0;
     for i in 0..items.len() {
-        if pred(items[i]) {
-            items.swap(k, i);
-            k += 1;
-        }
+        let v = items[i];
+        items[i] = items[k];
+        items[k] = v;
+        k += pred(v) as usize;
     }
     k
 }

@@ -12,6 +12,7 @@ use sextant_model::{Forest, Rows, Tree};
 
 use crate::cover_ratio;
 use crate::leaf_paths::{Leaf, LeafPaths};
+use crate::predict::simple_split;
 
 /// Leaves whose path has at most this many distinct features get a `2^d` table (128 KiB at 14).
 pub const DEFAULT_TABLE_DEPTH: usize = 14;
@@ -229,17 +230,19 @@ impl Scratch {
                 walk.right as usize * BLOCK_ROWS,
             );
             let decisions = &mut self.decisions[w * BLOCK_ROWS..][..n];
+            let simple = simple_split(node);
             for (r, (&x, decision)) in xs.iter().zip(decisions.iter_mut()).enumerate() {
-                let goes_left = tree.goes_left(node, x);
+                // Most splits are one comparison (see `simple_split`); the others take the
+                // general rule. Whether a row goes left is data: selects, not branches.
+                let goes_left = match simple {
+                    Some((threshold, nan_left)) => (x < threshold) | (x.is_nan() & nan_left),
+                    None => tree.goes_left(node, x),
+                };
                 *decision = goes_left;
                 let m = self.masks[at + r] | open;
-                let (l, rt) = if goes_left {
-                    (m, m & !bit)
-                } else {
-                    (m & !bit, m)
-                };
-                self.masks[left + r] = l;
-                self.masks[right + r] = rt;
+                let off = m & !bit;
+                self.masks[left + r] = std::hint::select_unpredictable(goes_left, m, off);
+                self.masks[right + r] = std::hint::select_unpredictable(goes_left, off, m);
             }
         }
     }

@@ -121,6 +121,12 @@ impl<'f> Predictor<'f> {
                 for o in out.chunks_mut(n_out) {
                     o.copy_from_slice(self.forest.base_margin());
                 }
+                // A block without missing values skips the NaN rule at every step.
+                let has_nan = rows
+                    .slice(first, first + n)
+                    .values()
+                    .iter()
+                    .any(|v| v.is_nan());
                 for (&(root, depth), &output) in self.trees.iter().zip(self.forest.tree_outputs()) {
                     let output = output as usize;
                     for start in (0..n).step_by(LANES) {
@@ -129,10 +135,10 @@ impl<'f> Predictor<'f> {
                         for (j, r) in row.iter_mut().enumerate().take(lanes) {
                             *r = rows.row(first + start + j);
                         }
-                        let leaves = if self.general.is_empty() {
-                            self.walk::<false>(root as usize, depth, &row)
-                        } else {
-                            self.walk::<true>(root as usize, depth, &row)
+                        let leaves = match (self.general.is_empty(), has_nan) {
+                            (true, false) => self.walk::<false, false>(root as usize, depth, &row),
+                            (true, true) => self.walk::<false, true>(root as usize, depth, &row),
+                            (false, _) => self.walk::<true, true>(root as usize, depth, &row),
                         };
                         for (j, &leaf) in leaves.iter().enumerate().take(lanes) {
                             out[(start + j) * n_out + output] += self.leaf_values[leaf];
@@ -144,9 +150,9 @@ impl<'f> Predictor<'f> {
 
     /// Walks [`LANES`] rows down one tree together; returns the leaves they reach.
     #[inline(always)]
-    /// `GENERAL_SPLITS` is false for forests whose every split is simple, which saves a test
-    /// per step.
-    fn walk<const GENERAL_SPLITS: bool>(
+    /// `GENERAL_SPLITS` is false for forests whose every split is simple, and `NAN` false for
+    /// rows without missing values; each saves work at every step.
+    fn walk<const GENERAL_SPLITS: bool, const NAN: bool>(
         &self,
         root: usize,
         depth: u32,
@@ -158,12 +164,12 @@ impl<'f> Predictor<'f> {
                 let node = self.nodes[at[j]];
                 let x = rows[j][(node.meta & FEATURE_MASK) as usize];
                 at[j] = if !GENERAL_SPLITS || node.meta & GENERAL == 0 {
-                    // Bit arithmetic, not `||` and `if`: which way a row goes is data, and a
-                    // mispredicted branch per step would cost more than the whole step.
-                    let left = (x < node.threshold) as usize
-                        | ((x.is_nan() as u32 & node.meta >> 31) as usize);
-                    let mask = left.wrapping_neg();
-                    ((at[j] + 1) & mask) | (node.right as usize & !mask)
+                    // Bit operations and a select the compiler must not turn into a branch: which
+                    // way a row goes is data, and a mispredicted branch per step would cost more
+                    // than the whole step.
+                    let nan_left = NAN & x.is_nan() & (node.meta & NAN_LEFT != 0);
+                    let left = (x < node.threshold) | nan_left;
+                    std::hint::select_unpredictable(left, at[j] + 1, node.right as usize)
                 } else {
                     self.general_step(at[j], node, x)
                 };
@@ -186,7 +192,7 @@ impl<'f> Predictor<'f> {
 
 /// `(t', nan_left)` such that the node sends `x` left exactly when `x < t'`, or `x` is NaN and
 /// `nan_left`; `None` for splits that need the general rule.
-fn simple_split(n: &Node) -> Option<(f64, bool)> {
+pub(crate) fn simple_split(n: &Node) -> Option<(f64, bool)> {
     let nan_left = match n.missing {
         Missing::Nan => n.default_left,
         // NaN is read as 0.0 and compared.

@@ -270,15 +270,19 @@ proptest! {
         let forest = random_forest(seed);
         let mut rng = Rng(seed.rotate_left(41) | 1);
         let (m, k) = (forest.n_features(), forest.n_outputs());
-        // More rows than one block, so block boundaries are crossed.
-        let rows = random_rows(&mut rng, 150, m);
-        let rows = Rows::new(&rows, m);
-        let mut fast = vec![0.0; rows.n_rows() * k];
-        predict_margins(&forest, rows, &mut fast);
-        let mut slow = vec![0.0; k];
-        for r in 0..rows.n_rows() {
-            forest.predict_margin_row(rows.row(r), &mut slow);
-            prop_assert_eq!(&fast[r * k..(r + 1) * k], &slow[..]);
+        // More rows than one block, so block boundaries are crossed; once with missing values and
+        // once without (blocks without NaN take a shorter path).
+        let with_nan = random_rows(&mut rng, 150, m);
+        let without_nan: Vec<f64> = with_nan.iter().map(|v| if v.is_nan() { 0.5 } else { *v }).collect();
+        for values in [with_nan, without_nan] {
+            let rows = Rows::new(&values, m);
+            let mut fast = vec![0.0; rows.n_rows() * k];
+            predict_margins(&forest, rows, &mut fast);
+            let mut slow = vec![0.0; k];
+            for r in 0..rows.n_rows() {
+                forest.predict_margin_row(rows.row(r), &mut slow);
+                prop_assert_eq!(&fast[r * k..(r + 1) * k], &slow[..]);
+            }
         }
     }
 
