@@ -299,8 +299,7 @@ fn partition(items: &mut [u32], pred: impl Fn(u32) -> bool) -> usize {
     let mut k = 0;
     for i in 0..items.len() {
         let v = items[i];
-        items[i] = items[k];
-        items[k] = v;
+        items.swap(i, k);
         k += pred(v) as usize;
     }
     k
