@@ -43,8 +43,13 @@ pub struct Predictor<'f> {
 }
 
 impl<'f> Predictor<'f> {
-    /// Lays the forest out in compact pre-order arrays.
+    /// Lays the forest out in compact pre-order arrays. Panics on a forest without features
+    /// (neither importer builds one): every step reads a feature of the row, a leaf's feature 0.
     pub fn new(forest: &'f Forest) -> Predictor<'f> {
+        assert!(
+            forest.n_features() > 0,
+            "a forest needs at least one feature"
+        );
         let mut p = Predictor {
             forest,
             nodes: Vec::new(),
@@ -161,8 +166,14 @@ impl<'f> Predictor<'f> {
         let mut at = [root; LANES];
         for _ in 0..depth {
             for j in 0..LANES {
-                let node = self.nodes[at[j]];
-                let x = rows[j][(node.meta & FEATURE_MASK) as usize];
+                // SAFETY: `at[j]` is a tree's root or a position written by `push_subtree` (a
+                // left child is the next node, `right` a later one, a leaf points to itself,
+                // general splits resolve through `general`), all below `nodes.len()`. A feature
+                // index is below `n_features` (`Tree::new` checked every split; leaves read
+                // feature 0 and `new` insists on one feature), the length of every row, which
+                // `predict_margins` asserts. Bounds checks here cost a fifth of the walk.
+                let node = unsafe { *self.nodes.get_unchecked(at[j]) };
+                let x = unsafe { *rows[j].get_unchecked((node.meta & FEATURE_MASK) as usize) };
                 at[j] = if !GENERAL_SPLITS || node.meta & GENERAL == 0 {
                     // Bit operations and a select the compiler must not turn into a branch: which
                     // way a row goes is data, and a mispredicted branch per step would cost more
