@@ -108,18 +108,7 @@ impl<'a> Interventional<'a> {
     /// Explains `rows` into `out` (layout in the crate docs).
     pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
         let forest = self.forest;
-        let width = forest.n_features() + 1;
-        let per_row = forest.n_outputs() * width;
-        assert_eq!(
-            out.len(),
-            rows.n_rows() * per_row,
-            "output buffer has the wrong length"
-        );
-        assert_eq!(
-            rows.n_features(),
-            forest.n_features(),
-            "rows do not have the model's features"
-        );
+        let per_row = crate::explanation_row_width(forest, rows, out);
         out.par_chunks_mut(per_row).enumerate().for_each_init(
             || Scratch {
                 sides: vec![Side::Free; forest.n_features()],

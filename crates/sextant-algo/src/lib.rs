@@ -23,6 +23,26 @@ pub fn explanation_len(forest: &sextant_model::Forest, n_rows: usize) -> usize {
     n_rows * forest.n_outputs() * (forest.n_features() + 1)
 }
 
+/// Checks an explanation call's buffers against the forest; returns the values per row.
+pub(crate) fn explanation_row_width(
+    forest: &sextant_model::Forest,
+    rows: sextant_model::Rows<'_>,
+    out: &[f64],
+) -> usize {
+    let per_row = forest.n_outputs() * (forest.n_features() + 1);
+    assert_eq!(
+        out.len(),
+        rows.n_rows() * per_row,
+        "output buffer has the wrong length"
+    );
+    assert_eq!(
+        rows.n_features(),
+        forest.n_features(),
+        "rows do not have the model's features"
+    );
+    per_row
+}
+
 /// Probability that a path-dependent walk that does not know a node's feature goes to `child`:
 /// the share of the node's cover that went there. A node with no cover splits evenly, so that
 /// the weights still sum to one.

@@ -118,18 +118,7 @@ impl<'f> PathDependent<'f> {
 
     /// Explains `rows` into `out` (layout in the crate docs).
     pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
-        let forest = self.forest;
-        let per_row = forest.n_outputs() * (forest.n_features() + 1);
-        assert_eq!(
-            out.len(),
-            rows.n_rows() * per_row,
-            "output buffer has the wrong length"
-        );
-        assert_eq!(
-            rows.n_features(),
-            forest.n_features(),
-            "rows do not have the model's features"
-        );
+        let per_row = crate::explanation_row_width(self.forest, rows, out);
         out.par_chunks_mut(per_row * BLOCK_ROWS)
             .enumerate()
             .for_each_init(
