@@ -4,7 +4,8 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DataError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    // The operating system's reason is the error's source: printed after it in a chain.
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,

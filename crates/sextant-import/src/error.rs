@@ -5,7 +5,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: String,
@@ -47,10 +47,10 @@ pub enum ImportError {
     #[error("unsupported model: {0}")]
     Unsupported(String),
     /// The parts parse but do not form a valid ensemble.
-    #[error("invalid model: {0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
     /// An error inside a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     InFile {
         /// The file.
         path: String,

@@ -19,8 +19,8 @@ const PEERS_SCRIPT: &str = include_str!("../../../tools/bench_peers.py");
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Workload folders (model.json or model.txt, explain.parquet, background.parquet, shap.csv,
-    /// predictions.csv), e.g. ../shared/bench-data/xgb_cls; repeat for several.
+    /// Workload folders (model.json or model.txt, explain.parquet or .csv, background.parquet or
+    /// .csv, optionally shap.csv), e.g. ../shared/bench-data/xgb_cls; repeat for several.
     #[arg(long, required = true)]
     workload: Vec<PathBuf>,
     /// Rows explained by path-dependent TreeSHAP (ours and each peer).
@@ -72,8 +72,16 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
     let model_path =
         model_path.ok_or_else(|| anyhow!("{}: no model.json or model.txt", folder.display()))?;
     let forest = sextant_import::load_model(&model_path).context("cannot load the model")?;
-    let explain = read_table(&folder.join("explain.parquet"), forest.features(), None)?;
-    let background = read_table(&folder.join("background.parquet"), forest.features(), None)?;
+    let explain = read_table(
+        &first_present(folder, &["explain.parquet", "explain.csv"])?,
+        forest.features(),
+        None,
+    )?;
+    let background = read_table(
+        &first_present(folder, &["background.parquet", "background.csv"])?,
+        forest.features(),
+        None,
+    )?;
     let m = forest.n_features();
     let all = Rows::new(&explain.values, m);
     let (n, ni) = (
@@ -173,6 +181,21 @@ fn median_time(runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// The first of `names` present in `folder`.
+fn first_present(folder: &Path, names: &[&str]) -> anyhow::Result<PathBuf> {
+    names
+        .iter()
+        .map(|n| folder.join(n))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: none of {} is there",
+                folder.display(),
+                names.join(", ")
+            )
+        })
+}
+
 /// Our first rows against the library's own SHAP values (`shap.csv`, margin space).
 fn compare_with_reference(
     folder: &Path,
@@ -180,8 +203,10 @@ fn compare_with_reference(
     phi: &[f64],
     n: usize,
 ) -> Result<String, Failure> {
-    let path = folder.join("shap.csv");
-    if !path.exists() || forest.n_outputs() != 1 {
+    let Ok(path) = first_present(folder, &["shap.csv", "shap_head.csv"]) else {
+        return Ok("no reference to compare".into());
+    };
+    if forest.n_outputs() != 1 {
         return Ok("no reference to compare".into());
     }
     let mut columns: Vec<Feature> = forest

@@ -86,3 +86,43 @@ fn the_readme_demo_runs() {
         "{stderr}"
     );
 }
+
+/// `sextant bench` keeps working (on a tiny input, without peers); it asserts no time, only that
+/// the report is complete and that the values it timed match the library's.
+#[test]
+fn bench_reports_every_method_on_a_tiny_input() {
+    let workload = data("workloads/xgb_cls");
+    let out = sextant(&[
+        "bench",
+        "--workload",
+        workload.to_str().unwrap(),
+        "--no-peers",
+        "--rows",
+        "30",
+        "--interventional-rows",
+        "3",
+        "--predict-rows",
+        "40",
+        "--runs",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for method in [
+        "sextant path-dependent",
+        "sextant interventional",
+        "sextant predict",
+    ] {
+        assert!(stdout.contains(method), "{method} missing from:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("first 30 rows vs the library's SHAP")
+            && stdout.contains("0 rows over tolerance"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("23035 leaves tabulated"), "{stdout}");
+}
