@@ -7,7 +7,9 @@
 mod error;
 mod json;
 mod lightgbm;
+mod lightgbm_sections;
 mod xgboost;
+mod xgboost_tree;
 
 use std::path::Path;
 
