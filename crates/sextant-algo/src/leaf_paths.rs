@@ -60,7 +60,7 @@ pub(crate) struct Leaf {
 pub(crate) struct LeafPaths {
     /// Internal nodes in pre-order (`positions` index both these and the leaves).
     pub walk: Vec<WalkNode>,
-    /// Pre-order position of each walk node (parents before children).
+    /// Number of pre-order positions (internal nodes and leaves) in the tree.
     pub positions: u32,
     pub leaves: Vec<Leaf>,
     pub tables: Vec<f64>,

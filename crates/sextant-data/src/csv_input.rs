@@ -7,7 +7,7 @@ use std::path::Path;
 use sextant_model::Feature;
 
 use crate::cells::CellParser;
-use crate::error::{DataError, list_columns};
+use crate::error::{DataError, match_columns};
 use crate::{Batch, BatchReader, Progress};
 
 pub(crate) struct CsvReader {
@@ -46,27 +46,7 @@ impl CsvReader {
                 message: "the file is empty: a header line is required".into(),
             });
         }
-        let mut columns = Vec::with_capacity(features.len());
-        for feature in features {
-            let mut found = headers
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.trim() == feature.name);
-            let Some((index, _)) = found.next() else {
-                return Err(DataError::MissingColumn {
-                    path: name,
-                    column: feature.name.clone(),
-                    available: list_columns(headers.iter()),
-                });
-            };
-            if found.next().is_some() {
-                return Err(DataError::DuplicateColumn {
-                    path: name,
-                    column: feature.name.clone(),
-                });
-            }
-            columns.push(index);
-        }
+        let columns = match_columns(&name, headers.iter(), features)?;
         Ok(CsvReader {
             path: name,
             reader,
@@ -87,7 +67,6 @@ impl BatchReader for CsvReader {
         let mut batch = Batch {
             values: Vec::with_capacity(self.batch_rows * width),
             n_rows: 0,
-            first_row: self.rows_read,
         };
         while batch.n_rows < self.batch_rows {
             let more = self

@@ -89,3 +89,34 @@ pub(crate) fn list_columns<'a>(names: impl Iterator<Item = &'a str>) -> String {
         n => format!("{n} columns: {}, …", shown.join(", ")),
     }
 }
+
+/// For each feature, the index of the one column named after it among `columns`; errors name
+/// the file and the missing or repeated column.
+pub(crate) fn match_columns<'a>(
+    path: &str,
+    columns: impl Iterator<Item = &'a str> + Clone,
+    features: &[sextant_model::Feature],
+) -> Result<Vec<usize>, DataError> {
+    let mut out = Vec::with_capacity(features.len());
+    for feature in features {
+        let mut found = columns
+            .clone()
+            .enumerate()
+            .filter(|(_, c)| c.trim() == feature.name);
+        let Some((index, _)) = found.next() else {
+            return Err(DataError::MissingColumn {
+                path: path.to_string(),
+                column: feature.name.clone(),
+                available: list_columns(columns),
+            });
+        };
+        if found.next().is_some() {
+            return Err(DataError::DuplicateColumn {
+                path: path.to_string(),
+                column: feature.name.clone(),
+            });
+        }
+        out.push(index);
+    }
+    Ok(out)
+}

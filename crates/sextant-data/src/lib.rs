@@ -25,8 +25,6 @@ pub struct Batch {
     pub values: Vec<f64>,
     /// Number of rows in this batch.
     pub n_rows: usize,
-    /// 0-based index of the batch's first row within the file.
-    pub first_row: usize,
 }
 
 /// How far a reader has got, in units the reader chooses (rows or bytes).

@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use sextant_model::Feature;
 
 use crate::cells::CellParser;
-use crate::error::{DataError, list_columns};
+use crate::error::{DataError, match_columns};
 use crate::{Batch, BatchReader, Progress};
 
 pub(crate) struct ParquetReader {
@@ -44,26 +44,13 @@ impl ParquetReader {
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
         let schema = builder.schema().clone();
-        let mut roots = Vec::with_capacity(features.len());
-        for feature in features {
-            let mut found = schema
-                .fields()
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.name() == &feature.name);
-            let Some((index, field)) = found.next() else {
-                return Err(DataError::MissingColumn {
-                    path: name,
-                    column: feature.name.clone(),
-                    available: list_columns(schema.fields().iter().map(|f| f.name().as_str())),
-                });
-            };
-            if found.next().is_some() {
-                return Err(DataError::DuplicateColumn {
-                    path: name,
-                    column: feature.name.clone(),
-                });
-            }
+        let roots = match_columns(
+            &name,
+            schema.fields().iter().map(|f| f.name().as_str()),
+            features,
+        )?;
+        for (&root, feature) in roots.iter().zip(features) {
+            let field = &schema.fields()[root];
             if !readable(field.data_type()) {
                 return Err(DataError::WrongType {
                     path: name,
@@ -72,7 +59,6 @@ impl ParquetReader {
                     expected: "a number or a category",
                 });
             }
-            roots.push(index);
         }
         let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -105,11 +91,7 @@ impl ParquetReader {
             let mut put = |i: usize, v: f64| values[i * width + j] = v;
             self.column_values(column.as_ref(), j, &mut put)?;
         }
-        Ok(Batch {
-            values,
-            n_rows,
-            first_row: self.rows_read,
-        })
+        Ok(Batch { values, n_rows })
     }
 
     /// Calls `put(row, value)` for every non-null cell of `column`.

@@ -19,11 +19,6 @@ impl<'a> At<'a> {
         }
     }
 
-    /// The same value (call sites read `x.get("k")?.at().uint()`).
-    pub fn at(&self) -> At<'a> {
-        self.clone()
-    }
-
     pub fn path(&self) -> &str {
         if self.path.is_empty() {
             "(document root)"

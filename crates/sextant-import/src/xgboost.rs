@@ -19,7 +19,6 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
     let root = At::root(&doc);
     let version = match root.opt("version") {
         Some(v) => v
-            .at()
             .ints(None)?
             .iter()
             .map(i64::to_string)
@@ -28,23 +27,21 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
         None => "unknown".to_string(),
     };
     let learner = root.get("learner")?;
-    let learner = learner.at();
     let params = learner.get("learner_model_param")?;
-    let params = params.at();
     let objective_owned = learner.get("objective")?;
-    let objective_name = objective_owned.at().get("name")?;
-    let objective_name = objective_name.at().str()?.to_string();
+    let objective_name = objective_owned.get("name")?;
+    let objective_name = objective_name.str()?.to_string();
     let objective = Objective::from_name(&objective_name)?;
 
-    let n_features = params.get("num_feature")?.at().uint()? as usize;
+    let n_features = params.get("num_feature")?.uint()? as usize;
     let num_class = params
         .opt("num_class")
-        .map(|v| v.at().uint())
+        .map(|v| v.uint())
         .transpose()?
         .unwrap_or(0) as usize;
     let num_target = params
         .opt("num_target")
-        .map(|v| v.at().uint())
+        .map(|v| v.uint())
         .transpose()?
         .unwrap_or(1) as usize;
     let n_outputs = num_class.max(num_target).max(1);
@@ -58,17 +55,16 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
     }
 
     let base_score = params.get("base_score")?;
-    let base_margin = base_margins(base_score.at(), n_outputs, objective)?;
+    let base_margin = base_margins(base_score, n_outputs, objective)?;
 
     let booster = learner.get("gradient_booster")?;
-    let booster = booster.at();
-    let booster_name = booster.get("name")?.at().str()?.to_string();
+    let booster_name = booster.get("name")?.str()?.to_string();
     let (gbtree, weight_drop) = match booster_name.as_str() {
         "gbtree" => (booster.get("model")?, None),
         "dart" => {
-            let weights = booster.get("weight_drop")?.at().floats(None)?;
+            let weights = booster.get("weight_drop")?.floats(None)?;
             let inner = booster.get("gbtree")?;
-            (inner.at().get("model")?, Some(weights))
+            (inner.get("model")?, Some(weights))
         }
         "gblinear" => {
             return Err(ImportError::Unsupported(
@@ -77,16 +73,11 @@ pub fn parse_xgboost_json(bytes: &[u8]) -> Result<Forest, ImportError> {
         }
         other => return Err(ImportError::Unsupported(format!("booster {other:?}"))),
     };
-    let gbtree = gbtree.at();
     let features = feature_list(&learner, &gbtree, n_features)?;
 
     let trees_json = gbtree.get("trees")?;
-    let trees_json = trees_json.at();
     let tree_values = trees_json.array()?;
-    let tree_info = gbtree
-        .get("tree_info")?
-        .at()
-        .ints(Some(tree_values.len()))?;
+    let tree_info = gbtree.get("tree_info")?.ints(Some(tree_values.len()))?;
     if let Some(w) = &weight_drop
         && w.len() != tree_values.len()
     {
@@ -249,7 +240,7 @@ fn feature_list(
     n_features: usize,
 ) -> Result<Vec<Feature>, ImportError> {
     let names = match learner.opt("feature_names") {
-        Some(v) => v.at().strings()?,
+        Some(v) => v.strings()?,
         None => Vec::new(),
     };
     let names = if names.is_empty() {
@@ -263,7 +254,7 @@ fn feature_list(
         names
     };
     let types = match learner.opt("feature_types") {
-        Some(v) => v.at().strings()?,
+        Some(v) => v.strings()?,
         None => Vec::new(),
     };
     if !types.is_empty() && types.len() != n_features {
@@ -273,7 +264,7 @@ fn feature_list(
         ));
     }
     let category_names = match gbtree.opt("cats") {
-        Some(cats) => category_names(cats.at(), n_features)?,
+        Some(cats) => category_names(cats, n_features)?,
         None => vec![None; n_features],
     };
     let mut features = Vec::with_capacity(n_features);
@@ -304,7 +295,7 @@ fn category_names(
     let Some(enc) = cats.opt("enc") else {
         return Ok(vec![None; n_features]);
     };
-    let enc_at = enc.at();
+    let enc_at = enc;
     let entries = enc_at.array()?;
     if entries.is_empty() {
         return Ok(vec![None; n_features]);
@@ -326,9 +317,9 @@ fn category_names(
             other => other,
         };
         let values = at.get("values").map_err(wrap)?;
-        let values = values.at().floats(None).map_err(wrap)?;
+        let values = values.floats(None).map_err(wrap)?;
         let offsets = match at.opt("offsets") {
-            Some(o) => o.at().ints(None).map_err(wrap)?,
+            Some(o) => o.ints(None).map_err(wrap)?,
             None => Vec::new(),
         };
         if values.is_empty() {

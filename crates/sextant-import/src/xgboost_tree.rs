@@ -21,34 +21,33 @@ pub(crate) fn parse_tree(
     };
     let inner = || -> Result<Tree, ImportError> {
         let param = at.get("tree_param")?;
-        let param = param.at();
         if let Some(size) = param.opt("size_leaf_vector") {
-            let size = size.at().uint()?;
+            let size = size.uint()?;
             if size > 1 {
                 return Err(ImportError::Unsupported(format!(
                     "tree {index} is a multi-target tree (size_leaf_vector={size}); train with multi_strategy=\"one_output_per_tree\""
                 )));
             }
         }
-        let n = param.get("num_nodes")?.at().uint()?;
+        let n = param.get("num_nodes")?.uint()?;
         // The declared size is only trusted once the arrays confirm it.
         let left = at.get("left_children")?;
-        let left_vals = left.at().array()?;
+        let left_vals = left.array()?;
         if left_vals.len() as u64 != n {
-            return Err(left.at().err(format!(
+            return Err(left.err(format!(
                 "has {} items, but tree_param.num_nodes is {n}",
                 left_vals.len()
             )));
         }
         let n = n as usize;
-        let left = left.at().ints(Some(n))?;
-        let right = at.get("right_children")?.at().ints(Some(n))?;
-        let split_index = at.get("split_indices")?.at().ints(Some(n))?;
-        let condition = at.get("split_conditions")?.at().floats(Some(n))?;
-        let default_left = at.get("default_left")?.at().bools(Some(n))?;
-        let cover = at.get("sum_hessian")?.at().floats(Some(n))?;
+        let left = left.ints(Some(n))?;
+        let right = at.get("right_children")?.ints(Some(n))?;
+        let split_index = at.get("split_indices")?.ints(Some(n))?;
+        let condition = at.get("split_conditions")?.floats(Some(n))?;
+        let default_left = at.get("default_left")?.bools(Some(n))?;
+        let cover = at.get("sum_hessian")?.floats(Some(n))?;
         let split_type = match at.opt("split_type") {
-            Some(v) => v.at().ints(Some(n))?,
+            Some(v) => v.ints(Some(n))?,
             None => vec![0; n],
         };
         let category_sets = categories(at, n)?;
@@ -168,16 +167,13 @@ fn categories(at: At<'_>, n_nodes: usize) -> Result<Vec<(usize, Vec<u32>)>, Impo
     let Some(nodes) = at.opt("categories_nodes") else {
         return Ok(Vec::new());
     };
-    let nodes = nodes.at().ints(None)?;
+    let nodes = nodes.ints(None)?;
     if nodes.is_empty() {
         return Ok(Vec::new());
     }
-    let segments = at
-        .get("categories_segments")?
-        .at()
-        .ints(Some(nodes.len()))?;
-    let sizes = at.get("categories_sizes")?.at().ints(Some(nodes.len()))?;
-    let all = at.get("categories")?.at().ints(None)?;
+    let segments = at.get("categories_segments")?.ints(Some(nodes.len()))?;
+    let sizes = at.get("categories_sizes")?.ints(Some(nodes.len()))?;
+    let all = at.get("categories")?.ints(None)?;
     let mut out = Vec::with_capacity(nodes.len());
     for k in 0..nodes.len() {
         let (node, start, size) = (nodes[k], segments[k], sizes[k]);
