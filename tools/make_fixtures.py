@@ -162,7 +162,7 @@ def demo(out):
     score = (-2 + 3 * df.debt_ratio + 0.8 * df.late_payments - 0.00001 * df.income - 0.01 * (df.age - 40)
              + df.region.map({"north": 0.0, "south": 0.3, "east": -0.2, "west": 0.1}).astype(float)
              - 0.004 * df.months_employed.fillna(0))
-    y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(int)
+    y = (rng.random(n) < 1 / (1 + np.exp(-score))).to_numpy().astype(int)
     train = df.iloc[:5000]
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "nthread": 1, "seed": 0,
                          "max_cat_to_onehot": 1, "tree_method": "hist"},

@@ -1,5 +1,5 @@
 //! Sextant's algorithms over a [`sextant_model::Forest`]: batch prediction, exact path-dependent
-//! TreeSHAP, exact interventional TreeSHAP, and the additivity check every explanation passes.
+//! TreeSHAP, exact interventional TreeSHAP, the additivity check every explanation passes, and prediction quality metrics.
 //!
 //! Every function reads borrowed inputs and writes into a caller-provided buffer; work is split
 //! over rows with rayon, and scratch space is allocated once per chunk of rows, never per row.
@@ -10,11 +10,15 @@
 mod additivity;
 mod interventional;
 mod leaf_paths;
+mod metrics;
 mod path_dependent;
 mod predict;
 
 pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
 pub use interventional::Interventional;
+pub use metrics::{
+    ClassificationMetrics, RegressionMetrics, classification_metrics, regression_metrics,
+};
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
 pub use predict::{Predictor, predict_margins, predict_responses};
 

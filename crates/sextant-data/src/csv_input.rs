@@ -23,6 +23,25 @@ pub(crate) struct CsvReader {
     record: csv::StringRecord,
 }
 
+/// The header of a CSV file, trimmed.
+pub(crate) fn header(path: &Path) -> Result<Vec<String>, DataError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let headers = reader.headers().map_err(|e| csv_error(&name, e))?;
+    if headers.is_empty() {
+        return Err(DataError::Csv {
+            path: name,
+            line: 1,
+            message: "the file is empty: a header line is required".into(),
+        });
+    }
+    Ok(headers.iter().map(|c| c.trim().to_string()).collect())
+}
+
 impl CsvReader {
     pub fn open(
         path: &Path,

@@ -109,3 +109,11 @@ pub fn read_table(
     }
     Ok(all)
 }
+
+/// The column names of a table, in file order.
+pub fn table_columns(path: &Path) -> Result<Vec<String>, DataError> {
+    match TableFormat::from_path(path)? {
+        TableFormat::Csv => csv_input::header(path),
+        TableFormat::Parquet => parquet_input::column_names(path),
+    }
+}

@@ -27,6 +27,20 @@ pub(crate) struct ParquetReader {
     total_rows: u64,
 }
 
+/// The column names of a Parquet file.
+pub(crate) fn column_names(path: &Path) -> Result<Vec<String>, DataError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::Parquet {
+        path: name,
+        message: e.to_string(),
+    })?;
+    Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+}
+
 impl ParquetReader {
     pub fn open(
         path: &Path,

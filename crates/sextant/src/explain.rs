@@ -64,13 +64,13 @@ pub fn explanation_columns(forest: &Forest) -> Vec<String> {
     columns
 }
 
-enum Explainer<'a> {
+pub(crate) enum Explainer<'a> {
     PathDependent(PathDependent<'a>),
     Interventional(Interventional<'a>),
 }
 
 impl Explainer<'_> {
-    fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
+    pub(crate) fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
         match self {
             Explainer::PathDependent(e) => e.explain(rows, out),
             Explainer::Interventional(e) => e.explain(rows, out),

@@ -1,12 +1,19 @@
-//! `sextant`: the one binary. For now it carries the numeric core's commands: `predict`,
-//! `explain` and `inspect`.
+//! `sextant`: the one binary. The numeric core's commands (`predict`, `explain`, `inspect`,
+//! `bench`), the services (`serve`, `quickstart`), the analyzer the scheduler launches
+//! (`analyzer run`), and the CLI client of a running server (`project`, `model`, `data`, `job`,
+//! `influences`, `importance`, `metrics`).
 
+mod analyzer;
 mod bench;
+mod client;
+mod commands;
 mod explain;
 mod inspect;
 mod pipeline;
 mod predict;
 mod progress;
+mod quickstart;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +30,8 @@ struct Cli {
     /// Worker threads for the computation (default: one per core).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    #[command(flatten)]
+    client: commands::ClientArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +46,31 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Benchmark against XGBoost, LightGBM, shap and FastTreeSHAP on a workload folder.
     Bench(bench::BenchArgs),
+    /// Start a server on embedded defaults, analyse the bundled demo model, keep serving.
+    Quickstart(quickstart::QuickstartArgs),
+    /// Run the services (ingest, intelligence, scheduler, gateway).
+    Serve(serve::ServeArgs),
+    /// Analyzer processes (launched by the scheduler).
+    #[command(subcommand)]
+    Analyzer(analyzer::AnalyzerCommand),
+    /// Projects on a server.
+    #[command(subcommand)]
+    Project(commands::ProjectCommand),
+    /// Models on a server.
+    #[command(subcommand)]
+    Model(commands::ModelCommand),
+    /// Datasets on a server.
+    #[command(subcommand)]
+    Data(commands::DataCommand),
+    /// Jobs on a server.
+    #[command(subcommand)]
+    Job(commands::JobCommand),
+    /// A page of stored influences.
+    Influences(commands::ResultArgs),
+    /// Global importance of stored influences.
+    Importance(commands::ResultArgs),
+    /// Quality metrics of stored predictions.
+    Metrics(commands::ResultArgs),
 }
 
 /// The TreeSHAP game.
@@ -94,6 +128,23 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Analyzer(command) => analyzer::run(command),
+        command => {
+            let client = client::Client::new(&cli.client.server);
+            let json = cli.client.json;
+            match command {
+                Command::Project(c) => commands::project(&client, json, c),
+                Command::Model(c) => commands::model(&client, json, c),
+                Command::Data(c) => commands::data(&client, json, c),
+                Command::Job(c) => commands::job(&client, json, c),
+                Command::Influences(a) => commands::influences(&client, json, a),
+                Command::Importance(a) => commands::importance(&client, json, a),
+                Command::Metrics(a) => commands::metrics(&client, json, a),
+                _ => unreachable!("handled above"),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,191 @@
+//! API errors: one table of codes, one JSON shape, built in exactly one place.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use sextant_store::StoreError;
+use utoipa::ToSchema;
+
+/// Every error the API returns, with its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, a missing field, a bad query parameter).
+    BadRequest,
+    /// A named thing does not exist.
+    NotFound,
+    /// A name is taken, or a thing is in use.
+    Conflict,
+    /// An upload is over the size limit.
+    PayloadTooLarge,
+    /// An upload or a request does not fit the project (wrong features, bad values).
+    Unprocessable,
+    /// The analyzer's token is missing or wrong.
+    Unauthorized,
+    /// A result asked for has not been computed.
+    NoResult,
+    /// Something failed on the server's side.
+    Internal,
+    /// A dependency (database, storage) is unavailable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    fn parts(self) -> (StatusCode, &'static str) {
+        match self {
+            ErrorCode::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
+            ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorCode::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ErrorCode::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ErrorCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ErrorCode::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ErrorCode::NoResult => (StatusCode::NOT_FOUND, "no_result"),
+            ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    details: Value,
+}
+
+/// The JSON body of every error: `{"error": {"code", "message", "details"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code (`not_found`, `invalid_input`, …).
+    code: &'static str,
+    /// What went wrong and what to fix, for a person.
+    message: String,
+    /// Structured specifics (the features that do not match, the limit, …).
+    details: Value,
+}
+
+impl ApiError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = details;
+        self
+    }
+
+    /// A 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::BadRequest, message)
+    }
+
+    /// A 422.
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Unprocessable, message)
+    }
+
+    /// A 500; the cause is logged, not shown.
+    pub fn internal(message: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %message, "internal error");
+        ApiError::new(ErrorCode::Internal, format!("internal error: {message}"))
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound { .. } => ApiError::new(ErrorCode::NotFound, e.to_string()),
+            StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.code.parts();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A handler's result.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON bodies whose rejections answer in the API's error shape.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query strings whose rejections answer in the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path parameters whose rejections answer in the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> ApiError {
+        ApiError::bad_request(format!("invalid JSON body: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::bad_request(format!("invalid query: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(e: axum::extract::rejection::PathRejection) -> ApiError {
+        ApiError::bad_request(format!("invalid path: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::multipart::MultipartError> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartError) -> ApiError {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(ErrorCode::PayloadTooLarge, e.body_text());
+        }
+        ApiError::bad_request(format!("invalid multipart upload: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::multipart::MultipartRejection> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartRejection) -> ApiError {
+        ApiError::bad_request(format!("expected a multipart/form-data upload: {}", e.body_text()))
+    }
+}

@@ -1,0 +1,93 @@
+//! The gateway: in one process, the shared router that carries every service's routes, plus
+//! health, readiness, Prometheus metrics and the OpenAPI document.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use utoipa::OpenApi;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::{Deps, ingest, intelligence, scheduler};
+
+/// The OpenAPI document of `/api/v1`, generated from the handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sextant API", description = "Self-hosted model intelligence: projects, models, datasets, jobs and their results."),
+    paths(
+        ingest::create_project, ingest::list_projects, ingest::get_project,
+        ingest::upload_model, ingest::list_models, ingest::get_model, ingest::delete_model,
+        ingest::datasets::upload_dataset, ingest::datasets::list_datasets,
+        ingest::datasets::get_dataset, ingest::datasets::delete_dataset,
+        scheduler::jobs::create_job, scheduler::jobs::list_jobs, scheduler::jobs::list_project_jobs,
+        scheduler::jobs::get_job, scheduler::jobs::cancel_job, scheduler::jobs::job_events,
+        intelligence::predictions, intelligence::influences, intelligence::importance,
+        intelligence::metrics,
+    ),
+    tags(
+        (name = "ingest", description = "Projects, model and dataset uploads"),
+        (name = "scheduler", description = "Jobs: submit, follow, cancel"),
+        (name = "intelligence", description = "Results: predictions, influences, importance, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Starts the gateway's own routes.
+pub fn start_gateway(deps: Deps) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(deps)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Ready when the metastore answers and the artifact store can be read.
+async fn readyz(State(deps): State<Deps>) -> impl IntoResponse {
+    let metastore = deps.metastore.check().await.map_err(|e| e.to_string());
+    let artifacts = deps
+        .artifacts
+        .exists("readyz-probe")
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let status = if metastore.is_ok() && artifacts.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let show = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".into());
+    (
+        status,
+        Json(json!({ "metastore": show(metastore), "artifacts": show(artifacts) })),
+    )
+}
+
+async fn metrics(State(deps): State<Deps>) -> impl IntoResponse {
+    let jobs = deps.metastore.job_counts().await.unwrap_or_default();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        deps.telemetry.render(&jobs),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    Json(doc)
+}
+
+/// The answer for a path no service serves.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no such endpoint: {}", uri.path()),
+    )
+}

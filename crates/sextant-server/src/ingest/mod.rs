@@ -1,0 +1,330 @@
+//! The ingest service: projects, and model and dataset uploads (streamed, size-limited,
+//! validated against the project's schema, stored once per content).
+
+pub mod datasets;
+mod upload;
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use sextant_model::{FeatureKind, Forest, Link};
+use sextant_store::{
+    Model, ModelSummary, Project, ProjectSchema, Task, model_key,
+};
+use utoipa::ToSchema;
+
+pub use upload::check_name;
+
+use crate::Deps;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+
+/// Starts the ingest service: its routes, over the shared dependencies.
+pub fn start_ingest(deps: Deps) -> Router {
+    // Multipart framing adds a little to the file itself; the file's own limit is checked while
+    // it streams, with a clearer error.
+    let body_limit = usize::try_from(deps.config.max_upload_bytes.saturating_add(1 << 20))
+        .unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/projects", get(list_projects).post(create_project))
+        .route("/api/v1/projects/{project}", get(get_project))
+        .route(
+            "/api/v1/projects/{project}/models",
+            get(list_models).post(upload_model),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}",
+            get(get_model).delete(delete_model),
+        )
+        .route(
+            "/api/v1/projects/{project}/datasets",
+            get(datasets::list_datasets).post(datasets::upload_dataset),
+        )
+        .route(
+            "/api/v1/projects/{project}/datasets/{dataset}",
+            get(datasets::get_dataset).delete(datasets::delete_dataset),
+        )
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(deps)
+}
+
+/// A new project.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// Unique name: 1–64 letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Features, label, id, task, score type.
+    pub schema: ProjectSchema,
+}
+
+fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
+    if schema.features.is_empty() {
+        return Err(ApiError::invalid("the schema lists no features"));
+    }
+    let mut seen = HashSet::new();
+    for f in &schema.features {
+        if f.name.is_empty() {
+            return Err(ApiError::invalid("a feature has an empty name"));
+        }
+        if !seen.insert(f.name.as_str()) {
+            return Err(ApiError::invalid(format!("feature {:?} is listed twice", f.name)));
+        }
+    }
+    for (what, column) in [("label", &schema.label), ("id", &schema.id)] {
+        if let Some(c) = column
+            && seen.contains(c.as_str())
+        {
+            return Err(ApiError::invalid(format!(
+                "the {what} column {c:?} is also listed as a feature"
+            )));
+        }
+    }
+    if schema.label.is_some() && schema.label == schema.id {
+        return Err(ApiError::invalid("the label and id columns are the same"));
+    }
+    match (schema.task, schema.classes) {
+        (Task::Multiclass, Some(k)) if k >= 3 => Ok(()),
+        (Task::Multiclass, _) => Err(ApiError::invalid(
+            "a multiclass project needs \"classes\": the number of classes (at least 3)",
+        )),
+        (_, Some(_)) => Err(ApiError::invalid(
+            "\"classes\" applies to multiclass projects only",
+        )),
+        (_, None) => Ok(()),
+    }
+}
+
+/// Creates a project.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "ingest",
+    request_body = CreateProject,
+    responses((status = 201, body = Project), (status = 400, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_project(
+    State(deps): State<Deps>,
+    ApiJson(request): ApiJson<CreateProject>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    check_name("project", &request.name)?;
+    check_schema(&request.schema)?;
+    let project = Project {
+        name: request.name,
+        schema: request.schema,
+        created_at: Utc::now(),
+    };
+    deps.metastore.create_project(&project).await?;
+    tracing::info!(project = %project.name, "project created");
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+/// Lists projects.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "ingest",
+    responses((status = 200, body = Vec<Project>)))]
+pub async fn list_projects(State(deps): State<Deps>) -> ApiResult<Json<Vec<Project>>> {
+    Ok(Json(deps.metastore.projects().await?))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/api/v1/projects/{project}", tag = "ingest",
+    params(("project" = String, Path)),
+    responses((status = 200, body = Project), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_project(
+    State(deps): State<Deps>,
+    ApiPath(project): ApiPath<String>,
+) -> ApiResult<Json<Project>> {
+    Ok(Json(deps.metastore.project(&project).await?))
+}
+
+/// The multipart form of a model upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ModelUpload {
+    /// The model's name in the project.
+    name: String,
+    /// The model file: XGBoost JSON or LightGBM text.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Uploads a model: parsed and checked against the project's schema before it is stored.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/models", tag = "ingest",
+    params(("project" = String, Path)),
+    request_body(content_type = "multipart/form-data", content = inline(ModelUpload)),
+    responses((status = 201, body = Model), (status = 409, body = crate::error::ErrorBody),
+              (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn upload_model(
+    State(deps): State<Deps>,
+    ApiPath(project): ApiPath<String>,
+    multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Model>)> {
+    let project = deps.metastore.project(&project).await?;
+    let upload = upload::receive(
+        multipart,
+        &deps.config.scratch_dir(),
+        deps.config.max_upload_bytes,
+    )
+    .await?;
+    let name = upload.field("name")?.to_string();
+    check_name("model", &name)?;
+    if deps.metastore.model(&project.name, &name).await.is_ok() {
+        return Err(ApiError::from(sextant_store::StoreError::Conflict(format!(
+            "project {:?} already has a model named {name:?}",
+            project.name
+        ))));
+    }
+    let path = upload.file.path.clone();
+    let file_name = upload.file.file_name.clone();
+    let forest = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&path)?;
+        Ok::<_, std::io::Error>(sextant_import::parse_model(&bytes))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?
+    .map_err(|e| {
+        ApiError::invalid(format!(
+            "{file_name:?} is not a model Sextant can read: {e}"
+        ))
+    })?;
+    check_model(&project, &forest)?;
+    let summary = ModelSummary {
+        format: forest.info().format.to_string(),
+        objective: forest.info().objective.clone(),
+        library_version: forest.info().library_version.clone(),
+        trees: forest.trees().len(),
+        leaves: forest.leaf_count(),
+        max_depth: forest.max_depth(),
+        outputs: forest.n_outputs(),
+        features: forest.features().iter().map(|f| f.name.clone()).collect(),
+        size_bytes: upload.file.bytes,
+    };
+    let key = model_key(&upload.file.sha256);
+    if !deps.artifacts.exists(&key).await? {
+        deps.artifacts.put_file(&key, &upload.file.path).await?;
+    }
+    let model = Model {
+        project: project.name.clone(),
+        name,
+        sha256: upload.file.sha256.clone(),
+        summary,
+        created_at: Utc::now(),
+    };
+    if let Err(e) = deps.metastore.add_model(&model).await {
+        forget_content(&deps, &model.sha256, &key).await;
+        return Err(e.into());
+    }
+    tracing::info!(project = %model.project, model = %model.name, sha256 = %model.sha256, "model stored");
+    Ok((StatusCode::CREATED, Json(model)))
+}
+
+/// Removes stored content that no record refers to any more.
+pub(crate) async fn forget_content(deps: &Deps, sha256: &str, key: &str) {
+    match deps.metastore.content_in_use(sha256).await {
+        Ok(false) => {
+            if let Err(e) = deps.artifacts.delete(key).await {
+                tracing::warn!(error = %e, key, "could not remove unused content");
+            }
+        }
+        Ok(true) => {}
+        Err(e) => tracing::warn!(error = %e, key, "could not check content use"),
+    }
+}
+
+/// Checks that a model reads only the project's features, with matching kinds, and predicts
+/// what the project's task needs.
+fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
+    let schema = &project.schema;
+    let mut unknown = Vec::new();
+    let mut kind_mismatch = Vec::new();
+    for f in forest.features() {
+        match schema.features.iter().find(|s| s.name == f.name) {
+            None => unknown.push(f.name.clone()),
+            Some(spec) => {
+                let model_categorical = matches!(f.kind, FeatureKind::Categorical { .. });
+                let schema_categorical = spec.kind == sextant_store::FeatureType::Categorical;
+                if model_categorical != schema_categorical {
+                    kind_mismatch.push(f.name.clone());
+                }
+            }
+        }
+    }
+    if !unknown.is_empty() || !kind_mismatch.is_empty() {
+        let mut parts = Vec::new();
+        if !unknown.is_empty() {
+            parts.push(format!(
+                "features not in the project schema: {}",
+                unknown.join(", ")
+            ));
+        }
+        if !kind_mismatch.is_empty() {
+            parts.push(format!(
+                "features whose type (numeric/categorical) differs from the schema: {}",
+                kind_mismatch.join(", ")
+            ));
+        }
+        return Err(ApiError::invalid(format!(
+            "the model does not fit project {:?}: {}",
+            project.name,
+            parts.join("; ")
+        ))
+        .with_details(json!({ "unknown_features": unknown, "type_mismatch": kind_mismatch })));
+    }
+    let outputs = forest.n_outputs();
+    let logistic = matches!(forest.link(), Link::Logistic { .. });
+    let fits = match schema.task {
+        Task::Binary => outputs == 1 && logistic,
+        Task::Multiclass => schema.classes == Some(outputs as u32),
+        Task::Regression => outputs == 1 && !logistic,
+    };
+    if !fits {
+        return Err(ApiError::invalid(format!(
+            "the model (objective {:?}, {outputs} output(s)) does not predict what project {:?} needs (task {:?}{})",
+            forest.info().objective,
+            project.name,
+            schema.task,
+            schema.classes.map(|k| format!(", {k} classes")).unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Lists a project's models.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models", tag = "ingest",
+    params(("project" = String, Path)), responses((status = 200, body = Vec<Model>)))]
+pub async fn list_models(
+    State(deps): State<Deps>,
+    ApiPath(project): ApiPath<String>,
+) -> ApiResult<Json<Vec<Model>>> {
+    deps.metastore.project(&project).await?;
+    Ok(Json(deps.metastore.models(&project).await?))
+}
+
+/// One model.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}", tag = "ingest",
+    params(("project" = String, Path), ("model" = String, Path)),
+    responses((status = 200, body = Model), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_model(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Model>> {
+    Ok(Json(deps.metastore.model(&project, &model).await?))
+}
+
+/// Deletes a model; refused (409) while an unfinished job reads it.
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/models/{model}", tag = "ingest",
+    params(("project" = String, Path), ("model" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn delete_model(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let removed = deps.metastore.delete_model(&project, &model).await?;
+    forget_content(&deps, &removed.sha256, &model_key(&removed.sha256)).await;
+    Ok(StatusCode::NO_CONTENT)
+}

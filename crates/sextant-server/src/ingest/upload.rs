@@ -1,0 +1,129 @@
+//! Receiving a multipart upload: text fields in memory, the file streamed to a staging file
+//! under the size limit while it is hashed. The staging file is removed when dropped, so a
+//! rejected upload leaves nothing behind.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use axum::extract::Multipart;
+use serde_json::json;
+use sextant_store::Hasher;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+/// A file received into the scratch directory; deleted on drop unless kept.
+pub struct StagedFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The name the client gave it.
+    pub file_name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its sha256, hex.
+    pub sha256: String,
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The parts of an upload.
+pub struct Upload {
+    /// Text fields by name.
+    pub fields: HashMap<String, String>,
+    /// The `file` field.
+    pub file: StagedFile,
+}
+
+impl Upload {
+    /// A required text field.
+    pub fn field(&self, name: &str) -> ApiResult<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad_request(format!("the upload has no {name:?} field")))
+    }
+}
+
+/// Reads a multipart upload with one `file` field of at most `limit` bytes.
+pub async fn receive(mut multipart: Multipart, scratch: &Path, limit: u64) -> ApiResult<Upload> {
+    tokio::fs::create_dir_all(scratch)
+        .await
+        .map_err(|e| ApiError::internal(format!("{}: {e}", scratch.display())))?;
+    let mut fields = HashMap::new();
+    let mut file = None;
+    while let Some(mut field) = multipart.next_field().await? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name != "file" {
+            let text = field.text().await?;
+            if text.len() > 4096 {
+                return Err(ApiError::bad_request(format!("field {name:?} is too long")));
+            }
+            fields.insert(name, text);
+            continue;
+        }
+        if file.is_some() {
+            return Err(ApiError::bad_request("the upload has more than one file field"));
+        }
+        let file_name = field.file_name().unwrap_or_default().to_string();
+        let staged = StagedFile {
+            path: scratch.join(format!("upload-{}", uuid::Uuid::new_v4().simple())),
+            file_name,
+            bytes: 0,
+            sha256: String::new(),
+        };
+        let mut out = tokio::fs::File::create(&staged.path)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", staged.path.display())))?;
+        let mut staged = staged;
+        let mut hasher = Hasher::default();
+        while let Some(chunk) = field.chunk().await? {
+            staged.bytes += chunk.len() as u64;
+            if staged.bytes > limit {
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the file is larger than the upload limit of {limit} bytes"),
+                )
+                .with_details(json!({ "limit_bytes": limit })));
+            }
+            hasher.update(&chunk);
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| ApiError::internal(format!("{}: {e}", staged.path.display())))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", staged.path.display())))?;
+        staged.sha256 = hasher.finish();
+        file = Some(staged);
+    }
+    let file = file.ok_or_else(|| ApiError::bad_request("the upload has no \"file\" field"))?;
+    if file.bytes == 0 {
+        return Err(ApiError::invalid(format!(
+            "the uploaded file {:?} is empty",
+            file.file_name
+        )));
+    }
+    Ok(Upload { fields, file })
+}
+
+/// Checks a name for a project, model or dataset: 1–64 letters, digits, `-`, `_`, `.`.
+pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} name {name:?} is not valid: use 1–64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}

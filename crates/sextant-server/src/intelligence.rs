@@ -1,0 +1,319 @@
+//! The intelligence service: answers questions from stored results (predictions and influences
+//! paged by row, global importance, metrics). It computes nothing heavy: reading a page of a
+//! result is a ranged read of its Parquet table.
+
+use std::path::Path;
+
+use arrow_array::{Array, Float64Array, RecordBatch};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sextant_store::{InfluenceMethod, Job, JobKind, StoredResult};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::Deps;
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
+
+/// Largest page.
+const MAX_LIMIT: u64 = 10_000;
+
+/// Starts the intelligence service.
+pub fn start_intelligence(deps: Deps) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/projects/{project}/models/{model}/predictions",
+            get(predictions),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/influences",
+            get(influences),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/importance",
+            get(importance),
+        )
+        .route("/api/v1/projects/{project}/models/{model}/metrics", get(metrics))
+        .with_state(deps)
+}
+
+/// Which result, and which rows of it.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResultQuery {
+    /// The dataset the result was computed on.
+    pub dataset: String,
+    /// For influences and importance: `path-dependent` or `interventional` (default: the
+    /// latest of either).
+    #[serde(default)]
+    pub method: Option<InfluenceMethod>,
+    /// First row (default 0).
+    #[serde(default)]
+    pub offset: Option<u64>,
+    /// Rows in the page (default 100, at most 10,000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+/// Where a result came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Provenance {
+    /// The job that computed it.
+    pub job: Uuid,
+    /// The model.
+    pub model: String,
+    /// The dataset.
+    pub dataset: String,
+    /// The influence method, for influences.
+    pub method: Option<InfluenceMethod>,
+    /// The background dataset, for interventional influences.
+    pub background: Option<String>,
+    /// Rows in the result.
+    pub rows_total: u64,
+}
+
+/// A page of a result table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TablePage {
+    /// Where it came from.
+    pub source: Provenance,
+    /// The first row of the page.
+    pub offset: u64,
+    /// Rows asked for.
+    pub limit: u64,
+    /// Column names: `row` (the row's index in the dataset), the id column if the project has
+    /// one, then the values.
+    pub columns: Vec<String>,
+    /// One array per row; missing values are null.
+    pub rows: Vec<Vec<Option<f64>>>,
+}
+
+/// A stored JSON document of a result (importance or metrics), with its provenance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultDocument {
+    /// Where it came from.
+    pub source: Provenance,
+    /// The document.
+    #[schema(value_type = Object)]
+    pub result: Value,
+}
+
+/// The newest succeeded job of a kind over the model and dataset as they are now, and its result.
+async fn find(
+    deps: &Deps,
+    project: &str,
+    model: &str,
+    query: &ResultQuery,
+    kind: JobKind,
+) -> ApiResult<(Job, StoredResult)> {
+    let current_model = deps.metastore.model(project, model).await?;
+    let current_dataset = deps.metastore.dataset(project, &query.dataset).await?;
+    let jobs = deps
+        .metastore
+        .succeeded_jobs(project, kind, model, &query.dataset)
+        .await?;
+    for job in jobs {
+        if job.spec.model.sha256 != current_model.sha256
+            || job.spec.dataset.sha256 != current_dataset.sha256
+            || (query.method.is_some() && job.spec.options.method != query.method)
+        {
+            continue;
+        }
+        if let Some(result) = deps.metastore.result(&job.cache_key).await? {
+            return Ok((job, result));
+        }
+    }
+    let what = match kind {
+        JobKind::Predict => "predictions",
+        JobKind::Influences => "influences",
+    };
+    let method = query
+        .method
+        .map(|m| format!(" ({})", serde_json::to_value(m).unwrap_or_default().as_str().unwrap_or_default()))
+        .unwrap_or_default();
+    Err(ApiError::new(
+        ErrorCode::NoResult,
+        format!(
+            "no {what}{method} of model {model:?} on dataset {:?} yet: run a {} job first",
+            query.dataset,
+            match kind {
+                JobKind::Predict => "predict",
+                JobKind::Influences => "influences",
+            }
+        ),
+    ))
+}
+
+fn provenance(job: &Job, result: &StoredResult) -> Provenance {
+    Provenance {
+        job: job.id,
+        model: job.spec.model.name.clone(),
+        dataset: job.spec.dataset.name.clone(),
+        method: job.spec.options.method,
+        background: job.spec.background.as_ref().map(|b| b.name.clone()),
+        rows_total: result.manifest.rows,
+    }
+}
+
+async fn page(
+    deps: Deps,
+    project: String,
+    model: String,
+    query: ResultQuery,
+    kind: JobKind,
+) -> ApiResult<Json<TablePage>> {
+    let offset = query.offset.unwrap_or(0);
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let (job, result) = find(&deps, &project, &model, &query, kind).await?;
+    let path = deps
+        .artifacts
+        .local_file(&result.manifest.table, &deps.config.scratch_dir())
+        .await?;
+    let (columns, rows) = tokio::task::spawn_blocking(move || read_page(&path, offset, limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(TablePage {
+        source: provenance(&job, &result),
+        offset,
+        limit,
+        columns,
+        rows,
+    }))
+}
+
+/// Reads rows `offset .. offset + limit` of a result table (all columns are Float64).
+fn read_page(
+    path: &Path,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<String>, Vec<Vec<Option<f64>>>), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let columns: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    if offset >= total {
+        return Ok((columns, Vec::new()));
+    }
+    let reader = builder
+        .with_offset(offset as usize)
+        .with_limit(limit as usize)
+        .with_batch_size(limit.min(8192) as usize)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch: RecordBatch = batch.map_err(|e| e.to_string())?;
+        let arrays: Vec<&Float64Array> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<Float64Array>()
+                    .ok_or_else(|| "a result column is not Float64".to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        for r in 0..batch.num_rows() {
+            rows.push(
+                arrays
+                    .iter()
+                    .map(|a| {
+                        let v = a.value(r);
+                        (!a.is_null(r) && v.is_finite()).then_some(v)
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok((columns, rows))
+}
+
+/// A page of predictions (margins and predictions per output; the label when the data has one).
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/predictions", tag = "intelligence",
+    params(("project" = String, Path), ("model" = String, Path), ResultQuery),
+    responses((status = 200, body = TablePage), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn predictions(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
+) -> ApiResult<Json<TablePage>> {
+    page(deps, project, model, query, JobKind::Predict).await
+}
+
+/// A page of influences: one column per feature (and output), then `base_value` and `margin`.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/influences", tag = "intelligence",
+    params(("project" = String, Path), ("model" = String, Path), ResultQuery),
+    responses((status = 200, body = TablePage), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn influences(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
+) -> ApiResult<Json<TablePage>> {
+    page(deps, project, model, query, JobKind::Influences).await
+}
+
+async fn document(
+    deps: Deps,
+    project: String,
+    model: String,
+    query: ResultQuery,
+    kind: JobKind,
+) -> ApiResult<Json<ResultDocument>> {
+    let (job, result) = find(&deps, &project, &model, &query, kind).await?;
+    let key = match kind {
+        JobKind::Influences => result.manifest.importance.clone(),
+        JobKind::Predict => result.manifest.metrics.clone(),
+    };
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            ErrorCode::NoResult,
+            format!(
+                "dataset {:?} has no labels, so there are no metrics for it",
+                query.dataset
+            ),
+        ));
+    };
+    let bytes = deps.artifacts.get_bytes(&key).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    Ok(Json(ResultDocument {
+        source: provenance(&job, &result),
+        result: value,
+    }))
+}
+
+/// Global importance: mean |influence| per feature, largest first.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/importance", tag = "intelligence",
+    params(("project" = String, Path), ("model" = String, Path), ResultQuery),
+    responses((status = 200, body = ResultDocument), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn importance(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
+) -> ApiResult<Json<ResultDocument>> {
+    document(deps, project, model, query, JobKind::Influences).await
+}
+
+/// Quality metrics of the model's predictions on a labelled dataset.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/metrics", tag = "intelligence",
+    params(("project" = String, Path), ("model" = String, Path), ResultQuery),
+    responses((status = 200, body = ResultDocument), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn metrics(
+    State(deps): State<Deps>,
+    ApiPath((project, model)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
+) -> ApiResult<Json<ResultDocument>> {
+    document(deps, project, model, query, JobKind::Predict).await
+}

@@ -1,0 +1,123 @@
+//! Sextant's long-lived services, each behind a `start_<service>` function that returns its
+//! routes over shared dependencies:
+//!
+//! - [`ingest::start_ingest`]: projects, model and dataset uploads;
+//! - [`intelligence::start_intelligence`]: results, importance, metrics;
+//! - [`scheduler::start_scheduler`]: jobs and the analyzers that run them;
+//! - [`gateway::start_gateway`]: health, readiness, metrics, the OpenAPI document.
+//!
+//! [`run`] composes the services a process is configured for on one listener.
+
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod ingest;
+pub mod intelligence;
+pub mod scheduler;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use sextant_store::{Artifacts, Metastore, open_metastore};
+use tokio::net::TcpListener;
+
+pub use config::{Service, ServerConfig};
+use scheduler::{Launcher, ProcessLauncher};
+use telemetry::Telemetry;
+
+/// What every service is built from.
+#[derive(Clone)]
+pub struct Deps {
+    /// Projects, models, datasets, jobs, results.
+    pub metastore: Arc<dyn Metastore>,
+    /// File contents.
+    pub artifacts: Artifacts,
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// Metrics.
+    pub telemetry: Arc<Telemetry>,
+}
+
+impl Deps {
+    /// Opens the stores the config names.
+    pub async fn open(config: ServerConfig) -> Result<Deps, String> {
+        for dir in [config.data_dir.clone(), config.scratch_dir(), config.log_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let metastore = open_metastore(&config.metastore_uri)
+            .await
+            .map_err(|e| e.to_string())?;
+        let artifacts = Artifacts::open(&config.artifacts_uri).map_err(|e| e.to_string())?;
+        Ok(Deps {
+            metastore,
+            artifacts,
+            config: Arc::new(config),
+            telemetry: Arc::new(Telemetry::default()),
+        })
+    }
+}
+
+/// The analyzer launcher the config asks for.
+pub fn process_launcher(config: &ServerConfig) -> Result<Arc<dyn Launcher>, String> {
+    let binary = match &config.scheduler.analyzer_binary {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?,
+    };
+    Ok(Arc::new(ProcessLauncher::new(
+        binary,
+        config.log_dir(),
+        config.scheduler.analyzer_nice,
+    )))
+}
+
+/// The router of the configured services. `server_url` is where analyzers reach the scheduler.
+pub fn compose(deps: &Deps, launcher: Arc<dyn Launcher>, server_url: String) -> Router {
+    let mut router = Router::new();
+    for service in &deps.config.services {
+        router = router.merge(match service {
+            Service::Ingest => ingest::start_ingest(deps.clone()),
+            Service::Intelligence => intelligence::start_intelligence(deps.clone()),
+            Service::Scheduler => {
+                scheduler::start_scheduler(deps.clone(), launcher.clone(), server_url.clone())
+            }
+            Service::Gateway => gateway::start_gateway(deps.clone()),
+        });
+    }
+    router
+        .fallback(gateway::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            deps.telemetry.clone(),
+            telemetry::track_http,
+        ))
+}
+
+/// Serves the configured services on `listener` until `shutdown` completes.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let server_url = format!("http://{host}:{}", addr.port());
+    let launcher = process_launcher(&config)?;
+    let services: Vec<&str> = config.services.iter().map(|s| s.name()).collect();
+    let deps = Deps::open(config.clone()).await?;
+    let router = compose(&deps, launcher, server_url.clone());
+    tracing::info!(
+        url = %server_url,
+        services = %services.join(","),
+        data_dir = %config.data_dir.display(),
+        "sextant serving"
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}

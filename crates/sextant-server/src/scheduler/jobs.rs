@@ -1,0 +1,479 @@
+//! Job endpoints: submit, list, show, follow (Server-Sent Events), cancel; and the endpoints an
+//! analyzer calls with its job-scoped token.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::Utc;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sextant_store::{
+    AnalyzerTask, InfluenceMethod, InputRef, Job, JobKind, JobOptions, JobProgress, JobSpec,
+    JobState, Project, Resources, ResultManifest, Task, model_key, sha256_hex,
+};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ALGORITHM_VERSION, SchedulerState};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
+
+/// A job to run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// `predict` or `influences`.
+    pub kind: JobKind,
+    /// The model's name.
+    pub model: String,
+    /// The dataset's name.
+    pub dataset: String,
+    /// Background dataset (interventional influences).
+    #[serde(default)]
+    pub background: Option<String>,
+    /// Method, row limit, threshold.
+    #[serde(default)]
+    pub options: JobOptions,
+    /// Memory limit of the analyzer in MiB (default from the server's config).
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+}
+
+fn check_options(kind: JobKind, request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
+    let mut options = request.options.clone();
+    if options.rows == Some(0) {
+        return Err(ApiError::bad_request("options.rows must be at least 1"));
+    }
+    match kind {
+        JobKind::Predict => {
+            if options.method.is_some() || request.background.is_some() {
+                return Err(ApiError::bad_request(
+                    "a predict job takes no method or background (those are for influences)",
+                ));
+            }
+            if let Some(t) = options.threshold {
+                if project.schema.task != Task::Binary {
+                    return Err(ApiError::bad_request(
+                        "options.threshold applies to binary classification projects only",
+                    ));
+                }
+                if !(t > 0.0 && t < 1.0) {
+                    return Err(ApiError::bad_request(format!(
+                        "options.threshold {t} is not between 0 and 1"
+                    )));
+                }
+            }
+        }
+        JobKind::Influences => {
+            if options.threshold.is_some() {
+                return Err(ApiError::bad_request(
+                    "options.threshold applies to predict jobs only",
+                ));
+            }
+            let method = options.method.unwrap_or(if request.background.is_some() {
+                InfluenceMethod::Interventional
+            } else {
+                InfluenceMethod::PathDependent
+            });
+            match (method, &request.background) {
+                (InfluenceMethod::Interventional, None) => {
+                    return Err(ApiError::bad_request(
+                        "interventional influences need a background dataset (\"background\")",
+                    ));
+                }
+                (InfluenceMethod::PathDependent, Some(_)) => {
+                    return Err(ApiError::bad_request(
+                        "path-dependent influences take no background dataset; use method interventional",
+                    ));
+                }
+                _ => {}
+            }
+            options.method = Some(method);
+        }
+    }
+    Ok(options)
+}
+
+/// The key under which equal requests share one result.
+fn cache_key(spec: &JobSpec, project: &Project) -> String {
+    let s = &project.schema;
+    let identity = json!({
+        "kind": spec.kind,
+        "model": spec.model.sha256,
+        "dataset": spec.dataset.sha256,
+        "background": spec.background.as_ref().map(|b| &b.sha256),
+        "options": spec.options,
+        "task": s.task,
+        "score_type": s.score_type,
+        "classes": s.classes,
+        "label": s.label,
+        "id": s.id,
+        "algorithm": ALGORITHM_VERSION,
+    });
+    sha256_hex(identity.to_string().as_bytes())
+}
+
+/// Submits a job. A job whose result is already stored succeeds at once.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs", tag = "scheduler",
+    params(("project" = String, Path)), request_body = CreateJob,
+    responses((status = 201, body = Job), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn create_job(
+    State(state): State<SchedulerState>,
+    ApiPath(project): ApiPath<String>,
+    ApiJson(request): ApiJson<CreateJob>,
+) -> ApiResult<(StatusCode, Json<Job>)> {
+    let deps = &state.deps;
+    let project = deps.metastore.project(&project).await?;
+    let options = check_options(request.kind, &request, &project)?;
+    let model = deps.metastore.model(&project.name, &request.model).await?;
+    let dataset = deps.metastore.dataset(&project.name, &request.dataset).await?;
+    let background = match &request.background {
+        Some(name) => {
+            let b = deps.metastore.dataset(&project.name, name).await?;
+            Some(InputRef {
+                name: b.name.clone(),
+                sha256: b.sha256.clone(),
+                key: b.artifact_key(),
+            })
+        }
+        None => None,
+    };
+    let memory_mib = request
+        .memory_mib
+        .unwrap_or(deps.config.scheduler.analyzer_memory_mib);
+    if memory_mib < 64 {
+        return Err(ApiError::bad_request("memory_mib must be at least 64"));
+    }
+    let spec = JobSpec {
+        version: 1,
+        kind: request.kind,
+        model: InputRef {
+            name: model.name.clone(),
+            sha256: model.sha256.clone(),
+            key: model_key(&model.sha256),
+        },
+        dataset: InputRef {
+            name: dataset.name.clone(),
+            sha256: dataset.sha256.clone(),
+            key: dataset.artifact_key(),
+        },
+        background,
+        options,
+        resources: Resources {
+            memory_mib,
+            threads: deps.config.scheduler.analyzer_threads,
+        },
+    };
+    let cache_key = cache_key(&spec, &project);
+    let stored = match deps.metastore.result(&cache_key).await? {
+        Some(result) => deps.artifacts.exists(&result.manifest.table).await?,
+        None => false,
+    };
+    let now = Utc::now();
+    let job = Job {
+        id: Uuid::new_v4(),
+        project: project.name.clone(),
+        spec,
+        cache_key,
+        state: if stored { JobState::Succeeded } else { JobState::Queued },
+        reason: None,
+        progress: if stored {
+            JobProgress {
+                phase: "cached".into(),
+                percent: 100.0,
+                ..JobProgress::default()
+            }
+        } else {
+            JobProgress::default()
+        },
+        attempt: 0,
+        cached: stored,
+        created_at: now,
+        started_at: None,
+        finished_at: stored.then_some(now),
+    };
+    deps.metastore.create_job(&job).await?;
+    tracing::info!(job = %job.id, project = %job.project, kind = ?job.spec.kind, cached = stored, "job submitted");
+    if !stored {
+        state.hub.wake();
+    }
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// Listing filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListJobs {
+    /// At most this many, newest first (default 50, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Lists recent jobs of every project.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "scheduler", params(ListJobs),
+    responses((status = 200, body = Vec<Job>)))]
+pub async fn list_jobs(
+    State(state): State<SchedulerState>,
+    ApiQuery(query): ApiQuery<ListJobs>,
+) -> ApiResult<Json<Vec<Job>>> {
+    let limit = query.limit.unwrap_or(50).min(1000);
+    Ok(Json(state.deps.metastore.jobs(None, limit).await?))
+}
+
+/// Lists a project's recent jobs.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs", tag = "scheduler",
+    params(("project" = String, Path), ListJobs), responses((status = 200, body = Vec<Job>)))]
+pub async fn list_project_jobs(
+    State(state): State<SchedulerState>,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListJobs>,
+) -> ApiResult<Json<Vec<Job>>> {
+    state.deps.metastore.project(&project).await?;
+    let limit = query.limit.unwrap_or(50).min(1000);
+    Ok(Json(state.deps.metastore.jobs(Some(&project), limit).await?))
+}
+
+/// One job.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "scheduler",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Job), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_job(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Job>> {
+    Ok(Json(state.deps.metastore.job(id).await?))
+}
+
+/// Cancels a job: a queued one never runs, a running one's analyzer is stopped.
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "scheduler",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Job), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn cancel_job(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Job>> {
+    let metastore = &state.deps.metastore;
+    let job = metastore.job(id).await?;
+    if !metastore
+        .finish(id, JobState::Cancelled, Some("cancelled on request"))
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("job {id} has already {}", job.state.as_str()),
+        ));
+    }
+    state.hub.cancel(id);
+    state.hub.changed(id);
+    tracing::info!(job = %id, "job cancelled");
+    Ok(Json(metastore.job(id).await?))
+}
+
+/// Follows a job: a `job` event with the job (state, progress) whenever it changes, ending after
+/// its final state.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "scheduler",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "text/event-stream", description = "`job` events, each the job as JSON"),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn job_events(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    state.deps.metastore.job(id).await?;
+    let changes = state.hub.subscribe();
+    let start = (state, changes, String::new(), false);
+    let stream = futures_util::stream::unfold(start, move |(state, mut changes, last, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let job = match state.deps.metastore.job(id).await {
+                Ok(job) => job,
+                Err(e) => {
+                    let event = Event::default().event("error").data(e.to_string());
+                    return Some((Ok(event), (state, changes, last, true)));
+                }
+            };
+            let text = serde_json::to_string(&job).expect("jobs serialise");
+            if text != last {
+                let terminal = job.state.is_terminal();
+                let event = Event::default().event("job").data(text.clone());
+                return Some((Ok(event), (state, changes, text, terminal)));
+            }
+            // Wait for a notice about this job (any notice after a lag), or look again shortly:
+            // another process may own the job.
+            tokio::select! {
+                _ = async {
+                    loop {
+                        match changes.recv().await {
+                            Ok(changed) if changed != id => continue,
+                            _ => break,
+                        }
+                    }
+                } => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The bearer token of a request, or "".
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+}
+
+/// Checks the analyzer's bearer token against the job's current one.
+async fn authorize(state: &SchedulerState, id: Uuid, headers: &HeaderMap) -> ApiResult<()> {
+    let presented = bearer(headers);
+    let execution = state.deps.metastore.execution(id).await?;
+    let expected = execution.token.unwrap_or_default();
+    let equal = !expected.is_empty()
+        && expected.len() == presented.len()
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !equal {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            format!("no valid token for job {id} (it may have finished or been cancelled)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The analyzer's instructions.
+pub async fn analyzer_task(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Json<AnalyzerTask>> {
+    authorize(&state, id, &headers).await?;
+    let job = state.deps.metastore.job(id).await?;
+    let project = state.deps.metastore.project(&job.project).await?;
+    Ok(Json(AnalyzerTask {
+        version: 1,
+        job_id: id,
+        spec: job.spec,
+        schema: project.schema,
+        cache_key: job.cache_key,
+        artifacts: state.deps.artifacts.uri().to_string(),
+        heartbeat_seconds: state.deps.config.scheduler.heartbeat_interval_seconds,
+    }))
+}
+
+/// The answer to a progress report.
+#[derive(Serialize)]
+pub struct ProgressAck {
+    /// False when the job was cancelled: the analyzer should stop.
+    pub proceed: bool,
+}
+
+/// Records an analyzer's progress (also its heartbeat).
+pub async fn analyzer_progress(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(progress): ApiJson<JobProgress>,
+) -> ApiResult<Json<ProgressAck>> {
+    authorize(&state, id, &headers).await?;
+    if !(0.0..=100.0).contains(&progress.percent) {
+        return Err(ApiError::bad_request("percent must be between 0 and 100"));
+    }
+    let token = bearer(&headers);
+    let proceed = state
+        .deps
+        .metastore
+        .report_progress(id, token, &progress)
+        .await?;
+    state.hub.changed(id);
+    Ok(Json(ProgressAck { proceed }))
+}
+
+/// Records an analyzer's result and marks the job succeeded.
+pub async fn analyzer_result(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(manifest): ApiJson<ResultManifest>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, id, &headers).await?;
+    let job = state.deps.metastore.job(id).await?;
+    if manifest.version != 1 {
+        return Err(ApiError::bad_request(format!(
+            "result manifest version {} is not supported",
+            manifest.version
+        )));
+    }
+    if manifest.cache_key != job.cache_key || manifest.kind != job.spec.kind {
+        return Err(ApiError::bad_request("the result does not belong to this job"));
+    }
+    for key in [Some(&manifest.table), manifest.metrics.as_ref(), manifest.importance.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !state.deps.artifacts.exists(key).await? {
+            return Err(ApiError::bad_request(format!("result file {key} is not stored")));
+        }
+    }
+    state.deps.metastore.put_result(&manifest).await?;
+    let token = bearer(&headers);
+    let done = JobProgress {
+        phase: "done".into(),
+        rows_done: manifest.rows,
+        rows_total: Some(manifest.rows),
+        percent: 100.0,
+        eta_seconds: Some(0.0),
+    };
+    state.deps.metastore.report_progress(id, token, &done).await?;
+    let finished = state
+        .deps
+        .metastore
+        .finish(id, JobState::Succeeded, None)
+        .await?;
+    state.hub.changed(id);
+    if !finished {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("job {id} had already finished; its result is kept for later requests"),
+        ));
+    }
+    tracing::info!(job = %id, rows = manifest.rows, seconds = manifest.seconds, "job succeeded");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Why an analyzer gave up.
+#[derive(Debug, Deserialize)]
+pub struct FailureReport {
+    /// The reason, for a person.
+    pub reason: String,
+}
+
+/// Records that an analyzer could not do its job.
+pub async fn analyzer_failure(
+    State(state): State<SchedulerState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(report): ApiJson<FailureReport>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, id, &headers).await?;
+    let reason: String = report.reason.chars().take(2000).collect();
+    state
+        .deps
+        .metastore
+        .finish(id, JobState::Failed, Some(&reason))
+        .await?;
+    state.hub.changed(id);
+    tracing::warn!(job = %id, reason = %reason, "analyzer reported a failure");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,185 @@
+//! The scheduler's loop: claim queued jobs up to the concurrency limit, launch an analyzer for
+//! each, watch it (exit, cancellation, heartbeat), and settle the job's final state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sextant_store::{ClaimedJob, JobState, Metastore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::launcher::{AnalyzerExit, LaunchRequest, Launcher};
+use super::JobHub;
+use crate::Deps;
+
+/// Runs the scheduler until the process ends.
+pub(super) async fn run(deps: Deps, hub: Arc<JobHub>, launcher: Arc<dyn Launcher>, server_url: String) {
+    recover(&deps, &launcher).await;
+    let slots = Arc::new(Semaphore::new(deps.config.scheduler.max_concurrent_analyzers));
+    loop {
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        match deps.metastore.claim_next(&hub.owner).await {
+            Ok(Some(claimed)) => {
+                let (deps, hub, launcher, url) =
+                    (deps.clone(), hub.clone(), launcher.clone(), server_url.clone());
+                tokio::spawn(supervise(deps, hub, launcher, url, claimed, permit));
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = hub.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!(error = %e, "cannot claim a job");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// After a restart: every job left starting or running has lost its supervisor. Its old analyzer
+/// is stopped and the job queued again, so it runs once more, never twice at once.
+async fn recover(deps: &Deps, launcher: &Arc<dyn Launcher>) {
+    let left = match deps
+        .metastore
+        .executions(&[JobState::Starting, JobState::Running])
+        .await
+    {
+        Ok(left) => left,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list unfinished jobs");
+            return;
+        }
+    };
+    for execution in left {
+        launcher.stop_leftover(&execution).await;
+        match deps.metastore.requeue(execution.id).await {
+            Ok(true) => tracing::info!(job = %execution.id, "job queued again after a restart"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(job = %execution.id, error = %e, "cannot requeue"),
+        }
+    }
+}
+
+async fn settle(metastore: &dyn Metastore, id: uuid::Uuid, reason: &str) {
+    match metastore.finish(id, JobState::Failed, Some(reason)).await {
+        Ok(true) => tracing::warn!(job = %id, reason, "job failed"),
+        Ok(false) => {}
+        Err(e) => tracing::error!(job = %id, error = %e, "cannot record a failure"),
+    }
+}
+
+async fn supervise(
+    deps: Deps,
+    hub: Arc<JobHub>,
+    launcher: Arc<dyn Launcher>,
+    server_url: String,
+    claimed: ClaimedJob,
+    _permit: OwnedSemaphorePermit,
+) {
+    let job = claimed.job;
+    let id = job.id;
+    let config = &deps.config.scheduler;
+    hub.changed(id);
+    let request = LaunchRequest {
+        job_id: id,
+        attempt: job.attempt,
+        token: claimed.token,
+        server_url,
+        memory_mib: job.spec.resources.memory_mib,
+        threads: job.spec.resources.threads,
+    };
+    let started = Instant::now();
+    let span = tracing::info_span!("analyzer", job = %id, attempt = job.attempt);
+    let _enter = span.enter();
+    drop(_enter);
+    let mut analyzer = match launcher.launch(&request).await {
+        Ok(analyzer) => analyzer,
+        Err(why) => {
+            settle(deps.metastore.as_ref(), id, &format!("could not start an analyzer: {why}")).await;
+            hub.changed(id);
+            return;
+        }
+    };
+    if let Some(pid) = analyzer.pid()
+        && let Err(e) = deps.metastore.set_pid(id, pid).await
+    {
+        tracing::error!(job = %id, error = %e, "cannot record the analyzer's pid");
+    }
+    tracing::info!(job = %id, attempt = job.attempt, pid = ?analyzer.pid(), launcher = launcher.name(), "analyzer started");
+    let (cancel_tx, mut cancel_rx) = watch::channel(false);
+    hub.cancels.lock().expect("cancel lock").insert(id, cancel_tx);
+    let timeout = Duration::from_secs_f64(config.heartbeat_timeout_seconds);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(config.heartbeat_interval_seconds));
+    let exit = loop {
+        tokio::select! {
+            exit = analyzer.wait() => break Some(exit),
+            _ = cancel_rx.changed() => {
+                analyzer.kill().await;
+                break None;
+            }
+            _ = tick.tick() => {
+                let Ok(execution) = deps.metastore.execution(id).await else { continue };
+                if execution.state.is_terminal() {
+                    // Cancelled, or finished by a report, while we looked elsewhere.
+                    if execution.state != JobState::Succeeded {
+                        analyzer.kill().await;
+                        break None;
+                    }
+                    continue;
+                }
+                let silent = execution
+                    .heartbeat_at
+                    .map(|t| (Utc::now() - t).to_std().unwrap_or_default())
+                    .unwrap_or_default();
+                if silent > timeout {
+                    analyzer.kill().await;
+                    settle(
+                        deps.metastore.as_ref(),
+                        id,
+                        &format!(
+                            "analyzer sent no progress for {:.0} s (heartbeat timeout); it was stopped",
+                            silent.as_secs_f64()
+                        ),
+                    )
+                    .await;
+                    break None;
+                }
+            }
+        }
+    };
+    hub.cancels.lock().expect("cancel lock").remove(&id);
+    if let Some(exit) = exit {
+        let now = deps.metastore.job(id).await.map(|j| j.state);
+        if let Ok(state) = now
+            && !state.is_terminal()
+        {
+            let reason = match exit {
+                AnalyzerExit::Success => "analyzer exited without reporting a result".to_string(),
+                AnalyzerExit::Failed(reason) => reason,
+            };
+            settle(deps.metastore.as_ref(), id, &reason).await;
+        }
+    }
+    let outcome = deps
+        .metastore
+        .job(id)
+        .await
+        .map(|j| j.state.as_str())
+        .unwrap_or("unknown");
+    let kind = match job.spec.kind {
+        sextant_store::JobKind::Predict => "predict",
+        sextant_store::JobKind::Influences => "influences",
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    deps.telemetry.observe_analyzer(kind, outcome, seconds);
+    tracing::info!(job = %id, outcome, seconds, "analyzer finished");
+    hub.changed(id);
+}

@@ -1,0 +1,73 @@
+//! The storage error.
+
+/// What can go wrong in the metastore or the artifact store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A named thing does not exist.
+    #[error("{what} {name:?} does not exist")]
+    NotFound {
+        /// `project`, `model`, `dataset`, `job`, `result`.
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+    },
+    /// A name is taken, or a thing is in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("metastore: {context}: {source}")]
+    Database {
+        /// What was being done.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database schema could not be brought up to date.
+    #[error("metastore migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored document could not be read back.
+    #[error("metastore: stored {what} is not valid: {source}")]
+    Corrupt {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The artifact store failed.
+    #[error("artifact store: {context}: {source}")]
+    Artifact {
+        /// What was being done.
+        context: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A store URI is not one this build understands.
+    #[error("unsupported {what} URI {uri:?}: {message}")]
+    Uri {
+        /// `metastore` or `artifact store`.
+        what: &'static str,
+        /// The URI.
+        uri: String,
+        /// What is supported.
+        message: String,
+    },
+}
+
+/// A storage result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}

@@ -1,0 +1,34 @@
+//! Sextant's storage.
+//!
+//! - The **metastore** ([`Metastore`]) records projects, models, datasets, jobs and results. The
+//!   embedded backend is SQLite ([`SqliteMetastore`]); backends are chosen by URI
+//!   ([`open_metastore`]).
+//! - The **artifact store** ([`Artifacts`]) keeps the files themselves under content-derived keys
+//!   (`models/<sha256>`, `datasets/<sha256>.<format>`, `results/<cache-key>/…`), written
+//!   atomically, through the `object_store` crate.
+
+mod artifacts;
+mod error;
+mod metastore;
+mod records;
+mod sqlite;
+
+use std::sync::Arc;
+
+pub use artifacts::{Artifacts, Hasher, sha256_hex};
+pub use error::{StoreError, StoreResult};
+pub use metastore::Metastore;
+pub use records::*;
+pub use sqlite::SqliteMetastore;
+
+/// Opens the metastore a URI names (`sqlite://path/to/file.db`).
+pub async fn open_metastore(uri: &str) -> StoreResult<Arc<dyn Metastore>> {
+    if uri.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteMetastore::open(uri).await?));
+    }
+    Err(StoreError::Uri {
+        what: "metastore",
+        uri: uri.to_string(),
+        message: "this build supports sqlite:// databases".into(),
+    })
+}

@@ -1,0 +1,90 @@
+//! The metastore: the one place that knows which projects, models, datasets, jobs and results
+//! exist. A trait, so that the embedded SQLite backend and a server database share every caller.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::records::{
+    ClaimedJob, Dataset, Job, JobExecution, JobKind, JobProgress, JobState, Model, Project,
+    ResultManifest, StoredResult,
+};
+
+/// Storage of everything but file contents.
+#[async_trait]
+pub trait Metastore: Send + Sync + 'static {
+    /// Answers when the database can be reached.
+    async fn check(&self) -> StoreResult<()>;
+
+    /// Creates a project; a taken name is a conflict.
+    async fn create_project(&self, project: &Project) -> StoreResult<()>;
+    /// A project by name.
+    async fn project(&self, name: &str) -> StoreResult<Project>;
+    /// Every project, by name.
+    async fn projects(&self) -> StoreResult<Vec<Project>>;
+
+    /// Registers a model; a taken name is a conflict.
+    async fn add_model(&self, model: &Model) -> StoreResult<()>;
+    /// A model by name.
+    async fn model(&self, project: &str, name: &str) -> StoreResult<Model>;
+    /// Every model of a project, by name.
+    async fn models(&self, project: &str) -> StoreResult<Vec<Model>>;
+    /// Removes a model, unless a job that has not finished reads it (a conflict).
+    async fn delete_model(&self, project: &str, name: &str) -> StoreResult<Model>;
+
+    /// Registers a dataset; a taken name is a conflict.
+    async fn add_dataset(&self, dataset: &Dataset) -> StoreResult<()>;
+    /// A dataset by name.
+    async fn dataset(&self, project: &str, name: &str) -> StoreResult<Dataset>;
+    /// Every dataset of a project, by name.
+    async fn datasets(&self, project: &str) -> StoreResult<Vec<Dataset>>;
+    /// Removes a dataset, unless a job that has not finished reads it (a conflict).
+    async fn delete_dataset(&self, project: &str, name: &str) -> StoreResult<Dataset>;
+    /// Whether any model or dataset still refers to this content.
+    async fn content_in_use(&self, sha256: &str) -> StoreResult<bool>;
+
+    /// Records a new job (in whatever state it is given).
+    async fn create_job(&self, job: &Job) -> StoreResult<()>;
+    /// A job by id.
+    async fn job(&self, id: Uuid) -> StoreResult<Job>;
+    /// The latest jobs, newest first, of one project or all.
+    async fn jobs(&self, project: Option<&str>, limit: u32) -> StoreResult<Vec<Job>>;
+    /// Succeeded jobs of a kind over a model and dataset, newest first.
+    async fn succeeded_jobs(
+        &self,
+        project: &str,
+        kind: JobKind,
+        model: &str,
+        dataset: &str,
+    ) -> StoreResult<Vec<Job>>;
+    /// Jobs per state.
+    async fn job_counts(&self) -> StoreResult<Vec<(JobState, u64)>>;
+
+    /// The bookkeeping of a job (token, process, lease, heartbeat).
+    async fn execution(&self, id: Uuid) -> StoreResult<JobExecution>;
+    /// The bookkeeping of every job in the given states.
+    async fn executions(&self, states: &[JobState]) -> StoreResult<Vec<JobExecution>>;
+    /// Atomically moves the oldest queued job to `starting` for `owner`, with a fresh token and
+    /// one more attempt. No two callers ever get the same job.
+    async fn claim_next(&self, owner: &str) -> StoreResult<Option<ClaimedJob>>;
+    /// Records the analyzer process of a starting job.
+    async fn set_pid(&self, id: Uuid, pid: i64) -> StoreResult<()>;
+    /// Records progress reported with `token`; moves `starting` to `running`. False when the
+    /// token is not the job's current one or the job has finished.
+    async fn report_progress(
+        &self,
+        id: Uuid,
+        token: &str,
+        progress: &JobProgress,
+    ) -> StoreResult<bool>;
+    /// Moves a job that has not finished to a final state. False when it had already finished.
+    async fn finish(&self, id: Uuid, state: JobState, reason: Option<&str>) -> StoreResult<bool>;
+    /// Puts a starting or running job back in the queue (its analyzer is gone). False when it
+    /// was in another state.
+    async fn requeue(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// Stores a result manifest (a second store of the same key keeps the first).
+    async fn put_result(&self, manifest: &ResultManifest) -> StoreResult<()>;
+    /// The stored result of a cache key.
+    async fn result(&self, cache_key: &str) -> StoreResult<Option<StoredResult>>;
+}

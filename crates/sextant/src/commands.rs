@@ -1,0 +1,836 @@
+//! The CLI client: `project`, `model`, `data`, `job`, `influences`, `importance`, `metrics`.
+//! Human tables by default, `--json` for scripts.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use sextant_store::{
+    Dataset, FeatureSpec, FeatureType, Job, JobState, Model, Project, ProjectSchema, ScoreType,
+    Task,
+};
+
+use crate::Failure;
+use crate::client::Client;
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// The Sextant server.
+    #[arg(long, global = true, env = "SEXTANT_SERVER", default_value = crate::client::DEFAULT_SERVER)]
+    pub server: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project.
+    Create(ProjectCreate),
+    /// List projects.
+    List,
+    /// Show a project's schema.
+    Show { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TaskArg {
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScoreArg {
+    Probability,
+    Logit,
+    Raw,
+}
+
+#[derive(Args)]
+pub struct ProjectCreate {
+    name: String,
+    #[arg(long, value_enum)]
+    task: TaskArg,
+    /// Features, comma-separated; `name:categorical` marks a categorical one.
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// The label column.
+    #[arg(long)]
+    label: Option<String>,
+    /// A numeric column identifying rows.
+    #[arg(long)]
+    id: Option<String>,
+    /// Number of classes (multiclass).
+    #[arg(long)]
+    classes: Option<u32>,
+    #[arg(long, value_enum)]
+    score_type: Option<ScoreArg>,
+    /// Take the features from this CSV or Parquet file: every column but the label and id,
+    /// categorical where the values are text.
+    #[arg(long)]
+    from_data: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Upload a model file.
+    Add {
+        project: String,
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// List a project's models.
+    List { project: String },
+    /// Delete a model.
+    Delete { project: String, name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Train,
+    Test,
+    Production,
+    Background,
+    Custom,
+}
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Upload a dataset (CSV with a header, or Parquet).
+    Add {
+        project: String,
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value = "custom")]
+        role: RoleArg,
+        /// The label column this file should carry (checked against the project's).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List a project's datasets.
+    List { project: String },
+    /// Delete a dataset.
+    Delete { project: String, name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Predict,
+    Influences,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    PathDependent,
+    Interventional,
+}
+
+impl MethodArg {
+    fn name(self) -> &'static str {
+        match self {
+            MethodArg::PathDependent => "path-dependent",
+            MethodArg::Interventional => "interventional",
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct JobRun {
+    project: String,
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    dataset: String,
+    /// Background dataset (interventional influences).
+    #[arg(long)]
+    background: Option<String>,
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// Only the first N rows.
+    #[arg(long)]
+    rows: Option<u64>,
+    /// Classification threshold for metrics (binary).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Analyzer memory limit in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// Follow the job with a progress bar until it finishes.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Submit a job.
+    Run(JobRun),
+    /// List recent jobs.
+    List { project: Option<String> },
+    /// Show a job.
+    Show { id: String },
+    /// Cancel a job.
+    Cancel { id: String },
+    /// Follow a job until it finishes.
+    Wait { id: String },
+}
+
+#[derive(Args)]
+pub struct ResultArgs {
+    project: String,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    dataset: String,
+    /// Influence method (default: the latest result of either).
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// First row.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+    /// Rows.
+    #[arg(long, default_value_t = 20)]
+    limit: u64,
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("values serialise")
+    );
+}
+
+/// Prints rows under a header, columns aligned.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) => format!("{x:.6}"),
+        None if v.is_null() => "-".into(),
+        None => v.to_string(),
+    }
+}
+
+/// Infers a schema's features from a table: numbers are numeric, text is categorical.
+pub fn infer_features(
+    path: &Path,
+    label: Option<&str>,
+    id: Option<&str>,
+) -> anyhow::Result<Vec<FeatureSpec>> {
+    let columns = sextant_data::table_columns(path)?;
+    let skip = |c: &str| Some(c) == label || Some(c) == id;
+    let text_columns: BTreeSet<String> = match sextant_data::TableFormat::from_path(path)? {
+        sextant_data::TableFormat::Csv => {
+            let mut reader = csv::Reader::from_path(path)?;
+            let mut text = BTreeSet::new();
+            for record in reader.records().take(10_000) {
+                let record = record.with_context(|| format!("{}", path.display()))?;
+                for (c, cell) in columns.iter().zip(record.iter()) {
+                    let cell = cell.trim();
+                    let missing = cell.is_empty()
+                        || ["nan", "na", "null", "none"].iter().any(|m| cell.eq_ignore_ascii_case(m));
+                    if !missing && cell.parse::<f64>().is_err() {
+                        text.insert(c.clone());
+                    }
+                }
+            }
+            text
+        }
+        sextant_data::TableFormat::Parquet => {
+            let file = std::fs::File::open(path)?;
+            let builder =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+            builder
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.data_type(),
+                        arrow_schema::DataType::Utf8
+                            | arrow_schema::DataType::LargeUtf8
+                            | arrow_schema::DataType::Dictionary(_, _)
+                    )
+                })
+                .map(|f| f.name().clone())
+                .collect()
+        }
+    };
+    for (what, column) in [("label", label), ("id", id)] {
+        if let Some(c) = column
+            && !columns.iter().any(|x| x == c)
+        {
+            bail!("{}: no {what} column {c:?} (the file has {})", path.display(), columns.join(", "));
+        }
+    }
+    Ok(columns
+        .iter()
+        .filter(|c| !skip(c))
+        .map(|c| FeatureSpec {
+            name: c.clone(),
+            kind: if text_columns.contains(c) {
+                FeatureType::Categorical
+            } else {
+                FeatureType::Numeric
+            },
+            categories: None,
+        })
+        .collect())
+}
+
+pub fn project_schema(args: &ProjectCreate) -> anyhow::Result<ProjectSchema> {
+    let features = match (&args.from_data, args.features.is_empty()) {
+        (Some(path), true) => infer_features(path, args.label.as_deref(), args.id.as_deref())?,
+        (None, false) => args
+            .features
+            .iter()
+            .map(|f| {
+                let (name, kind) = match f.split_once(':') {
+                    Some((n, "categorical")) => (n, FeatureType::Categorical),
+                    Some((n, "numeric")) => (n, FeatureType::Numeric),
+                    Some((_, other)) => {
+                        bail!("feature type {other:?} is not numeric or categorical")
+                    }
+                    None => (f.as_str(), FeatureType::Numeric),
+                };
+                Ok(FeatureSpec {
+                    name: name.trim().to_string(),
+                    kind,
+                    categories: None,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+        (Some(_), false) => bail!("give --features or --from-data, not both"),
+        (None, true) => bail!("give the features: --features f1,f2,… or --from-data FILE"),
+    };
+    let task = match args.task {
+        TaskArg::Binary => Task::Binary,
+        TaskArg::Multiclass => Task::Multiclass,
+        TaskArg::Regression => Task::Regression,
+    };
+    let score_type = match (args.score_type, task) {
+        (Some(ScoreArg::Probability), _) => ScoreType::Probability,
+        (Some(ScoreArg::Logit), _) => ScoreType::Logit,
+        (Some(ScoreArg::Raw), _) => ScoreType::Raw,
+        (None, Task::Regression) => ScoreType::Raw,
+        (None, _) => ScoreType::Probability,
+    };
+    Ok(ProjectSchema {
+        features,
+        label: args.label.clone(),
+        id: args.id.clone(),
+        task,
+        score_type,
+        classes: args.classes,
+    })
+}
+
+pub fn project(client: &Client, json_out: bool, command: ProjectCommand) -> Result<(), Failure> {
+    match command {
+        ProjectCommand::Create(args) => {
+            let schema = project_schema(&args)?;
+            let project: Project = client.post(
+                "/api/v1/projects",
+                &json!({ "name": args.name, "schema": schema }),
+            )?;
+            if json_out {
+                print_json(&project);
+            } else {
+                println!(
+                    "created project {} ({} features, task {:?})",
+                    project.name,
+                    project.schema.features.len(),
+                    project.schema.task
+                );
+            }
+        }
+        ProjectCommand::List => {
+            let projects: Vec<Project> = client.get("/api/v1/projects")?;
+            if json_out {
+                print_json(&projects);
+            } else {
+                let rows: Vec<Vec<String>> = projects
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            format!("{:?}", p.schema.task).to_lowercase(),
+                            p.schema.features.len().to_string(),
+                            p.schema.label.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                print_table(&["NAME", "TASK", "FEATURES", "LABEL"], &rows);
+            }
+        }
+        ProjectCommand::Show { name } => {
+            let project: Project = client.get(&format!("/api/v1/projects/{name}"))?;
+            if json_out {
+                print_json(&project);
+            } else {
+                let rows: Vec<Vec<String>> = project
+                    .schema
+                    .features
+                    .iter()
+                    .map(|f| vec![f.name.clone(), format!("{:?}", f.kind).to_lowercase()])
+                    .collect();
+                println!(
+                    "project {}: task {:?}, score type {:?}, label {}, id {}",
+                    project.name,
+                    project.schema.task,
+                    project.schema.score_type,
+                    project.schema.label.as_deref().unwrap_or("-"),
+                    project.schema.id.as_deref().unwrap_or("-")
+                );
+                print_table(&["FEATURE", "TYPE"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(), Failure> {
+    match command {
+        ModelCommand::Add {
+            project,
+            file,
+            name,
+        } => {
+            let model: Model = client.upload(
+                &format!("/api/v1/projects/{project}/models"),
+                &[("name", &name)],
+                &file,
+            )?;
+            if json_out {
+                print_json(&model);
+            } else {
+                println!(
+                    "added model {} to {project}: {} ({}), {} trees, sha256 {}",
+                    model.name,
+                    model.summary.format,
+                    model.summary.objective,
+                    model.summary.trees,
+                    &model.sha256[..12]
+                );
+            }
+        }
+        ModelCommand::List { project } => {
+            let models: Vec<Model> = client.get(&format!("/api/v1/projects/{project}/models"))?;
+            if json_out {
+                print_json(&models);
+            } else {
+                let rows: Vec<Vec<String>> = models
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.name.clone(),
+                            m.summary.format.clone(),
+                            m.summary.objective.clone(),
+                            m.summary.trees.to_string(),
+                            m.sha256[..12].to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["NAME", "FORMAT", "OBJECTIVE", "TREES", "SHA256"], &rows);
+            }
+        }
+        ModelCommand::Delete { project, name } => {
+            let _: Value = client.delete(&format!("/api/v1/projects/{project}/models/{name}"))?;
+            if !json_out {
+                println!("deleted model {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(), Failure> {
+    match command {
+        DataCommand::Add {
+            project,
+            file,
+            name,
+            role,
+            label,
+        } => {
+            if let Some(label) = &label {
+                let p: Project = client.get(&format!("/api/v1/projects/{project}"))?;
+                if p.schema.label.as_deref() != Some(label) {
+                    return Err(anyhow!(
+                        "--label {label:?} is not project {project}'s label column ({})",
+                        p.schema.label.as_deref().unwrap_or("none")
+                    )
+                    .into());
+                }
+            }
+            let role = match role {
+                RoleArg::Train => "train",
+                RoleArg::Test => "test",
+                RoleArg::Production => "production",
+                RoleArg::Background => "background",
+                RoleArg::Custom => "custom",
+            };
+            let dataset: Dataset = client.upload(
+                &format!("/api/v1/projects/{project}/datasets"),
+                &[("name", &name), ("role", role)],
+                &file,
+            )?;
+            if json_out {
+                print_json(&dataset);
+            } else {
+                println!(
+                    "added dataset {} to {project}: {} rows, {}{}",
+                    dataset.name,
+                    dataset.summary.rows,
+                    dataset.summary.format,
+                    if dataset.summary.has_label { ", labelled" } else { "" }
+                );
+            }
+        }
+        DataCommand::List { project } => {
+            let datasets: Vec<Dataset> =
+                client.get(&format!("/api/v1/projects/{project}/datasets"))?;
+            if json_out {
+                print_json(&datasets);
+            } else {
+                let rows: Vec<Vec<String>> = datasets
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.name.clone(),
+                            format!("{:?}", d.summary.role).to_lowercase(),
+                            d.summary.rows.to_string(),
+                            d.summary.format.clone(),
+                            d.summary.has_label.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["NAME", "ROLE", "ROWS", "FORMAT", "LABELLED"], &rows);
+            }
+        }
+        DataCommand::Delete { project, name } => {
+            let _: Value =
+                client.delete(&format!("/api/v1/projects/{project}/datasets/{name}"))?;
+            if !json_out {
+                println!("deleted dataset {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn job_row(job: &Job) -> Vec<String> {
+    vec![
+        job.id.to_string(),
+        job.project.clone(),
+        format!("{:?}", job.spec.kind).to_lowercase(),
+        job.spec.model.name.clone(),
+        job.spec.dataset.name.clone(),
+        job.state.as_str().to_string(),
+        format!("{:.0}%", job.progress.percent),
+        job.reason.clone().unwrap_or_default(),
+    ]
+}
+
+const JOB_HEADER: [&str; 8] = [
+    "ID", "PROJECT", "KIND", "MODEL", "DATASET", "STATE", "PROGRESS", "REASON",
+];
+
+/// Follows a job with a progress bar; returns it finished.
+pub fn wait_for(client: &Client, id: &str, label: &str) -> anyhow::Result<Job> {
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {percent:>3}% {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    let job = client.follow(id, |job| {
+        bar.set_position((job.progress.percent * 10.0) as u64);
+        let eta = job
+            .progress
+            .eta_seconds
+            .map(|s| format!(", eta {s:.0} s"))
+            .unwrap_or_default();
+        bar.set_message(format!(
+            "{} {} rows{eta}",
+            job.state.as_str(),
+            job.progress.rows_done
+        ));
+    })?;
+    if job.state == JobState::Succeeded {
+        bar.set_position(1000);
+    }
+    bar.finish_with_message(format!(
+        "{}{}",
+        job.state.as_str(),
+        if job.cached { " (stored result)" } else { "" }
+    ));
+    Ok(job)
+}
+
+pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), Failure> {
+    match command {
+        JobCommand::Run(args) => {
+            let mut options = serde_json::Map::new();
+            if let Some(m) = args.method {
+                options.insert("method".into(), json!(m.name()));
+            }
+            if let Some(r) = args.rows {
+                options.insert("rows".into(), json!(r));
+            }
+            if let Some(t) = args.threshold {
+                options.insert("threshold".into(), json!(t));
+            }
+            let mut body = json!({
+                "kind": match args.kind { KindArg::Predict => "predict", KindArg::Influences => "influences" },
+                "model": args.model,
+                "dataset": args.dataset,
+                "options": options,
+            });
+            if let Some(b) = &args.background {
+                body["background"] = json!(b);
+            }
+            if let Some(m) = args.memory_mib {
+                body["memory_mib"] = json!(m);
+            }
+            let job: Job = client.post(&format!("/api/v1/projects/{}/jobs", args.project), &body)?;
+            let job = if args.wait {
+                let label = format!("{:?}", job.spec.kind).to_lowercase();
+                wait_for(client, &job.id.to_string(), &label)?
+            } else {
+                job
+            };
+            if json_out {
+                print_json(&job);
+            } else {
+                println!("job {} {}", job.id, job.state.as_str());
+                if let Some(reason) = &job.reason {
+                    println!("reason: {reason}");
+                }
+            }
+            if args.wait && job.state != JobState::Succeeded {
+                return Err(Failure::Check(anyhow!(
+                    "job {} {}: {}",
+                    job.id,
+                    job.state.as_str(),
+                    job.reason.unwrap_or_default()
+                )));
+            }
+        }
+        JobCommand::List { project } => {
+            let path = match project {
+                Some(p) => format!("/api/v1/projects/{p}/jobs"),
+                None => "/api/v1/jobs".into(),
+            };
+            let jobs: Vec<Job> = client.get(&path)?;
+            if json_out {
+                print_json(&jobs);
+            } else {
+                let rows: Vec<Vec<String>> = jobs.iter().map(job_row).collect();
+                print_table(&JOB_HEADER, &rows);
+            }
+        }
+        JobCommand::Show { id } => {
+            let job: Job = client.get(&format!("/api/v1/jobs/{id}"))?;
+            if json_out {
+                print_json(&job);
+            } else {
+                print_table(&JOB_HEADER, &[job_row(&job)]);
+            }
+        }
+        JobCommand::Cancel { id } => {
+            let job: Job = client.delete(&format!("/api/v1/jobs/{id}"))?;
+            if json_out {
+                print_json(&job);
+            } else {
+                println!("job {} {}", job.id, job.state.as_str());
+            }
+        }
+        JobCommand::Wait { id } => {
+            let job = wait_for(client, &id, "job")?;
+            if json_out {
+                print_json(&job);
+            } else {
+                print_table(&JOB_HEADER, &[job_row(&job)]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn result_query(args: &ResultArgs, paged: bool) -> String {
+    let mut q = format!("dataset={}", args.dataset);
+    if let Some(m) = args.method {
+        q.push_str(&format!("&method={}", m.name()));
+    }
+    if paged {
+        q.push_str(&format!("&offset={}&limit={}", args.offset, args.limit));
+    }
+    q
+}
+
+/// `influences`: a page of per-row influences.
+pub fn influences(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+    let page: Value = client.get(&format!(
+        "/api/v1/projects/{}/models/{}/influences?{}",
+        args.project,
+        args.model,
+        result_query(&args, true)
+    ))?;
+    if json_out {
+        print_json(&page);
+        return Ok(());
+    }
+    let columns: Vec<&str> = page["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = page["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| r.as_array().map(|r| r.iter().map(number).collect()).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(&columns, &rows);
+    println!(
+        "rows {}–{} of {} ({} influences, job {})",
+        args.offset,
+        args.offset + rows.len() as u64,
+        page["source"]["rows_total"],
+        page["source"]["method"].as_str().unwrap_or("-"),
+        page["source"]["job"].as_str().unwrap_or("-")
+    );
+    Ok(())
+}
+
+/// Prints an importance document as a table.
+pub fn print_importance(doc: &Value) {
+    let features = doc["result"]["features"].as_array().cloned().unwrap_or_default();
+    let top = features
+        .first()
+        .and_then(|f| f["mean_abs"].as_f64())
+        .unwrap_or(0.0);
+    let rows: Vec<Vec<String>> = features
+        .iter()
+        .map(|f| {
+            let v = f["mean_abs"].as_f64().unwrap_or(0.0);
+            let bar = if top > 0.0 {
+                "#".repeat(((v / top) * 30.0).round() as usize)
+            } else {
+                String::new()
+            };
+            vec![
+                f["feature"].as_str().unwrap_or("?").to_string(),
+                format!("{v:.6}"),
+                format!("{:+.6}", f["mean"].as_f64().unwrap_or(0.0)),
+                bar,
+            ]
+        })
+        .collect();
+    println!(
+        "global importance: mean |influence| over {} rows of {} ({}, on the margin)",
+        doc["result"]["rows"],
+        doc["source"]["dataset"].as_str().unwrap_or("?"),
+        doc["source"]["method"].as_str().unwrap_or("?")
+    );
+    print_table(&["FEATURE", "MEAN |φ|", "MEAN φ", ""], &rows);
+}
+
+/// Prints a metrics document.
+pub fn print_metrics(doc: &Value) {
+    let m = &doc["result"];
+    println!(
+        "metrics of {} on {} ({} labelled rows)",
+        doc["source"]["model"].as_str().unwrap_or("?"),
+        doc["source"]["dataset"].as_str().unwrap_or("?"),
+        m["rows"]
+    );
+    let names: &[&str] = if m["task"] == "regression" {
+        &["rmse", "mae", "r2", "mape"]
+    } else {
+        &[
+            "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "threshold",
+        ]
+    };
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .filter(|n| !m[**n].is_null() || **n != "threshold")
+        .map(|n| vec![n.to_string(), number(&m[*n])])
+        .collect();
+    print_table(&["METRIC", "VALUE"], &rows);
+    if let Some(matrix) = m["confusion_matrix"].as_array() {
+        println!("confusion matrix (rows: actual class, columns: predicted class)");
+        let header: Vec<String> = std::iter::once("".to_string())
+            .chain((0..matrix.len()).map(|k| format!("pred {k}")))
+            .collect();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = matrix
+            .iter()
+            .enumerate()
+            .map(|(k, row)| {
+                std::iter::once(format!("actual {k}"))
+                    .chain(row.as_array().into_iter().flatten().map(number))
+                    .collect()
+            })
+            .collect();
+        print_table(&header, &rows);
+    }
+}
+
+pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+    let doc: Value = client.get(&format!(
+        "/api/v1/projects/{}/models/{}/importance?{}",
+        args.project,
+        args.model,
+        result_query(&args, false)
+    ))?;
+    if json_out {
+        print_json(&doc);
+    } else {
+        print_importance(&doc);
+    }
+    Ok(())
+}
+
+pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+    let doc: Value = client.get(&format!(
+        "/api/v1/projects/{}/models/{}/metrics?dataset={}",
+        args.project, args.model, args.dataset
+    ))?;
+    if json_out {
+        print_json(&doc);
+    } else {
+        print_metrics(&doc);
+    }
+    Ok(())
+}

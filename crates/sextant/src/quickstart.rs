@@ -1,0 +1,197 @@
+//! `sextant quickstart`: a server on embedded defaults, a demo project made from the model and
+//! data this binary carries, predictions and influences with live progress, the results, and the
+//! server kept running until Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use sextant_store::{Job, JobState, ProjectSchema, ScoreType, Task};
+
+use crate::Failure;
+use crate::client::Client;
+use crate::commands::{infer_features, print_importance, print_metrics, wait_for};
+use crate::serve::{LogFormat, init_logging, load_config, shutdown_signal};
+
+const DEMO_MODEL: &[u8] = include_bytes!("../../../demo/credit_model.json");
+const DEMO_APPLICANTS: &[u8] = include_bytes!("../../../demo/applicants.csv");
+const DEMO_BACKGROUND: &[u8] = include_bytes!("../../../demo/background.csv");
+const PROJECT: &str = "credit-demo";
+const MODEL: &str = "credit-xgb";
+
+#[derive(Args)]
+pub struct QuickstartArgs {
+    /// Where the demo server keeps its data.
+    #[arg(long, default_value = "sextant-quickstart")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8640")]
+    listen: String,
+    /// Stop the server once the demo has run, instead of serving until Ctrl-C.
+    #[arg(long)]
+    exit: bool,
+}
+
+pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
+    let config = load_config(
+        None,
+        &[
+            ("SEXTANT_DATA_DIR", Some(args.data_dir.display().to_string())),
+            ("SEXTANT_LISTEN", Some(args.listen.clone())),
+        ],
+    )?;
+    // Quiet logs: the demo's own output is the point here; SEXTANT_LOG shows more.
+    if std::env::var_os("SEXTANT_LOG").is_none() {
+        // SAFETY: set before any other thread starts.
+        unsafe { std::env::set_var("SEXTANT_LOG", "warn") };
+    }
+    init_logging(LogFormat::Text);
+    let data_dir = config.data_dir.clone();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.listen))
+        .map_err(|e| anyhow!("cannot listen on {}: {e} (pick another with --listen)", config.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(async move {
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop_rx => {}
+            }
+        };
+        sextant_server::run(config, listener, stop).await
+    });
+    println!("Sextant quickstart: serving at {url}, data in {}", data_dir.display());
+    let demo = demo(&Client::new(&url), &data_dir, &url);
+    if demo.is_ok() && !args.exit {
+        println!("\nThe server keeps running; press Ctrl-C to stop it.");
+        let outcome = runtime.block_on(server);
+        return outcome
+            .map_err(|e| Failure::Input(anyhow!(e)))?
+            .map_err(|e| Failure::Input(anyhow!(e)));
+    }
+    let _ = stop_tx.send(());
+    let _ = runtime.block_on(server);
+    demo.map_err(Failure::Check)
+}
+
+fn write_demo_files(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let files = [
+        ("credit_model.json", DEMO_MODEL),
+        ("applicants.csv", DEMO_APPLICANTS),
+        ("background.csv", DEMO_BACKGROUND),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes)?;
+    }
+    Ok((
+        dir.join("credit_model.json"),
+        dir.join("applicants.csv"),
+        dir.join("background.csv"),
+    ))
+}
+
+/// Creates something unless it exists (a rerun of the quickstart reuses what it made).
+fn ensure(result: anyhow::Result<Value>) -> anyhow::Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("(HTTP 409") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn run_job(client: &Client, label: &str, body: Value) -> anyhow::Result<Job> {
+    let job: Job = client.post(&format!("/api/v1/projects/{PROJECT}/jobs"), &body)?;
+    let started = Instant::now();
+    let job = wait_for(client, &job.id.to_string(), label)?;
+    if job.state != JobState::Succeeded {
+        bail!(
+            "the {label} job {}: {}",
+            job.state.as_str(),
+            job.reason.unwrap_or_default()
+        );
+    }
+    println!(
+        "{label:>12}: {} rows in {:.2} s{}",
+        job.progress.rows_done.max(job.progress.rows_total.unwrap_or(0)),
+        started.elapsed().as_secs_f64(),
+        if job.cached { " (stored result reused)" } else { "" }
+    );
+    Ok(job)
+}
+
+fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client.ready() {
+        if Instant::now() > deadline {
+            bail!("the server did not become ready within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (model, applicants, background) = write_demo_files(&data_dir.join("demo"))?;
+    let schema = ProjectSchema {
+        features: infer_features(&applicants, Some("defaulted"), Some("applicant_id"))?,
+        label: Some("defaulted".into()),
+        id: Some("applicant_id".into()),
+        task: Task::Binary,
+        score_type: ScoreType::Probability,
+        classes: None,
+    };
+    println!("\n1. project {PROJECT}: a credit-risk XGBoost model, 1,000 applicants, 100 background rows");
+    ensure(client.post("/api/v1/projects", &json!({ "name": PROJECT, "schema": schema })))?;
+    ensure(client.upload(
+        &format!("/api/v1/projects/{PROJECT}/models"),
+        &[("name", MODEL)],
+        &model,
+    ))?;
+    ensure(client.upload(
+        &format!("/api/v1/projects/{PROJECT}/datasets"),
+        &[("name", "applicants"), ("role", "test")],
+        &applicants,
+    ))?;
+    ensure(client.upload(
+        &format!("/api/v1/projects/{PROJECT}/datasets"),
+        &[("name", "background"), ("role", "background")],
+        &background,
+    ))?;
+    println!("\n2. jobs, each in its own analyzer process");
+    run_job(
+        client,
+        "predict",
+        json!({"kind": "predict", "model": MODEL, "dataset": "applicants"}),
+    )?;
+    run_job(
+        client,
+        "influences",
+        json!({"kind": "influences", "model": MODEL, "dataset": "applicants"}),
+    )?;
+    run_job(
+        client,
+        "interventional",
+        json!({"kind": "influences", "model": MODEL, "dataset": "applicants",
+               "background": "background", "options": {"method": "interventional"}}),
+    )?;
+    let base = format!("/api/v1/projects/{PROJECT}/models/{MODEL}");
+    println!("\n3. results");
+    let importance: Value =
+        client.get(&format!("{base}/importance?dataset=applicants&method=path-dependent"))?;
+    print_importance(&importance);
+    println!();
+    let metrics: Value = client.get(&format!("{base}/metrics?dataset=applicants"))?;
+    print_metrics(&metrics);
+    println!("\n4. explore");
+    println!("  API document   {url}/api/v1/openapi.json");
+    println!("  influences     {url}{base}/influences?dataset=applicants&limit=5");
+    println!("  importance     {url}{base}/importance?dataset=applicants");
+    println!("  metrics        {url}{base}/metrics?dataset=applicants");
+    println!("  jobs           {url}/api/v1/jobs");
+    println!("  health         {url}/healthz   {url}/metrics");
+    println!(
+        "  CLI            sextant importance {PROJECT} --model {MODEL} --dataset applicants --server {url}"
+    );
+    Ok(())
+}
