@@ -198,7 +198,9 @@ mod tests {
         assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
         // Positives 0.9, 0.8, 0.3 against negatives 0.6, 0.2, 0.1: 8 of 9 pairs ordered right.
         assert!((m.roc_auc.unwrap() - 8.0 / 9.0).abs() < 1e-12);
-        let ll = -(0.9f64.ln() + 0.8f64.ln() + 0.3f64.ln() + 0.4f64.ln() + 0.8f64.ln() + 0.9f64.ln()) / 6.0;
+        let ll =
+            -(0.9f64.ln() + 0.8f64.ln() + 0.3f64.ln() + 0.4f64.ln() + 0.8f64.ln() + 0.9f64.ln())
+                / 6.0;
         assert!((m.log_loss - ll).abs() < 1e-12);
         let brier = (0.01 + 0.04 + 0.49 + 0.36 + 0.04 + 0.01) / 6.0;
         assert!((m.brier - brier).abs() < 1e-12);
@@ -208,7 +210,10 @@ mod tests {
     fn ties_count_half_and_one_class_has_no_auc() {
         let m = classification_metrics(&[0.5, 0.5], &[1, 0], 2, 0.5);
         assert_eq!(m.roc_auc, Some(0.5));
-        assert_eq!(classification_metrics(&[0.2, 0.7], &[1, 1], 2, 0.5).roc_auc, None);
+        assert_eq!(
+            classification_metrics(&[0.2, 0.7], &[1, 1], 2, 0.5).roc_auc,
+            None
+        );
     }
 
     #[test]
@@ -216,7 +221,10 @@ mod tests {
         let p = [0.7, 0.2, 0.1, 0.1, 0.8, 0.1, 0.2, 0.3, 0.5, 0.6, 0.3, 0.1];
         let y = [0, 1, 2, 2];
         let m = classification_metrics(&p, &y, 3, 0.5);
-        assert_eq!(m.confusion, vec![vec![1, 0, 0], vec![0, 1, 0], vec![1, 0, 1]]);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 0, 0], vec![0, 1, 0], vec![1, 0, 1]]
+        );
         assert!((m.accuracy - 0.75).abs() < 1e-12);
         assert!((m.recall - (1.0 + 1.0 + 0.5) / 3.0).abs() < 1e-12);
         assert!((m.precision - (0.5 + 1.0 + 1.0) / 3.0).abs() < 1e-12);

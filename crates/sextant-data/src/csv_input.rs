@@ -30,7 +30,9 @@ pub(crate) fn header(path: &Path) -> Result<Vec<String>, DataError> {
         path: name.clone(),
         source,
     })?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(file);
     let headers = reader.headers().map_err(|e| csv_error(&name, e))?;
     if headers.is_empty() {
         return Err(DataError::Csv {

@@ -34,11 +34,17 @@ pub(crate) fn column_names(path: &Path) -> Result<Vec<String>, DataError> {
         path: name.clone(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::Parquet {
-        path: name,
-        message: e.to_string(),
-    })?;
-    Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::Parquet {
+            path: name,
+            message: e.to_string(),
+        })?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
 }
 
 impl ParquetReader {

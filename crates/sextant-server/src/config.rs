@@ -49,7 +49,9 @@ impl FromStr for Service {
             .into_iter()
             .find(|service| service.name() == s.trim())
             .ok_or_else(|| {
-                format!("unknown service {s:?} (expected ingest, intelligence, scheduler or gateway)")
+                format!(
+                    "unknown service {s:?} (expected ingest, intelligence, scheduler or gateway)"
+                )
             })
     }
 }
@@ -309,7 +311,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
         assert_eq!(c.services, vec![Service::Ingest, Service::Gateway]);
-        assert_eq!(ServerConfig::load(None, &env(&[]), 1).unwrap().scheduler.max_concurrent_analyzers, 1);
+        assert_eq!(
+            ServerConfig::load(None, &env(&[]), 1)
+                .unwrap()
+                .scheduler
+                .max_concurrent_analyzers,
+            1
+        );
     }
 
     #[test]
@@ -321,9 +329,17 @@ mod tests {
         let e = ServerConfig::load(Some(&file), &env(&[]), 2).unwrap_err();
         assert!(e.contains("max_concurent_analyzers"), "{e}");
         std::fs::write(&file, "version = 7\n").unwrap();
-        assert!(ServerConfig::load(Some(&file), &env(&[]), 2).unwrap_err().contains("version 7"));
+        assert!(
+            ServerConfig::load(Some(&file), &env(&[]), 2)
+                .unwrap_err()
+                .contains("version 7")
+        );
         let e = ServerConfig::load(None, &env(&[("SEXTANT_LISTEN", "nowhere")]), 2).unwrap_err();
         assert!(e.contains("SEXTANT_LISTEN"), "{e}");
-        assert!(parse_services("ingest,frontdoor").unwrap_err().contains("frontdoor"));
+        assert!(
+            parse_services("ingest,frontdoor")
+                .unwrap_err()
+                .contains("frontdoor")
+        );
     }
 }

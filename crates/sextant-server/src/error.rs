@@ -186,6 +186,9 @@ impl From<axum::extract::multipart::MultipartError> for ApiError {
 
 impl From<axum::extract::multipart::MultipartRejection> for ApiError {
     fn from(e: axum::extract::multipart::MultipartRejection) -> ApiError {
-        ApiError::bad_request(format!("expected a multipart/form-data upload: {}", e.body_text()))
+        ApiError::bad_request(format!(
+            "expected a multipart/form-data upload: {}",
+            e.body_text()
+        ))
     }
 }

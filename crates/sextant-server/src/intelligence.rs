@@ -37,7 +37,10 @@ pub fn start_intelligence(deps: Deps) -> Router {
             "/api/v1/projects/{project}/models/{model}/importance",
             get(importance),
         )
-        .route("/api/v1/projects/{project}/models/{model}/metrics", get(metrics))
+        .route(
+            "/api/v1/projects/{project}/models/{model}/metrics",
+            get(metrics),
+        )
         .with_state(deps)
 }
 
@@ -132,7 +135,15 @@ async fn find(
     };
     let method = query
         .method
-        .map(|m| format!(" ({})", serde_json::to_value(m).unwrap_or_default().as_str().unwrap_or_default()))
+        .map(|m| {
+            format!(
+                " ({})",
+                serde_json::to_value(m)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or_default()
+            )
+        })
         .unwrap_or_default();
     Err(ApiError::new(
         ErrorCode::NoResult,
@@ -190,12 +201,11 @@ async fn page(
     }))
 }
 
+/// Rows of a page; missing or non-finite values are `None`.
+type Rows = Vec<Vec<Option<f64>>>;
+
 /// Reads rows `offset .. offset + limit` of a result table (all columns are Float64).
-fn read_page(
-    path: &Path,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<String>, Vec<Vec<Option<f64>>>), String> {
+fn read_page(path: &Path, offset: u64, limit: u64) -> Result<(Vec<String>, Rows), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
     let columns: Vec<String> = builder

@@ -23,7 +23,7 @@ use axum::Router;
 use sextant_store::{Artifacts, Metastore, open_metastore};
 use tokio::net::TcpListener;
 
-pub use config::{Service, ServerConfig};
+pub use config::{ServerConfig, Service};
 use scheduler::{Launcher, ProcessLauncher};
 use telemetry::Telemetry;
 
@@ -43,7 +43,11 @@ pub struct Deps {
 impl Deps {
     /// Opens the stores the config names.
     pub async fn open(config: ServerConfig) -> Result<Deps, String> {
-        for dir in [config.data_dir.clone(), config.scratch_dir(), config.log_dir()] {
+        for dir in [
+            config.data_dir.clone(),
+            config.scratch_dir(),
+            config.log_dir(),
+        ] {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let metastore = open_metastore(&config.metastore_uri)

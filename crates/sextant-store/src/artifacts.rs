@@ -214,14 +214,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Artifacts::open(dir.path().join("store").to_str().unwrap()).unwrap();
         let src = dir.path().join("input.bin");
-        let data: Vec<u8> = (0..(PART_BYTES * 2 + 17)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(PART_BYTES * 2 + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
         std::fs::write(&src, &data).unwrap();
         store.put_file("models/abc", &src).await.unwrap();
         assert!(store.exists("models/abc").await.unwrap());
-        assert_eq!(store.get_bytes("models/abc").await.unwrap().as_ref(), &data[..]);
+        assert_eq!(
+            store.get_bytes("models/abc").await.unwrap().as_ref(),
+            &data[..]
+        );
         let local = store.local_file("models/abc", dir.path()).await.unwrap();
         assert_eq!(std::fs::read(local).unwrap(), data);
-        assert_eq!(store.list("").await.unwrap(), vec!["models/abc".to_string()]);
+        assert_eq!(
+            store.list("").await.unwrap(),
+            vec!["models/abc".to_string()]
+        );
         store.delete("models/abc").await.unwrap();
         store.delete("models/abc").await.unwrap();
         assert!(!store.exists("models/abc").await.unwrap());

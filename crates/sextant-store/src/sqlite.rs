@@ -176,11 +176,7 @@ fn kind_name(kind: JobKind) -> &'static str {
 
 /// A fresh job-scoped secret.
 fn new_token() -> String {
-    format!(
-        "{}{}",
-        Uuid::new_v4().simple(),
-        Uuid::new_v4().simple()
-    )
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 
 #[async_trait]
@@ -490,8 +486,13 @@ impl Metastore for SqliteMetastore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("claim a job"))?;
-        row.map(|row| Ok(ClaimedJob { job: job_row(&row)?, token }))
-            .transpose()
+        row.map(|row| {
+            Ok(ClaimedJob {
+                job: job_row(&row)?,
+                token,
+            })
+        })
+        .transpose()
     }
 
     async fn set_pid(&self, id: Uuid, pid: i64) -> StoreResult<()> {

@@ -18,8 +18,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sextant_algo::{
-    Additivity, Interventional, PathDependent, Predictor, check_additivity,
-    classification_metrics, explanation_len, regression_metrics,
+    Additivity, Interventional, PathDependent, Predictor, check_additivity, classification_metrics,
+    explanation_len, regression_metrics,
 };
 use sextant_data::{Batch, TableWriter, open_table, read_table, table_columns};
 use sextant_model::{Feature, FeatureKind, Forest, Rows};
@@ -141,8 +141,9 @@ fn fault() -> String {
 
 pub fn run(command: AnalyzerCommand) -> Result<(), Failure> {
     let AnalyzerCommand::Run(args) = command;
-    let token = std::env::var("SEXTANT_JOB_TOKEN")
-        .map_err(|_| anyhow!("SEXTANT_JOB_TOKEN is not set: analyzers are started by the scheduler"))?;
+    let token = std::env::var("SEXTANT_JOB_TOKEN").map_err(|_| {
+        anyhow!("SEXTANT_JOB_TOKEN is not set: analyzers are started by the scheduler")
+    })?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -305,7 +306,14 @@ fn compute(task: &AnalyzerTask, shared: &Shared) -> anyhow::Result<ResultManifes
                 }
                 None => None,
             };
-            influences(task, &input, background.as_ref(), &out_file, shared, &mut manifest)?
+            influences(
+                task,
+                &input,
+                background.as_ref(),
+                &out_file,
+                shared,
+                &mut manifest,
+            )?
         }
     };
     shared.set("writing", manifest.rows, Some(manifest.rows), 1.0);
@@ -363,7 +371,11 @@ impl Input<'_> {
             name: name.clone(),
             kind: FeatureKind::Numeric,
         }));
-        Ok(open_table(self.path, &features, self.batch_rows(batch_rows))?)
+        Ok(open_table(
+            self.path,
+            &features,
+            self.batch_rows(batch_rows),
+        )?)
     }
 
     /// Splits a batch into the model's rows and, per row, `[id]` and `[label]`.
@@ -403,7 +415,12 @@ impl Input<'_> {
             (None, Some(total)) if total > 0 => p.done as f64 / total as f64,
             _ => 0.0,
         };
-        shared.set("computing", done as u64, self.rows.map(|r| r as u64), fraction);
+        shared.set(
+            "computing",
+            done as u64,
+            self.rows.map(|r| r as u64),
+            fraction,
+        );
     }
 }
 
@@ -602,14 +619,20 @@ fn influences(
             let per_class: Vec<f64> = (0..n_out).map(|k| abs[k * nf + j] / n).collect();
             let mean_abs = per_class.iter().sum::<f64>() / n_out as f64;
             let mean: f64 = (0..n_out).map(|k| signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
-            let mut entry = json!({"feature": forest.features()[j].name, "mean_abs": mean_abs, "mean": mean});
+            let mut entry =
+                json!({"feature": forest.features()[j].name, "mean_abs": mean_abs, "mean": mean});
             if n_out > 1 {
                 entry["mean_abs_by_class"] = json!(per_class);
             }
             entry
         })
         .collect();
-    features.sort_by(|a, b| b["mean_abs"].as_f64().unwrap_or(0.0).total_cmp(&a["mean_abs"].as_f64().unwrap_or(0.0)));
+    features.sort_by(|a, b| {
+        b["mean_abs"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&a["mean_abs"].as_f64().unwrap_or(0.0))
+    });
     let importance = json!({
         "method": task.spec.options.method,
         "dataset": task.spec.dataset.name,

@@ -80,7 +80,11 @@ impl Client {
         self.answer(self.agent.get(self.url(path)).call())
     }
 
-    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
+    pub fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
         self.answer(self.agent.post(self.url(path)).send_json(body))
     }
 

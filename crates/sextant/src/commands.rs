@@ -255,7 +255,9 @@ pub fn infer_features(
                 for (c, cell) in columns.iter().zip(record.iter()) {
                     let cell = cell.trim();
                     let missing = cell.is_empty()
-                        || ["nan", "na", "null", "none"].iter().any(|m| cell.eq_ignore_ascii_case(m));
+                        || ["nan", "na", "null", "none"]
+                            .iter()
+                            .any(|m| cell.eq_ignore_ascii_case(m));
                     if !missing && cell.parse::<f64>().is_err() {
                         text.insert(c.clone());
                     }
@@ -287,7 +289,11 @@ pub fn infer_features(
         if let Some(c) = column
             && !columns.iter().any(|x| x == c)
         {
-            bail!("{}: no {what} column {c:?} (the file has {})", path.display(), columns.join(", "));
+            bail!(
+                "{}: no {what} column {c:?} (the file has {})",
+                path.display(),
+                columns.join(", ")
+            );
         }
     }
     Ok(columns
@@ -510,7 +516,11 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
                     dataset.name,
                     dataset.summary.rows,
                     dataset.summary.format,
-                    if dataset.summary.has_label { ", labelled" } else { "" }
+                    if dataset.summary.has_label {
+                        ", labelled"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -536,8 +546,7 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
             }
         }
         DataCommand::Delete { project, name } => {
-            let _: Value =
-                client.delete(&format!("/api/v1/projects/{project}/datasets/{name}"))?;
+            let _: Value = client.delete(&format!("/api/v1/projects/{project}/datasets/{name}"))?;
             if !json_out {
                 println!("deleted dataset {name}");
             }
@@ -621,7 +630,8 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
             if let Some(m) = args.memory_mib {
                 body["memory_mib"] = json!(m);
             }
-            let job: Job = client.post(&format!("/api/v1/projects/{}/jobs", args.project), &body)?;
+            let job: Job =
+                client.post(&format!("/api/v1/projects/{}/jobs", args.project), &body)?;
             let job = if args.wait {
                 let label = format!("{:?}", job.spec.kind).to_lowercase();
                 wait_for(client, &job.id.to_string(), &label)?
@@ -717,7 +727,11 @@ pub fn influences(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
         .as_array()
         .map(|rows| {
             rows.iter()
-                .map(|r| r.as_array().map(|r| r.iter().map(number).collect()).unwrap_or_default())
+                .map(|r| {
+                    r.as_array()
+                        .map(|r| r.iter().map(number).collect())
+                        .unwrap_or_default()
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -735,7 +749,10 @@ pub fn influences(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 
 /// Prints an importance document as a table.
 pub fn print_importance(doc: &Value) {
-    let features = doc["result"]["features"].as_array().cloned().unwrap_or_default();
+    let features = doc["result"]["features"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let top = features
         .first()
         .and_then(|f| f["mean_abs"].as_f64())
@@ -779,7 +796,14 @@ pub fn print_metrics(doc: &Value) {
         &["rmse", "mae", "r2", "mape"]
     } else {
         &[
-            "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "threshold",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "log_loss",
+            "brier",
+            "threshold",
         ]
     };
     let rows: Vec<Vec<String>> = names

@@ -38,7 +38,10 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
     let config = load_config(
         None,
         &[
-            ("SEXTANT_DATA_DIR", Some(args.data_dir.display().to_string())),
+            (
+                "SEXTANT_DATA_DIR",
+                Some(args.data_dir.display().to_string()),
+            ),
             ("SEXTANT_LISTEN", Some(args.listen.clone())),
         ],
     )?;
@@ -52,7 +55,12 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(config.listen))
-        .map_err(|e| anyhow!("cannot listen on {}: {e} (pick another with --listen)", config.listen))?;
+        .map_err(|e| {
+            anyhow!(
+                "cannot listen on {}: {e} (pick another with --listen)",
+                config.listen
+            )
+        })?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(async move {
@@ -64,7 +72,10 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
         };
         sextant_server::run(config, listener, stop).await
     });
-    println!("Sextant quickstart: serving at {url}, data in {}", data_dir.display());
+    println!(
+        "Sextant quickstart: serving at {url}, data in {}",
+        data_dir.display()
+    );
     let demo = demo(&Client::new(&url), &data_dir, &url);
     if demo.is_ok() && !args.exit {
         println!("\nThe server keeps running; press Ctrl-C to stop it.");
@@ -117,9 +128,15 @@ fn run_job(client: &Client, label: &str, body: Value) -> anyhow::Result<Job> {
     }
     println!(
         "{label:>12}: {} rows in {:.2} s{}",
-        job.progress.rows_done.max(job.progress.rows_total.unwrap_or(0)),
+        job.progress
+            .rows_done
+            .max(job.progress.rows_total.unwrap_or(0)),
         started.elapsed().as_secs_f64(),
-        if job.cached { " (stored result reused)" } else { "" }
+        if job.cached {
+            " (stored result reused)"
+        } else {
+            ""
+        }
     );
     Ok(job)
 }
@@ -141,8 +158,13 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
         score_type: ScoreType::Probability,
         classes: None,
     };
-    println!("\n1. project {PROJECT}: a credit-risk XGBoost model, 1,000 applicants, 100 background rows");
-    ensure(client.post("/api/v1/projects", &json!({ "name": PROJECT, "schema": schema })))?;
+    println!(
+        "\n1. project {PROJECT}: a credit-risk XGBoost model, 1,000 applicants, 100 background rows"
+    );
+    ensure(client.post(
+        "/api/v1/projects",
+        &json!({ "name": PROJECT, "schema": schema }),
+    ))?;
     ensure(client.upload(
         &format!("/api/v1/projects/{PROJECT}/models"),
         &[("name", MODEL)],
@@ -177,8 +199,9 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
     )?;
     let base = format!("/api/v1/projects/{PROJECT}/models/{MODEL}");
     println!("\n3. results");
-    let importance: Value =
-        client.get(&format!("{base}/importance?dataset=applicants&method=path-dependent"))?;
+    let importance: Value = client.get(&format!(
+        "{base}/importance?dataset=applicants&method=path-dependent"
+    ))?;
     print_importance(&importance);
     println!();
     let metrics: Value = client.get(&format!("{base}/metrics?dataset=applicants"))?;

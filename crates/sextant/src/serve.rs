@@ -83,7 +83,10 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let config = load_config(
         args.config.as_deref(),
         &[
-            ("SEXTANT_DATA_DIR", args.data_dir.map(|d| d.display().to_string())),
+            (
+                "SEXTANT_DATA_DIR",
+                args.data_dir.map(|d| d.display().to_string()),
+            ),
             ("SEXTANT_LISTEN", args.listen),
             ("SEXTANT_SERVICES", args.services),
             (

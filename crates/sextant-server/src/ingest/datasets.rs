@@ -10,11 +10,13 @@ use chrono::Utc;
 use serde_json::json;
 use sextant_data::{TableFormat, open_table};
 use sextant_model::{Feature, FeatureKind};
-use sextant_store::{Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key};
+use sextant_store::{
+    Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key,
+};
 use utoipa::ToSchema;
 
-use super::upload::{self, check_name};
 use super::forget_content;
+use super::upload::{self, check_name};
 use crate::Deps;
 use crate::error::{ApiError, ApiPath, ApiResult};
 
@@ -64,10 +66,12 @@ pub async fn upload_dataset(
     check_name("dataset", &name)?;
     let role = parse_role(upload.fields.get("role"))?;
     if deps.metastore.dataset(&project.name, &name).await.is_ok() {
-        return Err(ApiError::from(sextant_store::StoreError::Conflict(format!(
-            "project {:?} already has a dataset named {name:?}",
-            project.name
-        ))));
+        return Err(ApiError::from(sextant_store::StoreError::Conflict(
+            format!(
+                "project {:?} already has a dataset named {name:?}",
+                project.name
+            ),
+        )));
     }
     let file_name = upload.file.file_name.clone();
     let format = match TableFormat::from_path(Path::new(&file_name)) {
@@ -91,9 +95,10 @@ pub async fn upload_dataset(
     let schema_project = project.clone();
     let path = staged.path.clone();
     let shown = file_name.clone();
-    let checked = tokio::task::spawn_blocking(move || validate(&path, &shown, &schema_project, role))
-        .await
-        .map_err(ApiError::internal)??;
+    let checked =
+        tokio::task::spawn_blocking(move || validate(&path, &shown, &schema_project, role))
+            .await
+            .map_err(ApiError::internal)??;
     let key = dataset_key(&staged.sha256, format);
     if !deps.artifacts.exists(&key).await? {
         deps.artifacts.put_file(&key, &staged.path).await?;
@@ -131,7 +136,11 @@ struct Checked {
 fn validate(path: &Path, shown: &str, project: &Project, role: DatasetRole) -> ApiResult<Checked> {
     let schema = &project.schema;
     let columns = sextant_data::table_columns(path).map_err(|e| {
-        ApiError::invalid(e.to_string().replacen(&path.display().to_string(), &format!("{shown:?}"), 1))
+        ApiError::invalid(e.to_string().replacen(
+            &path.display().to_string(),
+            &format!("{shown:?}"),
+            1,
+        ))
     })?;
     let missing: Vec<&str> = schema
         .features
@@ -156,7 +165,11 @@ fn validate(path: &Path, shown: &str, project: &Project, role: DatasetRole) -> A
     {
         return Err(ApiError::invalid(format!(
             "{shown:?} is a {} dataset but lacks the label column {l:?}",
-            if role == DatasetRole::Train { "train" } else { "test" }
+            if role == DatasetRole::Train {
+                "train"
+            } else {
+                "test"
+            }
         )));
     }
     // Categorical columns whose categories the schema does not restrict may hold any text;
@@ -178,7 +191,10 @@ fn validate(path: &Path, shown: &str, project: &Project, role: DatasetRole) -> A
         }
     }
     let n_checked = features.len();
-    let id = schema.id.as_ref().filter(|i| columns.iter().any(|c| c == *i));
+    let id = schema
+        .id
+        .as_ref()
+        .filter(|i| columns.iter().any(|c| c == *i));
     for extra in label.into_iter().chain(id) {
         features.push(Feature {
             name: extra.to_string(),
@@ -186,7 +202,11 @@ fn validate(path: &Path, shown: &str, project: &Project, role: DatasetRole) -> A
         });
     }
     let data_error = |e: sextant_data::DataError| {
-        ApiError::invalid(e.to_string().replacen(&path.display().to_string(), &format!("{shown:?}"), 1))
+        ApiError::invalid(e.to_string().replacen(
+            &path.display().to_string(),
+            &format!("{shown:?}"),
+            1,
+        ))
     };
     let mut reader = open_table(path, &features, 8192).map_err(data_error)?;
     let width = features.len();
@@ -206,7 +226,9 @@ fn validate(path: &Path, shown: &str, project: &Project, role: DatasetRole) -> A
                 let y = row[n_checked];
                 if !y.is_nan() {
                     check_label(schema.task, schema.classes, y).map_err(|why| {
-                        ApiError::invalid(format!("{shown:?}: label column {l:?}, row {line}: {why}"))
+                        ApiError::invalid(format!(
+                            "{shown:?}: label column {l:?}, row {line}: {why}"
+                        ))
                     })?;
                     labelled += 1;
                 }

@@ -15,9 +15,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use sextant_model::{FeatureKind, Forest, Link};
-use sextant_store::{
-    Model, ModelSummary, Project, ProjectSchema, Task, model_key,
-};
+use sextant_store::{Model, ModelSummary, Project, ProjectSchema, Task, model_key};
 use utoipa::ToSchema;
 
 pub use upload::check_name;
@@ -29,8 +27,8 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 pub fn start_ingest(deps: Deps) -> Router {
     // Multipart framing adds a little to the file itself; the file's own limit is checked while
     // it streams, with a clearer error.
-    let body_limit = usize::try_from(deps.config.max_upload_bytes.saturating_add(1 << 20))
-        .unwrap_or(usize::MAX);
+    let body_limit =
+        usize::try_from(deps.config.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/projects", get(list_projects).post(create_project))
         .route("/api/v1/projects/{project}", get(get_project))
@@ -74,7 +72,10 @@ fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
             return Err(ApiError::invalid("a feature has an empty name"));
         }
         if !seen.insert(f.name.as_str()) {
-            return Err(ApiError::invalid(format!("feature {:?} is listed twice", f.name)));
+            return Err(ApiError::invalid(format!(
+                "feature {:?} is listed twice",
+                f.name
+            )));
         }
     }
     for (what, column) in [("label", &schema.label), ("id", &schema.id)] {
@@ -172,10 +173,12 @@ pub async fn upload_model(
     let name = upload.field("name")?.to_string();
     check_name("model", &name)?;
     if deps.metastore.model(&project.name, &name).await.is_ok() {
-        return Err(ApiError::from(sextant_store::StoreError::Conflict(format!(
-            "project {:?} already has a model named {name:?}",
-            project.name
-        ))));
+        return Err(ApiError::from(sextant_store::StoreError::Conflict(
+            format!(
+                "project {:?} already has a model named {name:?}",
+                project.name
+            ),
+        )));
     }
     let path = upload.file.path.clone();
     let file_name = upload.file.file_name.clone();
@@ -287,7 +290,10 @@ fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
             forest.info().objective,
             project.name,
             schema.task,
-            schema.classes.map(|k| format!(", {k} classes")).unwrap_or_default()
+            schema
+                .classes
+                .map(|k| format!(", {k} classes"))
+                .unwrap_or_default()
         )));
     }
     Ok(())

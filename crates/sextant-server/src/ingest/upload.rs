@@ -67,7 +67,9 @@ pub async fn receive(mut multipart: Multipart, scratch: &Path, limit: u64) -> Ap
             continue;
         }
         if file.is_some() {
-            return Err(ApiError::bad_request("the upload has more than one file field"));
+            return Err(ApiError::bad_request(
+                "the upload has more than one file field",
+            ));
         }
         let file_name = field.file_name().unwrap_or_default().to_string();
         let staged = StagedFile {

@@ -131,7 +131,10 @@ pub async fn create_job(
     let project = deps.metastore.project(&project).await?;
     let options = check_options(request.kind, &request, &project)?;
     let model = deps.metastore.model(&project.name, &request.model).await?;
-    let dataset = deps.metastore.dataset(&project.name, &request.dataset).await?;
+    let dataset = deps
+        .metastore
+        .dataset(&project.name, &request.dataset)
+        .await?;
     let background = match &request.background {
         Some(name) => {
             let b = deps.metastore.dataset(&project.name, name).await?;
@@ -180,7 +183,11 @@ pub async fn create_job(
         project: project.name.clone(),
         spec,
         cache_key,
-        state: if stored { JobState::Succeeded } else { JobState::Queued },
+        state: if stored {
+            JobState::Succeeded
+        } else {
+            JobState::Queued
+        },
         reason: None,
         progress: if stored {
             JobProgress {
@@ -233,7 +240,9 @@ pub async fn list_project_jobs(
 ) -> ApiResult<Json<Vec<Job>>> {
     state.deps.metastore.project(&project).await?;
     let limit = query.limit.unwrap_or(50).min(1000);
-    Ok(Json(state.deps.metastore.jobs(Some(&project), limit).await?))
+    Ok(Json(
+        state.deps.metastore.jobs(Some(&project), limit).await?,
+    ))
 }
 
 /// One job.
@@ -286,39 +295,40 @@ pub async fn job_events(
     state.deps.metastore.job(id).await?;
     let changes = state.hub.subscribe();
     let start = (state, changes, String::new(), false);
-    let stream = futures_util::stream::unfold(start, move |(state, mut changes, last, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            let job = match state.deps.metastore.job(id).await {
-                Ok(job) => job,
-                Err(e) => {
-                    let event = Event::default().event("error").data(e.to_string());
-                    return Some((Ok(event), (state, changes, last, true)));
-                }
-            };
-            let text = serde_json::to_string(&job).expect("jobs serialise");
-            if text != last {
-                let terminal = job.state.is_terminal();
-                let event = Event::default().event("job").data(text.clone());
-                return Some((Ok(event), (state, changes, text, terminal)));
+    let stream =
+        futures_util::stream::unfold(start, move |(state, mut changes, last, done)| async move {
+            if done {
+                return None;
             }
-            // Wait for a notice about this job (any notice after a lag), or look again shortly:
-            // another process may own the job.
-            tokio::select! {
-                _ = async {
-                    loop {
-                        match changes.recv().await {
-                            Ok(changed) if changed != id => continue,
-                            _ => break,
-                        }
+            loop {
+                let job = match state.deps.metastore.job(id).await {
+                    Ok(job) => job,
+                    Err(e) => {
+                        let event = Event::default().event("error").data(e.to_string());
+                        return Some((Ok(event), (state, changes, last, true)));
                     }
-                } => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                };
+                let text = serde_json::to_string(&job).expect("jobs serialise");
+                if text != last {
+                    let terminal = job.state.is_terminal();
+                    let event = Event::default().event("job").data(text.clone());
+                    return Some((Ok(event), (state, changes, text, terminal)));
+                }
+                // Wait for a notice about this job (any notice after a lag), or look again shortly:
+                // another process may own the job.
+                tokio::select! {
+                    _ = async {
+                        loop {
+                            match changes.recv().await {
+                                Ok(changed) if changed != id => continue,
+                                _ => break,
+                            }
+                        }
+                    } => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
             }
-        }
-    });
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -416,14 +426,22 @@ pub async fn analyzer_result(
         )));
     }
     if manifest.cache_key != job.cache_key || manifest.kind != job.spec.kind {
-        return Err(ApiError::bad_request("the result does not belong to this job"));
+        return Err(ApiError::bad_request(
+            "the result does not belong to this job",
+        ));
     }
-    for key in [Some(&manifest.table), manifest.metrics.as_ref(), manifest.importance.as_ref()]
-        .into_iter()
-        .flatten()
+    for key in [
+        Some(&manifest.table),
+        manifest.metrics.as_ref(),
+        manifest.importance.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         if !state.deps.artifacts.exists(key).await? {
-            return Err(ApiError::bad_request(format!("result file {key} is not stored")));
+            return Err(ApiError::bad_request(format!(
+                "result file {key} is not stored"
+            )));
         }
     }
     state.deps.metastore.put_result(&manifest).await?;
@@ -435,7 +453,11 @@ pub async fn analyzer_result(
         percent: 100.0,
         eta_seconds: Some(0.0),
     };
-    state.deps.metastore.report_progress(id, token, &done).await?;
+    state
+        .deps
+        .metastore
+        .report_progress(id, token, &done)
+        .await?;
     let finished = state
         .deps
         .metastore

@@ -245,7 +245,9 @@ impl Analyzer for ProcessAnalyzer {
             format!(": {tail}")
         };
         match (status.code(), status.signal()) {
-            (Some(code), _) => AnalyzerExit::Failed(format!("analyzer exited with code {code}{tail}")),
+            (Some(code), _) => {
+                AnalyzerExit::Failed(format!("analyzer exited with code {code}{tail}"))
+            }
             (None, Some(libc::SIGKILL)) => {
                 AnalyzerExit::Failed(format!("analyzer was killed (SIGKILL){tail}"))
             }

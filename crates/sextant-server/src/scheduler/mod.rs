@@ -85,11 +85,20 @@ pub fn start_scheduler(deps: Deps, launcher: Arc<dyn Launcher>, server_url: Stri
             post(jobs::create_job).get(jobs::list_project_jobs),
         )
         .route("/api/v1/jobs", get(jobs::list_jobs))
-        .route("/api/v1/jobs/{id}", get(jobs::get_job).delete(jobs::cancel_job))
+        .route(
+            "/api/v1/jobs/{id}",
+            get(jobs::get_job).delete(jobs::cancel_job),
+        )
         .route("/api/v1/jobs/{id}/events", get(jobs::job_events))
         .route("/internal/v1/jobs/{id}/task", get(jobs::analyzer_task))
-        .route("/internal/v1/jobs/{id}/progress", post(jobs::analyzer_progress))
+        .route(
+            "/internal/v1/jobs/{id}/progress",
+            post(jobs::analyzer_progress),
+        )
         .route("/internal/v1/jobs/{id}/result", post(jobs::analyzer_result))
-        .route("/internal/v1/jobs/{id}/failure", post(jobs::analyzer_failure))
+        .route(
+            "/internal/v1/jobs/{id}/failure",
+            post(jobs::analyzer_failure),
+        )
         .with_state(state)
 }

@@ -8,14 +8,21 @@ use chrono::Utc;
 use sextant_store::{ClaimedJob, JobState, Metastore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use super::launcher::{AnalyzerExit, LaunchRequest, Launcher};
 use super::JobHub;
+use super::launcher::{AnalyzerExit, LaunchRequest, Launcher};
 use crate::Deps;
 
 /// Runs the scheduler until the process ends.
-pub(super) async fn run(deps: Deps, hub: Arc<JobHub>, launcher: Arc<dyn Launcher>, server_url: String) {
+pub(super) async fn run(
+    deps: Deps,
+    hub: Arc<JobHub>,
+    launcher: Arc<dyn Launcher>,
+    server_url: String,
+) {
     recover(&deps, &launcher).await;
-    let slots = Arc::new(Semaphore::new(deps.config.scheduler.max_concurrent_analyzers));
+    let slots = Arc::new(Semaphore::new(
+        deps.config.scheduler.max_concurrent_analyzers,
+    ));
     loop {
         let permit = slots
             .clone()
@@ -24,8 +31,12 @@ pub(super) async fn run(deps: Deps, hub: Arc<JobHub>, launcher: Arc<dyn Launcher
             .expect("the semaphore is never closed");
         match deps.metastore.claim_next(&hub.owner).await {
             Ok(Some(claimed)) => {
-                let (deps, hub, launcher, url) =
-                    (deps.clone(), hub.clone(), launcher.clone(), server_url.clone());
+                let (deps, hub, launcher, url) = (
+                    deps.clone(),
+                    hub.clone(),
+                    launcher.clone(),
+                    server_url.clone(),
+                );
                 tokio::spawn(supervise(deps, hub, launcher, url, claimed, permit));
             }
             Ok(None) => {
@@ -103,7 +114,12 @@ async fn supervise(
     let mut analyzer = match launcher.launch(&request).await {
         Ok(analyzer) => analyzer,
         Err(why) => {
-            settle(deps.metastore.as_ref(), id, &format!("could not start an analyzer: {why}")).await;
+            settle(
+                deps.metastore.as_ref(),
+                id,
+                &format!("could not start an analyzer: {why}"),
+            )
+            .await;
             hub.changed(id);
             return;
         }
@@ -115,9 +131,13 @@ async fn supervise(
     }
     tracing::info!(job = %id, attempt = job.attempt, pid = ?analyzer.pid(), launcher = launcher.name(), "analyzer started");
     let (cancel_tx, mut cancel_rx) = watch::channel(false);
-    hub.cancels.lock().expect("cancel lock").insert(id, cancel_tx);
+    hub.cancels
+        .lock()
+        .expect("cancel lock")
+        .insert(id, cancel_tx);
     let timeout = Duration::from_secs_f64(config.heartbeat_timeout_seconds);
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(config.heartbeat_interval_seconds));
+    let mut tick =
+        tokio::time::interval(Duration::from_secs_f64(config.heartbeat_interval_seconds));
     let exit = loop {
         tokio::select! {
             exit = analyzer.wait() => break Some(exit),

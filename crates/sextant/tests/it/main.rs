@@ -1,8 +1,11 @@
 //! End-to-end tests of the `sextant` binary: the real executable on the repository's test data,
-//! compared with reference values produced by XGBoost, LightGBM and shap (tools/make_fixtures.py).
+//! compared with reference values produced by XGBoost, LightGBM and shap (tools/make_fixtures.py);
+//! and the platform (`sextant serve`, analyzer processes, the CLI client) over real HTTP.
 
 mod bad_input;
 mod outputs;
+mod platform;
 mod reference;
+mod server;
 mod small_models;
 mod support;

@@ -1,0 +1,759 @@
+//! The platform in one process: a real `sextant serve`, real analyzer processes, the CLI client
+//! and plain HTTP, on 127.0.0.1.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::server::{Server, analyzer_pids, wait_until};
+use crate::support::{Table, repo, sextant_ok};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Creates the demo project and uploads the demo model and datasets through the CLI.
+fn demo_project(server: &Server) {
+    let applicants = repo("demo/applicants.csv");
+    let background = repo("demo/background.csv");
+    let model = repo("demo/credit_model.json");
+    let out = server.cli_ok(&[
+        "project",
+        "create",
+        "credit",
+        "--task",
+        "binary",
+        "--label",
+        "defaulted",
+        "--id",
+        "applicant_id",
+        "--from-data",
+        applicants.to_str().unwrap(),
+    ]);
+    assert!(out.contains("created project credit (7 features"), "{out}");
+    let out = server.cli_ok(&[
+        "model",
+        "add",
+        "credit",
+        model.to_str().unwrap(),
+        "--name",
+        "xgb",
+    ]);
+    assert!(out.contains("added model xgb"), "{out}");
+    let out = server.cli_ok(&[
+        "data",
+        "add",
+        "credit",
+        applicants.to_str().unwrap(),
+        "--name",
+        "applicants",
+        "--role",
+        "test",
+        "--label",
+        "defaulted",
+    ]);
+    assert!(out.contains("1000 rows, csv, labelled"), "{out}");
+    server.cli_ok(&[
+        "data",
+        "add",
+        "credit",
+        background.to_str().unwrap(),
+        "--name",
+        "background",
+        "--role",
+        "background",
+    ]);
+}
+
+fn json_out(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn whole_flow_through_the_cli() {
+    let dir = Server::temp_dir("flow");
+    let server = Server::start(&dir, &[]);
+    demo_project(&server);
+
+    // Predict with metrics.
+    let job = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "predict",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["progress"]["rows_done"], 1000);
+    let metrics = json_out(&server.cli_ok(&[
+        "metrics",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--json",
+    ]));
+    let m = &metrics["result"];
+    let confusion: u64 = m["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(confusion, 1000);
+    for name in ["accuracy", "precision", "recall", "f1", "roc_auc", "brier"] {
+        let v = m[name].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{name} = {v}");
+    }
+    assert!(m["log_loss"].as_f64().unwrap() > 0.0);
+    let human = server.cli_ok(&[
+        "metrics",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+    ]);
+    assert!(
+        human.contains("roc_auc") && human.contains("actual 1"),
+        "{human}"
+    );
+
+    // Path-dependent influences equal `sextant explain` on the same rows, and add up.
+    let job = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "influences",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let page = json_out(&server.cli_ok(&[
+        "influences",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--offset",
+        "10",
+        "--limit",
+        "5",
+        "--json",
+    ]));
+    assert_eq!(page["source"]["rows_total"], 1000);
+    let columns: Vec<&str> = page["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(columns[..2], ["row", "applicant_id"]);
+    let rows = page["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    let cli = repo("target/it-explain-head.csv");
+    sextant_ok(&[
+        "explain",
+        "--model",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--data",
+        repo("demo/applicants.csv").to_str().unwrap(),
+        "--rows",
+        "15",
+        "--output",
+        cli.to_str().unwrap(),
+    ]);
+    let expected = Table::read(&cli);
+    for (i, row) in rows.iter().enumerate() {
+        let row: Vec<f64> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(row[0], (10 + i) as f64);
+        assert_eq!(row[1], (11 + i) as f64, "applicant ids run 1, 2, …");
+        for (j, name) in expected.columns.iter().enumerate() {
+            let got = row[columns.iter().position(|c| c == name).unwrap()];
+            assert!(
+                (got - expected.rows[10 + i][j]).abs() < 1e-12,
+                "{name}: {got}"
+            );
+        }
+        let phi: f64 = row[2..row.len() - 1].iter().sum();
+        assert!(
+            (phi - row[row.len() - 1]).abs() < 1e-9,
+            "influences add up to the margin"
+        );
+    }
+    let importance = json_out(&server.cli_ok(&[
+        "importance",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--json",
+    ]));
+    let features = importance["result"]["features"].as_array().unwrap();
+    assert_eq!(features.len(), 7);
+    let values: Vec<f64> = features
+        .iter()
+        .map(|f| f["mean_abs"].as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] >= w[1]),
+        "sorted: {values:?}"
+    );
+    assert_eq!(importance["source"]["method"], "path-dependent");
+
+    // Interventional against the background dataset.
+    let job = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "influences",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--background",
+        "background",
+        "--rows",
+        "200",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["spec"]["options"]["method"], "interventional");
+    let page = server.get_ok(
+        "/api/v1/projects/credit/models/xgb/influences?dataset=applicants&method=interventional&limit=3",
+    );
+    assert_eq!(page["source"]["rows_total"], 200);
+    assert_eq!(page["source"]["background"], "background");
+
+    // The same request again is answered from the stored result, without an analyzer.
+    let again = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "influences",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--json",
+    ]));
+    assert_eq!(again["state"], "succeeded");
+    assert_eq!(again["cached"], true);
+    assert_eq!(again["attempt"], 0);
+
+    // Listings, observability, the API document.
+    let list = server.cli_ok(&["job", "list", "credit"]);
+    assert_eq!(
+        list.lines().filter(|l| l.contains("succeeded")).count(),
+        4,
+        "{list}"
+    );
+    let metrics_text = match server.get("/metrics").unwrap() {
+        (200, Value::String(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        metrics_text.contains("sextant_jobs{state=\"succeeded\"} 4"),
+        "{metrics_text}"
+    );
+    assert!(metrics_text.contains(
+        "sextant_analyzer_duration_seconds_count{kind=\"influences\",outcome=\"succeeded\"} 2"
+    ));
+    assert!(metrics_text.contains("route=\"/api/v1/jobs/{id}/events\""));
+    let doc = server.get_ok("/api/v1/openapi.json");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/projects/{project}/models",
+        "/api/v1/projects/{project}/jobs",
+        "/api/v1/jobs/{id}/events",
+        "/api/v1/projects/{project}/models/{model}/importance",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert_eq!(server.get_ok("/healthz")["status"], "ok");
+    let (status, body) = server.get("/api/v1/nowhere").unwrap();
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+
+    // A model no unfinished job uses can be deleted; its results then are not served.
+    server.cli_ok(&["model", "delete", "credit", "xgb"]);
+    let (status, body) = server
+        .get("/api/v1/projects/credit/models/xgb/importance?dataset=applicants")
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+}
+
+/// Runs the CLI expecting failure; returns its standard error.
+fn cli_fails(server: &Server, args: &[&str]) -> String {
+    let out = server.cli(args);
+    assert!(!out.status.success(), "sextant {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_uploads_get_a_4xx_and_leave_the_store_unchanged() {
+    let dir = Server::temp_dir("bad-uploads");
+    let server = Server::start(&dir, &[("SEXTANT_MAX_UPLOAD_BYTES", "30000")]);
+    let background = repo("demo/background.csv");
+    server.cli_ok(&[
+        "project",
+        "create",
+        "credit",
+        "--task",
+        "binary",
+        "--label",
+        "defaulted",
+        "--id",
+        "applicant_id",
+        "--from-data",
+        repo("demo/applicants.csv").to_str().unwrap(),
+    ]);
+    server.cli_ok(&[
+        "data",
+        "add",
+        "credit",
+        background.to_str().unwrap(),
+        "--name",
+        "bg",
+    ]);
+    let before = server.artifact_files();
+    let listing = |what: &str| server.get_ok(&format!("/api/v1/projects/credit/{what}"));
+    let (models, datasets) = (listing("models"), listing("datasets"));
+
+    let work = Server::temp_dir("bad-upload-files");
+    let write = |name: &str, text: &str| {
+        let path = work.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let full = std::fs::read_to_string(&background).unwrap();
+    // A dataset without a feature column.
+    let no_income: String = full
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            [&cells[..1], &cells[2..]].concat().join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = write("no_income.csv", &no_income);
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            path.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("lacks the project's feature column(s) income") && err.contains("HTTP 422"),
+        "{err}"
+    );
+    // A train dataset without the label column.
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            background.to_str().unwrap(),
+            "--name",
+            "x",
+            "--role",
+            "train",
+        ],
+    );
+    assert!(
+        err.contains("lacks the label column \"defaulted\""),
+        "{err}"
+    );
+    // Bad label values.
+    let mut lines: Vec<String> = full.lines().map(str::to_string).collect();
+    lines[0].push_str(",defaulted");
+    for (i, line) in lines.iter_mut().enumerate().skip(1) {
+        line.push_str(if i == 7 { ",2" } else { ",0" });
+    }
+    let path = write("bad_label.csv", &lines.join("\n"));
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            path.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("label column \"defaulted\", row 7: 2 is not 0 or 1"),
+        "{err}"
+    );
+    // A value that is not a number.
+    let path = write("text.csv", &full.replacen("\n71,", "\nold,", 1));
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            path.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("column \"age\", row 1: cannot read \"old\" as a number"),
+        "{err}"
+    );
+    // A truncated Parquet file.
+    let parquet = work.join("bg.parquet");
+    sextant_ok(&[
+        "predict",
+        "--model",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--data",
+        background.to_str().unwrap(),
+        "--output",
+        parquet.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&parquet).unwrap();
+    let truncated = work.join("truncated.parquet");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            truncated.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("not a readable Parquet file") && err.contains("HTTP 422"),
+        "{err}"
+    );
+    // A file that is not a model, and a model that does not fit the schema.
+    let err = cli_fails(
+        &server,
+        &[
+            "model",
+            "add",
+            "credit",
+            background.to_str().unwrap(),
+            "--name",
+            "m",
+        ],
+    );
+    assert!(
+        err.contains("is not a model Sextant can read") && err.contains("HTTP 422"),
+        "{err}"
+    );
+    let other = crate::support::data("small/xgb_poisson.json");
+    let err = cli_fails(
+        &server,
+        &[
+            "model",
+            "add",
+            "credit",
+            other.to_str().unwrap(),
+            "--name",
+            "m",
+        ],
+    );
+    assert!(
+        err.contains("features not in the project schema: "),
+        "{err}"
+    );
+    // Over the size limit.
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            repo("demo/applicants.csv").to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("larger than the upload limit of 30000 bytes") && err.contains("HTTP 413"),
+        "{err}"
+    );
+    // A name taken, a bad name, an unknown project.
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            background.to_str().unwrap(),
+            "--name",
+            "bg",
+        ],
+    );
+    assert!(
+        err.contains("already has a dataset named \"bg\"") && err.contains("HTTP 409"),
+        "{err}"
+    );
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "credit",
+            background.to_str().unwrap(),
+            "--name",
+            "../x",
+        ],
+    );
+    assert!(err.contains("dataset name \"../x\" is not valid"), "{err}");
+    let err = cli_fails(
+        &server,
+        &[
+            "data",
+            "add",
+            "nope",
+            background.to_str().unwrap(),
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("project \"nope\" does not exist") && err.contains("HTTP 404"),
+        "{err}"
+    );
+    // Bad job requests.
+    let (status, body) = server.post(
+        "/api/v1/projects/credit/jobs",
+        &json!({"kind": "influences", "model": "none", "dataset": "bg"}),
+    );
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server.post(
+        "/api/v1/projects/credit/jobs",
+        &json!({"kind": "explode", "model": "none", "dataset": "bg"}),
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+
+    assert_eq!(
+        server.artifact_files(),
+        before,
+        "the artifact store is unchanged"
+    );
+    assert_eq!(listing("models"), models);
+    assert_eq!(listing("datasets"), datasets);
+    let scratch: Vec<_> = std::fs::read_dir(dir.join("tmp")).unwrap().collect();
+    assert!(
+        scratch.is_empty(),
+        "no upload is left in the scratch directory"
+    );
+}
+
+fn submit(server: &Server, body: Value) -> String {
+    let (status, job) = server.post("/api/v1/projects/credit/jobs", &body);
+    assert_eq!(status, 201, "{job}");
+    job["id"].as_str().unwrap().to_string()
+}
+
+fn influences_job(rows: u64) -> Value {
+    json!({"kind": "influences", "model": "xgb", "dataset": "applicants", "options": {"rows": rows}})
+}
+
+#[test]
+fn cancel_stops_the_analyzer() {
+    let dir = Server::temp_dir("cancel");
+    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "slow")]);
+    demo_project(&server);
+    let id = submit(&server, influences_job(1000));
+    server.wait_state(&id, "running", MINUTE);
+    assert_eq!(analyzer_pids(&id).len(), 1, "one analyzer runs the job");
+    let (status, job) = server.delete(&format!("/api/v1/jobs/{id}"));
+    assert_eq!((status, &job["state"]), (200, &json!("cancelled")), "{job}");
+    wait_until("the analyzer to stop", MINUTE, || {
+        analyzer_pids(&id).is_empty()
+    });
+    let job = server.job(&id);
+    assert_eq!(job["state"], "cancelled");
+    assert_eq!(job["reason"], "cancelled on request");
+    let (status, body) = server.delete(&format!("/api/v1/jobs/{id}"));
+    assert_eq!(status, 409, "{body}");
+    // The model was in use while the job ran; now it can go.
+    let (status, _) = server.delete("/api/v1/projects/credit/models/xgb");
+    assert_eq!(status, 204);
+}
+
+#[test]
+fn a_model_in_use_cannot_be_deleted() {
+    let dir = Server::temp_dir("in-use");
+    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "slow")]);
+    demo_project(&server);
+    let id = submit(&server, influences_job(1000));
+    let (status, body) = server.delete("/api/v1/projects/credit/models/xgb");
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&id),
+        "{body}"
+    );
+    server.delete(&format!("/api/v1/jobs/{id}"));
+}
+
+#[test]
+fn an_analyzer_crash_fails_the_job() {
+    let dir = Server::temp_dir("crash");
+    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "crash")]);
+    demo_project(&server);
+    let id = submit(&server, influences_job(1000));
+    let job = server.wait_state(&id, "failed", MINUTE);
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("analyzer crashed (SIGABRT, signal 6)"),
+        "{reason}"
+    );
+    let out = server.cli(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "predict",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--wait",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed job fails `job run --wait`"
+    );
+}
+
+#[test]
+fn a_memory_limit_breach_fails_the_job_while_the_api_answers() {
+    let dir = Server::temp_dir("oom");
+    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "oom")]);
+    demo_project(&server);
+    let mut body = influences_job(1000);
+    body["memory_mib"] = json!(256);
+    let id = submit(&server, body);
+    let mut answered = 0;
+    wait_until("the job to fail", MINUTE, || {
+        assert_eq!(server.get_ok("/healthz")["status"], "ok");
+        answered += 1;
+        server.job(&id)["state"] == "failed"
+    });
+    assert!(answered > 0);
+    let reason = server.job(&id)["reason"].as_str().unwrap().to_string();
+    assert_eq!(reason, "analyzer exceeded its 256 MiB memory limit");
+}
+
+#[test]
+fn a_silent_analyzer_is_stopped_after_the_heartbeat_timeout() {
+    let dir = Server::temp_dir("hang");
+    let server = Server::start(
+        &dir,
+        &[
+            ("SEXTANT_ANALYZER_FAULT", "hang"),
+            ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
+        ],
+    );
+    demo_project(&server);
+    let id = submit(&server, influences_job(1000));
+    let job = server.wait_state(&id, "failed", MINUTE);
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("analyzer sent no progress for"),
+        "{reason}"
+    );
+    wait_until("the analyzer to be gone", MINUTE, || {
+        analyzer_pids(&id).is_empty()
+    });
+}
+
+#[test]
+fn a_restart_loses_no_job_and_runs_none_twice() {
+    let dir = Server::temp_dir("restart");
+    let slow = [
+        ("SEXTANT_ANALYZER_FAULT", "slow"),
+        ("SEXTANT_MAX_CONCURRENT_ANALYZERS", "1"),
+    ];
+    let mut server = Server::start(&dir, &slow);
+    demo_project(&server);
+    let ids: Vec<String> = (0..3)
+        .map(|i| submit(&server, influences_job(1000 - i)))
+        .collect();
+    server.wait_state(&ids[0], "running", MINUTE);
+    assert_eq!(
+        server.job(&ids[1])["state"],
+        "queued",
+        "one analyzer at a time"
+    );
+    server.kill();
+    // The analyzer does not outlive its server.
+    wait_until("the orphaned analyzer to stop", MINUTE, || {
+        analyzer_pids(&ids[0]).is_empty()
+    });
+
+    let started = Instant::now();
+    let server = Server::start(&dir, &[("SEXTANT_MAX_CONCURRENT_ANALYZERS", "1")]);
+    wait_until("every job to succeed", 2 * MINUTE, || {
+        let states: Vec<Value> = ids.iter().map(|id| server.job(id)).collect();
+        let running: Vec<usize> = (0..3)
+            .filter(|&i| states[i]["state"] == "running")
+            .collect();
+        assert!(
+            running.len() <= 1,
+            "never more analyzers than allowed: {running:?}"
+        );
+        for &i in &running {
+            assert!(
+                analyzer_pids(&ids[i]).len() <= 1,
+                "never two analyzers for one job"
+            );
+        }
+        states.iter().all(|s| s["state"] == "succeeded")
+    });
+    assert!(started.elapsed() < 2 * MINUTE);
+    let first = server.job(&ids[0]);
+    assert_eq!(
+        first["attempt"], 2,
+        "the interrupted job ran again: {first}"
+    );
+    for id in &ids[1..] {
+        assert_eq!(server.job(id)["attempt"], 1, "queued jobs ran once");
+    }
+    let rows: Vec<u64> = ids
+        .iter()
+        .map(|id| server.job(id)["progress"]["rows_done"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [1000, 999, 998]);
+}

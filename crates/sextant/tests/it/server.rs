@@ -1,0 +1,228 @@
+//! A real `sextant serve` process on 127.0.0.1 for a test, and plain HTTP calls to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A server process with its own data directory; killed when dropped.
+pub struct Server {
+    pub url: String,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits for `done` to hold, polling, or panics after `timeout` with `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Server {
+    /// A fresh temporary data directory under the target dir.
+    pub fn temp_dir(name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Starts `sextant serve` on `data_dir` with extra environment variables; waits until ready.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("RUST_BACKTRACE")
+            .env("SEXTANT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("sextant serve starts");
+        let server = Server {
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_path_buf(),
+            child: Some(child),
+        };
+        wait_until("the server to be ready", Duration::from_secs(30), || {
+            matches!(server.get("/readyz"), Ok((200, _)))
+        });
+        server
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into()
+    }
+
+    fn answer(
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, Value), String> {
+        let mut response = response.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// GET, returning the status and JSON body.
+    pub fn get(&self, path: &str) -> Result<(u16, Value), String> {
+        Self::answer(Self::agent().get(format!("{}{path}", self.url)).call())
+    }
+
+    /// GET that must answer 200.
+    pub fn get_ok(&self, path: &str) -> Value {
+        match self.get(path) {
+            Ok((200, body)) => body,
+            other => panic!("GET {path}: {other:?}"),
+        }
+    }
+
+    /// POST JSON.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::answer(
+            Self::agent()
+                .post(format!("{}{path}", self.url))
+                .send_json(body),
+        )
+        .unwrap()
+    }
+
+    /// DELETE.
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        Self::answer(Self::agent().delete(format!("{}{path}", self.url)).call()).unwrap()
+    }
+
+    /// Runs the CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(args)
+            .args(["--server", &self.url])
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("the sextant binary runs")
+    }
+
+    /// Runs the CLI and insists it succeeds; returns standard output.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "sextant {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A job, by id.
+    pub fn job(&self, id: &str) -> Value {
+        self.get_ok(&format!("/api/v1/jobs/{id}"))
+    }
+
+    /// Waits until a job reaches `state`.
+    pub fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
+        let mut last = Value::Null;
+        wait_until(&format!("job {id} to be {state}"), timeout, || {
+            last = self.job(id);
+            last["state"] == state
+        });
+        last
+    }
+
+    /// Every file under the data directory's artifact store, sorted.
+    pub fn artifact_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        let root = self.data_dir.join("artifacts");
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path.strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: SIGTERM to our own child, for a graceful stop.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Process ids of analyzers running for a job.
+pub fn analyzer_pids(job: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && cmdline.contains("analyzer") && cmdline.contains(job) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
