@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod explain;
 mod inspect;
+mod isolation;
 mod pipeline;
 mod predict;
 mod progress;
@@ -46,6 +47,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Benchmark against XGBoost, LightGBM, shap and FastTreeSHAP on a workload folder.
     Bench(bench::BenchArgs),
+    /// Benchmark resource isolation: query latency idle and while analyzers compute.
+    BenchIsolation(isolation::IsolationArgs),
     /// Start a server on embedded defaults, analyse the bundled demo model, keep serving.
     Quickstart(quickstart::QuickstartArgs),
     /// Run the services (ingest, intelligence, scheduler, gateway).
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchIsolation(args) => isolation::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Analyzer(command) => analyzer::run(command),

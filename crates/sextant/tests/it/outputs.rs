@@ -126,3 +126,35 @@ fn bench_reports_every_method_on_a_tiny_input() {
     );
     assert!(stdout.contains("23035 leaves tabulated"), "{stdout}");
 }
+
+/// `sextant bench-isolation` keeps working (a few queries on the repository's small workload); it
+/// asserts no time, only that both phases and the ratio are reported.
+#[test]
+fn bench_isolation_reports_both_phases() {
+    let workload = data("workloads/xgb_cls");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-isolation");
+    let out = sextant(&[
+        "bench-isolation",
+        "--workload",
+        workload.to_str().unwrap(),
+        "--queries",
+        "5",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "| idle |",
+        "analyzer(s) computing |",
+        "p99 under load / p99 idle",
+        "from submission to stored result",
+        "server RSS",
+    ] {
+        assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
+    }
+}
