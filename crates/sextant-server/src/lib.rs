@@ -120,8 +120,28 @@ pub async fn run(
         data_dir = %config.data_dir.display(),
         "sextant serving"
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    // Graceful shutdown waits for open connections, and an event stream may stay open for long:
+    // after the signal, requests in flight get a short grace period, then the server stops.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let serve = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = graceful.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    let mut stopping = stop_rx;
+    tokio::select! {
+        served = serve => served.map_err(|e| e.to_string()),
+        _ = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => Ok(()),
+    }
 }
+
+/// How long requests in flight may finish after a shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

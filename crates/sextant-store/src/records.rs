@@ -372,6 +372,9 @@ pub struct Job {
     /// When an analyzer was first launched for it.
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
+    /// When the current attempt's analyzer first reported (it was running our code).
+    #[serde(default)]
+    pub running_at: Option<DateTime<Utc>>,
     /// When it reached a final state.
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,

@@ -152,6 +152,7 @@ fn job_row(row: &SqliteRow) -> StoreResult<Job> {
         cached: get::<i64>(row, "cached")? != 0,
         created_at: time(get(row, "created_at")?),
         started_at: get::<Option<i64>>(row, "started_at")?.map(time),
+        running_at: get::<Option<i64>>(row, "running_at")?.map(time),
         finished_at: get::<Option<i64>>(row, "finished_at")?.map(time),
     })
 }
@@ -512,8 +513,9 @@ impl Metastore for SqliteMetastore {
         progress: &JobProgress,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'running', progress = ?, heartbeat_at = ?
-             WHERE id = ? AND token = ? AND state IN ('starting', 'running')",
+            "UPDATE jobs SET state = 'running', progress = ?1, heartbeat_at = ?2,
+                    running_at = COALESCE(running_at, ?2)
+             WHERE id = ?3 AND token = ?4 AND state IN ('starting', 'running')",
         )
         .bind(json(progress))
         .bind(millis(Utc::now()))
@@ -543,7 +545,8 @@ impl Metastore for SqliteMetastore {
 
     async fn requeue(&self, id: Uuid) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', token = NULL, pid = NULL, lease_owner = NULL
+            "UPDATE jobs SET state = 'queued', token = NULL, pid = NULL, lease_owner = NULL,
+                    running_at = NULL
              WHERE id = ? AND state IN ('starting', 'running')",
         )
         .bind(id.to_string())

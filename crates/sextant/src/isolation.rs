@@ -180,7 +180,7 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
     }
     let rows_total = job.progress.rows_done;
     let to_start = job
-        .started_at
+        .running_at
         .map(|s| (s - job.created_at).num_milliseconds() as f64)
         .unwrap_or(f64::NAN);
     std::thread::sleep(Duration::from_secs(1));
@@ -250,7 +250,7 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         );
     }
     println!(
-        "influences of {rows_total} rows (path-dependent): {to_result:.2} s from submission to stored result; {to_start:.0} ms from submission to analyzer launch"
+        "influences of {rows_total} rows (path-dependent): {to_result:.2} s from submission to stored result; {to_start:.0} ms from submission to the analyzer's first report"
     );
     println!("server RSS: {idle_rss:.1} MiB idle, {loaded_rss:.1} MiB while analyzers ran");
     println!("data and server log: {}", data_dir.display());

@@ -202,6 +202,7 @@ pub async fn create_job(
         cached: stored,
         created_at: now,
         started_at: None,
+        running_at: None,
         finished_at: stored.then_some(now),
     };
     deps.metastore.create_job(&job).await?;

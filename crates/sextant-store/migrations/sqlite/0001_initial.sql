@@ -44,6 +44,7 @@ CREATE TABLE jobs (
     cached        INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     started_at    INTEGER,
+    running_at    INTEGER,            -- when the current attempt's analyzer first reported
     finished_at   INTEGER
 );
 CREATE INDEX jobs_state ON jobs(state, created_at);

@@ -294,6 +294,24 @@ fn whole_flow_through_the_cli() {
     let (status, body) = server.get("/api/v1/nowhere").unwrap();
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
 
+    // Identical content is stored once, whatever its names.
+    let files = server.artifact_files();
+    server.cli_ok(&[
+        "data",
+        "add",
+        "credit",
+        repo("demo/applicants.csv").to_str().unwrap(),
+        "--name",
+        "applicants-again",
+    ]);
+    assert_eq!(server.artifact_files(), files);
+    server.cli_ok(&["data", "delete", "credit", "applicants-again"]);
+    assert_eq!(
+        server.artifact_files(),
+        files,
+        "content still named elsewhere stays"
+    );
+
     // A model no unfinished job uses can be deleted; its results then are not served.
     server.cli_ok(&["model", "delete", "credit", "xgb"]);
     let (status, body) = server
@@ -756,4 +774,25 @@ fn a_restart_loses_no_job_and_runs_none_twice() {
         .map(|id| server.job(id)["progress"]["rows_done"].as_u64().unwrap())
         .collect();
     assert_eq!(rows, [1000, 999, 998]);
+}
+
+#[test]
+fn a_bad_config_is_refused_at_start() {
+    let dir = Server::temp_dir("config");
+    let file = dir.join("sextant.toml");
+    std::fs::write(&file, "version = 1\n[scheduler]\nmax_analyzers = 2\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args([
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field `max_analyzers`"), "{stderr}");
 }

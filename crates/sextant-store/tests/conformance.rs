@@ -1,0 +1,349 @@
+//! The metastore conformance suite: every backend must pass the same tests. A backend joins by
+//! one `conformance!` line naming how to open a fresh, empty store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use sextant_store::*;
+use uuid::Uuid;
+
+fn schema() -> ProjectSchema {
+    ProjectSchema {
+        features: vec![FeatureSpec {
+            name: "x".into(),
+            kind: FeatureType::Numeric,
+            categories: None,
+        }],
+        label: Some("y".into()),
+        id: None,
+        task: Task::Binary,
+        score_type: ScoreType::Probability,
+        classes: None,
+    }
+}
+
+fn project(name: &str) -> Project {
+    Project {
+        name: name.into(),
+        schema: schema(),
+        created_at: Utc::now(),
+    }
+}
+
+fn model(project: &str, name: &str, sha: &str) -> Model {
+    Model {
+        project: project.into(),
+        name: name.into(),
+        sha256: sha.into(),
+        summary: ModelSummary {
+            format: "xgboost-json".into(),
+            objective: "binary:logistic".into(),
+            library_version: "3.2.0".into(),
+            trees: 1,
+            leaves: 2,
+            max_depth: 1,
+            outputs: 1,
+            features: vec!["x".into()],
+            size_bytes: 10,
+        },
+        created_at: Utc::now(),
+    }
+}
+
+fn dataset(project: &str, name: &str, sha: &str) -> Dataset {
+    Dataset {
+        project: project.into(),
+        name: name.into(),
+        sha256: sha.into(),
+        summary: DatasetSummary {
+            format: "csv".into(),
+            role: DatasetRole::Test,
+            rows: 3,
+            size_bytes: 30,
+            has_label: true,
+            columns: vec!["x".into(), "y".into()],
+        },
+        created_at: Utc::now(),
+    }
+}
+
+fn input(name: &str, sha: &str) -> InputRef {
+    InputRef {
+        name: name.into(),
+        sha256: sha.into(),
+        key: format!("k/{sha}"),
+    }
+}
+
+/// A queued influences job over model `m` and dataset `d`, created `age_ms` ago.
+fn job(project: &str, age_ms: i64, cache_key: &str) -> Job {
+    Job {
+        id: Uuid::new_v4(),
+        project: project.into(),
+        spec: JobSpec {
+            version: 1,
+            kind: JobKind::Influences,
+            model: input("m", "msha"),
+            dataset: input("d", "dsha"),
+            background: None,
+            options: JobOptions::default(),
+            resources: Resources {
+                memory_mib: 512,
+                threads: 1,
+            },
+        },
+        cache_key: cache_key.into(),
+        state: JobState::Queued,
+        reason: None,
+        progress: JobProgress::default(),
+        attempt: 0,
+        cached: false,
+        created_at: Utc::now() - Duration::milliseconds(age_ms),
+        started_at: None,
+        running_at: None,
+        finished_at: None,
+    }
+}
+
+async fn seeded(store: &Arc<dyn Metastore>) {
+    store.create_project(&project("p")).await.unwrap();
+    store.add_model(&model("p", "m", "msha")).await.unwrap();
+    store.add_dataset(&dataset("p", "d", "dsha")).await.unwrap();
+}
+
+pub async fn projects_are_unique_and_listed(store: Arc<dyn Metastore>) {
+    store.create_project(&project("b")).await.unwrap();
+    store.create_project(&project("a")).await.unwrap();
+    assert!(matches!(
+        store.create_project(&project("a")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let names: Vec<String> = store
+        .projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(store.project("a").await.unwrap().schema, schema());
+    assert!(matches!(
+        store.project("zzz").await,
+        Err(StoreError::NotFound {
+            what: "project",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.add_model(&model("zzz", "m", "s")).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn inputs_in_use_cannot_be_deleted(store: Arc<dyn Metastore>) {
+    seeded(&store).await;
+    store.add_model(&model("p", "m2", "msha")).await.unwrap();
+    assert!(matches!(
+        store.add_model(&model("p", "m", "other")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let j = job("p", 0, "key");
+    store.create_job(&j).await.unwrap();
+    let refused = store.delete_model("p", "m").await.unwrap_err();
+    assert!(refused.to_string().contains(&j.id.to_string()), "{refused}");
+    assert!(matches!(
+        store.delete_dataset("p", "d").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store
+            .finish(j.id, JobState::Cancelled, Some("stop"))
+            .await
+            .unwrap()
+    );
+    let removed = store.delete_model("p", "m").await.unwrap();
+    assert_eq!(removed.sha256, "msha");
+    assert!(store.content_in_use("msha").await.unwrap(), "m2 has it");
+    store.delete_model("p", "m2").await.unwrap();
+    assert!(!store.content_in_use("msha").await.unwrap());
+    assert!(matches!(
+        store.delete_model("p", "m").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    store.delete_dataset("p", "d").await.unwrap();
+    assert!(store.datasets("p").await.unwrap().is_empty());
+}
+
+pub async fn claims_are_exclusive_and_oldest_first(store: Arc<dyn Metastore>) {
+    seeded(&store).await;
+    let jobs: Vec<Job> = (0..6)
+        .map(|i| job("p", 10_000 - i * 1000, &format!("k{i}")))
+        .collect();
+    for j in &jobs {
+        store.create_job(j).await.unwrap();
+    }
+    let first = store.claim_next("a").await.unwrap().unwrap();
+    assert_eq!(first.job.id, jobs[0].id, "the oldest job first");
+    assert_eq!(first.job.state, JobState::Starting);
+    assert_eq!(first.job.attempt, 1);
+    // Eight claimers race for the five left: each job goes to exactly one.
+    let claims = futures_race(&store, 8).await;
+    let ids: HashSet<Uuid> = claims.iter().map(|c| c.job.id).collect();
+    assert_eq!(claims.len(), 5);
+    assert_eq!(ids.len(), 5);
+    assert!(store.claim_next("a").await.unwrap().is_none());
+    let tokens: HashSet<&str> = claims.iter().map(|c| c.token.as_str()).collect();
+    assert_eq!(tokens.len(), 5, "every attempt gets its own token");
+}
+
+async fn futures_race(store: &Arc<dyn Metastore>, n: usize) -> Vec<ClaimedJob> {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_next(&format!("c{i}")).await.unwrap() })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for h in handles {
+        if let Some(c) = h.await.unwrap() {
+            claims.push(c);
+        }
+    }
+    claims
+}
+
+pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
+    seeded(&store).await;
+    let j = job("p", 0, "k");
+    store.create_job(&j).await.unwrap();
+    let claimed = store.claim_next("a").await.unwrap().unwrap();
+    store.set_pid(j.id, 4242).await.unwrap();
+    let progress = JobProgress {
+        phase: "computing".into(),
+        rows_done: 5,
+        rows_total: Some(10),
+        percent: 50.0,
+        eta_seconds: Some(1.0),
+    };
+    assert!(
+        !store
+            .report_progress(j.id, "wrong", &progress)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.job(j.id).await.unwrap().state, JobState::Starting);
+    assert!(
+        store
+            .report_progress(j.id, &claimed.token, &progress)
+            .await
+            .unwrap()
+    );
+    let now = store.job(j.id).await.unwrap();
+    assert_eq!(
+        (now.state, now.progress.clone()),
+        (JobState::Running, progress.clone())
+    );
+    assert!(now.running_at.is_some());
+    let execution = store.execution(j.id).await.unwrap();
+    assert_eq!(execution.pid, Some(4242));
+    assert_eq!(execution.token.as_deref(), Some(claimed.token.as_str()));
+    assert!(execution.heartbeat_at.is_some());
+    assert_eq!(
+        store.executions(&[JobState::Running]).await.unwrap().len(),
+        1
+    );
+
+    // A restart puts it back; the old token is void; the next claim is attempt 2.
+    assert!(store.requeue(j.id).await.unwrap());
+    assert!(
+        !store
+            .report_progress(j.id, &claimed.token, &progress)
+            .await
+            .unwrap()
+    );
+    let again = store.claim_next("b").await.unwrap().unwrap();
+    assert_eq!(again.job.attempt, 2);
+    assert_ne!(again.token, claimed.token);
+    assert!(store.finish(j.id, JobState::Succeeded, None).await.unwrap());
+    assert!(
+        !store
+            .finish(j.id, JobState::Failed, Some("late"))
+            .await
+            .unwrap()
+    );
+    assert!(!store.requeue(j.id).await.unwrap());
+    let done = store.job(j.id).await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+    assert!(done.finished_at.is_some() && done.reason.is_none());
+    let counts = store.job_counts().await.unwrap();
+    assert!(counts.contains(&(JobState::Succeeded, 1)) && counts.contains(&(JobState::Queued, 0)));
+    let found = store
+        .succeeded_jobs("p", JobKind::Influences, "m", "d")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(
+        store
+            .succeeded_jobs("p", JobKind::Predict, "m", "d")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn results_are_stored_once(store: Arc<dyn Metastore>) {
+    let manifest = |rows| ResultManifest {
+        version: 1,
+        kind: JobKind::Predict,
+        cache_key: "key".into(),
+        rows,
+        table: "results/key/table.parquet".into(),
+        columns: vec!["margin".into()],
+        metrics: None,
+        importance: None,
+        method: None,
+        additivity: None,
+        algorithm_version: "v".into(),
+        seconds: 1.0,
+    };
+    assert!(store.result("key").await.unwrap().is_none());
+    store.put_result(&manifest(10)).await.unwrap();
+    store.put_result(&manifest(20)).await.unwrap();
+    assert_eq!(
+        store.result("key").await.unwrap().unwrap().manifest.rows,
+        10
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (store, _guard) = $open.await;
+                        super::$name(store).await;
+                    }
+                };
+            }
+
+            case!(projects_are_unique_and_listed);
+            case!(inputs_in_use_cannot_be_deleted);
+            case!(claims_are_exclusive_and_oldest_first);
+            case!(progress_needs_the_current_token);
+            case!(results_are_stored_once);
+        }
+    };
+}
+
+async fn open_sqlite() -> (Arc<dyn Metastore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("meta.db").display());
+    (open_metastore(&uri).await.unwrap(), dir)
+}
+
+conformance!(sqlite, open_sqlite());
