@@ -210,7 +210,7 @@ impl ServerConfig {
             .or(sched.analyzer_memory_mib)
             .unwrap_or(4096),
             analyzer_threads: sched.analyzer_threads.unwrap_or(cores.max(1)),
-            analyzer_nice: sched.analyzer_nice.unwrap_or(15),
+            analyzer_nice: sched.analyzer_nice.unwrap_or(19),
             heartbeat_interval_seconds: sched.heartbeat_interval_seconds.unwrap_or(1.0),
             heartbeat_timeout_seconds: num(
                 "SEXTANT_HEARTBEAT_TIMEOUT_SECONDS",

@@ -707,10 +707,15 @@ fn result_query(args: &ResultArgs, paged: bool) -> String {
     q
 }
 
-/// `influences`: a page of per-row influences.
-pub fn influences(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+/// `influences` or `predictions`: a page of a per-row result table.
+pub fn table_page(
+    client: &Client,
+    json_out: bool,
+    what: &str,
+    args: ResultArgs,
+) -> Result<(), Failure> {
     let page: Value = client.get(&format!(
-        "/api/v1/projects/{}/models/{}/influences?{}",
+        "/api/v1/projects/{}/models/{}/{what}?{}",
         args.project,
         args.model,
         result_query(&args, true)
@@ -736,12 +741,15 @@ pub fn influences(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
         })
         .unwrap_or_default();
     print_table(&columns, &rows);
+    let method = page["source"]["method"]
+        .as_str()
+        .map(|m| format!("{m} "))
+        .unwrap_or_default();
     println!(
-        "rows {}–{} of {} ({} influences, job {})",
+        "rows {}–{} of {} ({method}{what}, job {})",
         args.offset,
         args.offset + rows.len() as u64,
         page["source"]["rows_total"],
-        page["source"]["method"].as_str().unwrap_or("-"),
         page["source"]["job"].as_str().unwrap_or("-")
     );
     Ok(())

@@ -70,6 +70,8 @@ enum Command {
     Job(commands::JobCommand),
     /// A page of stored influences.
     Influences(commands::ResultArgs),
+    /// A page of stored predictions.
+    Predictions(commands::ResultArgs),
     /// Global importance of stored influences.
     Importance(commands::ResultArgs),
     /// Quality metrics of stored predictions.
@@ -143,7 +145,8 @@ fn main() -> ExitCode {
                 Command::Model(c) => commands::model(&client, json, c),
                 Command::Data(c) => commands::data(&client, json, c),
                 Command::Job(c) => commands::job(&client, json, c),
-                Command::Influences(a) => commands::influences(&client, json, a),
+                Command::Influences(a) => commands::table_page(&client, json, "influences", a),
+                Command::Predictions(a) => commands::table_page(&client, json, "predictions", a),
                 Command::Importance(a) => commands::importance(&client, json, a),
                 Command::Metrics(a) => commands::metrics(&client, json, a),
                 _ => unreachable!("handled above"),

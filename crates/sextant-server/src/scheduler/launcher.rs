@@ -1,7 +1,7 @@
 //! Where analyzers run. The [`Launcher`] trait starts one analyzer for one job attempt; the
 //! [`ProcessLauncher`] runs it as a child process of this one, isolated from the services: lower
-//! CPU priority (nice, and SCHED_IDLE where allowed), an address-space limit from the job's
-//! memory request, killed if the server dies.
+//! CPU priority (nice), an address-space limit from the job's memory request, killed if the
+//! server dies.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -123,15 +123,13 @@ impl Launcher for ProcessLauncher {
         let nice = self.nice;
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: the closure runs in the child between fork and exec and calls only
-        // async-signal-safe system calls (setpriority, sched_setscheduler, setrlimit, prctl,
-        // getppid, _exit); it allocates nothing and touches no locks.
+        // async-signal-safe system calls (setpriority, setrlimit, prctl, getppid, _exit); it
+        // allocates nothing and touches no locks.
         unsafe {
             command.pre_exec(move || {
+                // Nice, not SCHED_IDLE: an idle-class analyzer could be starved outright by a
+                // busy machine, and then its heartbeat would stop too.
                 libc::setpriority(libc::PRIO_PROCESS, 0, nice);
-                // SCHED_IDLE runs the analyzer only when the services leave a core idle; where it
-                // is not permitted, the nice value above still applies.
-                let param = libc::sched_param { sched_priority: 0 };
-                libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
                 let rlimit = libc::rlimit {
                     rlim_cur: limit,
                     rlim_max: limit,

@@ -268,17 +268,21 @@ fn whole_flow_through_the_cli() {
         4,
         "{list}"
     );
-    let metrics_text = match server.get("/metrics").unwrap() {
-        (200, Value::String(text)) => text,
-        other => panic!("{other:?}"),
-    };
+    // An analyzer's duration is recorded when its process has exited, just after its job succeeded.
+    let mut metrics_text = String::new();
+    wait_until("analyzer durations in /metrics", MINUTE, || {
+        metrics_text = match server.get("/metrics").unwrap() {
+            (200, Value::String(text)) => text,
+            other => panic!("{other:?}"),
+        };
+        metrics_text.contains(
+            "sextant_analyzer_duration_seconds_count{kind=\"influences\",outcome=\"succeeded\"} 2",
+        )
+    });
     assert!(
         metrics_text.contains("sextant_jobs{state=\"succeeded\"} 4"),
         "{metrics_text}"
     );
-    assert!(metrics_text.contains(
-        "sextant_analyzer_duration_seconds_count{kind=\"influences\",outcome=\"succeeded\"} 2"
-    ));
     assert!(metrics_text.contains("route=\"/api/v1/jobs/{id}/events\""));
     let doc = server.get_ok("/api/v1/openapi.json");
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -795,4 +799,169 @@ fn a_bad_config_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown field `max_analyzers`"), "{stderr}");
+}
+
+/// Writes `features.csv` with a `y` column appended, taken from `label(prediction row)`.
+fn labelled_copy(name: &str, label: impl Fn(&[f64]) -> f64) -> std::path::PathBuf {
+    let features = crate::support::data(&format!("small/{name}.csv"));
+    let predictions = Table::read(&crate::support::data(&format!("small/{name}.pred.csv")));
+    let text = std::fs::read_to_string(&features).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{},y\n", lines.next().unwrap());
+    for (line, row) in lines.zip(&predictions.rows) {
+        out.push_str(&format!("{line},{}\n", label(row)));
+    }
+    let path = Server::temp_dir(name).join(format!("{name}.csv"));
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn multiclass_and_regression_metrics_have_known_answers() {
+    let dir = Server::temp_dir("tasks");
+    let server = Server::start(&dir, &[]);
+    let small = |f: &str| crate::support::data(&format!("small/{f}"));
+
+    // Labels are the model's own argmax: accuracy 1, a diagonal confusion matrix.
+    let mc = labelled_copy("xgb_multiclass", |row| {
+        (3..6).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as f64 - 3.0
+    });
+    server.cli_ok(&[
+        "project",
+        "create",
+        "mc",
+        "--task",
+        "multiclass",
+        "--classes",
+        "3",
+        "--label",
+        "y",
+        "--from-data",
+        mc.to_str().unwrap(),
+    ]);
+    server.cli_ok(&[
+        "model",
+        "add",
+        "mc",
+        small("xgb_multiclass.json").to_str().unwrap(),
+        "--name",
+        "m",
+    ]);
+    server.cli_ok(&[
+        "data",
+        "add",
+        "mc",
+        mc.to_str().unwrap(),
+        "--name",
+        "d",
+        "--role",
+        "test",
+    ]);
+    for kind in ["predict", "influences"] {
+        server.cli_ok(&[
+            "job",
+            "run",
+            "mc",
+            "--kind",
+            kind,
+            "--model",
+            "m",
+            "--dataset",
+            "d",
+            "--wait",
+        ]);
+    }
+    let m = &json_out(&server.cli_ok(&[
+        "metrics",
+        "mc",
+        "--model",
+        "m",
+        "--dataset",
+        "d",
+        "--json",
+    ]))["result"];
+    assert_eq!(
+        (m["task"].as_str(), m["accuracy"].as_f64()),
+        (Some("multiclass"), Some(1.0)),
+        "{m}"
+    );
+    let confusion = m["confusion_matrix"].as_array().unwrap();
+    let off_diagonal: u64 = (0..3)
+        .flat_map(|a| (0..3).filter(move |&p| p != a).map(move |p| (a, p)))
+        .map(|(a, p)| confusion[a][p].as_u64().unwrap())
+        .sum();
+    assert_eq!(off_diagonal, 0);
+    let page = server.get_ok("/api/v1/projects/mc/models/m/predictions?dataset=d&limit=2");
+    let columns = page["columns"].as_array().unwrap();
+    assert!(
+        columns.contains(&json!("prediction__class2")) && columns.contains(&json!("label")),
+        "{page}"
+    );
+    let importance = server.get_ok("/api/v1/projects/mc/models/m/importance?dataset=d");
+    assert_eq!(
+        importance["result"]["features"][0]["mean_abs_by_class"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Labels are the model's own predictions: RMSE within float32 rounding, R² 1.
+    let reg = labelled_copy("xgb_poisson", |row| row[1]);
+    server.cli_ok(&[
+        "project",
+        "create",
+        "reg",
+        "--task",
+        "regression",
+        "--label",
+        "y",
+        "--from-data",
+        reg.to_str().unwrap(),
+    ]);
+    server.cli_ok(&[
+        "model",
+        "add",
+        "reg",
+        small("xgb_poisson.json").to_str().unwrap(),
+        "--name",
+        "m",
+    ]);
+    server.cli_ok(&[
+        "data",
+        "add",
+        "reg",
+        reg.to_str().unwrap(),
+        "--name",
+        "d",
+        "--role",
+        "test",
+    ]);
+    server.cli_ok(&[
+        "job",
+        "run",
+        "reg",
+        "--kind",
+        "predict",
+        "--model",
+        "m",
+        "--dataset",
+        "d",
+        "--wait",
+    ]);
+    let m =
+        &json_out(&server.cli_ok(&["metrics", "reg", "--model", "m", "--dataset", "d", "--json"]))
+            ["result"];
+    assert!(m["rmse"].as_f64().unwrap() < 1e-5, "{m}");
+    assert!(m["r2"].as_f64().unwrap() > 0.999_999, "{m}");
+    // A binary model does not fit a regression project.
+    let err = server.cli(&[
+        "model",
+        "add",
+        "reg",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--name",
+        "x",
+    ]);
+    assert!(!err.status.success());
 }
