@@ -222,45 +222,23 @@ impl Metastore for SqliteMetastore {
     }
 
     async fn add_model(&self, model: &Model) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO models (project, name, sha256, summary, created_at) VALUES (?, ?, ?, ?, ?)",
+        self.insert_input(
+            "models",
+            "model",
+            (&model.project, &model.name, &model.sha256),
+            json(&model.summary),
+            model.created_at,
         )
-        .bind(&model.project)
-        .bind(&model.name)
-        .bind(&model.sha256)
-        .bind(json(&model.summary))
-        .bind(millis(model.created_at))
-        .execute(&self.pool)
         .await
-        .map_err(|e| {
-            taken(
-                e,
-                format!(
-                    "project {:?} already has a model named {:?}",
-                    model.project, model.name
-                ),
-            )
-        })?;
-        Ok(())
     }
 
     async fn model(&self, project: &str, name: &str) -> StoreResult<Model> {
-        let row = sqlx::query("SELECT * FROM models WHERE project = ? AND name = ?")
-            .bind(project)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("read a model"))?
-            .ok_or_else(|| not_found("model", name))?;
-        model_row(&row)
+        model_row(&self.input_row("models", "model", project, name).await?)
     }
 
     async fn models(&self, project: &str) -> StoreResult<Vec<Model>> {
-        sqlx::query("SELECT * FROM models WHERE project = ? ORDER BY name")
-            .bind(project)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list models"))?
+        self.input_rows("models", project)
+            .await?
             .iter()
             .map(model_row)
             .collect()
@@ -273,45 +251,23 @@ impl Metastore for SqliteMetastore {
     }
 
     async fn add_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO datasets (project, name, sha256, summary, created_at) VALUES (?, ?, ?, ?, ?)",
+        self.insert_input(
+            "datasets",
+            "dataset",
+            (&dataset.project, &dataset.name, &dataset.sha256),
+            json(&dataset.summary),
+            dataset.created_at,
         )
-        .bind(&dataset.project)
-        .bind(&dataset.name)
-        .bind(&dataset.sha256)
-        .bind(json(&dataset.summary))
-        .bind(millis(dataset.created_at))
-        .execute(&self.pool)
         .await
-        .map_err(|e| {
-            taken(
-                e,
-                format!(
-                    "project {:?} already has a dataset named {:?}",
-                    dataset.project, dataset.name
-                ),
-            )
-        })?;
-        Ok(())
     }
 
     async fn dataset(&self, project: &str, name: &str) -> StoreResult<Dataset> {
-        let row = sqlx::query("SELECT * FROM datasets WHERE project = ? AND name = ?")
-            .bind(project)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("read a dataset"))?
-            .ok_or_else(|| not_found("dataset", name))?;
-        dataset_row(&row)
+        dataset_row(&self.input_row("datasets", "dataset", project, name).await?)
     }
 
     async fn datasets(&self, project: &str) -> StoreResult<Vec<Dataset>> {
-        sqlx::query("SELECT * FROM datasets WHERE project = ? ORDER BY name")
-            .bind(project)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list datasets"))?
+        self.input_rows("datasets", project)
+            .await?
             .iter()
             .map(dataset_row)
             .collect()
@@ -586,7 +542,64 @@ impl Metastore for SqliteMetastore {
     }
 }
 
+/// Models and datasets share one layout: `(project, name, sha256, summary, created_at)`. The
+/// table names below are constants of this file, never input.
 impl SqliteMetastore {
+    async fn insert_input(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        (project, name, sha256): (&str, &str, &str),
+        summary: String,
+        created_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (project, name, sha256, summary, created_at) VALUES (?, ?, ?, ?, ?)"
+        )))
+        .bind(project)
+        .bind(name)
+        .bind(sha256)
+        .bind(summary)
+        .bind(millis(created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            taken(
+                e,
+                format!("project {project:?} already has a {kind} named {name:?}"),
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn input_row(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        project: &str,
+        name: &str,
+    ) -> StoreResult<SqliteRow> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE project = ? AND name = ?"
+        )))
+        .bind(project)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("read a model or dataset"))?
+        .ok_or_else(|| not_found(kind, name))
+    }
+
+    async fn input_rows(&self, table: &'static str, project: &str) -> StoreResult<Vec<SqliteRow>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE project = ? ORDER BY name"
+        )))
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list models or datasets"))
+    }
+
     /// Deletes a model or dataset row unless an unfinished job reads it; returns the row.
     async fn delete_input(
         &self,

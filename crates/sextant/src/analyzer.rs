@@ -30,7 +30,7 @@ use sextant_store::{
 };
 use uuid::Uuid;
 
-use crate::explain::{Explainer, explanation_columns};
+use crate::explain::{Explainer, additivity_verdict, explanation_columns};
 use crate::{Failure, pipeline};
 
 #[derive(Subcommand)]
@@ -582,19 +582,7 @@ fn influences(
         next_row += n;
         Ok::<_, Failure>(table)
     };
-    let keep = || {
-        let a = *additivity.borrow();
-        if a.passed() {
-            Ok(())
-        } else {
-            Err(Failure::Check(anyhow!(
-                "additivity check failed on {} of {} rows (worst error {:.2e}); nothing was stored",
-                a.failing,
-                a.checked,
-                a.worst_abs
-            )))
-        }
-    };
+    let keep = || additivity_verdict(*additivity.borrow(), "nothing was stored");
     let done = pipeline::run(
         input.open(2048)?,
         writer,

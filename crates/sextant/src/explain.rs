@@ -78,6 +78,20 @@ impl Explainer<'_> {
     }
 }
 
+/// Passes an explanation whose every row added up; else fails it, saying what became of it.
+/// Nothing that failed the check is kept.
+pub(crate) fn additivity_verdict(a: Additivity, consequence: &str) -> Result<(), Failure> {
+    if a.passed() {
+        return Ok(());
+    }
+    Err(Failure::Check(anyhow!(
+        "additivity check failed on {} of {} rows (worst error {:.2e}); {consequence}",
+        a.failing,
+        a.checked,
+        a.worst_abs
+    )))
+}
+
 pub fn run(args: ExplainArgs) -> Result<(), Failure> {
     let method = match (args.method, &args.background) {
         (Some(Method::Interventional), None) => {
@@ -131,20 +145,7 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         }
         Ok(table)
     };
-    let keep = || {
-        let a = *additivity.borrow();
-        if a.passed() {
-            Ok(())
-        } else {
-            // Nothing that failed the check is kept.
-            Err(Failure::Check(anyhow!(
-                "additivity check failed on {} of {} rows (worst error {:.2e}); no output was written",
-                a.failing,
-                a.checked,
-                a.worst_abs
-            )))
-        }
-    };
+    let keep = || additivity_verdict(*additivity.borrow(), "no output was written");
     let done = pipeline::run(
         reader,
         writer,

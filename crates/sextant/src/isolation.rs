@@ -201,17 +201,18 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
             )
         })
         .collect::<anyhow::Result<_>>()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running = load_jobs
-            .iter()
+    let running = |jobs: &[Job]| {
+        jobs.iter()
             .filter(|j| {
                 client
                     .get::<Job>(&format!("/api/v1/jobs/{}", j.id))
                     .is_ok_and(|j| j.state == JobState::Running)
             })
-            .count();
-        if running == load_jobs.len() {
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if running(&load_jobs) == load_jobs.len() {
             break;
         }
         if Instant::now() > deadline {
@@ -220,14 +221,7 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let loaded = time_queries(&client, path, args.queries, rows_total, args.page_rows)?;
-    let still_running = load_jobs
-        .iter()
-        .filter(|j| {
-            client
-                .get::<Job>(&format!("/api/v1/jobs/{}", j.id))
-                .is_ok_and(|j| j.state == JobState::Running)
-        })
-        .count();
+    let still_running = running(&load_jobs);
     let loaded_rss = rss_mib(pid);
     for j in &load_jobs {
         let _: anyhow::Result<Value> = client.delete(&format!("/api/v1/jobs/{}", j.id));
