@@ -162,7 +162,7 @@ fn whole_flow_through_the_cli() {
     assert_eq!(columns[..2], ["row", "applicant_id"]);
     let rows = page["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 5);
-    let cli = repo("target/it-explain-head.csv");
+    let cli = Server::temp_dir("explain-head").join("head.csv");
     sextant_ok(&[
         "explain",
         "--model",
