@@ -255,6 +255,14 @@ impl ServerConfig {
                     .into(),
             );
         }
+        let split = Service::ALL.iter().any(|s| !self.services.contains(s));
+        if split && self.metastore_uri.starts_with("sqlite:") {
+            let running: Vec<&str> = self.services.iter().map(|s| s.name()).collect();
+            return Err(format!(
+                "this process runs only {} of the services, so others run elsewhere and must share its metastore: an embedded SQLite file cannot be shared between processes; set metastore_uri to a postgres:// database",
+                running.join(",")
+            ));
+        }
         if self.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be positive".into());
         }
@@ -305,6 +313,7 @@ mod tests {
             &env(&[
                 ("SEXTANT_LISTEN", "127.0.0.1:9100"),
                 ("SEXTANT_SERVICES", "ingest,gateway"),
+                ("SEXTANT_METASTORE_URI", "postgres://u@db/sextant"),
             ]),
             1,
         )

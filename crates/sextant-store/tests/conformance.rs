@@ -346,4 +346,28 @@ async fn open_sqlite() -> (Arc<dyn Metastore>, tempfile::TempDir) {
     (open_metastore(&uri).await.unwrap(), dir)
 }
 
+/// The PostgreSQL the tests use: `tools/dev-postgres.sh` starts one at the default address.
+fn postgres_admin_uri() -> String {
+    std::env::var("SEXTANT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://sextant@127.0.0.1:55432/postgres".into())
+}
+
+/// A fresh database on the test server for one test.
+async fn open_postgres() -> (Arc<dyn Metastore>, ()) {
+    use sqlx::Connection;
+    let admin = postgres_admin_uri();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("cannot reach PostgreSQL at {admin} ({e}): run tools/dev-postgres.sh, or set SEXTANT_TEST_POSTGRES")
+    });
+    let name = format!("sextant_test_{}", Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URI");
+    let store = open_metastore(&format!("{base}/{name}")).await.unwrap();
+    (store, ())
+}
+
 conformance!(sqlite, open_sqlite());
+conformance!(postgres, open_postgres());

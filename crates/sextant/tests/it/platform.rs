@@ -70,7 +70,17 @@ fn json_out(text: &str) -> Value {
 #[test]
 fn whole_flow_through_the_cli() {
     let dir = Server::temp_dir("flow");
-    let server = Server::start(&dir, &[]);
+    whole_flow(Server::start(&dir, &[]));
+}
+
+#[test]
+fn whole_flow_on_postgres() {
+    let dir = Server::temp_dir("flow-pg");
+    let uri = crate::server::fresh_postgres_database();
+    whole_flow(Server::start(&dir, &[("SEXTANT_METASTORE_URI", &uri)]));
+}
+
+fn whole_flow(server: Server) {
     demo_project(&server);
 
     // Predict with metrics.

@@ -226,3 +226,35 @@ pub fn analyzer_pids(job: &str) -> Vec<i32> {
     }
     pids
 }
+
+/// A new, empty database on the test PostgreSQL (`tools/dev-postgres.sh` starts one; or set
+/// `SEXTANT_TEST_POSTGRES`); returns its URI.
+pub fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("SEXTANT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://sextant@127.0.0.1:55432/postgres".into());
+    let name = format!("sextant_it_{}", uuid_like());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {admin} ({e}): run tools/dev-postgres.sh, or set SEXTANT_TEST_POSTGRES")
+        });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URI");
+    format!("{base}/{name}")
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{nanos}", std::process::id())
+}

@@ -1,0 +1,650 @@
+//! What the SQL metastore backends share: one implementation of [`Metastore`](crate::Metastore),
+//! written once and expanded per database by [`sql_metastore!`]. Every statement is written in
+//! the SQL both SQLite and PostgreSQL accept (`$n` placeholders, `CAST`, `COUNT`); where they must
+//! differ (row locks), the backend's [`Dialect`] supplies the words.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::records::JobKind;
+
+/// States in which a job still needs its inputs.
+pub(crate) const ACTIVE: &str = "('queued','starting','running')";
+
+/// The words a backend adds for row locks.
+pub(crate) struct Dialect {
+    /// After the claim's subquery: lock the row, skipping rows others hold.
+    pub claim_lock: &'static str,
+    /// After a read of a job's inputs while the job is recorded.
+    pub share_lock: &'static str,
+    /// After the read of a model or dataset about to be deleted.
+    pub update_lock: &'static str,
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+pub(crate) fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialise")
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(what: &'static str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt { what, source })
+}
+
+pub(crate) fn taken(e: sqlx::Error, message: String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(message),
+        _ => StoreError::Database {
+            context: "insert",
+            source: e,
+        },
+    }
+}
+
+pub(crate) fn not_found(what: &'static str, name: impl Into<String>) -> StoreError {
+    StoreError::NotFound {
+        what,
+        name: name.into(),
+    }
+}
+
+pub(crate) fn kind_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Predict => "predict",
+        JobKind::Influences => "influences",
+    }
+}
+
+/// A fresh job-scoped secret.
+pub(crate) fn new_token() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+/// Expands the [`Metastore`](crate::Metastore) implementation for a backend type `$store` with a
+/// `pool` field, over database `$db` with rows `$row`; `DIALECT` must be in scope.
+macro_rules! sql_metastore {
+    ($store:ty, $db:ty, $row:ty) => {
+fn get<'r, T: sqlx::Decode<'r, $db> + sqlx::Type<$db>>(
+    row: &'r $row,
+    column: &str,
+) -> StoreResult<T> {
+    row.try_get(column).map_err(db("read a row"))
+}
+
+fn project_row(row: &$row) -> StoreResult<Project> {
+    Ok(Project {
+        name: get(row, "name")?,
+        schema: parse("project schema", &get::<String>(row, "schema")?)?,
+        created_at: time(get(row, "created_at")?),
+    })
+}
+
+fn model_row(row: &$row) -> StoreResult<Model> {
+    Ok(Model {
+        project: get(row, "project")?,
+        name: get(row, "name")?,
+        sha256: get(row, "sha256")?,
+        summary: parse("model summary", &get::<String>(row, "summary")?)?,
+        created_at: time(get(row, "created_at")?),
+    })
+}
+
+fn dataset_row(row: &$row) -> StoreResult<Dataset> {
+    Ok(Dataset {
+        project: get(row, "project")?,
+        name: get(row, "name")?,
+        sha256: get(row, "sha256")?,
+        summary: parse("dataset summary", &get::<String>(row, "summary")?)?,
+        created_at: time(get(row, "created_at")?),
+    })
+}
+
+fn state_of(row: &$row) -> StoreResult<JobState> {
+    let name: String = get(row, "state")?;
+    JobState::parse(&name).ok_or_else(|| StoreError::Corrupt {
+        what: "job state",
+        source: serde::de::Error::custom(format!("unknown state {name:?}")),
+    })
+}
+
+fn id_of(row: &$row) -> StoreResult<Uuid> {
+    let id: String = get(row, "id")?;
+    Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt {
+        what: "job id",
+        source: serde::de::Error::custom(e.to_string()),
+    })
+}
+
+fn job_row(row: &$row) -> StoreResult<Job> {
+    Ok(Job {
+        id: id_of(row)?,
+        project: get(row, "project")?,
+        spec: parse("job spec", &get::<String>(row, "spec")?)?,
+        cache_key: get(row, "cache_key")?,
+        state: state_of(row)?,
+        reason: get(row, "reason")?,
+        progress: parse("job progress", &get::<String>(row, "progress")?)?,
+        attempt: get::<i64>(row, "attempt")? as u32,
+        cached: get::<i64>(row, "cached")? != 0,
+        created_at: time(get(row, "created_at")?),
+        started_at: get::<Option<i64>>(row, "started_at")?.map(time),
+        running_at: get::<Option<i64>>(row, "running_at")?.map(time),
+        finished_at: get::<Option<i64>>(row, "finished_at")?.map(time),
+    })
+}
+
+fn execution_row(row: &$row) -> StoreResult<JobExecution> {
+    Ok(JobExecution {
+        id: id_of(row)?,
+        state: state_of(row)?,
+        token: get(row, "token")?,
+        pid: get(row, "pid")?,
+        lease_owner: get(row, "lease_owner")?,
+        heartbeat_at: get::<Option<i64>>(row, "heartbeat_at")?.map(time),
+    })
+}
+
+
+#[async_trait]
+impl Metastore for $store {
+    async fn check(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db("check the database"))?;
+        Ok(())
+    }
+
+    async fn create_project(&self, project: &Project) -> StoreResult<()> {
+        sqlx::query("INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)")
+            .bind(&project.name)
+            .bind(json(&project.schema))
+            .bind(millis(project.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| taken(e, format!("project {:?} already exists", project.name)))?;
+        Ok(())
+    }
+
+    async fn project(&self, name: &str) -> StoreResult<Project> {
+        let row = sqlx::query("SELECT * FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read a project"))?
+            .ok_or_else(|| not_found("project", name))?;
+        project_row(&row)
+    }
+
+    async fn projects(&self) -> StoreResult<Vec<Project>> {
+        sqlx::query("SELECT * FROM projects ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list projects"))?
+            .iter()
+            .map(project_row)
+            .collect()
+    }
+
+    async fn add_model(&self, model: &Model) -> StoreResult<()> {
+        self.insert_input(
+            "models",
+            "model",
+            (&model.project, &model.name, &model.sha256),
+            json(&model.summary),
+            model.created_at,
+        )
+        .await
+    }
+
+    async fn model(&self, project: &str, name: &str) -> StoreResult<Model> {
+        model_row(&self.input_row("models", "model", project, name).await?)
+    }
+
+    async fn models(&self, project: &str) -> StoreResult<Vec<Model>> {
+        self.input_rows("models", project)
+            .await?
+            .iter()
+            .map(model_row)
+            .collect()
+    }
+
+    async fn delete_model(&self, project: &str, name: &str) -> StoreResult<Model> {
+        self.delete_input("models", "model", project, name)
+            .await
+            .and_then(|row| model_row(&row))
+    }
+
+    async fn add_dataset(&self, dataset: &Dataset) -> StoreResult<()> {
+        self.insert_input(
+            "datasets",
+            "dataset",
+            (&dataset.project, &dataset.name, &dataset.sha256),
+            json(&dataset.summary),
+            dataset.created_at,
+        )
+        .await
+    }
+
+    async fn dataset(&self, project: &str, name: &str) -> StoreResult<Dataset> {
+        dataset_row(&self.input_row("datasets", "dataset", project, name).await?)
+    }
+
+    async fn datasets(&self, project: &str) -> StoreResult<Vec<Dataset>> {
+        self.input_rows("datasets", project)
+            .await?
+            .iter()
+            .map(dataset_row)
+            .collect()
+    }
+
+    async fn delete_dataset(&self, project: &str, name: &str) -> StoreResult<Dataset> {
+        self.delete_input("datasets", "dataset", project, name)
+            .await
+            .and_then(|row| dataset_row(&row))
+    }
+
+    async fn content_in_use(&self, sha256: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS used FROM (SELECT 1 AS one FROM models WHERE sha256 = $1
+             UNION ALL SELECT 1 AS one FROM datasets WHERE sha256 = $1) AS uses",
+        )
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("look up content"))?;
+        Ok(get::<i64>(&row, "used")? != 0)
+    }
+
+    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        // Hold the inputs while the job is recorded, so a concurrent delete waits and then sees it.
+        let mut inputs = vec![
+            ("models", "model", &job.spec.model.name),
+            ("datasets", "dataset", &job.spec.dataset.name),
+        ];
+        if let Some(b) = &job.spec.background {
+            inputs.push(("datasets", "dataset", &b.name));
+        }
+        for (table, kind, name) in &inputs {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT name FROM {table} WHERE project = $1 AND name = $2{}",
+                DIALECT.share_lock
+            )))
+            .bind(&job.project)
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("lock job inputs"))?
+            .ok_or_else(|| not_found(kind, name.as_str()))?;
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, project, kind, model, dataset, spec, cache_key, state, reason,
+                               progress, attempt, cached, created_at, started_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(job.id.to_string())
+        .bind(&job.project)
+        .bind(kind_name(job.spec.kind))
+        .bind(&job.spec.model.name)
+        .bind(&job.spec.dataset.name)
+        .bind(json(&job.spec))
+        .bind(&job.cache_key)
+        .bind(job.state.as_str())
+        .bind(&job.reason)
+        .bind(json(&job.progress))
+        .bind(job.attempt as i64)
+        .bind(job.cached as i64)
+        .bind(millis(job.created_at))
+        .bind(job.started_at.map(millis))
+        .bind(job.finished_at.map(millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| taken(e, format!("job {} already exists", job.id)))?;
+        for (_, kind, name) in inputs {
+            sqlx::query("INSERT INTO job_inputs (job_id, project, kind, name) VALUES ($1, $2, $3, $4)")
+                .bind(job.id.to_string())
+                .bind(&job.project)
+                .bind(kind)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("record job inputs"))?;
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(())
+    }
+
+    async fn job(&self, id: Uuid) -> StoreResult<Job> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read a job"))?
+            .ok_or_else(|| not_found("job", id.to_string()))?;
+        job_row(&row)
+    }
+
+    async fn jobs(&self, project: Option<&str>, limit: u32) -> StoreResult<Vec<Job>> {
+        sqlx::query(
+            "SELECT * FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR project = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(project)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list jobs"))?
+        .iter()
+        .map(job_row)
+        .collect()
+    }
+
+    async fn succeeded_jobs(
+        &self,
+        project: &str,
+        kind: JobKind,
+        model: &str,
+        dataset: &str,
+    ) -> StoreResult<Vec<Job>> {
+        sqlx::query(
+            "SELECT * FROM jobs WHERE project = $1 AND kind = $2 AND model = $3 AND dataset = $4
+             AND state = 'succeeded' ORDER BY created_at DESC, id DESC LIMIT 50",
+        )
+        .bind(project)
+        .bind(kind_name(kind))
+        .bind(model)
+        .bind(dataset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("find results"))?
+        .iter()
+        .map(job_row)
+        .collect()
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobState, u64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("count jobs"))?;
+        let mut counts: Vec<(JobState, u64)> = JobState::ALL.iter().map(|s| (*s, 0)).collect();
+        for row in &rows {
+            let state = state_of(row)?;
+            let n: i64 = get(row, "n")?;
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 = n as u64;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn execution(&self, id: Uuid) -> StoreResult<JobExecution> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read a job"))?
+            .ok_or_else(|| not_found("job", id.to_string()))?;
+        execution_row(&row)
+    }
+
+    async fn executions(&self, states: &[JobState]) -> StoreResult<Vec<JobExecution>> {
+        // The names come from the enum, never from input.
+        let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM jobs WHERE state IN ({}) ORDER BY created_at, id",
+            names.join(", ")
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list jobs"))?
+        .iter()
+        .map(execution_row)
+        .collect()
+    }
+
+    async fn claim_next(&self, owner: &str) -> StoreResult<Option<ClaimedJob>> {
+        let token = new_token();
+        let now = millis(Utc::now());
+        // One statement. SQLite serialises writers; PostgreSQL skips rows another claimer has
+        // locked. Either way two claimers never take the same job.
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET state = 'starting', attempt = attempt + 1, token = $1,
+                    lease_owner = $2, heartbeat_at = $3, pid = NULL,
+                    started_at = COALESCE(started_at, $3)
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
+                         ORDER BY created_at, id LIMIT 1{})
+             RETURNING *",
+            DIALECT.claim_lock
+        )))
+        .bind(&token)
+        .bind(owner)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("claim a job"))?;
+        row.map(|row| {
+            Ok(ClaimedJob {
+                job: job_row(&row)?,
+                token,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_pid(&self, id: Uuid, pid: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET pid = $1 WHERE id = $2")
+            .bind(pid)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("record an analyzer"))?;
+        Ok(())
+    }
+
+    async fn report_progress(
+        &self,
+        id: Uuid,
+        token: &str,
+        progress: &JobProgress,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'running', progress = $1, heartbeat_at = $2,
+                    running_at = COALESCE(running_at, $2)
+             WHERE id = $3 AND token = $4 AND state IN ('starting', 'running')",
+        )
+        .bind(json(progress))
+        .bind(millis(Utc::now()))
+        .bind(id.to_string())
+        .bind(token)
+        .execute(&self.pool)
+        .await
+        .map_err(db("record progress"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish(&self, id: Uuid, state: JobState, reason: Option<&str>) -> StoreResult<bool> {
+        debug_assert!(state.is_terminal());
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET state = $1, reason = $2, finished_at = $3, token = NULL
+             WHERE id = $4 AND state IN {ACTIVE}"
+        )))
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(millis(Utc::now()))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db("finish a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn requeue(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', token = NULL, pid = NULL, lease_owner = NULL,
+                    running_at = NULL
+             WHERE id = $1 AND state IN ('starting', 'running')",
+        )
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db("requeue a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_result(&self, manifest: &ResultManifest) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO results (cache_key, manifest, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (cache_key) DO NOTHING",
+        )
+        .bind(&manifest.cache_key)
+        .bind(json(manifest))
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db("store a result"))?;
+        Ok(())
+    }
+
+    async fn result(&self, cache_key: &str) -> StoreResult<Option<StoredResult>> {
+        let row = sqlx::query("SELECT * FROM results WHERE cache_key = $1")
+            .bind(cache_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("read a result"))?;
+        row.map(|row| {
+            Ok(StoredResult {
+                manifest: parse("result manifest", &get::<String>(&row, "manifest")?)?,
+                created_at: time(get(&row, "created_at")?),
+            })
+        })
+        .transpose()
+    }
+}
+
+/// Models and datasets share one layout: `(project, name, sha256, summary, created_at)`. The
+/// table names below are constants of this file, never input.
+impl $store {
+    async fn insert_input(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        (project, name, sha256): (&str, &str, &str),
+        summary: String,
+        created_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (project, name, sha256, summary, created_at) VALUES ($1, $2, $3, $4, $5)"
+        )))
+        .bind(project)
+        .bind(name)
+        .bind(sha256)
+        .bind(summary)
+        .bind(millis(created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            taken(
+                e,
+                format!("project {project:?} already has a {kind} named {name:?}"),
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn input_row(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        project: &str,
+        name: &str,
+    ) -> StoreResult<$row> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE project = $1 AND name = $2"
+        )))
+        .bind(project)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("read a model or dataset"))?
+        .ok_or_else(|| not_found(kind, name))
+    }
+
+    async fn input_rows(&self, table: &'static str, project: &str) -> StoreResult<Vec<$row>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE project = $1 ORDER BY name"
+        )))
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list models or datasets"))
+    }
+
+    /// Deletes a model or dataset row unless an unfinished job reads it; returns the row.
+    async fn delete_input(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        project: &str,
+        name: &str,
+    ) -> StoreResult<$row> {
+        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE project = $1 AND name = $2{}",
+            DIALECT.update_lock
+        )))
+        .bind(project)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("read before delete"))?
+        .ok_or_else(|| not_found(kind, name))?;
+        let users = sqlx::query(AssertSqlSafe(format!(
+            "SELECT jobs.id FROM job_inputs JOIN jobs ON jobs.id = job_inputs.job_id
+             WHERE job_inputs.project = $1 AND job_inputs.kind = $2 AND job_inputs.name = $3
+             AND jobs.state IN {ACTIVE}"
+        )))
+        .bind(project)
+        .bind(kind)
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("look up jobs"))?;
+        if !users.is_empty() {
+            let ids: Vec<String> = users
+                .iter()
+                .map(|r| get::<String>(r, "id"))
+                .collect::<StoreResult<_>>()?;
+            return Err(StoreError::Conflict(format!(
+                "{kind} {name:?} is in use by unfinished job(s) {}; cancel them or wait",
+                ids.join(", ")
+            )));
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE project = $1 AND name = $2"
+        )))
+        .bind(project)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("delete"))?;
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(row)
+    }
+}
+
+    };
+}
+
+pub(crate) use sql_metastore;
