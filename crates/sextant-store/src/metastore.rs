@@ -2,6 +2,7 @@
 //! exist. A trait, so that the embedded SQLite backend and a server database share every caller.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
@@ -79,9 +80,10 @@ pub trait Metastore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Moves a job that has not finished to a final state. False when it had already finished.
     async fn finish(&self, id: Uuid, state: JobState, reason: Option<&str>) -> StoreResult<bool>;
-    /// Puts a starting or running job back in the queue (its analyzer is gone). False when it
-    /// was in another state.
-    async fn requeue(&self, id: Uuid) -> StoreResult<bool>;
+    /// Puts a starting or running job back in the queue (its analyzer is gone). With
+    /// `silent_since`, only if its last report is older than that (so a job that reported in the
+    /// meantime keeps running). False when it was not requeued.
+    async fn requeue(&self, id: Uuid, silent_since: Option<DateTime<Utc>>) -> StoreResult<bool>;
 
     /// Stores a result manifest (a second store of the same key keeps the first).
     async fn put_result(&self, manifest: &ResultManifest) -> StoreResult<()>;

@@ -490,13 +490,15 @@ impl Metastore for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn requeue(&self, id: Uuid) -> StoreResult<bool> {
+    async fn requeue(&self, id: Uuid, silent_since: Option<DateTime<Utc>>) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', token = NULL, pid = NULL, lease_owner = NULL,
                     running_at = NULL
-             WHERE id = $1 AND state IN ('starting', 'running')",
+             WHERE id = $1 AND state IN ('starting', 'running')
+             AND (CAST($2 AS BIGINT) IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $2)",
         )
         .bind(id.to_string())
+        .bind(silent_since.map(millis))
         .execute(&self.pool)
         .await
         .map_err(db("requeue a job"))?;

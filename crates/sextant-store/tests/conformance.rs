@@ -254,8 +254,16 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
         1
     );
 
+    // A job that reported recently is not taken from a scheduler that may still be alive.
+    let an_hour_ago = Utc::now() - Duration::hours(1);
+    assert!(!store.requeue(j.id, Some(an_hour_ago)).await.unwrap());
     // A restart puts it back; the old token is void; the next claim is attempt 2.
-    assert!(store.requeue(j.id).await.unwrap());
+    assert!(
+        store
+            .requeue(j.id, Some(Utc::now() + Duration::seconds(1)))
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .report_progress(j.id, &claimed.token, &progress)
@@ -272,7 +280,7 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
             .await
             .unwrap()
     );
-    assert!(!store.requeue(j.id).await.unwrap());
+    assert!(!store.requeue(j.id, None).await.unwrap());
     let done = store.job(j.id).await.unwrap();
     assert_eq!(done.state, JobState::Succeeded);
     assert!(done.finished_at.is_some() && done.reason.is_none());

@@ -19,7 +19,21 @@ pub(super) async fn run(
     launcher: Arc<dyn Launcher>,
     server_url: String,
 ) {
-    recover(&deps, &launcher).await;
+    // An embedded SQLite metastore has one process, so every unfinished job found at start was
+    // this server's before it restarted. A shared metastore may have other live schedulers.
+    let alone = deps.config.metastore_uri.starts_with("sqlite:");
+    recover(&deps, &hub, &launcher, alone).await;
+    // Then, now and again, take over jobs whose scheduler died elsewhere.
+    let (d, h, l) = (deps.clone(), hub.clone(), launcher.clone());
+    tokio::spawn(async move {
+        let every = Duration::from_secs_f64(d.config.scheduler.heartbeat_timeout_seconds / 2.0);
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            recover(&d, &h, &l, false).await;
+        }
+    });
     let slots = Arc::new(Semaphore::new(
         deps.config.scheduler.max_concurrent_analyzers,
     ));
@@ -55,9 +69,11 @@ pub(super) async fn run(
     }
 }
 
-/// After a restart: every job left starting or running has lost its supervisor. Its old analyzer
-/// is stopped and the job queued again, so it runs once more, never twice at once.
-async fn recover(deps: &Deps, launcher: &Arc<dyn Launcher>) {
+/// Finds jobs that lost their supervisor, stops their old analyzer and queues them again, so
+/// they run once more, never twice at once. With `alone` (at the start of the only scheduler),
+/// that is every unfinished job; otherwise only jobs of other schedulers that have been silent
+/// for longer than the heartbeat timeout (their scheduler died with them).
+async fn recover(deps: &Deps, hub: &JobHub, launcher: &Arc<dyn Launcher>, alone: bool) {
     let left = match deps
         .metastore
         .executions(&[JobState::Starting, JobState::Running])
@@ -69,9 +85,21 @@ async fn recover(deps: &Deps, launcher: &Arc<dyn Launcher>) {
             return;
         }
     };
+    let timeout = chrono::Duration::milliseconds(
+        (deps.config.scheduler.heartbeat_timeout_seconds * 1e3) as i64,
+    );
+    let silent_since = (!alone).then(|| Utc::now() - timeout);
     for execution in left {
+        if execution.lease_owner.as_deref() == Some(hub.owner.as_str()) {
+            continue; // Ours: its supervisor watches it.
+        }
+        if let (Some(since), Some(beat)) = (silent_since, execution.heartbeat_at)
+            && beat >= since
+        {
+            continue; // Reported recently: its scheduler may well be alive.
+        }
         launcher.stop_leftover(&execution).await;
-        match deps.metastore.requeue(execution.id).await {
+        match deps.metastore.requeue(execution.id, silent_since).await {
             Ok(true) => tracing::info!(job = %execution.id, "job queued again after a restart"),
             Ok(false) => {}
             Err(e) => tracing::error!(job = %execution.id, error = %e, "cannot requeue"),

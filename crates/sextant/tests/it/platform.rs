@@ -975,3 +975,38 @@ fn multiclass_and_regression_metrics_have_known_answers() {
     ]);
     assert!(!err.status.success());
 }
+
+#[test]
+fn a_second_scheduler_leaves_live_jobs_alone_and_takes_over_a_dead_ones() {
+    let uri = crate::server::fresh_postgres_database();
+    let shared = Server::temp_dir("shared-artifacts");
+    let artifacts = format!("file://{}", shared.display());
+    let common = [
+        ("SEXTANT_METASTORE_URI", uri.as_str()),
+        ("SEXTANT_ARTIFACTS_URI", artifacts.as_str()),
+        ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
+        ("SEXTANT_ANALYZER_FAULT", "slow"),
+    ];
+    let mut first = Server::start(&Server::temp_dir("scheduler-a"), &common);
+    demo_project(&first);
+    let id = submit(&first, influences_job(1000));
+    first.wait_state(&id, "running", MINUTE);
+
+    let mut env = common.to_vec();
+    env.push(("SEXTANT_SERVICES", "scheduler,gateway"));
+    let second = Server::start(&Server::temp_dir("scheduler-b"), &env);
+    let job = second.job(&id);
+    assert_eq!(
+        (&job["state"], &job["attempt"]),
+        (&json!("running"), &json!(1)),
+        "{job}"
+    );
+
+    first.kill();
+    let job = second.wait_state(&id, "succeeded", 2 * MINUTE);
+    assert_eq!(
+        job["attempt"], 2,
+        "taken over once its first scheduler fell silent: {job}"
+    );
+    assert_eq!(job["progress"]["rows_done"], 1000);
+}
