@@ -1,10 +1,9 @@
 //! The CLI client: `project`, `model`, `data`, `job`, `influences`, `importance`, `metrics`.
 //! Human tables by default, `--json` for scripts.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -15,6 +14,8 @@ use sextant_store::{
 
 use crate::Failure;
 use crate::client::Client;
+use crate::report::{number, print_importance, print_metrics, print_table};
+use crate::schema_inference::infer_features;
 
 #[derive(Args)]
 pub struct ClientArgs {
@@ -205,110 +206,6 @@ fn print_json(value: &impl serde::Serialize) {
         "{}",
         serde_json::to_string_pretty(value).expect("values serialise")
     );
-}
-
-/// Prints rows under a header, columns aligned.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        line(row.clone());
-    }
-}
-
-fn number(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
-        Some(x) => format!("{x:.6}"),
-        None if v.is_null() => "-".into(),
-        None => v.to_string(),
-    }
-}
-
-/// Infers a schema's features from a table: numbers are numeric, text is categorical.
-pub fn infer_features(
-    path: &Path,
-    label: Option<&str>,
-    id: Option<&str>,
-) -> anyhow::Result<Vec<FeatureSpec>> {
-    let columns = sextant_data::table_columns(path)?;
-    let skip = |c: &str| Some(c) == label || Some(c) == id;
-    let text_columns: BTreeSet<String> = match sextant_data::TableFormat::from_path(path)? {
-        sextant_data::TableFormat::Csv => {
-            let mut reader = csv::Reader::from_path(path)?;
-            let mut text = BTreeSet::new();
-            for record in reader.records().take(10_000) {
-                let record = record.with_context(|| format!("{}", path.display()))?;
-                for (c, cell) in columns.iter().zip(record.iter()) {
-                    let cell = cell.trim();
-                    let missing = cell.is_empty()
-                        || ["nan", "na", "null", "none"]
-                            .iter()
-                            .any(|m| cell.eq_ignore_ascii_case(m));
-                    if !missing && cell.parse::<f64>().is_err() {
-                        text.insert(c.clone());
-                    }
-                }
-            }
-            text
-        }
-        sextant_data::TableFormat::Parquet => {
-            let file = std::fs::File::open(path)?;
-            let builder =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
-            builder
-                .schema()
-                .fields()
-                .iter()
-                .filter(|f| {
-                    matches!(
-                        f.data_type(),
-                        arrow_schema::DataType::Utf8
-                            | arrow_schema::DataType::LargeUtf8
-                            | arrow_schema::DataType::Dictionary(_, _)
-                    )
-                })
-                .map(|f| f.name().clone())
-                .collect()
-        }
-    };
-    for (what, column) in [("label", label), ("id", id)] {
-        if let Some(c) = column
-            && !columns.iter().any(|x| x == c)
-        {
-            bail!(
-                "{}: no {what} column {c:?} (the file has {})",
-                path.display(),
-                columns.join(", ")
-            );
-        }
-    }
-    Ok(columns
-        .iter()
-        .filter(|c| !skip(c))
-        .map(|c| FeatureSpec {
-            name: c.clone(),
-            kind: if text_columns.contains(c) {
-                FeatureType::Categorical
-            } else {
-                FeatureType::Numeric
-            },
-            categories: None,
-        })
-        .collect())
 }
 
 pub fn project_schema(args: &ProjectCreate) -> anyhow::Result<ProjectSchema> {
@@ -753,90 +650,6 @@ pub fn table_page(
         page["source"]["job"].as_str().unwrap_or("-")
     );
     Ok(())
-}
-
-/// Prints an importance document as a table.
-pub fn print_importance(doc: &Value) {
-    let features = doc["result"]["features"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let top = features
-        .first()
-        .and_then(|f| f["mean_abs"].as_f64())
-        .unwrap_or(0.0);
-    let rows: Vec<Vec<String>> = features
-        .iter()
-        .map(|f| {
-            let v = f["mean_abs"].as_f64().unwrap_or(0.0);
-            let bar = if top > 0.0 {
-                "#".repeat(((v / top) * 30.0).round() as usize)
-            } else {
-                String::new()
-            };
-            vec![
-                f["feature"].as_str().unwrap_or("?").to_string(),
-                format!("{v:.6}"),
-                format!("{:+.6}", f["mean"].as_f64().unwrap_or(0.0)),
-                bar,
-            ]
-        })
-        .collect();
-    println!(
-        "global importance: mean |influence| over {} rows of {} ({}, on the margin)",
-        doc["result"]["rows"],
-        doc["source"]["dataset"].as_str().unwrap_or("?"),
-        doc["source"]["method"].as_str().unwrap_or("?")
-    );
-    print_table(&["FEATURE", "MEAN |φ|", "MEAN φ", ""], &rows);
-}
-
-/// Prints a metrics document.
-pub fn print_metrics(doc: &Value) {
-    let m = &doc["result"];
-    println!(
-        "metrics of {} on {} ({} labelled rows)",
-        doc["source"]["model"].as_str().unwrap_or("?"),
-        doc["source"]["dataset"].as_str().unwrap_or("?"),
-        m["rows"]
-    );
-    let names: &[&str] = if m["task"] == "regression" {
-        &["rmse", "mae", "r2", "mape"]
-    } else {
-        &[
-            "accuracy",
-            "precision",
-            "recall",
-            "f1",
-            "roc_auc",
-            "log_loss",
-            "brier",
-            "threshold",
-        ]
-    };
-    let rows: Vec<Vec<String>> = names
-        .iter()
-        .filter(|n| !m[**n].is_null() || **n != "threshold")
-        .map(|n| vec![n.to_string(), number(&m[*n])])
-        .collect();
-    print_table(&["METRIC", "VALUE"], &rows);
-    if let Some(matrix) = m["confusion_matrix"].as_array() {
-        println!("confusion matrix (rows: actual class, columns: predicted class)");
-        let header: Vec<String> = std::iter::once("".to_string())
-            .chain((0..matrix.len()).map(|k| format!("pred {k}")))
-            .collect();
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        let rows: Vec<Vec<String>> = matrix
-            .iter()
-            .enumerate()
-            .map(|(k, row)| {
-                std::iter::once(format!("actual {k}"))
-                    .chain(row.as_array().into_iter().flatten().map(number))
-                    .collect()
-            })
-            .collect();
-        print_table(&header, &rows);
-    }
 }
 
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {

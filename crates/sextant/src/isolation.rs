@@ -14,7 +14,7 @@ use sextant_store::{Job, JobState, ProjectSchema, ScoreType, Task};
 
 use crate::Failure;
 use crate::client::Client;
-use crate::commands::infer_features;
+use crate::schema_inference::infer_features;
 
 #[derive(Args)]
 pub struct IsolationArgs {

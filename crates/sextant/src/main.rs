@@ -14,6 +14,8 @@ mod pipeline;
 mod predict;
 mod progress;
 mod quickstart;
+mod report;
+mod schema_inference;
 mod serve;
 
 use std::path::PathBuf;

@@ -12,7 +12,9 @@ use sextant_store::{Job, JobState, ProjectSchema, ScoreType, Task};
 
 use crate::Failure;
 use crate::client::Client;
-use crate::commands::{infer_features, print_importance, print_metrics, wait_for};
+use crate::commands::wait_for;
+use crate::report::{print_importance, print_metrics};
+use crate::schema_inference::infer_features;
 use crate::serve::{LogFormat, init_logging, load_config, shutdown_signal};
 
 const DEMO_MODEL: &[u8] = include_bytes!("../../../demo/credit_model.json");
