@@ -1,7 +1,7 @@
 //! Server configuration: one TOML file, then environment overrides, then defaults. An unknown key
 //! is an error, so a typo never silently falls back to a default.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 /// The services one process can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     /// Projects, model and dataset uploads.
@@ -82,7 +82,36 @@ struct FileConfig {
     metastore_uri: Option<String>,
     artifacts_uri: Option<String>,
     max_upload_bytes: Option<u64>,
+    advertise_url: Option<String>,
+    peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
+    docker: Option<FileDockerConfig>,
+    kubernetes: Option<FileKubernetesConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDockerConfig {
+    image: Option<String>,
+    network: Option<String>,
+    cpus: Option<f64>,
+    pids_limit: Option<i64>,
+    user: Option<String>,
+    artifacts_source: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKubernetesConfig {
+    namespace: Option<String>,
+    image: Option<String>,
+    priority_class: Option<String>,
+    service_account: Option<String>,
+    ttl_seconds_after_finished: Option<i32>,
+    unschedulable_timeout_seconds: Option<u64>,
+    env_from_secret: Option<String>,
+    max_cpu: Option<f64>,
+    max_memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +124,75 @@ struct FileSchedulerConfig {
     heartbeat_interval_seconds: Option<f64>,
     heartbeat_timeout_seconds: Option<f64>,
     analyzer_binary: Option<PathBuf>,
+    launcher: Option<LauncherKind>,
+}
+
+/// Where analyzers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LauncherKind {
+    /// Child processes of the scheduler (the embedded default).
+    Process,
+    /// Sibling containers on the Docker Engine.
+    Docker,
+    /// Jobs on a Kubernetes cluster.
+    Kubernetes,
+}
+
+impl FromStr for LauncherKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LauncherKind, String> {
+        match s.trim() {
+            "process" => Ok(LauncherKind::Process),
+            "docker" => Ok(LauncherKind::Docker),
+            "kubernetes" => Ok(LauncherKind::Kubernetes),
+            other => Err(format!(
+                "unknown launcher {other:?} (expected process, docker or kubernetes)"
+            )),
+        }
+    }
+}
+
+/// How the Docker launcher runs analyzer containers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DockerConfig {
+    /// The image analyzers run (this same program).
+    pub image: String,
+    /// The network mode of analyzer containers (`host`, `bridge`, or a network's name); it must
+    /// let them reach `advertise_url`.
+    pub network: String,
+    /// CPUs per analyzer container (`--cpus`).
+    pub cpus: f64,
+    /// Processes and threads per analyzer container (`--pids-limit`).
+    pub pids_limit: i64,
+    /// The user analyzers run as (`uid:gid`).
+    pub user: String,
+    /// For a local artifact store: the host directory or volume mounted at the store's path in
+    /// analyzer containers (default: the store's own path, for a server running on the host).
+    pub artifacts_source: Option<String>,
+}
+
+/// How the Kubernetes launcher runs analyzer Jobs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubernetesConfig {
+    /// The namespace analyzer Jobs are created in.
+    pub namespace: String,
+    /// The image analyzers run.
+    pub image: String,
+    /// The PriorityClass of analyzer pods (low, preemptible).
+    pub priority_class: String,
+    /// The service account of analyzer pods (no API rights).
+    pub service_account: String,
+    /// How long a finished Job is kept before Kubernetes deletes it.
+    pub ttl_seconds_after_finished: i32,
+    /// How long a pod may stay unschedulable before its job fails.
+    pub unschedulable_timeout_seconds: u64,
+    /// A Secret whose keys become analyzer environment variables (S3 credentials).
+    pub env_from_secret: Option<String>,
+    /// The largest CPU request one analyzer pod gets.
+    pub max_cpu: f64,
+    /// The largest memory limit one analyzer pod gets.
+    pub max_memory_mib: u64,
 }
 
 /// How the scheduler runs analyzers.
@@ -114,6 +212,8 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout_seconds: f64,
     /// The `sextant` executable analyzers run (default: this one).
     pub analyzer_binary: Option<PathBuf>,
+    /// Where analyzers run.
+    pub launcher: LauncherKind,
 }
 
 /// The whole configuration.
@@ -131,8 +231,17 @@ pub struct ServerConfig {
     pub artifacts_uri: String,
     /// Largest accepted upload.
     pub max_upload_bytes: u64,
+    /// Where analyzers (and other services' processes) reach this one, when that is not the
+    /// listening address (a Kubernetes Service, a container's name).
+    pub advertise_url: Option<String>,
+    /// Base URLs of the services this process does not run, for the gateway to route to.
+    pub peers: BTreeMap<Service, String>,
     /// Analyzer settings.
     pub scheduler: SchedulerConfig,
+    /// The Docker launcher's settings.
+    pub docker: DockerConfig,
+    /// The Kubernetes launcher's settings.
+    pub kubernetes: KubernetesConfig,
 }
 
 /// The configuration format version this build reads.
@@ -219,6 +328,48 @@ impl ServerConfig {
             .or(sched.heartbeat_timeout_seconds)
             .unwrap_or(30.0),
             analyzer_binary: sched.analyzer_binary,
+            launcher: num("SEXTANT_LAUNCHER", var("SEXTANT_LAUNCHER"))?
+                .or(sched.launcher)
+                .unwrap_or(LauncherKind::Process),
+        };
+        let mut peers = parsed.peers.unwrap_or_default();
+        for service in [Service::Ingest, Service::Intelligence, Service::Scheduler] {
+            let name = format!("SEXTANT_PEER_{}", service.name().to_uppercase());
+            if let Some(url) = var(&name) {
+                peers.insert(service, url);
+            }
+        }
+        let image = format!("sextant:{}", env!("CARGO_PKG_VERSION"));
+        let d = parsed.docker.unwrap_or_default();
+        let docker = DockerConfig {
+            image: var("SEXTANT_DOCKER_IMAGE")
+                .or(d.image)
+                .unwrap_or_else(|| image.clone()),
+            network: var("SEXTANT_DOCKER_NETWORK")
+                .or(d.network)
+                .unwrap_or_else(|| "host".into()),
+            cpus: d.cpus.unwrap_or(1.0),
+            pids_limit: d.pids_limit.unwrap_or(256),
+            user: d.user.unwrap_or_else(|| "10001:10001".into()),
+            artifacts_source: d.artifacts_source,
+        };
+        let k = parsed.kubernetes.unwrap_or_default();
+        let kubernetes = KubernetesConfig {
+            namespace: var("SEXTANT_K8S_NAMESPACE")
+                .or(k.namespace)
+                .unwrap_or_else(|| "sextant-analyzers".into()),
+            image: var("SEXTANT_K8S_IMAGE").or(k.image).unwrap_or(image),
+            priority_class: k
+                .priority_class
+                .unwrap_or_else(|| "sextant-analyzer".into()),
+            service_account: k
+                .service_account
+                .unwrap_or_else(|| "sextant-analyzer".into()),
+            ttl_seconds_after_finished: k.ttl_seconds_after_finished.unwrap_or(600),
+            unschedulable_timeout_seconds: k.unschedulable_timeout_seconds.unwrap_or(300),
+            env_from_secret: var("SEXTANT_K8S_ENV_FROM_SECRET").or(k.env_from_secret),
+            max_cpu: k.max_cpu.unwrap_or(4.0),
+            max_memory_mib: k.max_memory_mib.unwrap_or(16384),
         };
         let config = ServerConfig {
             data_dir,
@@ -227,7 +378,11 @@ impl ServerConfig {
             metastore_uri,
             artifacts_uri,
             max_upload_bytes,
+            advertise_url: var("SEXTANT_ADVERTISE_URL").or(parsed.advertise_url),
+            peers,
             scheduler,
+            docker,
+            kubernetes,
         };
         config.check()?;
         Ok(config)
@@ -262,6 +417,34 @@ impl ServerConfig {
                 "this process runs only {} of the services, so others run elsewhere and must share its metastore: an embedded SQLite file cannot be shared between processes; set metastore_uri to a postgres:// database",
                 running.join(",")
             ));
+        }
+        for (service, url) in &self.peers {
+            if *service == Service::Gateway {
+                return Err("peers.gateway: the gateway is what routes to peers; name ingest, intelligence or scheduler".into());
+            }
+            if self.services.contains(service) {
+                return Err(format!(
+                    "peers.{} is set, but this process runs the {} service itself",
+                    service.name(),
+                    service.name()
+                ));
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "peers.{} = {url:?}: expected an http:// or https:// URL",
+                    service.name()
+                ));
+            }
+        }
+        if let Some(url) = &self.advertise_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "advertise_url = {url:?}: expected an http:// or https:// URL"
+            ));
+        }
+        if !self.docker.cpus.is_finite() || self.docker.cpus <= 0.0 || self.docker.pids_limit < 16 {
+            return Err("docker.cpus must be positive and docker.pids_limit at least 16".into());
         }
         if self.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be positive".into());
@@ -327,6 +510,49 @@ mod tests {
                 .max_concurrent_analyzers,
             1
         );
+    }
+
+    #[test]
+    fn peers_launchers_and_their_checks() {
+        let dir = std::env::temp_dir().join(format!("sextant-config-peers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("front.toml");
+        std::fs::write(
+            &file,
+            "services = [\"intelligence\", \"gateway\"]\nmetastore_uri = \"postgres://db/s\"\n[peers]\ningest = \"http://ingest:8640\"\n[scheduler]\nlauncher = \"kubernetes\"\n[kubernetes]\nnamespace = \"jobs\"\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(
+            Some(&file),
+            &env(&[("SEXTANT_PEER_SCHEDULER", "http://scheduler:8640")]),
+            2,
+        )
+        .unwrap();
+        assert_eq!(c.peers[&Service::Ingest], "http://ingest:8640");
+        assert_eq!(c.peers[&Service::Scheduler], "http://scheduler:8640");
+        assert_eq!(c.scheduler.launcher, LauncherKind::Kubernetes);
+        assert_eq!(c.kubernetes.namespace, "jobs");
+        assert_eq!(c.docker.network, "host");
+        let e = ServerConfig::load(
+            Some(&file),
+            &env(&[("SEXTANT_PEER_INTELLIGENCE", "http://x:1")]),
+            2,
+        )
+        .unwrap_err();
+        assert!(e.contains("peers.intelligence"), "{e}");
+        let e = ServerConfig::load(
+            None,
+            &env(&[
+                ("SEXTANT_PEER_INGEST", "ingest:8640"),
+                ("SEXTANT_SERVICES", "gateway"),
+                ("SEXTANT_METASTORE_URI", "postgres://db/s"),
+            ]),
+            2,
+        )
+        .unwrap_err();
+        assert!(e.contains("http://"), "{e}");
+        let e = ServerConfig::load(None, &env(&[("SEXTANT_LAUNCHER", "slurm")]), 2).unwrap_err();
+        assert!(e.contains("slurm"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Internal,
     /// A dependency (database, storage) is unavailable.
     Unavailable,
+    /// A service in another process did not answer the gateway.
+    BadGateway,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::NoResult => (StatusCode::NOT_FOUND, "no_result"),
             ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ErrorCode::BadGateway => (StatusCode::BAD_GATEWAY, "bad_gateway"),
         }
     }
 }

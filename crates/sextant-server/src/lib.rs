@@ -23,7 +23,7 @@ use axum::Router;
 use sextant_store::{Artifacts, Metastore, open_metastore};
 use tokio::net::TcpListener;
 
-pub use config::{ServerConfig, Service};
+pub use config::{LauncherKind, ServerConfig, Service};
 use scheduler::{Launcher, ProcessLauncher};
 use telemetry::Telemetry;
 
@@ -64,6 +64,17 @@ impl Deps {
 }
 
 /// The analyzer launcher the config asks for.
+pub async fn launcher(config: &ServerConfig) -> Result<Arc<dyn Launcher>, String> {
+    match config.scheduler.launcher {
+        LauncherKind::Process => process_launcher(config),
+        LauncherKind::Docker => Ok(Arc::new(scheduler::DockerLauncher::connect(config).await?)),
+        LauncherKind::Kubernetes => Ok(Arc::new(
+            scheduler::KubernetesLauncher::connect(config).await?,
+        )),
+    }
+}
+
+/// The process launcher the config describes.
 pub fn process_launcher(config: &ServerConfig) -> Result<Arc<dyn Launcher>, String> {
     let binary = match &config.scheduler.analyzer_binary {
         Some(path) => path.clone(),
@@ -77,8 +88,16 @@ pub fn process_launcher(config: &ServerConfig) -> Result<Arc<dyn Launcher>, Stri
 }
 
 /// The router of the configured services. `server_url` is where analyzers reach the scheduler.
-pub fn compose(deps: &Deps, launcher: Arc<dyn Launcher>, server_url: String) -> Router {
-    let mut router = Router::new();
+pub fn compose(
+    deps: &Deps,
+    launcher: Arc<dyn Launcher>,
+    server_url: String,
+) -> Result<Router, String> {
+    let mut router = gateway::health_routes(deps.clone());
+    let local = &deps.config.services;
+    if local.contains(&Service::Gateway) {
+        router = router.merge(gateway::forward::forward_routes(local, &deps.config.peers)?);
+    }
     for service in &deps.config.services {
         router = router.merge(match service {
             Service::Ingest => ingest::start_ingest(deps.clone()),
@@ -89,12 +108,12 @@ pub fn compose(deps: &Deps, launcher: Arc<dyn Launcher>, server_url: String) -> 
             Service::Gateway => gateway::start_gateway(deps.clone()),
         });
     }
-    router
+    Ok(router
         .fallback(gateway::not_found)
         .layer(axum::middleware::from_fn_with_state(
             deps.telemetry.clone(),
             telemetry::track_http,
-        ))
+        )))
 }
 
 /// Serves the configured services on `listener` until `shutdown` completes.
@@ -109,11 +128,20 @@ pub async fn run(
     } else {
         addr.ip().to_string()
     };
-    let server_url = format!("http://{host}:{}", addr.port());
-    let launcher = process_launcher(&config)?;
+    let server_url = match &config.advertise_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{host}:{}", addr.port()),
+    };
+    // Only a process that runs the scheduler launches analyzers (and talks to Docker or
+    // Kubernetes); the others never use their launcher.
+    let launcher = if config.services.contains(&Service::Scheduler) {
+        launcher(&config).await?
+    } else {
+        process_launcher(&config)?
+    };
     let services: Vec<&str> = config.services.iter().map(|s| s.name()).collect();
     let deps = Deps::open(config.clone()).await?;
-    let router = compose(&deps, launcher, server_url.clone());
+    let router = compose(&deps, launcher, server_url.clone())?;
     tracing::info!(
         url = %server_url,
         services = %services.join(","),

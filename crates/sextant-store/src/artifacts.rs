@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -26,9 +28,18 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
-    /// Opens the store a URI names: `file:///abs/dir` (or a plain directory path). The directory
-    /// is created if needed.
+    /// Opens the store a URI names:
+    ///
+    /// - `file:///abs/dir` (or a plain directory path): a local directory, created if needed;
+    /// - `s3://bucket/prefix`: an S3 bucket (or any S3-compatible server). Options ride in the
+    ///   query, so that the URI alone reopens the store in an analyzer: `endpoint=http://host:9000`,
+    ///   `region=eu-west-1`, `allow_http=true`. Credentials never go in the URI: they come from
+    ///   the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) or
+    ///   the platform's metadata service, as object_store's `AmazonS3Builder::from_env` reads them.
     pub fn open(uri: &str) -> StoreResult<Artifacts> {
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            return open_s3(uri, rest);
+        }
         let dir = match uri.strip_prefix("file://") {
             Some(path) => PathBuf::from(path),
             None if !uri.contains("://") => PathBuf::from(uri),
@@ -36,7 +47,7 @@ impl Artifacts {
                 return Err(StoreError::Uri {
                     what: "artifact store",
                     uri: uri.to_string(),
-                    message: "this build supports file:// directories".into(),
+                    message: "expected file:///directory or s3://bucket/prefix".into(),
                 });
             }
         };
@@ -59,6 +70,11 @@ impl Artifacts {
             uri: format!("file://{}", dir.display()),
             local: Some(local),
         })
+    }
+
+    /// Whether objects are files on this machine (the embedded store).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
     }
 
     /// The URI that reopens this store (absolute).
@@ -166,22 +182,102 @@ impl Artifacts {
             }
             return Ok(path);
         }
-        let bytes = self.get_bytes(key).await?;
-        let name = key.replace('/', "_");
-        let path = scratch.join(name);
-        tokio::fs::write(&path, &bytes)
+        // Objects are immutable under their keys, so a copy downloaded once serves again.
+        let path = scratch.join(key.replace('/', "_"));
+        if path.exists() {
+            return Ok(path);
+        }
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| StoreError::Io { path, source }
+        };
+        // Download beside the final name and rename: a reader never sees half a file, and two
+        // downloads of the same key at once do not trip over each other.
+        let partial = scratch.join(format!(
+            ".{}.{}",
+            path.file_name().unwrap_or_default().display(),
+            uuid::Uuid::new_v4()
+        ));
+        let got = self
+            .store
+            .get(&StorePath::from(key))
             .await
-            .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(path)
+            .map_err(self.failed("read", key))?;
+        let mut stream = got.into_stream();
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(io(&partial))?;
+        let copied = async {
+            while let Some(chunk) = stream.try_next().await.map_err(self.failed("read", key))? {
+                file.write_all(&chunk).await.map_err(io(&partial))?;
+            }
+            file.flush().await.map_err(io(&partial))?;
+            tokio::fs::rename(&partial, &path).await.map_err(io(&path))
+        }
+        .await;
+        if copied.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        copied.map(|()| path)
     }
 
     fn failed(&self, action: &str, key: &str) -> impl FnOnce(object_store::Error) -> StoreError {
         let context = format!("{action} {key}");
         move |source| StoreError::Artifact { context, source }
     }
+}
+
+/// Installs ring as the process's TLS crypto provider (HTTPS to S3 and to the Kubernetes API);
+/// calling it again does nothing.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn open_s3(uri: &str, rest: &str) -> StoreResult<Artifacts> {
+    let bad = |message: String| StoreError::Uri {
+        what: "artifact store",
+        uri: uri.to_string(),
+        message,
+    };
+    let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    if bucket.is_empty() {
+        return Err(bad("no bucket: expected s3://bucket/prefix".into()));
+    }
+    install_crypto();
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        builder = match name {
+            "endpoint" => builder.with_endpoint(value),
+            "region" => builder.with_region(value),
+            "allow_http" => builder.with_allow_http(match value {
+                "true" => true,
+                "false" => false,
+                _ => return Err(bad(format!("allow_http={value:?}: expected true or false"))),
+            }),
+            _ => {
+                return Err(bad(format!(
+                    "unknown option {name:?} (expected endpoint, region or allow_http)"
+                )));
+            }
+        };
+    }
+    let s3 = builder.build().map_err(|source| StoreError::Artifact {
+        context: format!("open {uri}"),
+        source,
+    })?;
+    let prefix = prefix.trim_matches('/');
+    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+        Arc::new(s3)
+    } else {
+        Arc::new(PrefixStore::new(s3, prefix))
+    };
+    Ok(Artifacts {
+        store,
+        uri: uri.to_string(),
+        local: None,
+    })
 }
 
 /// The sha256 of bytes, hex.
@@ -209,30 +305,18 @@ impl Hasher {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn files_round_trip_and_appear_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Artifacts::open(dir.path().join("store").to_str().unwrap()).unwrap();
-        let src = dir.path().join("input.bin");
-        let data: Vec<u8> = (0..(PART_BYTES * 2 + 17))
-            .map(|i| (i % 251) as u8)
-            .collect();
-        std::fs::write(&src, &data).unwrap();
-        store.put_file("models/abc", &src).await.unwrap();
-        assert!(store.exists("models/abc").await.unwrap());
-        assert_eq!(
-            store.get_bytes("models/abc").await.unwrap().as_ref(),
-            &data[..]
-        );
-        let local = store.local_file("models/abc", dir.path()).await.unwrap();
-        assert_eq!(std::fs::read(local).unwrap(), data);
-        assert_eq!(
-            store.list("").await.unwrap(),
-            vec!["models/abc".to_string()]
-        );
-        store.delete("models/abc").await.unwrap();
-        store.delete("models/abc").await.unwrap();
-        assert!(!store.exists("models/abc").await.unwrap());
-        assert!(Artifacts::open("s3://bucket/x").is_err());
+    #[test]
+    fn bad_uris_name_the_problem() {
+        let e = Artifacts::open("ftp://host/x").unwrap_err().to_string();
+        assert!(e.contains("ftp://host/x") && e.contains("s3://"), "{e}");
+        let e = Artifacts::open("s3://bucket/x?colour=red")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = Artifacts::open("s3://bucket/x?allow_http=yes")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allow_http"), "{e}");
+        assert!(Artifacts::open("s3:///x").is_err());
     }
 }

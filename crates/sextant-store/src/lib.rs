@@ -17,7 +17,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-pub use artifacts::{Artifacts, Hasher, sha256_hex};
+pub use artifacts::{Artifacts, Hasher, install_crypto, sha256_hex};
 pub use error::{StoreError, StoreResult};
 pub use metastore::Metastore;
 pub use postgres::PostgresMetastore;

@@ -84,6 +84,15 @@ pub trait Metastore: Send + Sync + 'static {
     /// `silent_since`, only if its last report is older than that (so a job that reported in the
     /// meantime keeps running). False when it was not requeued.
     async fn requeue(&self, id: Uuid, silent_since: Option<DateTime<Utc>>) -> StoreResult<bool>;
+    /// Takes over the supervision of a starting or running job whose analyzer still runs (the
+    /// same condition on silence as [`Metastore::requeue`]): the lease passes to `owner`, the
+    /// attempt and its token stay. False when it was not taken over.
+    async fn adopt(
+        &self,
+        id: Uuid,
+        owner: &str,
+        silent_since: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
 
     /// Stores a result manifest (a second store of the same key keeps the first).
     async fn put_result(&self, manifest: &ResultManifest) -> StoreResult<()>;

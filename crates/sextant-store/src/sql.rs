@@ -505,6 +505,27 @@ impl Metastore for $store {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn adopt(
+        &self,
+        id: Uuid,
+        owner: &str,
+        silent_since: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_owner = $1, heartbeat_at = $2, pid = NULL
+             WHERE id = $3 AND state IN ('starting', 'running')
+             AND (CAST($4 AS BIGINT) IS NULL OR heartbeat_at IS NULL OR heartbeat_at < $4)",
+        )
+        .bind(owner)
+        .bind(millis(Utc::now()))
+        .bind(id.to_string())
+        .bind(silent_since.map(millis))
+        .execute(&self.pool)
+        .await
+        .map_err(db("adopt a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn put_result(&self, manifest: &ResultManifest) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO results (cache_key, manifest, created_at) VALUES ($1, $2, $3)

@@ -257,6 +257,23 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
     // A job that reported recently is not taken from a scheduler that may still be alive.
     let an_hour_ago = Utc::now() - Duration::hours(1);
     assert!(!store.requeue(j.id, Some(an_hour_ago)).await.unwrap());
+    assert!(!store.adopt(j.id, "c", Some(an_hour_ago)).await.unwrap());
+    // A silent one is adopted: the lease moves, the attempt and its token stay valid.
+    assert!(
+        store
+            .adopt(j.id, "c", Some(Utc::now() + Duration::seconds(1)))
+            .await
+            .unwrap()
+    );
+    let adopted = store.execution(j.id).await.unwrap();
+    assert_eq!(adopted.lease_owner.as_deref(), Some("c"));
+    assert_eq!(adopted.state, JobState::Running);
+    assert!(
+        store
+            .report_progress(j.id, &claimed.token, &progress)
+            .await
+            .unwrap()
+    );
     // A restart puts it back; the old token is void; the next claim is attempt 2.
     assert!(
         store
@@ -281,6 +298,7 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
             .unwrap()
     );
     assert!(!store.requeue(j.id, None).await.unwrap());
+    assert!(!store.adopt(j.id, "c", None).await.unwrap());
     let done = store.job(j.id).await.unwrap();
     assert_eq!(done.state, JobState::Succeeded);
     assert!(done.finished_at.is_some() && done.reason.is_none());

@@ -15,7 +15,10 @@ use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
 use crate::Deps;
-pub use launcher::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, ProcessLauncher};
+pub use launcher::{
+    Analyzer, AnalyzerExit, DockerLauncher, KubernetesLauncher, LaunchRequest, Launcher,
+    ProcessLauncher,
+};
 
 /// The version of the algorithms behind results: part of every cache key, so a release that
 /// computes differently never serves an older release's results.

@@ -9,7 +9,7 @@ use sextant_store::{ClaimedJob, JobState, Metastore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::JobHub;
-use super::launcher::{AnalyzerExit, LaunchRequest, Launcher};
+use super::launcher::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Sizing, sizing};
 use crate::Deps;
 
 /// Runs the scheduler until the process ends.
@@ -22,21 +22,21 @@ pub(super) async fn run(
     // An embedded SQLite metastore has one process, so every unfinished job found at start was
     // this server's before it restarted. A shared metastore may have other live schedulers.
     let alone = deps.config.metastore_uri.starts_with("sqlite:");
-    recover(&deps, &hub, &launcher, alone).await;
+    let slots = Arc::new(Semaphore::new(
+        deps.config.scheduler.max_concurrent_analyzers,
+    ));
+    recover(&deps, &hub, &launcher, &slots, alone).await;
     // Then, now and again, take over jobs whose scheduler died elsewhere.
-    let (d, h, l) = (deps.clone(), hub.clone(), launcher.clone());
+    let (d, h, l, s) = (deps.clone(), hub.clone(), launcher.clone(), slots.clone());
     tokio::spawn(async move {
         let every = Duration::from_secs_f64(d.config.scheduler.heartbeat_timeout_seconds / 2.0);
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            recover(&d, &h, &l, false).await;
+            recover(&d, &h, &l, &s, false).await;
         }
     });
-    let slots = Arc::new(Semaphore::new(
-        deps.config.scheduler.max_concurrent_analyzers,
-    ));
     loop {
         let permit = slots
             .clone()
@@ -69,11 +69,19 @@ pub(super) async fn run(
     }
 }
 
-/// Finds jobs that lost their supervisor, stops their old analyzer and queues them again, so
-/// they run once more, never twice at once. With `alone` (at the start of the only scheduler),
-/// that is every unfinished job; otherwise only jobs of other schedulers that have been silent
-/// for longer than the heartbeat timeout (their scheduler died with them).
-async fn recover(deps: &Deps, hub: &JobHub, launcher: &Arc<dyn Launcher>, alone: bool) {
+/// Finds jobs that lost their supervisor. An analyzer the launcher can still follow from here (a
+/// Kubernetes Job) is adopted: this scheduler takes the lease and supervises it. Any other is
+/// stopped and its job queued again, so it runs once more, never twice at once. With `alone` (at
+/// the start of the only scheduler), that is every unfinished job; otherwise only jobs of other
+/// schedulers that have been silent for longer than the heartbeat timeout (their scheduler died
+/// with them).
+async fn recover(
+    deps: &Deps,
+    hub: &Arc<JobHub>,
+    launcher: &Arc<dyn Launcher>,
+    slots: &Arc<Semaphore>,
+    alone: bool,
+) {
     let left = match deps
         .metastore
         .executions(&[JobState::Starting, JobState::Running])
@@ -98,6 +106,40 @@ async fn recover(deps: &Deps, hub: &JobHub, launcher: &Arc<dyn Launcher>, alone:
         {
             continue; // Reported recently: its scheduler may well be alive.
         }
+        if let Some(analyzer) = launcher.adopt(&execution).await {
+            match deps
+                .metastore
+                .adopt(execution.id, &hub.owner, silent_since)
+                .await
+            {
+                Ok(true) => {
+                    let job = match deps.metastore.job(execution.id).await {
+                        Ok(job) => job,
+                        Err(e) => {
+                            tracing::error!(job = %execution.id, error = %e, "cannot read an adopted job");
+                            continue;
+                        }
+                    };
+                    tracing::info!(job = %execution.id, "analyzer adopted after a restart");
+                    // It runs already: it takes a slot if one is free, but is never refused.
+                    let permit = slots.clone().try_acquire_owned().ok();
+                    tokio::spawn(follow(
+                        deps.clone(),
+                        hub.clone(),
+                        launcher.name(),
+                        job,
+                        analyzer,
+                        permit,
+                    ));
+                    continue;
+                }
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(job = %execution.id, error = %e, "cannot adopt");
+                    continue;
+                }
+            }
+        }
         launcher.stop_leftover(&execution).await;
         match deps.metastore.requeue(execution.id, silent_since).await {
             Ok(true) => tracing::info!(job = %execution.id, "job queued again after a restart"),
@@ -115,17 +157,52 @@ async fn settle(metastore: &dyn Metastore, id: uuid::Uuid, reason: &str) {
     }
 }
 
+/// CPU and memory for a job, from its cost.
+async fn sizing(deps: &Deps, job: &sextant_store::Job) -> Sizing {
+    let spec = &job.spec;
+    let fallback = Sizing {
+        cpu_millis: (spec.resources.threads.max(1) * 1000) as u32,
+        memory_mib: spec.resources.memory_mib,
+        work: 0.0,
+    };
+    let k = &deps.config.kubernetes;
+    let model = deps.metastore.model(&job.project, &spec.model.name).await;
+    let dataset = deps
+        .metastore
+        .dataset(&job.project, &spec.dataset.name)
+        .await;
+    let (Ok(model), Ok(dataset)) = (model, dataset) else {
+        return fallback;
+    };
+    let background_rows = match &spec.background {
+        Some(b) => deps
+            .metastore
+            .dataset(&job.project, &b.name)
+            .await
+            .ok()
+            .map(|d| d.summary.rows),
+        None => None,
+    };
+    sizing::estimate(
+        spec,
+        &model.summary,
+        &dataset.summary,
+        background_rows,
+        k.max_cpu,
+        k.max_memory_mib,
+    )
+}
+
 async fn supervise(
     deps: Deps,
     hub: Arc<JobHub>,
     launcher: Arc<dyn Launcher>,
     server_url: String,
     claimed: ClaimedJob,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let job = claimed.job;
     let id = job.id;
-    let config = &deps.config.scheduler;
     hub.changed(id);
     let request = LaunchRequest {
         job_id: id,
@@ -134,12 +211,9 @@ async fn supervise(
         server_url,
         memory_mib: job.spec.resources.memory_mib,
         threads: job.spec.resources.threads,
+        sizing: sizing(&deps, &job).await,
     };
-    let started = Instant::now();
-    let span = tracing::info_span!("analyzer", job = %id, attempt = job.attempt);
-    let _enter = span.enter();
-    drop(_enter);
-    let mut analyzer = match launcher.launch(&request).await {
+    let analyzer = match launcher.launch(&request).await {
         Ok(analyzer) => analyzer,
         Err(why) => {
             settle(
@@ -152,12 +226,27 @@ async fn supervise(
             return;
         }
     };
+    follow(deps, hub, launcher.name(), job, analyzer, Some(permit)).await;
+}
+
+/// Watches a started analyzer to its end: exit, cancellation, heartbeat; settles the job.
+async fn follow(
+    deps: Deps,
+    hub: Arc<JobHub>,
+    launcher: &'static str,
+    job: sextant_store::Job,
+    mut analyzer: Box<dyn Analyzer>,
+    _permit: Option<OwnedSemaphorePermit>,
+) {
+    let id = job.id;
+    let config = &deps.config.scheduler;
+    let started = Instant::now();
     if let Some(pid) = analyzer.pid()
         && let Err(e) = deps.metastore.set_pid(id, pid).await
     {
         tracing::error!(job = %id, error = %e, "cannot record the analyzer's pid");
     }
-    tracing::info!(job = %id, attempt = job.attempt, pid = ?analyzer.pid(), launcher = launcher.name(), "analyzer started");
+    tracing::info!(job = %id, attempt = job.attempt, pid = ?analyzer.pid(), launcher, "analyzer started");
     let (cancel_tx, mut cancel_rx) = watch::channel(false);
     hub.cancels
         .lock()
@@ -166,6 +255,9 @@ async fn supervise(
     let timeout = Duration::from_secs_f64(config.heartbeat_timeout_seconds);
     let mut tick =
         tokio::time::interval(Duration::from_secs_f64(config.heartbeat_interval_seconds));
+    // When the analyzer was first seen running: silence before that (a pod waiting for a node)
+    // is not a missed heartbeat.
+    let mut running_since: Option<Instant> = None;
     let exit = loop {
         tokio::select! {
             exit = analyzer.wait() => break Some(exit),
@@ -183,10 +275,15 @@ async fn supervise(
                     }
                     continue;
                 }
+                if running_since.is_none() && analyzer.running() {
+                    running_since = Some(Instant::now());
+                }
+                let Some(since) = running_since else { continue };
                 let silent = execution
                     .heartbeat_at
                     .map(|t| (Utc::now() - t).to_std().unwrap_or_default())
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .min(since.elapsed());
                 if silent > timeout {
                     analyzer.kill().await;
                     settle(
@@ -209,11 +306,28 @@ async fn supervise(
         if let Ok(state) = now
             && !state.is_terminal()
         {
-            let reason = match exit {
-                AnalyzerExit::Success => "analyzer exited without reporting a result".to_string(),
-                AnalyzerExit::Failed(reason) => reason,
-            };
-            settle(deps.metastore.as_ref(), id, &reason).await;
+            match exit {
+                AnalyzerExit::Success => {
+                    settle(
+                        deps.metastore.as_ref(),
+                        id,
+                        "analyzer exited without reporting a result",
+                    )
+                    .await
+                }
+                AnalyzerExit::Failed(reason) => settle(deps.metastore.as_ref(), id, &reason).await,
+                AnalyzerExit::Cancelled(reason) => {
+                    match deps
+                        .metastore
+                        .finish(id, JobState::Cancelled, Some(&reason))
+                        .await
+                    {
+                        Ok(true) => tracing::warn!(job = %id, reason, "job cancelled"),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(job = %id, error = %e, "cannot record a cancel"),
+                    }
+                }
+            }
         }
     }
     let outcome = deps

@@ -70,18 +70,74 @@ fn json_out(text: &str) -> Value {
 #[test]
 fn whole_flow_through_the_cli() {
     let dir = Server::temp_dir("flow");
-    whole_flow(Server::start(&dir, &[]));
+    let server = Server::start(&dir, &[]);
+    whole_flow(&server, &server, &|| server.artifact_files());
 }
 
 #[test]
 fn whole_flow_on_postgres() {
     let dir = Server::temp_dir("flow-pg");
     let uri = crate::server::fresh_postgres_database();
-    whole_flow(Server::start(&dir, &[("SEXTANT_METASTORE_URI", &uri)]));
+    let server = Server::start(&dir, &[("SEXTANT_METASTORE_URI", &uri)]);
+    whole_flow(&server, &server, &|| server.artifact_files());
 }
 
-fn whole_flow(server: Server) {
-    demo_project(&server);
+/// The same flow with each service in a process of its own, sharing PostgreSQL and S3: ingest on
+/// one port, the scheduler on another, intelligence and the gateway (routing to the other two) on
+/// a third. The client only ever talks to the gateway.
+#[test]
+fn whole_flow_with_services_in_separate_processes() {
+    let dir = Server::temp_dir("split");
+    let metastore = crate::server::fresh_postgres_database();
+    let s3 = crate::server::S3Prefix::fresh();
+    let common = [
+        ("SEXTANT_METASTORE_URI", metastore.as_str()),
+        ("SEXTANT_ARTIFACTS_URI", s3.uri.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let start = |name: &str, extra: &[(&str, &str)]| {
+        let data = dir.join(name);
+        std::fs::create_dir_all(&data).unwrap();
+        let env: Vec<(&str, &str)> = common.iter().chain(extra).copied().collect();
+        Server::start(&data, &env)
+    };
+    let ingest = start("ingest", &[("SEXTANT_SERVICES", "ingest")]);
+    let scheduler = start("scheduler", &[("SEXTANT_SERVICES", "scheduler")]);
+    let front = start(
+        "front",
+        &[
+            ("SEXTANT_SERVICES", "intelligence,gateway"),
+            ("SEXTANT_PEER_INGEST", &ingest.url),
+            ("SEXTANT_PEER_SCHEDULER", &scheduler.url),
+        ],
+    );
+    // Each process serves only its own routes.
+    assert_eq!(ingest.get("/api/v1/jobs").unwrap().0, 404);
+    assert_eq!(scheduler.get("/api/v1/projects").unwrap().0, 404);
+    whole_flow(&front, &scheduler, &|| s3.keys());
+    // Nothing was written to the processes' own disks but logs and scratch copies.
+    assert!(!dir.join("ingest/artifacts").exists());
+
+    // A peer that is down: the gateway answers 502 naming it, and the rest still works.
+    drop(ingest);
+    let (status, body) = front.get("/api/v1/projects").unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "bad_gateway");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ingest service"),
+        "{body}"
+    );
+    assert_eq!(front.get("/api/v1/jobs").unwrap().0, 200);
+}
+
+/// The whole flow through the CLI against `server`; `scheduler` is the process whose metrics
+/// count analyzers; `artifact_files` lists the artifact store.
+fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> Vec<String>) {
+    demo_project(server);
 
     // Predict with metrics.
     let job = json_out(&server.cli_ok(&[
@@ -281,7 +337,7 @@ fn whole_flow(server: Server) {
     // An analyzer's duration is recorded when its process has exited, just after its job succeeded.
     let mut metrics_text = String::new();
     wait_until("analyzer durations in /metrics", MINUTE, || {
-        metrics_text = match server.get("/metrics").unwrap() {
+        metrics_text = match scheduler.get("/metrics").unwrap() {
             (200, Value::String(text)) => text,
             other => panic!("{other:?}"),
         };
@@ -294,6 +350,14 @@ fn whole_flow(server: Server) {
         "{metrics_text}"
     );
     assert!(metrics_text.contains("route=\"/api/v1/jobs/{id}/events\""));
+    let (_, front_metrics) = server.get("/metrics").unwrap();
+    assert!(
+        front_metrics
+            .as_str()
+            .unwrap()
+            .contains("route=\"/api/v1/projects/{project}/models\""),
+        "{front_metrics}"
+    );
     let doc = server.get_ok("/api/v1/openapi.json");
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
@@ -309,7 +373,7 @@ fn whole_flow(server: Server) {
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
 
     // Identical content is stored once, whatever its names.
-    let files = server.artifact_files();
+    let files = artifact_files();
     server.cli_ok(&[
         "data",
         "add",
@@ -318,10 +382,10 @@ fn whole_flow(server: Server) {
         "--name",
         "applicants-again",
     ]);
-    assert_eq!(server.artifact_files(), files);
+    assert_eq!(artifact_files(), files);
     server.cli_ok(&["data", "delete", "credit", "applicants-again"]);
     assert_eq!(
-        server.artifact_files(),
+        artifact_files(),
         files,
         "content still named elsewhere stays"
     );

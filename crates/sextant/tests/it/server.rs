@@ -258,3 +258,58 @@ fn uuid_like() -> String {
         .as_nanos();
     format!("{}_{nanos}", std::process::id())
 }
+
+/// A prefix of its own in the test bucket of the S3-compatible server that `tools/dev-s3.sh`
+/// starts (`SEXTANT_TEST_S3`, default http://127.0.0.1:55433, bucket `sextant-test`).
+pub struct S3Prefix {
+    /// The artifact store URI for servers.
+    pub uri: String,
+    endpoint: String,
+    prefix: String,
+}
+
+impl S3Prefix {
+    /// A new, empty prefix.
+    pub fn fresh() -> S3Prefix {
+        let endpoint =
+            std::env::var("SEXTANT_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:55433".into());
+        let prefix = format!("it-{}", uuid_like());
+        let probe = ureq::get(format!("{endpoint}/sextant-test?list-type=2&max-keys=1")).call();
+        assert!(
+            probe.is_ok(),
+            "cannot reach the S3 server at {endpoint}/sextant-test ({probe:?}): run tools/dev-s3.sh, or set SEXTANT_TEST_S3"
+        );
+        S3Prefix {
+            uri: format!(
+                "s3://sextant-test/{prefix}?endpoint={endpoint}&region=us-east-1&allow_http=true"
+            ),
+            endpoint,
+            prefix,
+        }
+    }
+
+    /// Every key under the prefix (without it), sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let url = format!(
+            "{}/sextant-test?list-type=2&prefix={}/",
+            self.endpoint, self.prefix
+        );
+        let xml = ureq::get(url)
+            .call()
+            .expect("S3 list")
+            .body_mut()
+            .read_to_string()
+            .expect("S3 list body");
+        let mut keys: Vec<String> = xml
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split_once("</Key>"))
+            .map(|(key, _)| {
+                key.trim_start_matches(&format!("{}/", self.prefix))
+                    .to_string()
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+}

@@ -1,7 +1,6 @@
-//! Where analyzers run. The [`Launcher`] trait starts one analyzer for one job attempt; the
-//! [`ProcessLauncher`] runs it as a child process of this one, isolated from the services: lower
-//! CPU priority (nice), an address-space limit from the job's memory request, killed if the
-//! server dies.
+//! The process launcher: each analyzer a child process of the scheduler, isolated from the
+//! services by a lower CPU priority (nice), an address-space limit from the job's memory
+//! request, and death with its parent.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,56 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sextant_store::JobExecution;
-use uuid::Uuid;
 
-/// What a launcher needs to start one analyzer.
-#[derive(Clone, Debug)]
-pub struct LaunchRequest {
-    /// The job.
-    pub job_id: Uuid,
-    /// The attempt (1 for the first launch).
-    pub attempt: u32,
-    /// The job-scoped secret the analyzer presents when it reports.
-    pub token: String,
-    /// Where the analyzer reaches the scheduler.
-    pub server_url: String,
-    /// Memory limit.
-    pub memory_mib: u64,
-    /// Compute threads.
-    pub threads: usize,
-}
-
-/// How an analyzer ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AnalyzerExit {
-    /// Exit code 0.
-    Success,
-    /// Anything else, with a reason a person can act on.
-    Failed(String),
-}
-
-/// A running analyzer.
-#[async_trait]
-pub trait Analyzer: Send {
-    /// Its process id, when it is a local process.
-    fn pid(&self) -> Option<i64>;
-    /// Waits for it to end.
-    async fn wait(&mut self) -> AnalyzerExit;
-    /// Stops it at once.
-    async fn kill(&mut self);
-}
-
-/// Starts analyzers.
-#[async_trait]
-pub trait Launcher: Send + Sync + 'static {
-    /// The launcher's name (`process`, …).
-    fn name(&self) -> &'static str;
-    /// Starts an analyzer for one job attempt.
-    async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String>;
-    /// After a restart: makes sure an analyzer left from before is gone, so a job never runs
-    /// twice at once.
-    async fn stop_leftover(&self, execution: &JobExecution);
-}
+use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, last_line};
 
 /// Runs analyzers as child processes of the server.
 pub struct ProcessLauncher {
@@ -187,18 +138,6 @@ fn is_zombie(pid: libc::pid_t) -> bool {
                 .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
         })
         .unwrap_or(true)
-}
-
-/// The last non-empty line of a log file, shortened.
-fn last_line(log: &PathBuf) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    line.chars().take(300).collect()
 }
 
 fn signal_name(signal: i32) -> &'static str {

@@ -1,5 +1,7 @@
-//! The gateway: in one process, the shared router that carries every service's routes, plus
-//! health, readiness, Prometheus metrics and the OpenAPI document.
+//! The gateway: health, readiness, Prometheus metrics and the OpenAPI document, and — when
+//! services run in other processes — the routes that forward to them ([`forward`]).
+
+pub mod forward;
 
 use axum::Json;
 use axum::Router;
@@ -35,13 +37,21 @@ use crate::{Deps, ingest, intelligence, scheduler};
 )]
 pub struct ApiDoc;
 
-/// Starts the gateway's own routes.
+/// Starts the gateway's own routes: the OpenAPI document. (Its forwarding routes come from
+/// [`forward::forward_routes`].)
 pub fn start_gateway(deps: Deps) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(deps)
+}
+
+/// Health, readiness and metrics: served by every process, whatever services it runs, so each
+/// can be probed and scraped on its own.
+pub fn health_routes(deps: Deps) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(openapi))
         .with_state(deps)
 }
 

@@ -1,0 +1,119 @@
+//! Where analyzers run. The [`Launcher`] trait starts one analyzer for one job attempt:
+//!
+//! - [`ProcessLauncher`]: a child process of the scheduler (one machine, the embedded default);
+//! - [`DockerLauncher`]: a sibling container on the Docker Engine, with CPU, memory and process
+//!   limits of its own;
+//! - [`KubernetesLauncher`]: a `batch/v1` Job on a Kubernetes cluster.
+//!
+//! Every analyzer runs the same program (`sextant analyzer run`), reaches its inputs and writes
+//! its results through the artifact store, and reports to the scheduler over HTTP with a
+//! job-scoped token.
+
+mod docker;
+mod kubernetes;
+mod process;
+pub mod sizing;
+
+use async_trait::async_trait;
+use sextant_store::JobExecution;
+use uuid::Uuid;
+
+pub use docker::DockerLauncher;
+pub use kubernetes::KubernetesLauncher;
+pub use process::ProcessLauncher;
+pub use sizing::Sizing;
+
+/// What a launcher needs to start one analyzer.
+#[derive(Clone, Debug)]
+pub struct LaunchRequest {
+    /// The job.
+    pub job_id: Uuid,
+    /// The attempt (1 for the first launch).
+    pub attempt: u32,
+    /// The job-scoped secret the analyzer presents when it reports.
+    pub token: String,
+    /// Where the analyzer reaches the scheduler.
+    pub server_url: String,
+    /// Memory limit.
+    pub memory_mib: u64,
+    /// Compute threads.
+    pub threads: usize,
+    /// CPU and memory estimated from the job's cost (used where they are requested from a
+    /// cluster).
+    pub sizing: Sizing,
+}
+
+/// How an analyzer ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnalyzerExit {
+    /// Exit code 0.
+    Success,
+    /// Anything else, with a reason a person can act on.
+    Failed(String),
+    /// Stopped from outside (its Job deleted), with how.
+    Cancelled(String),
+}
+
+/// A running analyzer.
+#[async_trait]
+pub trait Analyzer: Send {
+    /// Its process id, when it is a local process.
+    fn pid(&self) -> Option<i64>;
+    /// Waits for it to end.
+    async fn wait(&mut self) -> AnalyzerExit;
+    /// Stops it at once.
+    async fn kill(&mut self);
+    /// Whether it has started running. An analyzer that waits for a place to run (a pod not yet
+    /// scheduled) cannot report yet, so the heartbeat timeout only counts once this holds.
+    fn running(&self) -> bool {
+        true
+    }
+}
+
+/// Starts analyzers.
+#[async_trait]
+pub trait Launcher: Send + Sync + 'static {
+    /// The launcher's name (`process`, …).
+    fn name(&self) -> &'static str;
+    /// Starts an analyzer for one job attempt.
+    async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String>;
+    /// After a restart: makes sure an analyzer left from before is gone, so a job never runs
+    /// twice at once.
+    async fn stop_leftover(&self, execution: &JobExecution);
+    /// After a restart: takes over an analyzer left from before that still runs, when the
+    /// launcher can follow it from here (a Kubernetes Job); `None` means stop and requeue.
+    async fn adopt(&self, _execution: &JobExecution) -> Option<Box<dyn Analyzer>> {
+        None
+    }
+}
+
+/// Environment variables passed on to analyzers that do not inherit the scheduler's environment
+/// (containers, pods): S3 credentials and settings, fault injection for tests, logging.
+pub(crate) fn passed_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("AWS_")
+                || matches!(
+                    name.as_str(),
+                    "SEXTANT_ANALYZER_FAULT" | "SEXTANT_LOG" | "SSL_CERT_FILE"
+                )
+        })
+        .collect()
+}
+
+/// The last non-empty line of a log file, shortened.
+fn last_line(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    last_line_of(&text)
+}
+
+/// The last non-empty line of a text, shortened.
+fn last_line_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    line.chars().take(300).collect()
+}
