@@ -2,7 +2,8 @@
 # Builds the sextant image from a binary built on this machine:
 #   deploy/docker/build-image.sh BINARY TAG [TAG …]
 # The root filesystem holds the binary, the shared libraries `ldd` lists for it (glibc, libm,
-# libgcc_s and the loader), an /etc/passwd naming the unprivileged user 10001, /tmp, and /data.
+# libgcc_s and the loader), the CA certificates, an /etc/passwd naming the unprivileged user
+# 10001, /tmp, and /data.
 set -euo pipefail
 binary="$1"; shift
 [ "$#" -ge 1 ] || { echo "usage: $0 BINARY TAG [TAG …]" >&2; exit 2; }
@@ -17,6 +18,13 @@ ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ 
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
 done
+# The CA bundle, for HTTPS to S3 and the Kubernetes API (rustls reads the system's roots).
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$root/etc/ssl/certs"
+    cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+else
+    echo "warning: /etc/ssl/certs/ca-certificates.crt not found (install ca-certificates): the image will not verify HTTPS servers" >&2
+fi
 printf 'root:x:0:0:root:/root:/sbin/nologin\nsextant:x:10001:10001:sextant:/data:/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\nsextant:x:10001:\n' > "$root/etc/group"
 chmod 1777 "$root/tmp"

@@ -11,7 +11,7 @@ use crate::support::{Table, repo, sextant_ok};
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// Creates the demo project and uploads the demo model and datasets through the CLI.
-fn demo_project(server: &Server) {
+pub(crate) fn demo_project(server: &Server) {
     let applicants = repo("demo/applicants.csv");
     let background = repo("demo/background.csv");
     let model = repo("demo/credit_model.json");
@@ -674,13 +674,13 @@ fn bad_uploads_get_a_4xx_and_leave_the_store_unchanged() {
     );
 }
 
-fn submit(server: &Server, body: Value) -> String {
+pub(crate) fn submit(server: &Server, body: Value) -> String {
     let (status, job) = server.post("/api/v1/projects/credit/jobs", &body);
     assert_eq!(status, 201, "{job}");
     job["id"].as_str().unwrap().to_string()
 }
 
-fn influences_job(rows: u64) -> Value {
+pub(crate) fn influences_job(rows: u64) -> Value {
     json!({"kind": "influences", "model": "xgb", "dataset": "applicants", "options": {"rows": rows}})
 }
 

@@ -162,6 +162,12 @@ impl Server {
         let mut last = Value::Null;
         wait_until(&format!("job {id} to be {state}"), timeout, || {
             last = self.job(id);
+            let now = last["state"].as_str().unwrap_or("");
+            let ended = matches!(now, "succeeded" | "failed" | "cancelled");
+            assert!(
+                !ended || now == state,
+                "job {id} ended {now}, not {state}: {last}"
+            );
             last["state"] == state
         });
         last
