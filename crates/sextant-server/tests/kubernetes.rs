@@ -1,0 +1,452 @@
+//! Contract tests of the Kubernetes launcher. No Kubernetes API server can run here, so the
+//! launcher talks to a mock (tower-test, the pattern kube-rs recommends) that checks every
+//! request — method, path, query, the body fields that matter — and answers with the responses
+//! in `tests/data/k8s/` (see its README). This is contract-tested, not cluster-tested.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use kube::client::Body;
+use serde_json::{Value, json};
+use sextant_server::config::KubernetesConfig;
+use sextant_server::scheduler::launcher::Sizing;
+use sextant_server::scheduler::{
+    Analyzer, AnalyzerExit, KubernetesLauncher, LaunchRequest, Launcher,
+};
+use sextant_store::{JobExecution, JobState};
+use tokio::sync::mpsc;
+use tower_test::mock::{self, Handle, SendResponse};
+use uuid::Uuid;
+
+type TestBody = BoxBody<Bytes, Infallible>;
+
+const JOB: &str = "00000000-0000-4000-8000-000000000001";
+const NS: &str = "sextant-analyzers";
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/data/k8s/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn config(unschedulable_timeout_seconds: u64) -> KubernetesConfig {
+    KubernetesConfig {
+        namespace: NS.into(),
+        image: "sextant:0.1.0".into(),
+        priority_class: "sextant-analyzer".into(),
+        service_account: "sextant-analyzer".into(),
+        ttl_seconds_after_finished: 600,
+        unschedulable_timeout_seconds,
+        env_from_secret: Some("sextant-s3".into()),
+        max_cpu: 4.0,
+        max_memory_mib: 16384,
+    }
+}
+
+fn request(attempt: u32) -> LaunchRequest {
+    LaunchRequest {
+        job_id: Uuid::parse_str(JOB).unwrap(),
+        attempt,
+        token: "secret-token".into(),
+        server_url: "http://sextant-scheduler.sextant.svc:8640".into(),
+        memory_mib: 4096,
+        threads: 2,
+        sizing: Sizing {
+            cpu_millis: 1000,
+            memory_mib: 512,
+            work: 1e6,
+        },
+    }
+}
+
+/// The mock API server's side: takes requests in order and checks them.
+struct ApiServer(Handle<Request<Body>, Response<TestBody>>);
+
+/// One request the launcher made.
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    body: Value,
+    reply: SendResponse<Response<TestBody>>,
+}
+
+impl ApiServer {
+    async fn next(&mut self) -> Seen {
+        let (request, reply) = tokio::time::timeout(Duration::from_secs(10), self.0.next_request())
+            .await
+            .expect("the launcher makes another request")
+            .expect("the service is open");
+        let (parts, body) = request.into_parts();
+        let bytes = body.collect_bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        let query = parts.uri.query().unwrap_or("").to_string();
+        Seen {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: urlencoding_decode(&query),
+            body,
+            reply,
+        }
+    }
+
+    /// Expects a watch of the job's pods (for `attempt`); returns the channel that feeds it.
+    async fn expect_pod_watch(&mut self, attempt: u32) -> mpsc::UnboundedSender<Value> {
+        let seen = self.next().await;
+        assert_eq!(seen.method, "GET");
+        assert_eq!(seen.path, format!("/api/v1/namespaces/{NS}/pods"));
+        assert!(seen.query.contains("watch=true"), "{}", seen.query);
+        assert!(
+            seen.query.contains(&format!(
+                "labelSelector=sextant.io/job={JOB},sextant.io/attempt={attempt}"
+            )),
+            "{}",
+            seen.query
+        );
+        let (tx, rx) = mpsc::unbounded_channel::<Value>();
+        let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+            let event = rx.recv().await?;
+            let mut line = serde_json::to_vec(&event).unwrap();
+            line.push(b'\n');
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(line))), rx))
+        });
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .body(BodyExt::boxed(StreamBody::new(frames)))
+            .unwrap();
+        seen.reply.send_response(response);
+        tx
+    }
+}
+
+fn json_response(value: &Value) -> Response<TestBody> {
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(BodyExt::boxed(Full::new(Bytes::from(
+            serde_json::to_vec(value).unwrap(),
+        ))))
+        .unwrap()
+}
+
+fn event(kind: &str, pod: &str) -> Value {
+    json!({"type": kind, "object": fixture(&format!("pod-{pod}"))})
+}
+
+/// Percent-decoding of a query string, enough for label selectors.
+fn urlencoding_decode(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn launcher(unschedulable_timeout_seconds: u64) -> (KubernetesLauncher, ApiServer) {
+    sextant_store::install_crypto();
+    let (service, handle) = mock::pair::<Request<Body>, Response<TestBody>>();
+    let client = kube::Client::new(service, NS);
+    (
+        KubernetesLauncher::with_client(client, config(unschedulable_timeout_seconds)),
+        ApiServer(handle),
+    )
+}
+
+/// Expects the Job's creation, checks the object, answers as the API server does.
+async fn expect_create(api: &mut ApiServer) -> Value {
+    let seen = api.next().await;
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+    seen.reply
+        .send_response(json_response(&fixture("job-created")));
+    seen.body
+}
+
+async fn launch(launcher: &KubernetesLauncher, api: &mut ApiServer) -> (Box<dyn Analyzer>, Value) {
+    let request = request(1);
+    let (launched, body) = tokio::join!(launcher.launch(&request), expect_create(api));
+    (launched.expect("the Job is created"), body)
+}
+
+#[tokio::test]
+async fn the_job_object_is_sized_labelled_and_locked_down() {
+    let (launcher, mut api) = launcher(300);
+    let (_analyzer, job) = launch(&launcher, &mut api).await;
+    let name = format!("sextant-analyzer-{JOB}-1");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    assert_eq!(job["kind"], "Job");
+    assert_eq!(job["metadata"]["name"], name);
+    assert_eq!(job["metadata"]["namespace"], NS);
+    assert_eq!(job["metadata"]["labels"]["sextant.io/job"], JOB);
+    assert_eq!(job["metadata"]["labels"]["sextant.io/attempt"], "1");
+    let spec = &job["spec"];
+    assert_eq!(spec["backoffLimit"], 0);
+    assert_eq!(spec["ttlSecondsAfterFinished"], 600);
+    assert_eq!(spec["completions"], 1);
+    let template = &spec["template"];
+    assert_eq!(template["metadata"]["labels"]["sextant.io/job"], JOB);
+    let pod = &template["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["priorityClassName"], "sextant-analyzer");
+    assert_eq!(pod["serviceAccountName"], "sextant-analyzer");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["image"], "sextant:0.1.0");
+    assert_eq!(
+        container["args"],
+        json!([
+            "analyzer",
+            "run",
+            "--job",
+            JOB,
+            "--server",
+            "http://sextant-scheduler.sextant.svc:8640",
+            "--threads",
+            "1"
+        ])
+    );
+    // Sized from the cost estimate; requests equal limits.
+    let resources = json!({"cpu": "1000m", "memory": "512Mi"});
+    assert_eq!(container["resources"]["requests"], resources);
+    assert_eq!(container["resources"]["limits"], resources);
+    let security = &container["securityContext"];
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["runAsNonRoot"], true);
+    assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "sextant-s3");
+    let env = container["env"].as_array().unwrap();
+    assert!(
+        env.contains(&json!({"name": "SEXTANT_JOB_TOKEN", "value": "secret-token"})),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter()
+            .any(|e| e["name"].as_str().unwrap().starts_with("AWS_")),
+        "credentials come from the Secret, never inline"
+    );
+    assert_eq!(container["volumeMounts"][0]["mountPath"], "/tmp");
+    assert_eq!(pod["volumes"][0]["emptyDir"]["sizeLimit"], "1024Mi");
+}
+
+#[tokio::test]
+async fn a_watched_pod_that_succeeds_ends_the_analyzer() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    assert!(!analyzer.running(), "not running before its pod does");
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "pending")).unwrap();
+    events.send(event("MODIFIED", "running")).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(analyzer.running());
+    events.send(event("MODIFIED", "succeeded")).unwrap();
+    assert_eq!(analyzer.wait().await, AnalyzerExit::Success);
+}
+
+#[tokio::test]
+async fn an_oom_killed_pod_fails_the_job_as_out_of_memory() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "running")).unwrap();
+    events.send(event("MODIFIED", "oomkilled")).unwrap();
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Failed(
+            "analyzer exceeded its 512 MiB memory limit (out of memory: OOMKilled)".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_failed_pod_reports_its_exit_code_and_message() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("MODIFIED", "error")).unwrap();
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Failed(
+            "analyzer exited with code 1: error: cannot load the model: unexpected end of file at line 1".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_pod_unschedulable_for_too_long_fails_naming_the_missing_resource() {
+    let (launcher, mut api) = launcher(1);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "unschedulable")).unwrap();
+    // After the timeout the launcher deletes the Job, pods included.
+    let seen = api.next().await;
+    assert_eq!(seen.method, "DELETE");
+    assert_eq!(
+        seen.path,
+        format!("/apis/batch/v1/namespaces/{NS}/jobs/sextant-analyzer-{JOB}-1")
+    );
+    assert_eq!(seen.body["propagationPolicy"], "Background");
+    seen.reply
+        .send_response(json_response(&fixture("job-deleted")));
+    match analyzer.wait().await {
+        AnalyzerExit::Failed(reason) => {
+            assert!(
+                reason.starts_with("analyzer pod could not be scheduled for 1 s: 0/3 nodes are available: 3 Insufficient memory."),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!analyzer.running());
+}
+
+#[tokio::test]
+async fn cancel_deletes_the_job_with_its_pods() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "running")).unwrap();
+    let server = async {
+        let seen = api.next().await;
+        assert_eq!(seen.method, "DELETE");
+        assert_eq!(
+            seen.path,
+            format!("/apis/batch/v1/namespaces/{NS}/jobs/sextant-analyzer-{JOB}-1")
+        );
+        assert_eq!(seen.body["propagationPolicy"], "Background");
+        seen.reply
+            .send_response(json_response(&fixture("job-deleted")));
+        // The pod goes with its Job.
+        events.send(event("DELETED", "deleted-running")).unwrap();
+    };
+    tokio::join!(analyzer.kill(), server);
+}
+
+#[tokio::test]
+async fn a_job_deleted_from_outside_cancels_the_job() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "running")).unwrap();
+    events.send(event("DELETED", "deleted-running")).unwrap();
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Cancelled(format!(
+            "the analyzer Job sextant-analyzer-{JOB}-1 was deleted"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_watch_that_ends_is_resumed_from_the_last_version() {
+    let (launcher, mut api) = launcher(300);
+    let (mut analyzer, _) = launch(&launcher, &mut api).await;
+    let events = api.expect_pod_watch(1).await;
+    events.send(event("ADDED", "running")).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(events); // The API server closes the watch (its timeout).
+    let seen = api.next().await;
+    assert_eq!(seen.method, "GET");
+    assert!(
+        seen.query.contains("resourceVersion=48230"),
+        "{}",
+        seen.query
+    );
+    let body = [event("MODIFIED", "succeeded")]
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect::<String>();
+    seen.reply.send_response(
+        Response::builder()
+            .body(BodyExt::boxed(Full::new(Bytes::from(body))))
+            .unwrap(),
+    );
+    assert_eq!(analyzer.wait().await, AnalyzerExit::Success);
+}
+
+fn execution() -> JobExecution {
+    JobExecution {
+        id: Uuid::parse_str(JOB).unwrap(),
+        state: JobState::Running,
+        token: Some("secret-token".into()),
+        pid: None,
+        lease_owner: Some("scheduler-dead".into()),
+        heartbeat_at: None,
+    }
+}
+
+#[tokio::test]
+async fn after_a_restart_a_running_job_is_adopted_by_label() {
+    let (launcher, mut api) = launcher(300);
+    let execution = execution();
+    let server = async {
+        let seen = api.next().await;
+        assert_eq!(seen.method, "GET");
+        assert_eq!(seen.path, format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+        assert!(
+            seen.query
+                .contains(&format!("labelSelector=sextant.io/job={JOB}")),
+            "{}",
+            seen.query
+        );
+        seen.reply
+            .send_response(json_response(&fixture("job-list-adopt")));
+    };
+    let (adopted, ()) = tokio::join!(launcher.adopt(&execution), server);
+    let mut analyzer = adopted.expect("the active Job (attempt 2) is adopted");
+    // It follows the adopted attempt's pods, not the finished one's.
+    let events = api.expect_pod_watch(2).await;
+    events.send(event("ADDED", "running-attempt2")).unwrap();
+    events
+        .send(event("MODIFIED", "succeeded-attempt2"))
+        .unwrap();
+    assert_eq!(analyzer.wait().await, AnalyzerExit::Success);
+}
+
+#[tokio::test]
+async fn leftovers_are_deleted_by_label() {
+    let (launcher, mut api) = launcher(300);
+    let execution = execution();
+    let server = async {
+        let seen = api.next().await;
+        assert_eq!(
+            (seen.method.as_str(), seen.path.as_str()),
+            ("GET", &*format!("/apis/batch/v1/namespaces/{NS}/jobs"))
+        );
+        seen.reply
+            .send_response(json_response(&fixture("job-list-adopt")));
+        for attempt in [1, 2] {
+            let seen = api.next().await;
+            assert_eq!(seen.method, "DELETE");
+            assert_eq!(
+                seen.path,
+                format!("/apis/batch/v1/namespaces/{NS}/jobs/sextant-analyzer-{JOB}-{attempt}")
+            );
+            assert_eq!(seen.body["propagationPolicy"], "Background");
+            seen.reply
+                .send_response(json_response(&fixture("job-deleted")));
+        }
+    };
+    tokio::join!(launcher.stop_leftover(&execution), server);
+}
