@@ -1,7 +1,7 @@
-# Container images, built without any registry (see deploy/docker/).
+# Container images, built without any registry (see deploy/docker/), and the Kubernetes manifests.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: image image-dev
+.PHONY: image image-dev manifests check-manifests
 
 # The release image: sextant:<version> and sextant:latest, from a stripped release build.
 image:
@@ -13,3 +13,11 @@ image:
 image-dev:
 	cargo build -p sextant
 	deploy/docker/build-image.sh target/debug/sextant sextant:dev
+
+# deploy/k8s/base from the Helm chart (run after editing deploy/helm/sextant).
+manifests:
+	target/tools-venv/bin/python tools/render-chart.py --write || python3 tools/render-chart.py --write
+
+# Render the chart, the base and both overlays, and validate them offline.
+check-manifests:
+	tools/check-manifests.sh

@@ -234,7 +234,8 @@ pub struct ServerConfig {
     /// Where analyzers (and other services' processes) reach this one, when that is not the
     /// listening address (a Kubernetes Service, a container's name).
     pub advertise_url: Option<String>,
-    /// Base URLs of the services this process does not run, for the gateway to route to.
+    /// Base URLs of services in other processes, for the gateway to route to (one list can serve
+    /// every process: a service run here is served here).
     pub peers: BTreeMap<Service, String>,
     /// Analyzer settings.
     pub scheduler: SchedulerConfig,
@@ -368,8 +369,15 @@ impl ServerConfig {
             ttl_seconds_after_finished: k.ttl_seconds_after_finished.unwrap_or(600),
             unschedulable_timeout_seconds: k.unschedulable_timeout_seconds.unwrap_or(300),
             env_from_secret: var("SEXTANT_K8S_ENV_FROM_SECRET").or(k.env_from_secret),
-            max_cpu: k.max_cpu.unwrap_or(4.0),
-            max_memory_mib: k.max_memory_mib.unwrap_or(16384),
+            max_cpu: num("SEXTANT_K8S_MAX_CPU", var("SEXTANT_K8S_MAX_CPU"))?
+                .or(k.max_cpu)
+                .unwrap_or(4.0),
+            max_memory_mib: num(
+                "SEXTANT_K8S_MAX_MEMORY_MIB",
+                var("SEXTANT_K8S_MAX_MEMORY_MIB"),
+            )?
+            .or(k.max_memory_mib)
+            .unwrap_or(16384),
         };
         let config = ServerConfig {
             data_dir,
@@ -421,13 +429,6 @@ impl ServerConfig {
         for (service, url) in &self.peers {
             if *service == Service::Gateway {
                 return Err("peers.gateway: the gateway is what routes to peers; name ingest, intelligence or scheduler".into());
-            }
-            if self.services.contains(service) {
-                return Err(format!(
-                    "peers.{} is set, but this process runs the {} service itself",
-                    service.name(),
-                    service.name()
-                ));
             }
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!(
@@ -533,13 +534,14 @@ mod tests {
         assert_eq!(c.scheduler.launcher, LauncherKind::Kubernetes);
         assert_eq!(c.kubernetes.namespace, "jobs");
         assert_eq!(c.docker.network, "host");
-        let e = ServerConfig::load(
+        // One config for every process: a peer for a service run here is not used.
+        let c = ServerConfig::load(
             Some(&file),
             &env(&[("SEXTANT_PEER_INTELLIGENCE", "http://x:1")]),
             2,
         )
-        .unwrap_err();
-        assert!(e.contains("peers.intelligence"), "{e}");
+        .unwrap();
+        assert!(c.services.contains(&Service::Intelligence));
         let e = ServerConfig::load(
             None,
             &env(&[

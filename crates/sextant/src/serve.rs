@@ -12,7 +12,7 @@ use crate::Failure;
 #[derive(Args)]
 pub struct ServeArgs {
     /// A TOML config file (see docs/operations.md); flags and SEXTANT_* variables override it.
-    #[arg(long)]
+    #[arg(long, env = "SEXTANT_CONFIG")]
     config: Option<PathBuf>,
     /// Where the metastore, artifacts and logs live (default ~/.sextant).
     #[arg(long)]
@@ -27,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long)]
     max_concurrent_analyzers: Option<usize>,
     /// Log format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", env = "SEXTANT_LOG_FORMAT")]
     log_format: LogFormat,
 }
 
