@@ -46,6 +46,50 @@ pub trait BatchReader: Send {
     fn total_rows(&self) -> Option<u64>;
 }
 
+/// A reader that drops the first `skip` rows of another: a shard of a job reads its own slice of
+/// the rows (the rows before it are parsed and dropped, far cheaper than explaining them).
+pub struct SkipRows {
+    inner: Box<dyn BatchReader>,
+    skip: usize,
+}
+
+impl SkipRows {
+    /// Drops the first `skip` rows of `inner`.
+    pub fn new(inner: Box<dyn BatchReader>, skip: usize) -> SkipRows {
+        SkipRows { inner, skip }
+    }
+}
+
+impl BatchReader for SkipRows {
+    fn next_batch(&mut self) -> Result<Option<Batch>, DataError> {
+        loop {
+            let Some(mut batch) = self.inner.next_batch()? else {
+                return Ok(None);
+            };
+            if self.skip == 0 {
+                return Ok(Some(batch));
+            }
+            if batch.n_rows <= self.skip {
+                self.skip -= batch.n_rows;
+                continue;
+            }
+            let width = batch.values.len() / batch.n_rows;
+            batch.values.drain(..self.skip * width);
+            batch.n_rows -= self.skip;
+            self.skip = 0;
+            return Ok(Some(batch));
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        self.inner.progress()
+    }
+
+    fn total_rows(&self) -> Option<u64> {
+        self.inner.total_rows()
+    }
+}
+
 /// The table formats Sextant reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableFormat {
@@ -115,5 +159,65 @@ pub fn table_columns(path: &Path) -> Result<Vec<String>, DataError> {
     match TableFormat::from_path(path)? {
         TableFormat::Csv => csv_input::header(path),
         TableFormat::Parquet => parquet_input::column_names(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches of two-column rows numbered from 0.
+    struct Numbered {
+        batches: Vec<usize>,
+        next: usize,
+    }
+
+    impl BatchReader for Numbered {
+        fn next_batch(&mut self) -> Result<Option<Batch>, DataError> {
+            let Some(n) = self.batches.first().copied() else {
+                return Ok(None);
+            };
+            self.batches.remove(0);
+            let values = (self.next..self.next + n)
+                .flat_map(|r| [r as f64, -(r as f64)])
+                .collect();
+            self.next += n;
+            Ok(Some(Batch { values, n_rows: n }))
+        }
+
+        fn progress(&self) -> Progress {
+            Progress {
+                done: self.next as u64,
+                total: None,
+            }
+        }
+
+        fn total_rows(&self) -> Option<u64> {
+            None
+        }
+    }
+
+    fn rows_after(skip: usize) -> Vec<f64> {
+        let inner = Numbered {
+            batches: vec![3, 4, 2],
+            next: 0,
+        };
+        let mut reader = SkipRows::new(Box::new(inner), skip);
+        let mut firsts = Vec::new();
+        while let Some(batch) = reader.next_batch().unwrap() {
+            assert_eq!(batch.values.len(), batch.n_rows * 2);
+            firsts.extend(batch.values.chunks(2).map(|row| row[0]));
+        }
+        firsts
+    }
+
+    #[test]
+    fn skipping_drops_exactly_the_first_rows_across_batches() {
+        assert_eq!(rows_after(0), (0..9).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(rows_after(2), (2..9).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(rows_after(3), (3..9).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(rows_after(5), (5..9).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(rows_after(9), Vec::<f64>::new());
+        assert_eq!(rows_after(20), Vec::<f64>::new());
     }
 }

@@ -112,6 +112,7 @@ struct FileKubernetesConfig {
     env_from_secret: Option<String>,
     max_cpu: Option<f64>,
     max_memory_mib: Option<u64>,
+    max_shards: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,6 +194,8 @@ pub struct KubernetesConfig {
     pub max_cpu: f64,
     /// The largest memory limit one analyzer pod gets.
     pub max_memory_mib: u64,
+    /// The most pods one job is split across (an Indexed Job), when its cost calls for it.
+    pub max_shards: u32,
 }
 
 /// How the scheduler runs analyzers.
@@ -378,6 +381,9 @@ impl ServerConfig {
             )?
             .or(k.max_memory_mib)
             .unwrap_or(16384),
+            max_shards: num("SEXTANT_K8S_MAX_SHARDS", var("SEXTANT_K8S_MAX_SHARDS"))?
+                .or(k.max_shards)
+                .unwrap_or(8),
         };
         let config = ServerConfig {
             data_dir,
@@ -446,6 +452,9 @@ impl ServerConfig {
         }
         if !self.docker.cpus.is_finite() || self.docker.cpus <= 0.0 || self.docker.pids_limit < 16 {
             return Err("docker.cpus must be positive and docker.pids_limit at least 16".into());
+        }
+        if !(1..=64).contains(&self.kubernetes.max_shards) {
+            return Err("kubernetes.max_shards must be between 1 and 64".into());
         }
         if self.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be positive".into());

@@ -184,14 +184,33 @@ async fn page(
         )));
     }
     let (job, result) = find(&deps, &project, &model, &query, kind).await?;
-    let path = deps
-        .artifacts
-        .local_file(&result.manifest.table, &deps.config.scratch_dir())
-        .await?;
-    let (columns, rows) = tokio::task::spawn_blocking(move || read_page(&path, offset, limit))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    // A sharded job's table is in parts, in row order: read the rows from the parts they are in.
+    let end = offset.saturating_add(limit);
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for part in result.manifest.table_parts() {
+        let part_end = part.first_row + part.rows;
+        let first = part.first_row == 0 && columns.is_empty();
+        if !first && (part_end <= offset || part.first_row >= end) {
+            continue;
+        }
+        let path = deps
+            .artifacts
+            .local_file(&part.table, &deps.config.scratch_dir())
+            .await?;
+        let from = offset.saturating_sub(part.first_row);
+        let count = end.min(part_end).saturating_sub(offset.max(part.first_row));
+        let (names, mut got) =
+            tokio::task::spawn_blocking(move || read_page(&path, from, count.max(1)))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+        got.truncate(count as usize);
+        if columns.is_empty() {
+            columns = names;
+        }
+        rows.append(&mut got);
+    }
     Ok(Json(TablePage {
         source: provenance(&job, &result),
         offset,

@@ -44,6 +44,7 @@ fn config(unschedulable_timeout_seconds: u64) -> KubernetesConfig {
         env_from_secret: Some("sextant-s3".into()),
         max_cpu: 4.0,
         max_memory_mib: 16384,
+        max_shards: 8,
     }
 }
 
@@ -59,6 +60,7 @@ fn request(attempt: u32) -> LaunchRequest {
             cpu_millis: 1000,
             memory_mib: 512,
             work: 1e6,
+            shards: 1,
         },
     }
 }
@@ -158,6 +160,26 @@ fn urlencoding_decode(query: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// A pod of an Indexed Job: the fixture renamed and annotated as the Job controller does for
+/// completion index `index`.
+fn shard_event(kind: &str, pod: &str, index: u32) -> Value {
+    let mut object = fixture(&format!("pod-{pod}"));
+    let name = format!("sextant-analyzer-{JOB}-1-{index}-q8z4m");
+    object["metadata"]["name"] = json!(name);
+    object["metadata"]["annotations"] =
+        json!({"batch.kubernetes.io/job-completion-index": index.to_string()});
+    object["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] =
+        json!(index.to_string());
+    object["metadata"]["resourceVersion"] = json!(format!("4900{index}"));
+    json!({"type": kind, "object": object})
+}
+
+fn sharded_request(shards: u32) -> LaunchRequest {
+    let mut request = request(1);
+    request.sizing.shards = shards;
+    request
+}
+
 fn launcher(unschedulable_timeout_seconds: u64) -> (KubernetesLauncher, ApiServer) {
     sextant_store::install_crypto();
     let (service, handle) = mock::pair::<Request<Body>, Response<TestBody>>();
@@ -248,6 +270,75 @@ async fn the_job_object_is_sized_labelled_and_locked_down() {
     );
     assert_eq!(container["volumeMounts"][0]["mountPath"], "/tmp");
     assert_eq!(pod["volumes"][0]["emptyDir"]["sizeLimit"], "1024Mi");
+}
+
+#[tokio::test]
+async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
+    let (launcher, mut api) = launcher(300);
+    let request = sharded_request(3);
+    let (launched, job) = tokio::join!(launcher.launch(&request), expect_create(&mut api));
+    let mut analyzer = launched.unwrap();
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(
+        (spec["completions"].as_i64(), spec["parallelism"].as_i64()),
+        (Some(3), Some(3))
+    );
+    let args = spec["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(args[args.len() - 2..], [json!("--shards"), json!("3")]);
+    let events = api.expect_pod_watch(1).await;
+    for index in 0..3 {
+        events.send(shard_event("ADDED", "running", index)).unwrap();
+    }
+    events
+        .send(shard_event("MODIFIED", "succeeded", 0))
+        .unwrap();
+    events
+        .send(shard_event("MODIFIED", "succeeded", 2))
+        .unwrap();
+    // A succeeded pod deleted (by the TTL, say) still counts once.
+    events.send(shard_event("DELETED", "succeeded", 2)).unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(300), analyzer.wait()).await;
+    assert!(
+        early.is_err(),
+        "two of three shards are not the job: {early:?}"
+    );
+    events
+        .send(shard_event("MODIFIED", "succeeded", 1))
+        .unwrap();
+    assert_eq!(analyzer.wait().await, AnalyzerExit::Success);
+}
+
+#[tokio::test]
+async fn a_failed_shard_fails_the_job_and_stops_the_others() {
+    let (launcher, mut api) = launcher(300);
+    let request = sharded_request(3);
+    let (launched, _) = tokio::join!(launcher.launch(&request), expect_create(&mut api));
+    let mut analyzer = launched.unwrap();
+    let events = api.expect_pod_watch(1).await;
+    for index in 0..3 {
+        events.send(shard_event("ADDED", "running", index)).unwrap();
+    }
+    events
+        .send(shard_event("MODIFIED", "oomkilled", 1))
+        .unwrap();
+    let seen = api.next().await;
+    assert_eq!(seen.method, "DELETE");
+    assert_eq!(
+        seen.path,
+        format!("/apis/batch/v1/namespaces/{NS}/jobs/sextant-analyzer-{JOB}-1")
+    );
+    seen.reply
+        .send_response(json_response(&fixture("job-deleted")));
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Failed(
+            "analyzer (shard 1) exceeded its 512 MiB memory limit (out of memory: OOMKilled)"
+                .into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -487,6 +578,23 @@ async fn manifests_render_validate_and_configure_the_server() {
         "{}{}",
         String::from_utf8_lossy(&validated.stdout),
         String::from_utf8_lossy(&validated.stderr)
+    );
+
+    // An Indexed Job validates too.
+    let indexed = serde_json::to_string_pretty(&launcher.job_object(&sharded_request(4))).unwrap();
+    let indexed_path =
+        path.with_file_name(format!("analyzer-indexed-job-{}.json", std::process::id()));
+    std::fs::write(&indexed_path, indexed).unwrap();
+    let validated =
+        std::process::Command::new(root.join("target/tools-venv/bin/kubernetes-validate"))
+            .args(["-k", "1.33", "--strict", "--quiet"])
+            .arg(&indexed_path)
+            .output()
+            .unwrap();
+    assert!(
+        validated.status.success() && validated.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&validated.stdout)
     );
 
     // The ConfigMap's sextant.toml, as every Deployment reads it.

@@ -250,6 +250,32 @@ pub struct Resources {
     pub memory_mib: u64,
     /// Compute threads.
     pub threads: usize,
+    /// Analyzers that share the rows (influences jobs; default: one, or as the launcher sizes
+    /// it). Not part of the cache key: any split gives the same result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+}
+
+/// Which slice of a sharded job a part result holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PartInfo {
+    /// The shard's index, from 0.
+    pub index: u32,
+    /// Shards in all.
+    pub count: u32,
+    /// The first row (0-based, in the dataset's order) the part holds.
+    pub first_row: u64,
+}
+
+/// One part of a result table: rows `first_row .. first_row + rows`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TablePart {
+    /// Its artifact key (Parquet).
+    pub table: String,
+    /// Its first row.
+    pub first_row: u64,
+    /// Its rows.
+    pub rows: u64,
 }
 
 /// Everything that defines a job's work (persisted; `version` 1).
@@ -446,8 +472,30 @@ pub struct ResultManifest {
     pub additivity: Option<AdditivitySummary>,
     /// Version of the algorithms that made it.
     pub algorithm_version: String,
-    /// Seconds the computation took.
+    /// Seconds the computation took (the slowest shard's, for a sharded job).
     pub seconds: f64,
+    /// For one shard's part of a sharded job: which part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartInfo>,
+    /// For a sharded job's merged result: the table's parts in row order (`table` is the
+    /// first); empty when the table is one file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<TablePart>,
+}
+
+impl ResultManifest {
+    /// The table's parts in row order (one part for a table in one file).
+    pub fn table_parts(&self) -> Vec<TablePart> {
+        if self.parts.is_empty() {
+            vec![TablePart {
+                table: self.table.clone(),
+                first_row: 0,
+                rows: self.rows,
+            }]
+        } else {
+            self.parts.clone()
+        }
+    }
 }
 
 /// A stored result.
@@ -476,4 +524,7 @@ pub struct AnalyzerTask {
     pub artifacts: String,
     /// How often to report, at the least.
     pub heartbeat_seconds: f64,
+    /// Rows in the dataset, so that shards can split them.
+    #[serde(default)]
+    pub dataset_rows: Option<u64>,
 }

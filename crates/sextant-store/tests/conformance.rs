@@ -91,6 +91,7 @@ fn job(project: &str, age_ms: i64, cache_key: &str) -> Job {
             resources: Resources {
                 memory_mib: 512,
                 threads: 1,
+                shards: None,
             },
         },
         cache_key: cache_key.into(),
@@ -332,6 +333,8 @@ pub async fn results_are_stored_once(store: Arc<dyn Metastore>) {
         additivity: None,
         algorithm_version: "v".into(),
         seconds: 1.0,
+        part: None,
+        parts: Vec::new(),
     };
     assert!(store.result("key").await.unwrap().is_none());
     store.put_result(&manifest(10)).await.unwrap();

@@ -21,11 +21,11 @@ use sextant_algo::{
     Additivity, Interventional, PathDependent, Predictor, check_additivity, classification_metrics,
     explanation_len, regression_metrics,
 };
-use sextant_data::{Batch, TableWriter, open_table, read_table, table_columns};
+use sextant_data::{Batch, SkipRows, TableWriter, open_table, read_table, table_columns};
 use sextant_model::{Feature, FeatureKind, Forest, Rows};
 use sextant_server::scheduler::ALGORITHM_VERSION;
 use sextant_store::{
-    AdditivitySummary, AnalyzerTask, Artifacts, InfluenceMethod, JobKind, JobProgress,
+    AdditivitySummary, AnalyzerTask, Artifacts, InfluenceMethod, JobKind, JobProgress, PartInfo,
     ResultManifest, Task, result_prefix,
 };
 use uuid::Uuid;
@@ -47,6 +47,28 @@ pub struct RunArgs {
     /// The scheduler's base URL.
     #[arg(long)]
     server: String,
+    /// Analyzers that share the job's rows (a sharded job).
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
+    /// This analyzer's shard, from 0 (a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX).
+    #[arg(long, env = "JOB_COMPLETION_INDEX")]
+    shard: Option<u32>,
+}
+
+/// Which slice of a job's rows this analyzer computes.
+#[derive(Clone, Copy, Debug)]
+struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// Rows `start .. end` of `total`: equal slices, the last one shorter.
+    fn rows(self, total: u64) -> (u64, u64) {
+        let per = total.div_ceil(u64::from(self.count.max(1)));
+        let start = (u64::from(self.index) * per).min(total);
+        (start, (start + per).min(total))
+    }
 }
 
 /// Talks to the scheduler's analyzer endpoints.
@@ -54,11 +76,16 @@ struct Reporter {
     agent: ureq::Agent,
     base: String,
     token: String,
+    /// `?shard=I&shards=N` for a shard of a sharded job.
+    query: String,
 }
 
 impl Reporter {
     fn url(&self, what: &str) -> String {
-        format!("{}/{what}", self.base)
+        match what {
+            "progress" | "result" => format!("{}/{what}{}", self.base, self.query),
+            _ => format!("{}/{what}", self.base),
+        }
     }
 
     fn auth(&self) -> String {
@@ -141,6 +168,17 @@ fn fault() -> String {
 
 pub fn run(command: AnalyzerCommand) -> Result<(), Failure> {
     let AnalyzerCommand::Run(args) = command;
+    let shard = Shard {
+        index: args.shard.unwrap_or(0),
+        count: args.shards.max(1),
+    };
+    if shard.index >= shard.count {
+        return Err(Failure::Input(anyhow!(
+            "shard {} is not one of {} shards",
+            shard.index,
+            shard.count
+        )));
+    }
     let token = std::env::var("SEXTANT_JOB_TOKEN").map_err(|_| {
         anyhow!("SEXTANT_JOB_TOKEN is not set: analyzers are started by the scheduler")
     })?;
@@ -157,6 +195,11 @@ pub fn run(command: AnalyzerCommand) -> Result<(), Failure> {
             args.job
         ),
         token,
+        query: if shard.count > 1 {
+            format!("?shard={}&shards={}", shard.index, shard.count)
+        } else {
+            String::new()
+        },
     });
     let task = reporter.task()?;
     let shared = Arc::new(Shared {
@@ -173,7 +216,7 @@ pub fn run(command: AnalyzerCommand) -> Result<(), Failure> {
         thread::spawn(move || report_loop(&reporter, &shared, every))
     };
     inject_fault_at_start(&shared);
-    let outcome = compute(&task, &shared);
+    let outcome = compute(&task, shard, &shared);
     shared.stop.store(true, Ordering::SeqCst);
     let _ = heartbeat.join();
     match outcome {
@@ -239,21 +282,21 @@ fn inject_fault_at_start(shared: &Shared) {
     }
 }
 
-/// The local scratch directory of one job.
-fn scratch_dir(job: Uuid) -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("sextant-analyzer-{job}"));
+/// The local scratch directory of one job's analyzer (of one shard: shards may share a machine).
+fn scratch_dir(job: Uuid, shard: Shard) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("sextant-analyzer-{job}-{}", shard.index));
     std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
     Ok(dir)
 }
 
 /// Reads the inputs, computes, stores the result files; returns the manifest.
-fn compute(task: &AnalyzerTask, shared: &Shared) -> anyhow::Result<ResultManifest> {
+fn compute(task: &AnalyzerTask, shard: Shard, shared: &Shared) -> anyhow::Result<ResultManifest> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let artifacts = Artifacts::open(&task.artifacts)?;
-    let scratch = scratch_dir(task.job_id)?;
+    let scratch = scratch_dir(task.job_id, shard)?;
     let fetch = |key: &str| runtime.block_on(artifacts.local_file(key, &scratch));
     let model_path = fetch(&task.spec.model.key)?;
     let data_path = fetch(&task.spec.dataset.key)?;
@@ -268,7 +311,33 @@ fn compute(task: &AnalyzerTask, shared: &Shared) -> anyhow::Result<ResultManifes
     let id_column = has(&task.schema.id);
     let label_column = has(&task.schema.label);
     let out_file = scratch.join("table.parquet");
-    let prefix = result_prefix(&task.cache_key);
+    // A shard computes its slice of the rows and stores its part beside the others'.
+    let (skip, rows, prefix, part) = if shard.count > 1 {
+        if task.spec.kind != JobKind::Influences {
+            bail!("only influences jobs are sharded");
+        }
+        let total = match (task.dataset_rows, task.spec.options.rows) {
+            (Some(all), Some(limit)) => all.min(limit),
+            (Some(all), None) => all,
+            (None, _) => bail!("a sharded job needs the dataset's row count"),
+        };
+        let (start, end) = shard.rows(total);
+        let part = PartInfo {
+            index: shard.index,
+            count: shard.count,
+            first_row: start,
+        };
+        let prefix = format!("{}/parts/{}", result_prefix(&task.cache_key), shard.index);
+        (
+            start as usize,
+            Some((end - start) as usize),
+            prefix,
+            Some(part),
+        )
+    } else {
+        let rows = task.spec.options.rows.map(|r| r as usize);
+        (0, rows, result_prefix(&task.cache_key), None)
+    };
     let mut manifest = ResultManifest {
         version: 1,
         kind: task.spec.kind,
@@ -282,6 +351,8 @@ fn compute(task: &AnalyzerTask, shared: &Shared) -> anyhow::Result<ResultManifes
         additivity: None,
         algorithm_version: ALGORITHM_VERSION.to_string(),
         seconds: 0.0,
+        part,
+        parts: Vec::new(),
     };
     let input = Input {
         forest: &forest,
@@ -289,7 +360,9 @@ fn compute(task: &AnalyzerTask, shared: &Shared) -> anyhow::Result<ResultManifes
         extras: &extras,
         id: id_column.is_some(),
         label: label_column.is_some(),
-        rows: task.spec.options.rows.map(|r| r as usize),
+        skip,
+        rows,
+        prefix: &prefix,
     };
     let documents = match task.spec.kind {
         JobKind::Predict => predict(task, &input, &out_file, shared, &mut manifest)?,
@@ -357,7 +430,12 @@ struct Input<'a> {
     extras: &'a [String],
     id: bool,
     label: bool,
+    /// Rows before this analyzer's slice.
+    skip: usize,
+    /// Rows of its slice (all when `None`).
     rows: Option<usize>,
+    /// Where its result files go.
+    prefix: &'a str,
 }
 
 impl Input<'_> {
@@ -371,11 +449,12 @@ impl Input<'_> {
             name: name.clone(),
             kind: FeatureKind::Numeric,
         }));
-        Ok(open_table(
-            self.path,
-            &features,
-            self.batch_rows(batch_rows),
-        )?)
+        let reader = open_table(self.path, &features, self.batch_rows(batch_rows))?;
+        Ok(if self.skip > 0 {
+            Box::new(SkipRows::new(reader, self.skip))
+        } else {
+            reader
+        })
     }
 
     /// Splits a batch into the model's rows and, per row, `[id]` and `[label]`.
@@ -411,6 +490,7 @@ impl Input<'_> {
 
     fn progress(&self, shared: &Shared, p: sextant_data::Progress, done: usize) {
         let fraction = match (self.rows, p.total) {
+            (Some(0), _) => 1.0,
             (Some(limit), _) => done as f64 / limit as f64,
             (None, Some(total)) if total > 0 => p.done as f64 / total as f64,
             _ => 0.0,
@@ -486,7 +566,7 @@ fn predict(
         return Ok(Vec::new());
     }
     let metrics = quality(task, &responses, &labels);
-    let key = format!("{}/metrics.json", result_prefix(&task.cache_key));
+    let key = format!("{}/metrics.json", input.prefix);
     manifest.metrics = Some(key.clone());
     Ok(vec![(key, metrics)])
 }
@@ -551,7 +631,7 @@ fn influences(
     let additivity = RefCell::new(Additivity::default());
     // Per output and feature: sums of |φ| and of φ.
     let sums = RefCell::new((vec![0.0; n_out * nf], vec![0.0; n_out * nf]));
-    let mut next_row = 0usize;
+    let mut next_row = input.skip;
     let compute = |batch: &Batch, n: usize| {
         let (features, ids, _) = input.split(batch, n);
         let rows = Rows::new(&features, nf);
@@ -630,7 +710,7 @@ fn influences(
         "scale": "margin",
         "features": features,
     });
-    let key = format!("{}/importance.json", result_prefix(&task.cache_key));
+    let key = format!("{}/importance.json", input.prefix);
     manifest.importance = Some(key.clone());
     Ok(vec![(key, importance)])
 }

@@ -164,6 +164,9 @@ pub struct JobRun {
     /// Analyzer memory limit in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
+    /// Analyzers that share the rows of an influences job (default: the server decides).
+    #[arg(long)]
+    shards: Option<u32>,
     /// Follow the job with a progress bar until it finishes.
     #[arg(long)]
     wait: bool,
@@ -523,6 +526,9 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
             });
             if let Some(b) = &args.background {
                 body["background"] = json!(b);
+            }
+            if let Some(n) = args.shards {
+                body["shards"] = json!(n);
             }
             if let Some(m) = args.memory_mib {
                 body["memory_mib"] = json!(m);

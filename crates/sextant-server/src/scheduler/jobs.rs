@@ -14,13 +14,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sextant_store::{
     AnalyzerTask, InfluenceMethod, InputRef, Job, JobKind, JobOptions, JobProgress, JobSpec,
-    JobState, Project, Resources, ResultManifest, Task, model_key, sha256_hex,
+    JobState, PartInfo, Project, Resources, ResultManifest, Task, model_key, sha256_hex,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ALGORITHM_VERSION, SchedulerState};
+use super::{ALGORITHM_VERSION, SchedulerState, parts};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
+
+/// The most analyzers one job can be split across.
+pub const MAX_SHARDS: u32 = 64;
 
 /// A job to run.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,6 +44,10 @@ pub struct CreateJob {
     /// Memory limit of the analyzer in MiB (default from the server's config).
     #[serde(default)]
     pub memory_mib: Option<u64>,
+    /// Analyzers that share the rows of an influences job (1–64; default: the launcher decides,
+    /// from the job's cost on Kubernetes, one elsewhere).
+    #[serde(default)]
+    pub shards: Option<u32>,
 }
 
 fn check_options(kind: JobKind, request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
@@ -152,6 +159,18 @@ pub async fn create_job(
     if memory_mib < 64 {
         return Err(ApiError::bad_request("memory_mib must be at least 64"));
     }
+    if let Some(shards) = request.shards {
+        if !(1..=MAX_SHARDS).contains(&shards) {
+            return Err(ApiError::bad_request(format!(
+                "shards must be between 1 and {MAX_SHARDS}"
+            )));
+        }
+        if request.kind != JobKind::Influences && shards > 1 {
+            return Err(ApiError::bad_request(
+                "only influences jobs are sharded (quality metrics need every prediction in one place)",
+            ));
+        }
+    }
     let spec = JobSpec {
         version: 1,
         kind: request.kind,
@@ -170,6 +189,7 @@ pub async fn create_job(
         resources: Resources {
             memory_mib,
             threads: deps.config.scheduler.analyzer_threads,
+            shards: request.shards,
         },
     };
     let cache_key = cache_key(&spec, &project);
@@ -372,6 +392,13 @@ pub async fn analyzer_task(
     authorize(&state, id, &headers).await?;
     let job = state.deps.metastore.job(id).await?;
     let project = state.deps.metastore.project(&job.project).await?;
+    let dataset_rows = state
+        .deps
+        .metastore
+        .dataset(&project.name, &job.spec.dataset.name)
+        .await
+        .ok()
+        .map(|d| d.summary.rows);
     Ok(Json(AnalyzerTask {
         version: 1,
         job_id: id,
@@ -380,6 +407,7 @@ pub async fn analyzer_task(
         cache_key: job.cache_key,
         artifacts: state.deps.artifacts.uri().to_string(),
         heartbeat_seconds: state.deps.config.scheduler.heartbeat_interval_seconds,
+        dataset_rows,
     }))
 }
 
@@ -394,6 +422,7 @@ pub struct ProgressAck {
 pub async fn analyzer_progress(
     State(state): State<SchedulerState>,
     ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(shard): ApiQuery<ShardQuery>,
     headers: HeaderMap,
     ApiJson(progress): ApiJson<JobProgress>,
 ) -> ApiResult<Json<ProgressAck>> {
@@ -401,6 +430,10 @@ pub async fn analyzer_progress(
     if !(0.0..=100.0).contains(&progress.percent) {
         return Err(ApiError::bad_request("percent must be between 0 and 100"));
     }
+    let progress = match shard.part()? {
+        Some(part) => state.hub.shard_progress(id, part, progress),
+        None => progress,
+    };
     let token = bearer(&headers);
     let proceed = state
         .deps
@@ -411,14 +444,55 @@ pub async fn analyzer_progress(
     Ok(Json(ProgressAck { proceed }))
 }
 
-/// Records an analyzer's result and marks the job succeeded.
+/// Which shard reports, for a sharded job.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardQuery {
+    /// The shard's index.
+    pub shard: Option<u32>,
+    /// Shards in all.
+    pub shards: Option<u32>,
+}
+
+impl ShardQuery {
+    fn part(&self) -> ApiResult<Option<PartInfo>> {
+        match (self.shard, self.shards) {
+            (None, None) | (_, Some(1)) => Ok(None),
+            (Some(index), Some(count)) => {
+                let part = PartInfo {
+                    index,
+                    count,
+                    first_row: 0,
+                };
+                parts::check(&part)?;
+                Ok(Some(part))
+            }
+            _ => Err(ApiError::bad_request("shard and shards go together")),
+        }
+    }
+}
+
+/// Records an analyzer's result and marks the job succeeded; for a sharded job, records the
+/// part, and when every part is in, merges them into the result.
 pub async fn analyzer_result(
     State(state): State<SchedulerState>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(manifest): ApiJson<ResultManifest>,
 ) -> ApiResult<StatusCode> {
-    authorize(&state, id, &headers).await?;
+    if let Err(refused) = authorize(&state, id, &headers).await {
+        // A shard's part that arrives just after another shard merged every part (its own
+        // included, since it stored its files before posting) finished the job: nothing is
+        // left to do. The answer changes nothing, so it needs no token.
+        let job = state.deps.metastore.job(id).await?;
+        if manifest.part.is_some()
+            && job.state == JobState::Succeeded
+            && manifest.cache_key == job.cache_key
+        {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        return Err(refused);
+    }
     let job = state.deps.metastore.job(id).await?;
     if manifest.version != 1 {
         return Err(ApiError::bad_request(format!(
@@ -445,8 +519,37 @@ pub async fn analyzer_result(
             )));
         }
     }
-    state.deps.metastore.put_result(&manifest).await?;
     let token = bearer(&headers);
+    let is_part = manifest.part.is_some();
+    let manifest = match manifest.part {
+        Some(part) => {
+            parts::check(&part)?;
+            let now = JobProgress {
+                phase: "done".into(),
+                rows_done: manifest.rows,
+                rows_total: Some(manifest.rows),
+                percent: 100.0,
+                eta_seconds: Some(0.0),
+            };
+            let progress = state.hub.shard_progress(id, part, now);
+            let merged =
+                parts::merge_when_complete(&state.deps.artifacts, &job.cache_key, part.count)
+                    .await?;
+            let Some(merged) = merged else {
+                state
+                    .deps
+                    .metastore
+                    .report_progress(id, token, &progress)
+                    .await?;
+                state.hub.changed(id);
+                tracing::info!(job = %id, shard = part.index, shards = part.count, rows = manifest.rows, "part stored");
+                return Ok(StatusCode::NO_CONTENT);
+            };
+            merged
+        }
+        None => manifest,
+    };
+    state.deps.metastore.put_result(&manifest).await?;
     let done = JobProgress {
         phase: "done".into(),
         rows_done: manifest.rows,
@@ -465,7 +568,11 @@ pub async fn analyzer_result(
         .finish(id, JobState::Succeeded, None)
         .await?;
     state.hub.changed(id);
-    if !finished {
+    // The last two parts of a sharded job can arrive together: both merge (to the same
+    // result), one finishes the job, and the other is just as done.
+    let merged_by_another =
+        is_part && state.deps.metastore.job(id).await?.state == JobState::Succeeded;
+    if !finished && !merged_by_another {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("job {id} had already finished; its result is kept for later requests"),

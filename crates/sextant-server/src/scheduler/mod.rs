@@ -4,6 +4,7 @@
 
 pub mod jobs;
 pub mod launcher;
+pub mod parts;
 mod runner;
 
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ pub struct JobHub {
     changes: broadcast::Sender<Uuid>,
     cancels: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
     wake: Notify,
+    /// The last report of each shard of a sharded job.
+    shards: Mutex<HashMap<Uuid, Vec<Option<sextant_store::JobProgress>>>>,
 }
 
 impl JobHub {
@@ -41,6 +44,7 @@ impl JobHub {
             changes: broadcast::channel(1024).0,
             cancels: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            shards: Mutex::new(HashMap::new()),
         }
     }
 
@@ -57,6 +61,27 @@ impl JobHub {
     /// Wakes the loop: a job was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Records a shard's progress; returns the job's (summed over its shards).
+    pub fn shard_progress(
+        &self,
+        id: Uuid,
+        part: sextant_store::PartInfo,
+        progress: sextant_store::JobProgress,
+    ) -> sextant_store::JobProgress {
+        let mut shards = self.shards.lock().expect("shard lock");
+        let slots = shards.entry(id).or_default();
+        if slots.len() != part.count as usize {
+            *slots = vec![None; part.count as usize];
+        }
+        slots[part.index as usize] = Some(progress);
+        parts::sum_progress(slots)
+    }
+
+    /// Forgets a finished job's shard reports.
+    pub fn forget_shards(&self, id: Uuid) {
+        self.shards.lock().expect("shard lock").remove(&id);
     }
 
     /// Stops a job's analyzer if one runs here.

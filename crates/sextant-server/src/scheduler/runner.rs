@@ -157,13 +157,14 @@ async fn settle(metastore: &dyn Metastore, id: uuid::Uuid, reason: &str) {
     }
 }
 
-/// CPU and memory for a job, from its cost.
-async fn sizing(deps: &Deps, job: &sextant_store::Job) -> Sizing {
+/// CPU, memory and shards for a job, from its cost and what the launcher can do.
+async fn sizing(deps: &Deps, launcher: &dyn Launcher, job: &sextant_store::Job) -> Sizing {
     let spec = &job.spec;
     let fallback = Sizing {
         cpu_millis: (spec.resources.threads.max(1) * 1000) as u32,
         memory_mib: spec.resources.memory_mib,
         work: 0.0,
+        shards: 1,
     };
     let k = &deps.config.kubernetes;
     let model = deps.metastore.model(&job.project, &spec.model.name).await;
@@ -183,14 +184,26 @@ async fn sizing(deps: &Deps, job: &sextant_store::Job) -> Sizing {
             .map(|d| d.summary.rows),
         None => None,
     };
-    sizing::estimate(
+    let mut sizing = sizing::estimate(
         spec,
         &model.summary,
         &dataset.summary,
         background_rows,
         k.max_cpu,
         k.max_memory_mib,
-    )
+    );
+    let rows = spec
+        .options
+        .rows
+        .map_or(dataset.summary.rows, |n| n.min(dataset.summary.rows));
+    sizing.shards = sizing::shards(
+        spec,
+        &sizing,
+        rows,
+        launcher.shards_by_cost(),
+        launcher.max_shards(),
+    );
+    sizing
 }
 
 async fn supervise(
@@ -211,7 +224,7 @@ async fn supervise(
         server_url,
         memory_mib: job.spec.resources.memory_mib,
         threads: job.spec.resources.threads,
-        sizing: sizing(&deps, &job).await,
+        sizing: sizing(&deps, launcher.as_ref(), &job).await,
     };
     let analyzer = match launcher.launch(&request).await {
         Ok(analyzer) => analyzer,
@@ -301,6 +314,7 @@ async fn follow(
         }
     };
     hub.cancels.lock().expect("cancel lock").remove(&id);
+    hub.forget_shards(id);
     if let Some(exit) = exit {
         let now = deps.metastore.job(id).await.map(|j| j.state);
         if let Ok(state) = now

@@ -1074,3 +1074,114 @@ fn a_second_scheduler_leaves_live_jobs_alone_and_takes_over_a_dead_ones() {
     );
     assert_eq!(job["progress"]["rows_done"], 1000);
 }
+
+/// A job split across three analyzer processes gives the same influences as `sextant explain`:
+/// pages that cross the parts' boundaries, importance merged over the parts, additivity counted
+/// over all rows.
+#[test]
+fn a_sharded_job_equals_the_whole() {
+    let dir = Server::temp_dir("shards");
+    let server = Server::start(&dir, &[]);
+    demo_project(&server);
+    let job = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "influences",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--shards",
+        "3",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["progress"]["rows_done"], 1000, "{job}");
+    let id = job["id"].as_str().unwrap();
+    for shard in 0..3 {
+        let log = dir.join(format!("logs/job-{id}-1-shard-{shard}.log"));
+        // 1000 rows in three slices: 334, 334, 332. (The last shard to finish may still be
+        // writing its last line when another has merged the parts.)
+        let rows = if shard == 2 { 332 } else { 334 };
+        wait_until(&format!("shard {shard}'s log"), MINUTE, || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(&format!("{rows} rows in"))
+        });
+    }
+    let whole = Server::temp_dir("shards-explain").join("all.csv");
+    sextant_ok(&[
+        "explain",
+        "--model",
+        repo("demo/credit_model.json").to_str().unwrap(),
+        "--data",
+        repo("demo/applicants.csv").to_str().unwrap(),
+        "--output",
+        whole.to_str().unwrap(),
+    ]);
+    let expected = Table::read(&whole);
+    let mut seen = 0;
+    // Pages of 150 rows: several straddle a boundary between parts (334, 668).
+    for offset in (0..1000).step_by(150) {
+        let page = server.get_ok(&format!(
+            "/api/v1/projects/credit/models/xgb/influences?dataset=applicants&offset={offset}&limit=150"
+        ));
+        assert_eq!(page["source"]["rows_total"], 1000);
+        let columns: Vec<&str> = page["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for (i, row) in page["rows"].as_array().unwrap().iter().enumerate() {
+            let row: Vec<f64> = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let r = offset + i;
+            assert_eq!(row[0], r as f64, "rows in order across parts");
+            for (j, name) in expected.columns.iter().enumerate() {
+                let got = row[columns.iter().position(|c| c == name).unwrap()];
+                assert!(
+                    (got - expected.rows[r][j]).abs() < 1e-12,
+                    "row {r} {name}: {got}"
+                );
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 1000);
+    // Importance over the parts equals mean |φ| over all rows.
+    let importance =
+        server.get_ok("/api/v1/projects/credit/models/xgb/importance?dataset=applicants");
+    let result = &importance["result"];
+    assert_eq!(result["rows"], 1000);
+    assert_eq!(result["shards"], 3);
+    for entry in result["features"].as_array().unwrap() {
+        let name = entry["feature"].as_str().unwrap();
+        let j = expected.columns.iter().position(|c| c == name).unwrap();
+        let mean_abs = expected.rows.iter().map(|r| r[j].abs()).sum::<f64>() / 1000.0;
+        let got = entry["mean_abs"].as_f64().unwrap();
+        assert!(
+            (got - mean_abs).abs() < 1e-12,
+            "{name}: {got} vs {mean_abs}"
+        );
+    }
+    // Asking for shards of a predict job is refused, naming why.
+    let (status, body) = server.post(
+        "/api/v1/projects/credit/jobs",
+        &json!({"kind": "predict", "model": "xgb", "dataset": "applicants", "shards": 2}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only influences")
+    );
+}

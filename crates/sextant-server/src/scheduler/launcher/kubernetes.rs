@@ -7,7 +7,7 @@
 //! `OOMKilled` container fails it as out of memory, and a Job deleted by someone else cancels it.
 //! After a restart the scheduler adopts Jobs still running, found by label.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -94,6 +94,7 @@ impl KubernetesLauncher {
         // keeps the services' share.
         let resources = BTreeMap::from([("cpu".to_string(), cpu), ("memory".to_string(), memory)]);
         let threads = (sizing.cpu_millis as usize).div_ceil(1000).max(1);
+        let shards = sizing.shards.max(1) as i32;
         let mut env: Vec<EnvVar> = passed_environment()
             .into_iter()
             .filter(|(name, _)| !name.starts_with("AWS_"))
@@ -120,19 +121,24 @@ impl KubernetesLauncher {
                 ..EnvVar::default()
             },
         ]);
+        let mut args: Vec<String> = vec![
+            "analyzer".into(),
+            "run".into(),
+            "--job".into(),
+            request.job_id.to_string(),
+            "--server".into(),
+            request.server_url.clone(),
+            "--threads".into(),
+            threads.to_string(),
+        ];
+        if shards > 1 {
+            // Each pod of an Indexed Job learns its shard from JOB_COMPLETION_INDEX.
+            args.extend(["--shards".into(), shards.to_string()]);
+        }
         let container = Container {
             name: "analyzer".into(),
             image: Some(c.image.clone()),
-            args: Some(vec![
-                "analyzer".into(),
-                "run".into(),
-                "--job".into(),
-                request.job_id.to_string(),
-                "--server".into(),
-                request.server_url.clone(),
-                "--threads".into(),
-                threads.to_string(),
-            ]),
+            args: Some(args),
             env: Some(env),
             env_from: c.env_from_secret.as_ref().map(|secret| {
                 vec![EnvFromSource {
@@ -177,8 +183,10 @@ impl KubernetesLauncher {
             spec: Some(JobSpec {
                 // The scheduler decides about retries; a failed pod is a failed attempt.
                 backoff_limit: Some(0),
-                completions: Some(1),
-                parallelism: Some(1),
+                // A sharded job is an Indexed Job: one pod per shard, all at once.
+                completion_mode: Some(if shards > 1 { "Indexed" } else { "NonIndexed" }.into()),
+                completions: Some(shards),
+                parallelism: Some(shards),
                 ttl_seconds_after_finished: Some(c.ttl_seconds_after_finished),
                 template: PodTemplateSpec {
                     metadata: Some(ObjectMeta {
@@ -225,7 +233,14 @@ impl KubernetesLauncher {
     }
 
     /// Starts following the pods of a Job; the analyzer ends when they do.
-    fn follow(&self, name: String, job_id: Uuid, attempt: u32, memory_mib: u64) -> KubeAnalyzer {
+    fn follow(
+        &self,
+        name: String,
+        job_id: Uuid,
+        attempt: u32,
+        memory_mib: u64,
+        shards: u32,
+    ) -> KubeAnalyzer {
         let running = Arc::new(AtomicBool::new(false));
         let (tx, exit) = watch::channel(None);
         let follower = Follower {
@@ -234,6 +249,7 @@ impl KubernetesLauncher {
             name: name.clone(),
             selector: format!("{JOB_LABEL}={job_id},{ATTEMPT_LABEL}={attempt}"),
             memory_mib,
+            shards: shards.max(1),
             unschedulable_timeout: Duration::from_secs(self.config.unschedulable_timeout_seconds),
             running: running.clone(),
         };
@@ -261,6 +277,14 @@ impl Launcher for KubernetesLauncher {
         "kubernetes"
     }
 
+    fn max_shards(&self) -> u32 {
+        self.config.max_shards
+    }
+
+    fn shards_by_cost(&self) -> bool {
+        true
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String> {
         let job = self.job_object(request);
         let name = job.metadata.name.clone().unwrap_or_default();
@@ -273,6 +297,7 @@ impl Launcher for KubernetesLauncher {
             request.job_id,
             request.attempt,
             request.sizing.memory_mib,
+            request.sizing.shards,
         )))
     }
 
@@ -314,12 +339,19 @@ impl Launcher for KubernetesLauncher {
             .and_then(|q| q.0.strip_suffix("Mi"))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        tracing::info!(job = %execution.id, k8s_job = %name, attempt, "adopting a running analyzer Job");
+        let shards = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.completions)
+            .unwrap_or(1)
+            .max(1) as u32;
+        tracing::info!(job = %execution.id, k8s_job = %name, attempt, shards, "adopting a running analyzer Job");
         Some(Box::new(self.follow(
             name,
             execution.id,
             attempt,
             memory_mib,
+            shards,
         )))
     }
 }
@@ -373,6 +405,8 @@ struct Follower {
     name: String,
     selector: String,
     memory_mib: u64,
+    /// Pods that must succeed (an Indexed Job's completions).
+    shards: u32,
     unschedulable_timeout: Duration,
     running: Arc<AtomicBool>,
 }
@@ -390,7 +424,9 @@ enum PodView {
 impl Follower {
     async fn run(self) -> AnalyzerExit {
         let mut version = "0".to_string();
-        let mut unschedulable: Option<(Instant, String)> = None;
+        // Per pod: its shard and when it was first seen unschedulable (with the message).
+        let mut unschedulable: BTreeMap<String, (Instant, String)> = BTreeMap::new();
+        let mut succeeded: BTreeSet<String> = BTreeSet::new();
         let mut failures = 0;
         loop {
             let params = WatchParams::default().labels(&self.selector).timeout(290);
@@ -411,13 +447,17 @@ impl Follower {
             };
             let mut stream = stream;
             loop {
-                let deadline = unschedulable
+                let oldest = unschedulable
+                    .values()
+                    .min_by_key(|(since, _)| *since)
+                    .cloned();
+                let deadline = oldest
                     .as_ref()
                     .map(|(since, _)| *since + self.unschedulable_timeout);
                 let event = tokio::select! {
                     event = stream.try_next() => event,
                     _ = sleep_until(deadline) => {
-                        let message = unschedulable.take().map(|(_, m)| m).unwrap_or_default();
+                        let message = oldest.map(|(_, m)| m).unwrap_or_default();
                         delete_job(&self.jobs, &self.name).await;
                         return AnalyzerExit::Failed(format!(
                             "analyzer pod could not be scheduled for {} s: {message}",
@@ -427,16 +467,22 @@ impl Follower {
                 };
                 let pod = match event {
                     Ok(Some(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => pod,
-                    Ok(Some(WatchEvent::Deleted(pod))) => {
-                        return match self.view(&pod) {
-                            PodView::Succeeded => AnalyzerExit::Success,
-                            PodView::Failed(why) => AnalyzerExit::Failed(why),
-                            _ => AnalyzerExit::Cancelled(format!(
+                    Ok(Some(WatchEvent::Deleted(pod))) => match self.view(&pod) {
+                        PodView::Succeeded => {
+                            succeeded.insert(shard_of(&pod));
+                            if succeeded.len() >= self.shards as usize {
+                                return AnalyzerExit::Success;
+                            }
+                            continue;
+                        }
+                        PodView::Failed(why) => return self.failed(&pod, why).await,
+                        _ => {
+                            return AnalyzerExit::Cancelled(format!(
                                 "the analyzer Job {} was deleted",
                                 self.name
-                            )),
-                        };
-                    }
+                            ));
+                        }
+                    },
                     Ok(Some(WatchEvent::Bookmark(mark))) => {
                         version = mark.metadata.resource_version;
                         continue;
@@ -459,23 +505,46 @@ impl Follower {
                 if let Some(v) = &pod.metadata.resource_version {
                     version = v.clone();
                 }
+                let name = pod.metadata.name.clone().unwrap_or_default();
                 match self.view(&pod) {
-                    PodView::Pending(None) => unschedulable = None,
+                    PodView::Pending(None) => {
+                        unschedulable.remove(&name);
+                    }
                     PodView::Pending(Some(message)) => {
-                        if unschedulable.is_none() {
+                        unschedulable.entry(name).or_insert_with(|| {
                             tracing::warn!(k8s_job = %self.name, %message, "analyzer pod is unschedulable");
-                            unschedulable = Some((Instant::now(), message));
-                        }
+                            (Instant::now(), message)
+                        });
                     }
                     PodView::Running => {
-                        unschedulable = None;
+                        unschedulable.remove(&name);
                         self.running.store(true, Ordering::SeqCst);
                     }
-                    PodView::Succeeded => return AnalyzerExit::Success,
-                    PodView::Failed(why) => return AnalyzerExit::Failed(why),
+                    PodView::Succeeded => {
+                        unschedulable.remove(&name);
+                        succeeded.insert(shard_of(&pod));
+                        if succeeded.len() >= self.shards as usize {
+                            return AnalyzerExit::Success;
+                        }
+                    }
+                    PodView::Failed(why) => return self.failed(&pod, why).await,
                 }
             }
         }
+    }
+
+    /// A pod failed: for a sharded job, the other shards are stopped (the Job deleted).
+    async fn failed(&self, pod: &Pod, why: String) -> AnalyzerExit {
+        if self.shards > 1 {
+            delete_job(&self.jobs, &self.name).await;
+            let why = why.replacen(
+                "analyzer",
+                &format!("analyzer (shard {})", shard_of(pod)),
+                1,
+            );
+            return AnalyzerExit::Failed(why);
+        }
+        AnalyzerExit::Failed(why)
     }
 
     fn view(&self, pod: &Pod) -> PodView {
@@ -523,6 +592,17 @@ impl Follower {
             }
         }
     }
+}
+
+/// A pod's shard: its completion index in an Indexed Job, else its name (one pod per job).
+fn shard_of(pod: &Pod) -> String {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
+        .cloned()
+        .or_else(|| pod.metadata.name.clone())
+        .unwrap_or_default()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

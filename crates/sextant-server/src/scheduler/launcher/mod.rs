@@ -80,6 +80,14 @@ pub trait Launcher: Send + Sync + 'static {
     /// After a restart: makes sure an analyzer left from before is gone, so a job never runs
     /// twice at once.
     async fn stop_leftover(&self, execution: &JobExecution);
+    /// The most analyzers this launcher runs for one job (1: it does not shard).
+    fn max_shards(&self) -> u32 {
+        1
+    }
+    /// Whether it shards jobs by their cost when the job does not say.
+    fn shards_by_cost(&self) -> bool {
+        false
+    }
     /// After a restart: takes over an analyzer left from before that still runs, when the
     /// launcher can follow it from here (a Kubernetes Job); `None` means stop and requeue.
     async fn adopt(&self, _execution: &JobExecution) -> Option<Box<dyn Analyzer>> {

@@ -29,24 +29,30 @@ impl ProcessLauncher {
     }
 }
 
-struct ProcessAnalyzer {
+/// One analyzer process (one shard of a sharded job).
+struct Child {
     child: tokio::process::Child,
-    memory_mib: u64,
     log: PathBuf,
 }
 
-#[async_trait]
-impl Launcher for ProcessLauncher {
-    fn name(&self) -> &'static str {
-        "process"
-    }
+/// The processes running one job: one, or one per shard.
+struct ProcessAnalyzer {
+    children: Vec<Child>,
+    memory_mib: u64,
+}
 
-    async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String> {
-        std::fs::create_dir_all(&self.log_dir)
-            .map_err(|e| format!("{}: {e}", self.log_dir.display()))?;
-        let log = self
-            .log_dir
-            .join(format!("job-{}-{}.log", request.job_id, request.attempt));
+impl ProcessLauncher {
+    fn spawn(&self, request: &LaunchRequest, shard: u32) -> Result<Child, String> {
+        let shards = request.sizing.shards.max(1);
+        let name = if shards > 1 {
+            format!(
+                "job-{}-{}-shard-{shard}.log",
+                request.job_id, request.attempt
+            )
+        } else {
+            format!("job-{}-{}.log", request.job_id, request.attempt)
+        };
+        let log = self.log_dir.join(name);
         let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = file
             .try_clone()
@@ -60,7 +66,7 @@ impl Launcher for ProcessLauncher {
             .arg("--server")
             .arg(&request.server_url)
             .arg("--threads")
-            .arg(request.threads.to_string())
+            .arg(request.threads.div_ceil(shards as usize).max(1).to_string())
             // The token is a secret: the environment, unlike the arguments, is not world-readable.
             .env("SEXTANT_JOB_TOKEN", &request.token)
             // Each malloc arena reserves 64 MiB of address space; a few suffice for an analyzer
@@ -70,6 +76,14 @@ impl Launcher for ProcessLauncher {
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(err))
             .kill_on_drop(true);
+        if shards > 1 {
+            command
+                .arg("--shards")
+                .arg(shards.to_string())
+                .env("JOB_COMPLETION_INDEX", shard.to_string());
+        } else {
+            command.env_remove("JOB_COMPLETION_INDEX");
+        }
         let limit = request.memory_mib.saturating_mul(1 << 20);
         let nice = self.nice;
         let parent = std::process::id() as libc::pid_t;
@@ -99,10 +113,33 @@ impl Launcher for ProcessLauncher {
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?;
+        Ok(Child { child, log })
+    }
+}
+
+#[async_trait]
+impl Launcher for ProcessLauncher {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    /// Shards run side by side on this machine, each with its share of the threads and the
+    /// job's memory limit; they only shard when the job asks.
+    fn max_shards(&self) -> u32 {
+        16
+    }
+
+    async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String> {
+        std::fs::create_dir_all(&self.log_dir)
+            .map_err(|e| format!("{}: {e}", self.log_dir.display()))?;
+        let mut children = Vec::new();
+        for shard in 0..request.sizing.shards.max(1) {
+            // Children started so far are killed when dropped (kill_on_drop) if one fails.
+            children.push(self.spawn(request, shard)?);
+        }
         Ok(Box::new(ProcessAnalyzer {
-            child,
+            children,
             memory_mib: request.memory_mib,
-            log,
         }))
     }
 
@@ -152,52 +189,93 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-#[async_trait]
-impl Analyzer for ProcessAnalyzer {
-    fn pid(&self) -> Option<i64> {
-        self.child.id().map(i64::from)
-    }
-
-    async fn wait(&mut self) -> AnalyzerExit {
+impl ProcessAnalyzer {
+    /// How one process ended, as a failure reason (None: success).
+    fn reason(&self, index: usize, status: std::process::ExitStatus) -> Option<String> {
         use std::os::unix::process::ExitStatusExt;
-        let status = match self.child.wait().await {
-            Ok(status) => status,
-            Err(e) => return AnalyzerExit::Failed(format!("cannot wait for the analyzer: {e}")),
-        };
         if status.success() {
-            return AnalyzerExit::Success;
+            return None;
         }
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let log_path = &self.children[index].log;
+        let shard = if self.children.len() > 1 {
+            format!(" (shard {index})")
+        } else {
+            String::new()
+        };
+        let log = std::fs::read_to_string(log_path).unwrap_or_default();
         // Rust reports an allocation the address-space limit refused, then aborts.
         if log.contains("memory allocation of") {
-            return AnalyzerExit::Failed(format!(
-                "analyzer exceeded its {} MiB memory limit",
+            return Some(format!(
+                "analyzer{shard} exceeded its {} MiB memory limit",
                 self.memory_mib
             ));
         }
-        let tail = last_line(&self.log);
+        let tail = last_line(log_path);
         let tail = if tail.is_empty() {
             String::new()
         } else {
             format!(": {tail}")
         };
-        match (status.code(), status.signal()) {
-            (Some(code), _) => {
-                AnalyzerExit::Failed(format!("analyzer exited with code {code}{tail}"))
-            }
-            (None, Some(libc::SIGKILL)) => {
-                AnalyzerExit::Failed(format!("analyzer was killed (SIGKILL){tail}"))
-            }
-            (None, Some(signal)) => AnalyzerExit::Failed(format!(
-                "analyzer crashed ({}, signal {signal}){tail}",
+        Some(match (status.code(), status.signal()) {
+            (Some(code), _) => format!("analyzer{shard} exited with code {code}{tail}"),
+            (None, Some(libc::SIGKILL)) => format!("analyzer{shard} was killed (SIGKILL){tail}"),
+            (None, Some(signal)) => format!(
+                "analyzer{shard} crashed ({}, signal {signal}){tail}",
                 signal_name(signal)
-            )),
-            (None, None) => AnalyzerExit::Failed(format!("analyzer ended abnormally{tail}")),
+            ),
+            (None, None) => format!("analyzer{shard} ended abnormally{tail}"),
+        })
+    }
+}
+
+#[async_trait]
+impl Analyzer for ProcessAnalyzer {
+    fn pid(&self) -> Option<i64> {
+        self.children
+            .first()
+            .and_then(|c| c.child.id())
+            .map(i64::from)
+    }
+
+    /// Waits for every process; the first to fail fails the job and stops the others.
+    async fn wait(&mut self) -> AnalyzerExit {
+        use futures_util::StreamExt;
+        use futures_util::stream::FuturesUnordered;
+        let mut failure = None;
+        {
+            let mut waits: FuturesUnordered<_> = self
+                .children
+                .iter_mut()
+                .enumerate()
+                .map(|(index, c)| async move { (index, c.child.wait().await) })
+                .collect();
+            while let Some((index, status)) = waits.next().await {
+                match status {
+                    Ok(status) if status.success() => {}
+                    Ok(status) => {
+                        failure = Some((index, status));
+                        break;
+                    }
+                    Err(e) => {
+                        return AnalyzerExit::Failed(format!("cannot wait for the analyzer: {e}"));
+                    }
+                }
+            }
         }
+        let Some((index, status)) = failure else {
+            return AnalyzerExit::Success;
+        };
+        let reason = self.reason(index, status);
+        self.kill().await;
+        AnalyzerExit::Failed(reason.unwrap_or_default())
     }
 
     async fn kill(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+        for c in &mut self.children {
+            let _ = c.child.start_kill();
+        }
+        for c in &mut self.children {
+            let _ = c.child.wait().await;
+        }
     }
 }

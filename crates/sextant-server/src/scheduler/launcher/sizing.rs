@@ -13,6 +13,8 @@ pub struct Sizing {
     pub memory_mib: u64,
     /// Estimated tree-node visits; a core does a few hundred million a second.
     pub work: f64,
+    /// Analyzers that share the rows (1: not sharded).
+    pub shards: u32,
 }
 
 /// Node visits a core does in about a second (measured: ~3,000 path-dependent rows/s on one core
@@ -21,6 +23,31 @@ const VISITS_PER_CORE_SECOND: f64 = 1.0e8;
 
 /// Below this much work (about ten core-seconds), one core will do.
 const ONE_CORE_WORK: f64 = 10.0 * VISITS_PER_CORE_SECOND;
+
+/// A shard should take about this long, when the launcher shards by cost.
+const SHARD_SECONDS: f64 = 120.0;
+
+/// How many analyzers share an influences job: as asked, else — where the launcher shards by
+/// cost — enough that each takes about two minutes on its cores; never more than `max`, nor more
+/// than rows. Other kinds are never sharded.
+pub fn shards(spec: &JobSpec, sizing: &Sizing, rows: u64, by_cost: bool, max: u32) -> u32 {
+    if spec.kind != JobKind::Influences {
+        return 1;
+    }
+    let wanted = match spec.resources.shards {
+        Some(n) => n,
+        None if by_cost => {
+            let per_shard =
+                f64::from(sizing.cpu_millis) / 1000.0 * SHARD_SECONDS * VISITS_PER_CORE_SECOND;
+            (sizing.work / per_shard).ceil().min(f64::from(u32::MAX)) as u32
+        }
+        None => 1,
+    };
+    wanted
+        .min(max)
+        .min(rows.min(u64::from(u32::MAX)) as u32)
+        .max(1)
+}
 
 /// Sizes a job. `max_cpu` and `max_memory_mib` cap what one analyzer may ask for.
 pub fn estimate(
@@ -69,6 +96,7 @@ pub fn estimate(
         cpu_millis: (cores * 1000.0).round() as u32,
         memory_mib,
         work,
+        shards: 1,
     }
 }
 
@@ -96,6 +124,7 @@ mod tests {
             resources: Resources {
                 memory_mib,
                 threads: 8,
+                shards: None,
             },
         }
     }
@@ -164,5 +193,32 @@ mod tests {
         sampled.options.rows = Some(10);
         let few = estimate(&sampled, &model(), &dataset(10_000_000), None, 4.0, 16384);
         assert_eq!(few.cpu_millis, 1000);
+    }
+
+    #[test]
+    fn shards_as_asked_or_by_cost() {
+        let job = spec(JobKind::Influences, 65536);
+        let big = estimate(&job, &model(), &dataset(10_000_000), None, 4.0, 16384);
+        // 10M rows × 100 trees × 63 leaves × 36: ~2.3e12 visits; 4 cores × 120 s × 1e8 per shard.
+        assert_eq!(shards(&job, &big, 10_000_000, true, 64), 48);
+        assert_eq!(shards(&job, &big, 10_000_000, true, 8), 8, "capped");
+        assert_eq!(shards(&job, &big, 10_000_000, false, 8), 1, "not by cost");
+        let small = estimate(&job, &model(), &dataset(1000), None, 4.0, 16384);
+        assert_eq!(shards(&job, &small, 1000, true, 8), 1);
+        let mut asked = job.clone();
+        asked.resources.shards = Some(4);
+        assert_eq!(shards(&asked, &small, 1000, false, 16), 4);
+        assert_eq!(
+            shards(&asked, &small, 3, false, 16),
+            3,
+            "never more than rows"
+        );
+        assert_eq!(
+            shards(&asked, &small, 1000, false, 1),
+            1,
+            "a launcher that cannot shard"
+        );
+        let predict = spec(JobKind::Predict, 4096);
+        assert_eq!(shards(&predict, &big, 10_000_000, true, 8), 1);
     }
 }
