@@ -206,6 +206,24 @@ async fn launch(launcher: &KubernetesLauncher, api: &mut ApiServer) -> (Box<dyn 
     (launched.expect("the Job is created"), body)
 }
 
+/// A launched analyzer whose pod watch the test feeds: the mock API server, the analyzer, the
+/// watch's event channel, and the Job object the launcher created.
+async fn watched(
+    unschedulable_timeout_seconds: u64,
+    request: &LaunchRequest,
+) -> (
+    ApiServer,
+    Box<dyn Analyzer>,
+    mpsc::UnboundedSender<Value>,
+    Value,
+) {
+    let (launcher, mut api) = launcher(unschedulable_timeout_seconds);
+    let (launched, job) = tokio::join!(launcher.launch(request), expect_create(&mut api));
+    let analyzer = launched.expect("the Job is created");
+    let events = api.expect_pod_watch(request.attempt).await;
+    (api, analyzer, events, job)
+}
+
 #[tokio::test]
 async fn the_job_object_is_sized_labelled_and_locked_down() {
     let (launcher, mut api) = launcher(300);
@@ -274,10 +292,7 @@ async fn the_job_object_is_sized_labelled_and_locked_down() {
 
 #[tokio::test]
 async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
-    let (launcher, mut api) = launcher(300);
-    let request = sharded_request(3);
-    let (launched, job) = tokio::join!(launcher.launch(&request), expect_create(&mut api));
-    let mut analyzer = launched.unwrap();
+    let (_api, mut analyzer, events, job) = watched(300, &sharded_request(3)).await;
     let spec = &job["spec"];
     assert_eq!(spec["completionMode"], "Indexed");
     assert_eq!(
@@ -288,7 +303,6 @@ async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
         .as_array()
         .unwrap();
     assert_eq!(args[args.len() - 2..], [json!("--shards"), json!("3")]);
-    let events = api.expect_pod_watch(1).await;
     for index in 0..3 {
         events.send(shard_event("ADDED", "running", index)).unwrap();
     }
@@ -313,11 +327,7 @@ async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
 
 #[tokio::test]
 async fn a_failed_shard_fails_the_job_and_stops_the_others() {
-    let (launcher, mut api) = launcher(300);
-    let request = sharded_request(3);
-    let (launched, _) = tokio::join!(launcher.launch(&request), expect_create(&mut api));
-    let mut analyzer = launched.unwrap();
-    let events = api.expect_pod_watch(1).await;
+    let (mut api, mut analyzer, events, _) = watched(300, &sharded_request(3)).await;
     for index in 0..3 {
         events.send(shard_event("ADDED", "running", index)).unwrap();
     }
@@ -343,11 +353,10 @@ async fn a_failed_shard_fails_the_job_and_stops_the_others() {
 
 #[tokio::test]
 async fn a_watched_pod_that_succeeds_ends_the_analyzer() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    assert!(!analyzer.running(), "not running before its pod does");
-    let events = api.expect_pod_watch(1).await;
+    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("ADDED", "pending")).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!analyzer.running(), "not running before its pod does");
     events.send(event("MODIFIED", "running")).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(analyzer.running());
@@ -357,9 +366,7 @@ async fn a_watched_pod_that_succeeds_ends_the_analyzer() {
 
 #[tokio::test]
 async fn an_oom_killed_pod_fails_the_job_as_out_of_memory() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     events.send(event("MODIFIED", "oomkilled")).unwrap();
     assert_eq!(
@@ -372,9 +379,7 @@ async fn an_oom_killed_pod_fails_the_job_as_out_of_memory() {
 
 #[tokio::test]
 async fn a_failed_pod_reports_its_exit_code_and_message() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("MODIFIED", "error")).unwrap();
     assert_eq!(
         analyzer.wait().await,
@@ -386,9 +391,7 @@ async fn a_failed_pod_reports_its_exit_code_and_message() {
 
 #[tokio::test]
 async fn a_pod_unschedulable_for_too_long_fails_naming_the_missing_resource() {
-    let (launcher, mut api) = launcher(1);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (mut api, mut analyzer, events, _) = watched(1, &request(1)).await;
     events.send(event("ADDED", "unschedulable")).unwrap();
     // After the timeout the launcher deletes the Job, pods included.
     let seen = api.next().await;
@@ -414,9 +417,7 @@ async fn a_pod_unschedulable_for_too_long_fails_naming_the_missing_resource() {
 
 #[tokio::test]
 async fn cancel_deletes_the_job_with_its_pods() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (mut api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     let server = async {
         let seen = api.next().await;
@@ -436,9 +437,7 @@ async fn cancel_deletes_the_job_with_its_pods() {
 
 #[tokio::test]
 async fn a_job_deleted_from_outside_cancels_the_job() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     events.send(event("DELETED", "deleted-running")).unwrap();
     assert_eq!(
@@ -451,9 +450,7 @@ async fn a_job_deleted_from_outside_cancels_the_job() {
 
 #[tokio::test]
 async fn a_watch_that_ends_is_resumed_from_the_last_version() {
-    let (launcher, mut api) = launcher(300);
-    let (mut analyzer, _) = launch(&launcher, &mut api).await;
-    let events = api.expect_pod_watch(1).await;
+    let (mut api, mut analyzer, events, _) = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(events); // The API server closes the watch (its timeout).

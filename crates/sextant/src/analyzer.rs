@@ -24,6 +24,7 @@ use sextant_algo::{
 use sextant_data::{Batch, SkipRows, TableWriter, open_table, read_table, table_columns};
 use sextant_model::{Feature, FeatureKind, Forest, Rows};
 use sextant_server::scheduler::ALGORITHM_VERSION;
+use sextant_server::scheduler::parts::sort_importance;
 use sextant_store::{
     AdditivitySummary, AnalyzerTask, Artifacts, InfluenceMethod, JobKind, JobProgress, PartInfo,
     ResultManifest, Task, result_prefix,
@@ -695,12 +696,7 @@ fn influences(
             entry
         })
         .collect();
-    features.sort_by(|a, b| {
-        b["mean_abs"]
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&a["mean_abs"].as_f64().unwrap_or(0.0))
-    });
+    sort_importance(&mut features);
     let importance = json!({
         "method": task.spec.options.method,
         "dataset": task.spec.dataset.name,

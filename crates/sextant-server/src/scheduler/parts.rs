@@ -165,17 +165,22 @@ pub fn merge_importance(parts: &[(u64, Value)]) -> Value {
             entry
         })
         .collect();
+    sort_importance(&mut features);
+    let mut merged = parts.first().map(|(_, d)| d.clone()).unwrap_or(json!({}));
+    merged["rows"] = json!(total);
+    merged["features"] = json!(features);
+    merged["shards"] = json!(parts.len());
+    merged
+}
+
+/// Orders importance entries by mean |φ|, largest first.
+pub fn sort_importance(features: &mut [Value]) {
     features.sort_by(|a, b| {
         b["mean_abs"]
             .as_f64()
             .unwrap_or(0.0)
             .total_cmp(&a["mean_abs"].as_f64().unwrap_or(0.0))
     });
-    let mut merged = parts.first().map(|(_, d)| d.clone()).unwrap_or(json!({}));
-    merged["rows"] = json!(total);
-    merged["features"] = json!(features);
-    merged["shards"] = json!(parts.len());
-    merged
 }
 
 /// The job's progress from its shards' (a shard not heard from yet counts as not started).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::platform::{demo_project, influences_job, submit};
+use crate::platform::{breach_memory_limit, demo_project, influences_job, submit};
 use crate::server::{S3Prefix, Server, wait_until};
 use crate::support::repo;
 
@@ -191,17 +191,7 @@ fn the_docker_launcher_runs_each_analyzer_in_a_limited_container() {
     // Over its memory limit: the kernel kills the container, the job fails as out of memory,
     // and the API answers throughout.
     let server = docker_server("docker-oom", &tag, Some("oom"));
-    demo_project(&server);
-    let mut body = influences_job(1000);
-    body["memory_mib"] = json!(256);
-    let id = submit(&server, body);
-    let mut answered = 0;
-    wait_until("the job to fail", MINUTE, || {
-        assert_eq!(server.get_ok("/healthz")["status"], "ok");
-        answered += 1;
-        server.job(&id)["state"] == "failed"
-    });
-    assert!(answered > 0);
+    let id = breach_memory_limit(&server);
     assert_eq!(
         server.job(&id)["reason"],
         "analyzer exceeded its 256 MiB memory limit (out of memory: the container was killed)"

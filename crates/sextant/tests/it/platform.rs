@@ -63,6 +63,42 @@ pub(crate) fn demo_project(server: &Server) {
     ]);
 }
 
+/// `sextant job run credit --kind KIND --model xgb --dataset applicants EXTRA… --wait --json`.
+fn run_job(server: &Server, kind: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        kind,
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--wait", "--json"]);
+    json_out(&server.cli_ok(&args))
+}
+
+/// `sextant explain` of the demo model on the demo applicants, as a table.
+fn explain_demo(extra: &[&str]) -> Table {
+    let out = Server::temp_dir("explain-demo").join("influences.csv");
+    let (model, data) = (repo("demo/credit_model.json"), repo("demo/applicants.csv"));
+    let mut args = vec![
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    sextant_ok(&args);
+    Table::read(&out)
+}
+
 fn json_out(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -140,19 +176,7 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     demo_project(server);
 
     // Predict with metrics.
-    let job = json_out(&server.cli_ok(&[
-        "job",
-        "run",
-        "credit",
-        "--kind",
-        "predict",
-        "--model",
-        "xgb",
-        "--dataset",
-        "applicants",
-        "--wait",
-        "--json",
-    ]));
+    let job = run_job(server, "predict", &[]);
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["progress"]["rows_done"], 1000);
     let metrics = json_out(&server.cli_ok(&[
@@ -191,19 +215,7 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     );
 
     // Path-dependent influences equal `sextant explain` on the same rows, and add up.
-    let job = json_out(&server.cli_ok(&[
-        "job",
-        "run",
-        "credit",
-        "--kind",
-        "influences",
-        "--model",
-        "xgb",
-        "--dataset",
-        "applicants",
-        "--wait",
-        "--json",
-    ]));
+    let job = run_job(server, "influences", &[]);
     assert_eq!(job["state"], "succeeded", "{job}");
     let page = json_out(&server.cli_ok(&[
         "influences",
@@ -228,19 +240,7 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     assert_eq!(columns[..2], ["row", "applicant_id"]);
     let rows = page["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 5);
-    let cli = Server::temp_dir("explain-head").join("head.csv");
-    sextant_ok(&[
-        "explain",
-        "--model",
-        repo("demo/credit_model.json").to_str().unwrap(),
-        "--data",
-        repo("demo/applicants.csv").to_str().unwrap(),
-        "--rows",
-        "15",
-        "--output",
-        cli.to_str().unwrap(),
-    ]);
-    let expected = Table::read(&cli);
+    let expected = explain_demo(&["--rows", "15"]);
     for (i, row) in rows.iter().enumerate() {
         let row: Vec<f64> = row
             .as_array()
@@ -285,23 +285,11 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     assert_eq!(importance["source"]["method"], "path-dependent");
 
     // Interventional against the background dataset.
-    let job = json_out(&server.cli_ok(&[
-        "job",
-        "run",
-        "credit",
-        "--kind",
+    let job = run_job(
+        server,
         "influences",
-        "--model",
-        "xgb",
-        "--dataset",
-        "applicants",
-        "--background",
-        "background",
-        "--rows",
-        "200",
-        "--wait",
-        "--json",
-    ]));
+        &["--background", "background", "--rows", "200"],
+    );
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["spec"]["options"]["method"], "interventional");
     let page = server.get_ok(
@@ -757,10 +745,20 @@ fn an_analyzer_crash_fails_the_job() {
 fn a_memory_limit_breach_fails_the_job_while_the_api_answers() {
     let dir = Server::temp_dir("oom");
     let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "oom")]);
-    demo_project(&server);
+    let id = breach_memory_limit(&server);
+    assert_eq!(
+        server.job(&id)["reason"],
+        "analyzer exceeded its 256 MiB memory limit"
+    );
+}
+
+/// On a server whose analyzers allocate until stopped: runs a job with a 256 MiB limit until it
+/// fails, checking that the API answers throughout; returns the job's id.
+pub(crate) fn breach_memory_limit(server: &Server) -> String {
+    demo_project(server);
     let mut body = influences_job(1000);
     body["memory_mib"] = json!(256);
-    let id = submit(&server, body);
+    let id = submit(server, body);
     let mut answered = 0;
     wait_until("the job to fail", MINUTE, || {
         assert_eq!(server.get_ok("/healthz")["status"], "ok");
@@ -768,8 +766,7 @@ fn a_memory_limit_breach_fails_the_job_while_the_api_answers() {
         server.job(&id)["state"] == "failed"
     });
     assert!(answered > 0);
-    let reason = server.job(&id)["reason"].as_str().unwrap().to_string();
-    assert_eq!(reason, "analyzer exceeded its 256 MiB memory limit");
+    id
 }
 
 #[test]
@@ -1083,21 +1080,7 @@ fn a_sharded_job_equals_the_whole() {
     let dir = Server::temp_dir("shards");
     let server = Server::start(&dir, &[]);
     demo_project(&server);
-    let job = json_out(&server.cli_ok(&[
-        "job",
-        "run",
-        "credit",
-        "--kind",
-        "influences",
-        "--model",
-        "xgb",
-        "--dataset",
-        "applicants",
-        "--shards",
-        "3",
-        "--wait",
-        "--json",
-    ]));
+    let job = run_job(&server, "influences", &["--shards", "3"]);
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["progress"]["rows_done"], 1000, "{job}");
     let id = job["id"].as_str().unwrap();
@@ -1112,17 +1095,7 @@ fn a_sharded_job_equals_the_whole() {
                 .contains(&format!("{rows} rows in"))
         });
     }
-    let whole = Server::temp_dir("shards-explain").join("all.csv");
-    sextant_ok(&[
-        "explain",
-        "--model",
-        repo("demo/credit_model.json").to_str().unwrap(),
-        "--data",
-        repo("demo/applicants.csv").to_str().unwrap(),
-        "--output",
-        whole.to_str().unwrap(),
-    ]);
-    let expected = Table::read(&whole);
+    let expected = explain_demo(&[]);
     let mut seen = 0;
     // Pages of 150 rows: several straddle a boundary between parts (334, 668).
     for offset in (0..1000).step_by(150) {

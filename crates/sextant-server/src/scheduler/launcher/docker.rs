@@ -19,7 +19,9 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use sextant_store::JobExecution;
 
-use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, last_line_of, passed_environment};
+use super::{
+    Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome, last_line_of, passed_environment,
+};
 use crate::ServerConfig;
 use crate::config::DockerConfig;
 
@@ -179,14 +181,10 @@ impl Launcher for DockerLauncher {
                 .log_dir
                 .join(format!("job-{}-{}.log", request.job_id, request.attempt)),
         };
-        let (tx, exit) = tokio::sync::watch::channel(None);
-        tokio::spawn(async move {
-            let _ = tx.send(Some(ending.watch().await));
-        });
         Ok(Box::new(DockerAnalyzer {
             docker: self.docker.clone(),
             name,
-            exit,
+            outcome: Outcome::spawn("container", ending.watch()),
         }))
     }
 
@@ -220,7 +218,7 @@ impl Launcher for DockerLauncher {
 struct DockerAnalyzer {
     docker: Docker,
     name: String,
-    exit: tokio::sync::watch::Receiver<Option<AnalyzerExit>>,
+    outcome: Outcome,
 }
 
 /// What the waiting task needs.
@@ -306,20 +304,13 @@ impl Ending {
 
 #[async_trait]
 impl Analyzer for DockerAnalyzer {
-    fn pid(&self) -> Option<i64> {
-        None
-    }
-
     async fn wait(&mut self) -> AnalyzerExit {
-        match self.exit.wait_for(Option::is_some).await {
-            Ok(exit) => exit.clone().expect("waited for Some"),
-            Err(_) => AnalyzerExit::Failed("lost track of the analyzer container".into()),
-        }
+        self.outcome.wait().await
     }
 
     async fn kill(&mut self) {
         // The waiting task sees the container stop, saves its log and removes it.
         let _ = self.docker.kill_container(&self.name, None).await;
-        let _ = self.exit.wait_for(Option::is_some).await;
+        self.outcome.wait().await;
     }
 }

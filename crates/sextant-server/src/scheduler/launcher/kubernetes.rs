@@ -24,10 +24,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use sextant_store::JobExecution;
-use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, passed_environment};
+use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome, passed_environment};
 use crate::ServerConfig;
 use crate::config::KubernetesConfig;
 
@@ -242,7 +241,6 @@ impl KubernetesLauncher {
         shards: u32,
     ) -> KubeAnalyzer {
         let running = Arc::new(AtomicBool::new(false));
-        let (tx, exit) = watch::channel(None);
         let follower = Follower {
             jobs: self.jobs(),
             pods: self.pods(),
@@ -253,14 +251,11 @@ impl KubernetesLauncher {
             unschedulable_timeout: Duration::from_secs(self.config.unschedulable_timeout_seconds),
             running: running.clone(),
         };
-        tokio::spawn(async move {
-            let _ = tx.send(Some(follower.run().await));
-        });
         KubeAnalyzer {
             jobs: self.jobs(),
             name,
             running,
-            exit,
+            outcome: Outcome::spawn("Job", follower.run()),
         }
     }
 
@@ -370,27 +365,19 @@ struct KubeAnalyzer {
     jobs: Api<Job>,
     name: String,
     running: Arc<AtomicBool>,
-    exit: watch::Receiver<Option<AnalyzerExit>>,
+    outcome: Outcome,
 }
 
 #[async_trait]
 impl Analyzer for KubeAnalyzer {
-    fn pid(&self) -> Option<i64> {
-        None
-    }
-
     async fn wait(&mut self) -> AnalyzerExit {
-        match self.exit.wait_for(Option::is_some).await {
-            Ok(exit) => exit.clone().expect("waited for Some"),
-            Err(_) => AnalyzerExit::Failed("lost track of the analyzer Job".into()),
-        }
+        self.outcome.wait().await
     }
 
     async fn kill(&mut self) {
         delete_job(&self.jobs, &self.name).await;
         // The follower sees the pod go; do not wait long for it.
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.exit.wait_for(Option::is_some))
-            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.outcome.wait()).await;
     }
 
     fn running(&self) -> bool {

@@ -58,7 +58,9 @@ pub enum AnalyzerExit {
 #[async_trait]
 pub trait Analyzer: Send {
     /// Its process id, when it is a local process.
-    fn pid(&self) -> Option<i64>;
+    fn pid(&self) -> Option<i64> {
+        None
+    }
     /// Waits for it to end.
     async fn wait(&mut self) -> AnalyzerExit;
     /// Stops it at once.
@@ -92,6 +94,35 @@ pub trait Launcher: Send + Sync + 'static {
     /// launcher can follow it from here (a Kubernetes Job); `None` means stop and requeue.
     async fn adopt(&self, _execution: &JobExecution) -> Option<Box<dyn Analyzer>> {
         None
+    }
+}
+
+/// How an analyzer ended, as a task of its own finds out (waiting for a container, watching a
+/// Job's pods); waiting for it can be interrupted and resumed, as the scheduler's loop does.
+pub(crate) struct Outcome {
+    exit: tokio::sync::watch::Receiver<Option<AnalyzerExit>>,
+    what: &'static str,
+}
+
+impl Outcome {
+    /// Runs `ending` to its end on a task of its own; `what` names the analyzer in errors.
+    pub(crate) fn spawn(
+        what: &'static str,
+        ending: impl std::future::Future<Output = AnalyzerExit> + Send + 'static,
+    ) -> Outcome {
+        let (tx, exit) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let _ = tx.send(Some(ending.await));
+        });
+        Outcome { exit, what }
+    }
+
+    /// Waits for the end.
+    pub(crate) async fn wait(&mut self) -> AnalyzerExit {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().expect("waited for Some"),
+            Err(_) => AnalyzerExit::Failed(format!("lost track of the analyzer {}", self.what)),
+        }
     }
 }
 
