@@ -100,33 +100,57 @@ impl ApiServer {
         }
     }
 
-    /// Expects a watch of the job's pods (for `attempt`); returns the channel that feeds it.
-    async fn expect_pod_watch(&mut self, attempt: u32) -> mpsc::UnboundedSender<Value> {
-        let seen = self.next().await;
-        assert_eq!(seen.method, "GET");
-        assert_eq!(seen.path, format!("/api/v1/namespaces/{NS}/pods"));
-        assert!(seen.query.contains("watch=true"), "{}", seen.query);
-        assert!(
-            seen.query.contains(&format!(
-                "labelSelector=sextant.io/job={JOB},sextant.io/attempt={attempt}"
-            )),
-            "{}",
-            seen.query
-        );
-        let (tx, rx) = mpsc::unbounded_channel::<Value>();
-        let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-            let event = rx.recv().await?;
-            let mut line = serde_json::to_vec(&event).unwrap();
-            line.push(b'\n');
-            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(line))), rx))
-        });
-        let response = Response::builder()
-            .header("content-type", "application/json")
-            .body(BodyExt::boxed(StreamBody::new(frames)))
-            .unwrap();
-        seen.reply.send_response(response);
-        tx
+    /// Expects the two watches of a followed Job, in either order: its pods (by the labels of
+    /// `attempt`) and the Job itself (by name); returns the channels that feed them.
+    async fn expect_watches(
+        &mut self,
+        attempt: u32,
+    ) -> (mpsc::UnboundedSender<Value>, mpsc::UnboundedSender<Value>) {
+        let (mut pods, mut job) = (None, None);
+        while pods.is_none() || job.is_none() {
+            let seen = self.next().await;
+            assert_eq!(seen.method, "GET");
+            assert!(seen.query.contains("watch=true"), "{}", seen.query);
+            if seen.path == format!("/api/v1/namespaces/{NS}/pods") {
+                assert!(
+                    seen.query.contains(&format!(
+                        "labelSelector=sextant.io/job={JOB},sextant.io/attempt={attempt}"
+                    )),
+                    "{}",
+                    seen.query
+                );
+                pods = Some(stream_reply(seen.reply));
+            } else {
+                assert_eq!(seen.path, format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+                assert!(
+                    seen.query.contains(&format!(
+                        "fieldSelector=metadata.name=sextant-analyzer-{JOB}-{attempt}"
+                    )),
+                    "{}",
+                    seen.query
+                );
+                job = Some(stream_reply(seen.reply));
+            }
+        }
+        (pods.unwrap(), job.unwrap())
     }
+}
+
+/// Answers a watch with a stream the test feeds, one `WatchEvent` a line.
+fn stream_reply(reply: SendResponse<Response<TestBody>>) -> mpsc::UnboundedSender<Value> {
+    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        let mut line = serde_json::to_vec(&event).unwrap();
+        line.push(b'\n');
+        Some((Ok::<_, Infallible>(Frame::data(Bytes::from(line))), rx))
+    });
+    let response = Response::builder()
+        .header("content-type", "application/json")
+        .body(BodyExt::boxed(StreamBody::new(frames)))
+        .unwrap();
+    reply.send_response(response);
+    tx
 }
 
 fn json_response(value: &Value) -> Response<TestBody> {
@@ -206,22 +230,31 @@ async fn launch(launcher: &KubernetesLauncher, api: &mut ApiServer) -> (Box<dyn 
     (launched.expect("the Job is created"), body)
 }
 
-/// A launched analyzer whose pod watch the test feeds: the mock API server, the analyzer, the
-/// watch's event channel, and the Job object the launcher created.
-async fn watched(
-    unschedulable_timeout_seconds: u64,
-    request: &LaunchRequest,
-) -> (
-    ApiServer,
-    Box<dyn Analyzer>,
-    mpsc::UnboundedSender<Value>,
-    Value,
-) {
+/// A launched analyzer whose watches the test feeds.
+struct Watched {
+    /// The mock API server.
+    api: ApiServer,
+    analyzer: Box<dyn Analyzer>,
+    /// Events of the Job's pods.
+    pods: mpsc::UnboundedSender<Value>,
+    /// Events of the Job itself.
+    job: mpsc::UnboundedSender<Value>,
+    /// The Job object the launcher created.
+    created: Value,
+}
+
+async fn watched(unschedulable_timeout_seconds: u64, request: &LaunchRequest) -> Watched {
     let (launcher, mut api) = launcher(unschedulable_timeout_seconds);
-    let (launched, job) = tokio::join!(launcher.launch(request), expect_create(&mut api));
+    let (launched, created) = tokio::join!(launcher.launch(request), expect_create(&mut api));
     let analyzer = launched.expect("the Job is created");
-    let events = api.expect_pod_watch(request.attempt).await;
-    (api, analyzer, events, job)
+    let (pods, job) = api.expect_watches(request.attempt).await;
+    Watched {
+        api,
+        analyzer,
+        pods,
+        job,
+        created,
+    }
 }
 
 #[tokio::test]
@@ -292,7 +325,13 @@ async fn the_job_object_is_sized_labelled_and_locked_down() {
 
 #[tokio::test]
 async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
-    let (_api, mut analyzer, events, job) = watched(300, &sharded_request(3)).await;
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: job,
+    } = watched(300, &sharded_request(3)).await;
     let spec = &job["spec"];
     assert_eq!(spec["completionMode"], "Indexed");
     assert_eq!(
@@ -327,7 +366,13 @@ async fn a_sharded_job_is_an_indexed_job_that_ends_when_every_shard_has() {
 
 #[tokio::test]
 async fn a_failed_shard_fails_the_job_and_stops_the_others() {
-    let (mut api, mut analyzer, events, _) = watched(300, &sharded_request(3)).await;
+    let Watched {
+        mut api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &sharded_request(3)).await;
     for index in 0..3 {
         events.send(shard_event("ADDED", "running", index)).unwrap();
     }
@@ -353,7 +398,13 @@ async fn a_failed_shard_fails_the_job_and_stops_the_others() {
 
 #[tokio::test]
 async fn a_watched_pod_that_succeeds_ends_the_analyzer() {
-    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("ADDED", "pending")).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!analyzer.running(), "not running before its pod does");
@@ -366,7 +417,13 @@ async fn a_watched_pod_that_succeeds_ends_the_analyzer() {
 
 #[tokio::test]
 async fn an_oom_killed_pod_fails_the_job_as_out_of_memory() {
-    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     events.send(event("MODIFIED", "oomkilled")).unwrap();
     assert_eq!(
@@ -379,7 +436,13 @@ async fn an_oom_killed_pod_fails_the_job_as_out_of_memory() {
 
 #[tokio::test]
 async fn a_failed_pod_reports_its_exit_code_and_message() {
-    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("MODIFIED", "error")).unwrap();
     assert_eq!(
         analyzer.wait().await,
@@ -391,7 +454,13 @@ async fn a_failed_pod_reports_its_exit_code_and_message() {
 
 #[tokio::test]
 async fn a_pod_unschedulable_for_too_long_fails_naming_the_missing_resource() {
-    let (mut api, mut analyzer, events, _) = watched(1, &request(1)).await;
+    let Watched {
+        mut api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(1, &request(1)).await;
     events.send(event("ADDED", "unschedulable")).unwrap();
     // After the timeout the launcher deletes the Job, pods included.
     let seen = api.next().await;
@@ -417,7 +486,13 @@ async fn a_pod_unschedulable_for_too_long_fails_naming_the_missing_resource() {
 
 #[tokio::test]
 async fn cancel_deletes_the_job_with_its_pods() {
-    let (mut api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        mut api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     let server = async {
         let seen = api.next().await;
@@ -437,7 +512,13 @@ async fn cancel_deletes_the_job_with_its_pods() {
 
 #[tokio::test]
 async fn a_job_deleted_from_outside_cancels_the_job() {
-    let (_api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     events.send(event("DELETED", "deleted-running")).unwrap();
     assert_eq!(
@@ -449,8 +530,66 @@ async fn a_job_deleted_from_outside_cancels_the_job() {
 }
 
 #[tokio::test]
+async fn a_job_deleted_without_its_pods_cancels_the_job() {
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods,
+        job,
+        created: _,
+    } = watched(300, &request(1)).await;
+    pods.send(event("ADDED", "running")).unwrap();
+    // Deleted with orphan propagation: the pod stays, the Job goes.
+    job.send(json!({"type": "DELETED", "object": fixture("job-deleted")}))
+        .unwrap();
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Cancelled(format!(
+            "the analyzer Job sextant-analyzer-{JOB}-1 was deleted"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn the_job_status_ends_the_analyzer_too() {
+    // Complete, even if the pod's own events were missed.
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: _pods,
+        job,
+        created: _,
+    } = watched(300, &request(1)).await;
+    job.send(json!({"type": "MODIFIED", "object": fixture("job-complete")}))
+        .unwrap();
+    assert_eq!(analyzer.wait().await, AnalyzerExit::Success);
+    // Failed for a reason of the Job's own.
+    let Watched {
+        api: _api,
+        mut analyzer,
+        pods: _pods,
+        job,
+        created: _,
+    } = watched(300, &request(1)).await;
+    job.send(json!({"type": "MODIFIED", "object": fixture("job-failed-deadline")}))
+        .unwrap();
+    assert_eq!(
+        analyzer.wait().await,
+        AnalyzerExit::Failed(format!(
+            "analyzer Job sextant-analyzer-{JOB}-1 failed: DeadlineExceeded Job was active longer than specified deadline"
+        ))
+    );
+}
+
+#[tokio::test]
 async fn a_watch_that_ends_is_resumed_from_the_last_version() {
-    let (mut api, mut analyzer, events, _) = watched(300, &request(1)).await;
+    let Watched {
+        mut api,
+        mut analyzer,
+        pods: events,
+        job: _job_events,
+        created: _,
+    } = watched(300, &request(1)).await;
     events.send(event("ADDED", "running")).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(events); // The API server closes the watch (its timeout).
@@ -504,7 +643,7 @@ async fn after_a_restart_a_running_job_is_adopted_by_label() {
     let (adopted, ()) = tokio::join!(launcher.adopt(&execution), server);
     let mut analyzer = adopted.expect("the active Job (attempt 2) is adopted");
     // It follows the adopted attempt's pods, not the finished one's.
-    let events = api.expect_pod_watch(2).await;
+    let (events, _job_events) = api.expect_watches(2).await;
     events.send(event("ADDED", "running-attempt2")).unwrap();
     events
         .send(event("MODIFIED", "succeeded-attempt2"))

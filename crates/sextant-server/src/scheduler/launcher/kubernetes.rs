@@ -385,7 +385,7 @@ impl Analyzer for KubeAnalyzer {
     }
 }
 
-/// Follows one Job's pods to their end.
+/// Follows one Job and its pods to their end.
 struct Follower {
     jobs: Api<Job>,
     pods: Api<Pod>,
@@ -408,72 +408,54 @@ enum PodView {
     Failed(String),
 }
 
-impl Follower {
-    async fn run(self) -> AnalyzerExit {
+/// A change to the Job or to one of its pods.
+enum Change {
+    Pod(WatchEvent<Pod>),
+    Job(WatchEvent<Job>),
+    /// A watch could not be (re)established for too long.
+    Lost(String),
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches `api` with `params` for as long as the receiver lives, resuming each watch from the
+/// last version seen (from the current state after a 410 Gone), and sends every event on.
+fn watch_into<K>(
+    api: Api<K>,
+    params: WatchParams,
+    what: String,
+    wrap: fn(WatchEvent<K>) -> Change,
+    tx: tokio::sync::mpsc::UnboundedSender<Change>,
+) -> AbortOnDrop
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    AbortOnDrop(tokio::spawn(async move {
         let mut version = "0".to_string();
-        // Per pod: its shard and when it was first seen unschedulable (with the message).
-        let mut unschedulable: BTreeMap<String, (Instant, String)> = BTreeMap::new();
-        let mut succeeded: BTreeSet<String> = BTreeSet::new();
         let mut failures = 0;
         loop {
-            let params = WatchParams::default().labels(&self.selector).timeout(290);
-            let stream = match self.pods.watch(&params, &version).await {
+            let mut stream = match api.watch(&params, &version).await {
                 Ok(stream) => stream.boxed(),
                 Err(e) => {
                     failures += 1;
                     if failures > 30 {
-                        return AnalyzerExit::Failed(format!(
-                            "lost the watch on analyzer Job {}: {e}",
-                            self.name
-                        ));
+                        let _ = tx.send(Change::Lost(format!("lost the watch on {what}: {e}")));
+                        return;
                     }
-                    tracing::warn!(k8s_job = %self.name, error = %e, "cannot watch analyzer pods; retrying");
+                    tracing::warn!(%what, error = %e, "cannot watch; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
-            let mut stream = stream;
             loop {
-                let oldest = unschedulable
-                    .values()
-                    .min_by_key(|(since, _)| *since)
-                    .cloned();
-                let deadline = oldest
-                    .as_ref()
-                    .map(|(since, _)| *since + self.unschedulable_timeout);
-                let event = tokio::select! {
-                    event = stream.try_next() => event,
-                    _ = sleep_until(deadline) => {
-                        let message = oldest.map(|(_, m)| m).unwrap_or_default();
-                        delete_job(&self.jobs, &self.name).await;
-                        return AnalyzerExit::Failed(format!(
-                            "analyzer pod could not be scheduled for {} s: {message}",
-                            self.unschedulable_timeout.as_secs()
-                        ));
-                    }
-                };
-                let pod = match event {
-                    Ok(Some(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => pod,
-                    Ok(Some(WatchEvent::Deleted(pod))) => match self.view(&pod) {
-                        PodView::Succeeded => {
-                            succeeded.insert(shard_of(&pod));
-                            if succeeded.len() >= self.shards as usize {
-                                return AnalyzerExit::Success;
-                            }
-                            continue;
-                        }
-                        PodView::Failed(why) => return self.failed(&pod, why).await,
-                        _ => {
-                            return AnalyzerExit::Cancelled(format!(
-                                "the analyzer Job {} was deleted",
-                                self.name
-                            ));
-                        }
-                    },
-                    Ok(Some(WatchEvent::Bookmark(mark))) => {
-                        version = mark.metadata.resource_version;
-                        continue;
-                    }
+                match stream.try_next().await {
                     Ok(Some(WatchEvent::Error(e))) => {
                         // 410 Gone: the version is too old; start over from the current state.
                         if e.code == 410 {
@@ -481,43 +463,164 @@ impl Follower {
                         }
                         break;
                     }
+                    Ok(Some(event)) => {
+                        failures = 0;
+                        let seen = match &event {
+                            WatchEvent::Added(o)
+                            | WatchEvent::Modified(o)
+                            | WatchEvent::Deleted(o) => o.meta().resource_version.clone(),
+                            WatchEvent::Bookmark(mark) => {
+                                Some(mark.metadata.resource_version.clone())
+                            }
+                            WatchEvent::Error(_) => None,
+                        };
+                        if let Some(v) = seen {
+                            version = v;
+                        }
+                        if tx.send(wrap(event)).is_err() {
+                            return;
+                        }
+                    }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!(k8s_job = %self.name, error = %e, "analyzer pod watch broke; watching again");
+                        tracing::warn!(%what, error = %e, "watch broke; watching again");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         break;
                     }
-                };
-                failures = 0;
-                if let Some(v) = &pod.metadata.resource_version {
-                    version = v.clone();
                 }
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                match self.view(&pod) {
-                    PodView::Pending(None) => {
-                        unschedulable.remove(&name);
-                    }
-                    PodView::Pending(Some(message)) => {
-                        unschedulable.entry(name).or_insert_with(|| {
-                            tracing::warn!(k8s_job = %self.name, %message, "analyzer pod is unschedulable");
-                            (Instant::now(), message)
-                        });
-                    }
-                    PodView::Running => {
-                        unschedulable.remove(&name);
-                        self.running.store(true, Ordering::SeqCst);
-                    }
+            }
+        }
+    }))
+}
+
+impl Follower {
+    async fn run(self) -> AnalyzerExit {
+        let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let _pods = watch_into(
+            self.pods.clone(),
+            WatchParams::default().labels(&self.selector).timeout(290),
+            format!("the pods of Job {}", self.name),
+            Change::Pod,
+            tx.clone(),
+        );
+        let _job = watch_into(
+            self.jobs.clone(),
+            WatchParams::default()
+                .fields(&format!("metadata.name={}", self.name))
+                .timeout(290),
+            format!("Job {}", self.name),
+            Change::Job,
+            tx,
+        );
+        // Per pod: when it was first seen unschedulable, with the scheduler's message.
+        let mut unschedulable: BTreeMap<String, (Instant, String)> = BTreeMap::new();
+        let mut succeeded: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let oldest = unschedulable
+                .values()
+                .min_by_key(|(since, _)| *since)
+                .cloned();
+            let deadline = oldest
+                .as_ref()
+                .map(|(since, _)| *since + self.unschedulable_timeout);
+            let change = tokio::select! {
+                change = changes.recv() => change,
+                _ = sleep_until(deadline) => {
+                    let message = oldest.map(|(_, m)| m).unwrap_or_default();
+                    delete_job(&self.jobs, &self.name).await;
+                    return AnalyzerExit::Failed(format!(
+                        "analyzer pod could not be scheduled for {} s: {message}",
+                        self.unschedulable_timeout.as_secs()
+                    ));
+                }
+            };
+            let pod = match change {
+                None => return AnalyzerExit::Failed(format!("lost track of Job {}", self.name)),
+                Some(Change::Lost(why)) => return AnalyzerExit::Failed(why),
+                Some(Change::Job(event)) => match self.job_event(event) {
+                    Some(exit) => return exit,
+                    None => continue,
+                },
+                Some(Change::Pod(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => pod,
+                Some(Change::Pod(WatchEvent::Deleted(pod))) => match self.view(&pod) {
                     PodView::Succeeded => {
-                        unschedulable.remove(&name);
                         succeeded.insert(shard_of(&pod));
                         if succeeded.len() >= self.shards as usize {
                             return AnalyzerExit::Success;
                         }
+                        continue;
                     }
                     PodView::Failed(why) => return self.failed(&pod, why).await,
+                    _ => {
+                        return AnalyzerExit::Cancelled(format!(
+                            "the analyzer Job {} was deleted",
+                            self.name
+                        ));
+                    }
+                },
+                Some(Change::Pod(_)) => continue,
+            };
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            match self.view(&pod) {
+                PodView::Pending(None) => {
+                    unschedulable.remove(&name);
                 }
+                PodView::Pending(Some(message)) => {
+                    unschedulable.entry(name).or_insert_with(|| {
+                        tracing::warn!(k8s_job = %self.name, %message, "analyzer pod is unschedulable");
+                        (Instant::now(), message)
+                    });
+                }
+                PodView::Running => {
+                    unschedulable.remove(&name);
+                    self.running.store(true, Ordering::SeqCst);
+                }
+                PodView::Succeeded => {
+                    unschedulable.remove(&name);
+                    succeeded.insert(shard_of(&pod));
+                    if succeeded.len() >= self.shards as usize {
+                        return AnalyzerExit::Success;
+                    }
+                }
+                PodView::Failed(why) => return self.failed(&pod, why).await,
             }
         }
+    }
+
+    /// What a change to the Job itself means: deleted (whatever became of its pods) cancels
+    /// the job; complete ends it; failed for a reason of the Job's own (a deadline, say) fails
+    /// it. A failed pod is reported by the pod watch with more detail.
+    fn job_event(&self, event: WatchEvent<Job>) -> Option<AnalyzerExit> {
+        let job = match event {
+            WatchEvent::Deleted(_) => {
+                return Some(AnalyzerExit::Cancelled(format!(
+                    "the analyzer Job {} was deleted",
+                    self.name
+                )));
+            }
+            WatchEvent::Added(job) | WatchEvent::Modified(job) => job,
+            _ => return None,
+        };
+        let conditions = job.status.and_then(|s| s.conditions).unwrap_or_default();
+        let holds = |kind: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == kind && c.status == "True")
+        };
+        if holds("Complete").is_some() {
+            return Some(AnalyzerExit::Success);
+        }
+        let failed = holds("Failed")?;
+        if failed.reason.as_deref() == Some("BackoffLimitExceeded") {
+            // A pod failed: the pod watch says how.
+            return None;
+        }
+        Some(AnalyzerExit::Failed(format!(
+            "analyzer Job {} failed: {} {}",
+            self.name,
+            failed.reason.clone().unwrap_or_default(),
+            failed.message.clone().unwrap_or_default()
+        )))
     }
 
     /// A pod failed: for a sharded job, the other shards are stopped (the Job deleted).
