@@ -410,8 +410,8 @@ enum PodView {
 
 /// A change to the Job or to one of its pods.
 enum Change {
-    Pod(WatchEvent<Pod>),
-    Job(WatchEvent<Job>),
+    Pod(Box<WatchEvent<Pod>>),
+    Job(Box<WatchEvent<Job>>),
     /// A watch could not be (re)established for too long.
     Lost(String),
 }
@@ -500,7 +500,7 @@ impl Follower {
             self.pods.clone(),
             WatchParams::default().labels(&self.selector).timeout(290),
             format!("the pods of Job {}", self.name),
-            Change::Pod,
+            |event| Change::Pod(Box::new(event)),
             tx.clone(),
         );
         let _job = watch_into(
@@ -509,7 +509,7 @@ impl Follower {
                 .fields(&format!("metadata.name={}", self.name))
                 .timeout(290),
             format!("Job {}", self.name),
-            Change::Job,
+            |event| Change::Job(Box::new(event)),
             tx,
         );
         // Per pod: when it was first seen unschedulable, with the scheduler's message.
@@ -534,15 +534,18 @@ impl Follower {
                     ));
                 }
             };
-            let pod = match change {
+            let event = match change {
                 None => return AnalyzerExit::Failed(format!("lost track of Job {}", self.name)),
                 Some(Change::Lost(why)) => return AnalyzerExit::Failed(why),
-                Some(Change::Job(event)) => match self.job_event(event) {
+                Some(Change::Job(event)) => match self.job_event(*event) {
                     Some(exit) => return exit,
                     None => continue,
                 },
-                Some(Change::Pod(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => pod,
-                Some(Change::Pod(WatchEvent::Deleted(pod))) => match self.view(&pod) {
+                Some(Change::Pod(event)) => *event,
+            };
+            let pod = match event {
+                WatchEvent::Added(pod) | WatchEvent::Modified(pod) => pod,
+                WatchEvent::Deleted(pod) => match self.view(&pod) {
                     PodView::Succeeded => {
                         succeeded.insert(shard_of(&pod));
                         if succeeded.len() >= self.shards as usize {
@@ -558,7 +561,7 @@ impl Follower {
                         ));
                     }
                 },
-                Some(Change::Pod(_)) => continue,
+                _ => continue,
             };
             let name = pod.metadata.name.clone().unwrap_or_default();
             match self.view(&pod) {
