@@ -147,9 +147,12 @@ def main():
     # After serving the demo flow through the gateway.
     demo(args.binary, servers["gateway"].url)
     start_times(args.binary, servers["gateway"].url, 2)
+    for offset in range(0, 900, 300):
+        call(servers["gateway"].url + f"/api/v1/projects/credit/models/xgb/influences?dataset=applicants&offset={offset}&limit=300")
+    call(servers["gateway"].url + "/api/v1/projects/credit/models/xgb/importance?dataset=applicants")
     time.sleep(2)
     for service, server in servers.items():
-        print(f"RSS after a demo flow, {service}: {server.rss_mib():.1f} MiB")
+        print(f"RSS after a demo flow (uploads, two jobs, result pages), {service}: {server.rss_mib():.1f} MiB")
     for server in servers.values():
         server.stop()
 
