@@ -113,6 +113,8 @@ struct FileKubernetesConfig {
     max_cpu: Option<f64>,
     max_memory_mib: Option<u64>,
     max_shards: Option<u32>,
+    lease_namespace: Option<String>,
+    lease_duration_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,6 +198,11 @@ pub struct KubernetesConfig {
     pub max_memory_mib: u64,
     /// The most pods one job is split across (an Indexed Job), when its cost calls for it.
     pub max_shards: u32,
+    /// The namespace of the `sextant-scheduler` Lease that makes one scheduler the leader
+    /// (default: the scheduler pod's own, from `POD_NAMESPACE`, else `sextant`).
+    pub lease_namespace: String,
+    /// How long a leader's Lease holds without renewal.
+    pub lease_duration_seconds: u32,
 }
 
 /// How the scheduler runs analyzers.
@@ -384,6 +391,11 @@ impl ServerConfig {
             max_shards: num("SEXTANT_K8S_MAX_SHARDS", var("SEXTANT_K8S_MAX_SHARDS"))?
                 .or(k.max_shards)
                 .unwrap_or(8),
+            lease_namespace: k
+                .lease_namespace
+                .or_else(|| var("POD_NAMESPACE"))
+                .unwrap_or_else(|| "sextant".into()),
+            lease_duration_seconds: k.lease_duration_seconds.unwrap_or(15),
         };
         let config = ServerConfig {
             data_dir,
@@ -452,6 +464,9 @@ impl ServerConfig {
         }
         if !self.docker.cpus.is_finite() || self.docker.cpus <= 0.0 || self.docker.pids_limit < 16 {
             return Err("docker.cpus must be positive and docker.pids_limit at least 16".into());
+        }
+        if self.kubernetes.lease_duration_seconds < 3 {
+            return Err("kubernetes.lease_duration_seconds must be at least 3".into());
         }
         if !(1..=64).contains(&self.kubernetes.max_shards) {
             return Err("kubernetes.max_shards must be between 1 and 64".into());

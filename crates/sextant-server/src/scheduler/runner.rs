@@ -22,6 +22,10 @@ pub(super) async fn run(
     // An embedded SQLite metastore has one process, so every unfinished job found at start was
     // this server's before it restarted. A shared metastore may have other live schedulers.
     let alone = deps.config.metastore_uri.starts_with("sqlite:");
+    if let Err(e) = launcher.lead(&hub.owner).await {
+        tracing::error!(error = %e, "cannot become the scheduler; no job will run here");
+        return;
+    }
     let slots = Arc::new(Semaphore::new(
         deps.config.scheduler.max_concurrent_analyzers,
     ));

@@ -82,6 +82,12 @@ pub trait Launcher: Send + Sync + 'static {
     /// After a restart: makes sure an analyzer left from before is gone, so a job never runs
     /// twice at once.
     async fn stop_leftover(&self, execution: &JobExecution);
+    /// Returns once this scheduler may launch analyzers: at once, unless the platform elects
+    /// one scheduler among several (Kubernetes: a Lease), in which case it waits to be elected,
+    /// then keeps the lease, and stops the process if it ever loses it.
+    async fn lead(&self, _identity: &str) -> Result<(), String> {
+        Ok(())
+    }
     /// The most analyzers this launcher runs for one job (1: it does not shard).
     fn max_shards(&self) -> u32 {
         1
