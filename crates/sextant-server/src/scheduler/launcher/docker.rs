@@ -100,16 +100,7 @@ impl DockerLauncher {
         let tmp_bytes = memory.clamp(256 << 20, 8 << 30);
         ContainerCreateBody {
             image: Some(self.config.image.clone()),
-            cmd: Some(vec![
-                "analyzer".into(),
-                "run".into(),
-                "--job".into(),
-                request.job_id.to_string(),
-                "--server".into(),
-                request.server_url.clone(),
-                "--threads".into(),
-                request.threads.to_string(),
-            ]),
+            cmd: Some(request.analyzer_args(request.threads)),
             env: Some(env),
             user: Some(self.config.user.clone()),
             labels: Some(labels),

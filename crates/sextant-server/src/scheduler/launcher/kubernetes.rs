@@ -121,16 +121,7 @@ impl KubernetesLauncher {
                 ..EnvVar::default()
             },
         ]);
-        let mut args: Vec<String> = vec![
-            "analyzer".into(),
-            "run".into(),
-            "--job".into(),
-            request.job_id.to_string(),
-            "--server".into(),
-            request.server_url.clone(),
-            "--threads".into(),
-            threads.to_string(),
-        ];
+        let mut args = request.analyzer_args(threads);
         if shards > 1 {
             // Each pod of an Indexed Job learns its shard from JOB_COMPLETION_INDEX.
             args.extend(["--shards".into(), shards.to_string()]);

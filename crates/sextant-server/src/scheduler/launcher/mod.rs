@@ -43,6 +43,23 @@ pub struct LaunchRequest {
     pub sizing: Sizing,
 }
 
+impl LaunchRequest {
+    /// The analyzer's command line after the program's name (`analyzer run --job … --server …
+    /// --threads N`), for a container or a pod.
+    pub fn analyzer_args(&self, threads: usize) -> Vec<String> {
+        vec![
+            "analyzer".into(),
+            "run".into(),
+            "--job".into(),
+            self.job_id.to_string(),
+            "--server".into(),
+            self.server_url.clone(),
+            "--threads".into(),
+            threads.to_string(),
+        ]
+    }
+}
+
 /// How an analyzer ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnalyzerExit {
