@@ -12,7 +12,7 @@ use axum::routing::get;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sextant_store::{InfluenceMethod, Job, JobKind, StoredResult};
+use sextant_store::{InfluenceMethod, Job, JobKind, StoredResult, TablePart};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -184,31 +184,33 @@ async fn page(
         )));
     }
     let (job, result) = find(&deps, &project, &model, &query, kind).await?;
-    // A sharded job's table is in parts, in row order: read the rows from the parts they are in.
+    // A sharded job's table is in parts, in row order: read the rows from the parts they are in
+    // (past the end, the first part still gives the column names).
     let end = offset.saturating_add(limit);
+    let parts = result.manifest.table_parts();
+    let mut slices: Vec<(&TablePart, u64, u64)> = parts
+        .iter()
+        .filter(|p| p.first_row < end && offset < p.first_row + p.rows)
+        .map(|p| {
+            let from = offset.saturating_sub(p.first_row);
+            (p, from, (end - p.first_row).min(p.rows) - from)
+        })
+        .collect();
+    if slices.is_empty() {
+        slices.push((&parts[0], parts[0].rows, 1));
+    }
     let mut columns = Vec::new();
     let mut rows = Vec::new();
-    for part in result.manifest.table_parts() {
-        let part_end = part.first_row + part.rows;
-        let first = part.first_row == 0 && columns.is_empty();
-        if !first && (part_end <= offset || part.first_row >= end) {
-            continue;
-        }
+    for (part, from, count) in slices {
         let path = deps
             .artifacts
             .local_file(&part.table, &deps.config.scratch_dir())
             .await?;
-        let from = offset.saturating_sub(part.first_row);
-        let count = end.min(part_end).saturating_sub(offset.max(part.first_row));
-        let (names, mut got) =
-            tokio::task::spawn_blocking(move || read_page(&path, from, count.max(1)))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
-        got.truncate(count as usize);
-        if columns.is_empty() {
-            columns = names;
-        }
+        let (names, mut got) = tokio::task::spawn_blocking(move || read_page(&path, from, count))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        columns = names;
         rows.append(&mut got);
     }
     Ok(Json(TablePage {

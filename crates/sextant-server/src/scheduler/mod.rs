@@ -2,6 +2,7 @@
 //! (task, progress, result, failure; each needs the job-scoped token), and the loop that launches
 //! analyzers.
 
+pub mod analyzers;
 pub mod jobs;
 pub mod launcher;
 pub mod parts;
@@ -118,15 +119,18 @@ pub fn start_scheduler(deps: Deps, launcher: Arc<dyn Launcher>, server_url: Stri
             get(jobs::get_job).delete(jobs::cancel_job),
         )
         .route("/api/v1/jobs/{id}/events", get(jobs::job_events))
-        .route("/internal/v1/jobs/{id}/task", get(jobs::analyzer_task))
+        .route("/internal/v1/jobs/{id}/task", get(analyzers::analyzer_task))
         .route(
             "/internal/v1/jobs/{id}/progress",
-            post(jobs::analyzer_progress),
+            post(analyzers::analyzer_progress),
         )
-        .route("/internal/v1/jobs/{id}/result", post(jobs::analyzer_result))
+        .route(
+            "/internal/v1/jobs/{id}/result",
+            post(analyzers::analyzer_result),
+        )
         .route(
             "/internal/v1/jobs/{id}/failure",
-            post(jobs::analyzer_failure),
+            post(analyzers::analyzer_failure),
         )
         .with_state(state)
 }
