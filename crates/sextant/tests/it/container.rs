@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::platform::{breach_memory_limit, demo_project, influences_job, submit};
+use crate::faults::breach_memory_limit;
+use crate::platform::{demo_project, influences_job, submit};
 use crate::server::{S3Prefix, Server, wait_until};
 use crate::support::repo;
 

@@ -4,9 +4,11 @@
 
 mod bad_input;
 mod container;
+mod faults;
 mod outputs;
 mod platform;
 mod reference;
 mod server;
 mod small_models;
 mod support;
+mod uploads;

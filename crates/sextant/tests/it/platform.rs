@@ -1,14 +1,14 @@
 //! The platform in one process: a real `sextant serve`, real analyzer processes, the CLI client
 //! and plain HTTP, on 127.0.0.1.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::server::{Server, analyzer_pids, wait_until};
+use crate::server::{Server, wait_until};
 use crate::support::{Table, repo, sextant_ok};
 
-const MINUTE: Duration = Duration::from_secs(60);
+pub(crate) const MINUTE: Duration = Duration::from_secs(60);
 
 /// Creates the demo project and uploads the demo model and datasets through the CLI.
 pub(crate) fn demo_project(server: &Server) {
@@ -64,7 +64,7 @@ pub(crate) fn demo_project(server: &Server) {
 }
 
 /// `sextant job run credit --kind KIND --model xgb --dataset applicants EXTRA… --wait --json`.
-fn run_job(server: &Server, kind: &str, extra: &[&str]) -> Value {
+pub(crate) fn run_job(server: &Server, kind: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "job",
         "run",
@@ -82,7 +82,7 @@ fn run_job(server: &Server, kind: &str, extra: &[&str]) -> Value {
 }
 
 /// `sextant explain` of the demo model on the demo applicants, as a table.
-fn explain_demo(extra: &[&str]) -> Table {
+pub(crate) fn explain_demo(extra: &[&str]) -> Table {
     let out = Server::temp_dir("explain-demo").join("influences.csv");
     let (model, data) = (repo("demo/credit_model.json"), repo("demo/applicants.csv"));
     let mut args = vec![
@@ -99,7 +99,7 @@ fn explain_demo(extra: &[&str]) -> Table {
     Table::read(&out)
 }
 
-fn json_out(text: &str) -> Value {
+pub(crate) fn json_out(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
@@ -386,282 +386,6 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     assert_eq!(status, 404, "{body}");
 }
 
-/// Runs the CLI expecting failure; returns its standard error.
-fn cli_fails(server: &Server, args: &[&str]) -> String {
-    let out = server.cli(args);
-    assert!(!out.status.success(), "sextant {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[test]
-fn bad_uploads_get_a_4xx_and_leave_the_store_unchanged() {
-    let dir = Server::temp_dir("bad-uploads");
-    let server = Server::start(&dir, &[("SEXTANT_MAX_UPLOAD_BYTES", "30000")]);
-    let background = repo("demo/background.csv");
-    server.cli_ok(&[
-        "project",
-        "create",
-        "credit",
-        "--task",
-        "binary",
-        "--label",
-        "defaulted",
-        "--id",
-        "applicant_id",
-        "--from-data",
-        repo("demo/applicants.csv").to_str().unwrap(),
-    ]);
-    server.cli_ok(&[
-        "data",
-        "add",
-        "credit",
-        background.to_str().unwrap(),
-        "--name",
-        "bg",
-    ]);
-    let before = server.artifact_files();
-    let listing = |what: &str| server.get_ok(&format!("/api/v1/projects/credit/{what}"));
-    let (models, datasets) = (listing("models"), listing("datasets"));
-
-    let work = Server::temp_dir("bad-upload-files");
-    let write = |name: &str, text: &str| {
-        let path = work.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let full = std::fs::read_to_string(&background).unwrap();
-    // A dataset without a feature column.
-    let no_income: String = full
-        .lines()
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            [&cells[..1], &cells[2..]].concat().join(",")
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let path = write("no_income.csv", &no_income);
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            path.to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("lacks the project's feature column(s) income") && err.contains("HTTP 422"),
-        "{err}"
-    );
-    // A train dataset without the label column.
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            background.to_str().unwrap(),
-            "--name",
-            "x",
-            "--role",
-            "train",
-        ],
-    );
-    assert!(
-        err.contains("lacks the label column \"defaulted\""),
-        "{err}"
-    );
-    // Bad label values.
-    let mut lines: Vec<String> = full.lines().map(str::to_string).collect();
-    lines[0].push_str(",defaulted");
-    for (i, line) in lines.iter_mut().enumerate().skip(1) {
-        line.push_str(if i == 7 { ",2" } else { ",0" });
-    }
-    let path = write("bad_label.csv", &lines.join("\n"));
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            path.to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("label column \"defaulted\", row 7: 2 is not 0 or 1"),
-        "{err}"
-    );
-    // A value that is not a number.
-    let path = write("text.csv", &full.replacen("\n71,", "\nold,", 1));
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            path.to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("column \"age\", row 1: cannot read \"old\" as a number"),
-        "{err}"
-    );
-    // A truncated Parquet file.
-    let parquet = work.join("bg.parquet");
-    sextant_ok(&[
-        "predict",
-        "--model",
-        repo("demo/credit_model.json").to_str().unwrap(),
-        "--data",
-        background.to_str().unwrap(),
-        "--output",
-        parquet.to_str().unwrap(),
-    ]);
-    let bytes = std::fs::read(&parquet).unwrap();
-    let truncated = work.join("truncated.parquet");
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            truncated.to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("not a readable Parquet file") && err.contains("HTTP 422"),
-        "{err}"
-    );
-    // A file that is not a model, and a model that does not fit the schema.
-    let err = cli_fails(
-        &server,
-        &[
-            "model",
-            "add",
-            "credit",
-            background.to_str().unwrap(),
-            "--name",
-            "m",
-        ],
-    );
-    assert!(
-        err.contains("is not a model Sextant can read") && err.contains("HTTP 422"),
-        "{err}"
-    );
-    let other = crate::support::data("small/xgb_poisson.json");
-    let err = cli_fails(
-        &server,
-        &[
-            "model",
-            "add",
-            "credit",
-            other.to_str().unwrap(),
-            "--name",
-            "m",
-        ],
-    );
-    assert!(
-        err.contains("features not in the project schema: "),
-        "{err}"
-    );
-    // Over the size limit.
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            repo("demo/applicants.csv").to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("larger than the upload limit of 30000 bytes") && err.contains("HTTP 413"),
-        "{err}"
-    );
-    // A name taken, a bad name, an unknown project.
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            background.to_str().unwrap(),
-            "--name",
-            "bg",
-        ],
-    );
-    assert!(
-        err.contains("already has a dataset named \"bg\"") && err.contains("HTTP 409"),
-        "{err}"
-    );
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "credit",
-            background.to_str().unwrap(),
-            "--name",
-            "../x",
-        ],
-    );
-    assert!(err.contains("dataset name \"../x\" is not valid"), "{err}");
-    let err = cli_fails(
-        &server,
-        &[
-            "data",
-            "add",
-            "nope",
-            background.to_str().unwrap(),
-            "--name",
-            "x",
-        ],
-    );
-    assert!(
-        err.contains("project \"nope\" does not exist") && err.contains("HTTP 404"),
-        "{err}"
-    );
-    // Bad job requests.
-    let (status, body) = server.post(
-        "/api/v1/projects/credit/jobs",
-        &json!({"kind": "influences", "model": "none", "dataset": "bg"}),
-    );
-    assert_eq!(status, 404, "{body}");
-    let (status, body) = server.post(
-        "/api/v1/projects/credit/jobs",
-        &json!({"kind": "explode", "model": "none", "dataset": "bg"}),
-    );
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (400, &json!("bad_request")),
-        "{body}"
-    );
-
-    assert_eq!(
-        server.artifact_files(),
-        before,
-        "the artifact store is unchanged"
-    );
-    assert_eq!(listing("models"), models);
-    assert_eq!(listing("datasets"), datasets);
-    let scratch: Vec<_> = std::fs::read_dir(dir.join("tmp")).unwrap().collect();
-    assert!(
-        scratch.is_empty(),
-        "no upload is left in the scratch directory"
-    );
-}
-
 pub(crate) fn submit(server: &Server, body: Value) -> String {
     let (status, job) = server.post("/api/v1/projects/credit/jobs", &body);
     assert_eq!(status, 201, "{job}");
@@ -670,206 +394,6 @@ pub(crate) fn submit(server: &Server, body: Value) -> String {
 
 pub(crate) fn influences_job(rows: u64) -> Value {
     json!({"kind": "influences", "model": "xgb", "dataset": "applicants", "options": {"rows": rows}})
-}
-
-#[test]
-fn cancel_stops_the_analyzer() {
-    let dir = Server::temp_dir("cancel");
-    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "slow")]);
-    demo_project(&server);
-    let id = submit(&server, influences_job(1000));
-    server.wait_state(&id, "running", MINUTE);
-    assert_eq!(analyzer_pids(&id).len(), 1, "one analyzer runs the job");
-    let (status, job) = server.delete(&format!("/api/v1/jobs/{id}"));
-    assert_eq!((status, &job["state"]), (200, &json!("cancelled")), "{job}");
-    wait_until("the analyzer to stop", MINUTE, || {
-        analyzer_pids(&id).is_empty()
-    });
-    let job = server.job(&id);
-    assert_eq!(job["state"], "cancelled");
-    assert_eq!(job["reason"], "cancelled on request");
-    let (status, body) = server.delete(&format!("/api/v1/jobs/{id}"));
-    assert_eq!(status, 409, "{body}");
-    // The model was in use while the job ran; now it can go.
-    let (status, _) = server.delete("/api/v1/projects/credit/models/xgb");
-    assert_eq!(status, 204);
-}
-
-#[test]
-fn a_model_in_use_cannot_be_deleted() {
-    let dir = Server::temp_dir("in-use");
-    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "slow")]);
-    demo_project(&server);
-    let id = submit(&server, influences_job(1000));
-    let (status, body) = server.delete("/api/v1/projects/credit/models/xgb");
-    assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains(&id),
-        "{body}"
-    );
-    server.delete(&format!("/api/v1/jobs/{id}"));
-}
-
-#[test]
-fn an_analyzer_crash_fails_the_job() {
-    let dir = Server::temp_dir("crash");
-    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "crash")]);
-    demo_project(&server);
-    let id = submit(&server, influences_job(1000));
-    let job = server.wait_state(&id, "failed", MINUTE);
-    let reason = job["reason"].as_str().unwrap();
-    assert!(
-        reason.starts_with("analyzer crashed (SIGABRT, signal 6)"),
-        "{reason}"
-    );
-    let out = server.cli(&[
-        "job",
-        "run",
-        "credit",
-        "--kind",
-        "predict",
-        "--model",
-        "xgb",
-        "--dataset",
-        "applicants",
-        "--wait",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a failed job fails `job run --wait`"
-    );
-}
-
-#[test]
-fn a_memory_limit_breach_fails_the_job_while_the_api_answers() {
-    let dir = Server::temp_dir("oom");
-    let server = Server::start(&dir, &[("SEXTANT_ANALYZER_FAULT", "oom")]);
-    let id = breach_memory_limit(&server);
-    assert_eq!(
-        server.job(&id)["reason"],
-        "analyzer exceeded its 256 MiB memory limit"
-    );
-}
-
-/// On a server whose analyzers allocate until stopped: runs a job with a 256 MiB limit until it
-/// fails, checking that the API answers throughout; returns the job's id.
-pub(crate) fn breach_memory_limit(server: &Server) -> String {
-    demo_project(server);
-    let mut body = influences_job(1000);
-    body["memory_mib"] = json!(256);
-    let id = submit(server, body);
-    let mut answered = 0;
-    wait_until("the job to fail", MINUTE, || {
-        assert_eq!(server.get_ok("/healthz")["status"], "ok");
-        answered += 1;
-        server.job(&id)["state"] == "failed"
-    });
-    assert!(answered > 0);
-    id
-}
-
-#[test]
-fn a_silent_analyzer_is_stopped_after_the_heartbeat_timeout() {
-    let dir = Server::temp_dir("hang");
-    let server = Server::start(
-        &dir,
-        &[
-            ("SEXTANT_ANALYZER_FAULT", "hang"),
-            ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
-        ],
-    );
-    demo_project(&server);
-    let id = submit(&server, influences_job(1000));
-    let job = server.wait_state(&id, "failed", MINUTE);
-    let reason = job["reason"].as_str().unwrap();
-    assert!(
-        reason.starts_with("analyzer sent no progress for"),
-        "{reason}"
-    );
-    wait_until("the analyzer to be gone", MINUTE, || {
-        analyzer_pids(&id).is_empty()
-    });
-}
-
-#[test]
-fn a_restart_loses_no_job_and_runs_none_twice() {
-    let dir = Server::temp_dir("restart");
-    let slow = [
-        ("SEXTANT_ANALYZER_FAULT", "slow"),
-        ("SEXTANT_MAX_CONCURRENT_ANALYZERS", "1"),
-    ];
-    let mut server = Server::start(&dir, &slow);
-    demo_project(&server);
-    let ids: Vec<String> = (0..3)
-        .map(|i| submit(&server, influences_job(1000 - i)))
-        .collect();
-    server.wait_state(&ids[0], "running", MINUTE);
-    assert_eq!(
-        server.job(&ids[1])["state"],
-        "queued",
-        "one analyzer at a time"
-    );
-    server.kill();
-    // The analyzer does not outlive its server.
-    wait_until("the orphaned analyzer to stop", MINUTE, || {
-        analyzer_pids(&ids[0]).is_empty()
-    });
-
-    let started = Instant::now();
-    let server = Server::start(&dir, &[("SEXTANT_MAX_CONCURRENT_ANALYZERS", "1")]);
-    wait_until("every job to succeed", 2 * MINUTE, || {
-        let states: Vec<Value> = ids.iter().map(|id| server.job(id)).collect();
-        let running: Vec<usize> = (0..3)
-            .filter(|&i| states[i]["state"] == "running")
-            .collect();
-        assert!(
-            running.len() <= 1,
-            "never more analyzers than allowed: {running:?}"
-        );
-        for &i in &running {
-            assert!(
-                analyzer_pids(&ids[i]).len() <= 1,
-                "never two analyzers for one job"
-            );
-        }
-        states.iter().all(|s| s["state"] == "succeeded")
-    });
-    assert!(started.elapsed() < 2 * MINUTE);
-    let first = server.job(&ids[0]);
-    assert_eq!(
-        first["attempt"], 2,
-        "the interrupted job ran again: {first}"
-    );
-    for id in &ids[1..] {
-        assert_eq!(server.job(id)["attempt"], 1, "queued jobs ran once");
-    }
-    let rows: Vec<u64> = ids
-        .iter()
-        .map(|id| server.job(id)["progress"]["rows_done"].as_u64().unwrap())
-        .collect();
-    assert_eq!(rows, [1000, 999, 998]);
-}
-
-#[test]
-fn a_bad_config_is_refused_at_start() {
-    let dir = Server::temp_dir("config");
-    let file = dir.join("sextant.toml");
-    std::fs::write(&file, "version = 1\n[scheduler]\nmax_analyzers = 2\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args([
-            "serve",
-            "--config",
-            file.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("unknown field `max_analyzers`"), "{stderr}");
 }
 
 /// Writes `features.csv` with a `y` column appended, taken from `label(prediction row)`.
@@ -887,6 +411,40 @@ fn labelled_copy(name: &str, label: impl Fn(&[f64]) -> f64) -> std::path::PathBu
     path
 }
 
+/// Project `name` (its label `y`) from `data`, with the model `m` and the test dataset `d`, and
+/// the jobs of `kinds` run on them.
+fn labelled_project(
+    server: &Server,
+    name: &str,
+    task: &[&str],
+    data: &std::path::Path,
+    model: &std::path::Path,
+    kinds: &[&str],
+) {
+    let data = data.to_str().unwrap();
+    let mut create = vec!["project", "create", name];
+    create.extend_from_slice(task);
+    create.extend(["--label", "y", "--from-data", data]);
+    server.cli_ok(&create);
+    let model = model.to_str().unwrap();
+    server.cli_ok(&["model", "add", name, model, "--name", "m"]);
+    server.cli_ok(&["data", "add", name, data, "--name", "d", "--role", "test"]);
+    for kind in kinds {
+        server.cli_ok(&[
+            "job",
+            "run",
+            name,
+            "--kind",
+            kind,
+            "--model",
+            "m",
+            "--dataset",
+            "d",
+            "--wait",
+        ]);
+    }
+}
+
 #[test]
 fn multiclass_and_regression_metrics_have_known_answers() {
     let dir = Server::temp_dir("tasks");
@@ -897,51 +455,14 @@ fn multiclass_and_regression_metrics_have_known_answers() {
     let mc = labelled_copy("xgb_multiclass", |row| {
         (3..6).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as f64 - 3.0
     });
-    server.cli_ok(&[
-        "project",
-        "create",
+    labelled_project(
+        &server,
         "mc",
-        "--task",
-        "multiclass",
-        "--classes",
-        "3",
-        "--label",
-        "y",
-        "--from-data",
-        mc.to_str().unwrap(),
-    ]);
-    server.cli_ok(&[
-        "model",
-        "add",
-        "mc",
-        small("xgb_multiclass.json").to_str().unwrap(),
-        "--name",
-        "m",
-    ]);
-    server.cli_ok(&[
-        "data",
-        "add",
-        "mc",
-        mc.to_str().unwrap(),
-        "--name",
-        "d",
-        "--role",
-        "test",
-    ]);
-    for kind in ["predict", "influences"] {
-        server.cli_ok(&[
-            "job",
-            "run",
-            "mc",
-            "--kind",
-            kind,
-            "--model",
-            "m",
-            "--dataset",
-            "d",
-            "--wait",
-        ]);
-    }
+        &["--task", "multiclass", "--classes", "3"],
+        &mc,
+        &small("xgb_multiclass.json"),
+        &["predict", "influences"],
+    );
     let m = &json_out(&server.cli_ok(&[
         "metrics",
         "mc",
@@ -979,47 +500,14 @@ fn multiclass_and_regression_metrics_have_known_answers() {
 
     // Labels are the model's own predictions: RMSE within float32 rounding, R² 1.
     let reg = labelled_copy("xgb_poisson", |row| row[1]);
-    server.cli_ok(&[
-        "project",
-        "create",
+    labelled_project(
+        &server,
         "reg",
-        "--task",
-        "regression",
-        "--label",
-        "y",
-        "--from-data",
-        reg.to_str().unwrap(),
-    ]);
-    server.cli_ok(&[
-        "model",
-        "add",
-        "reg",
-        small("xgb_poisson.json").to_str().unwrap(),
-        "--name",
-        "m",
-    ]);
-    server.cli_ok(&[
-        "data",
-        "add",
-        "reg",
-        reg.to_str().unwrap(),
-        "--name",
-        "d",
-        "--role",
-        "test",
-    ]);
-    server.cli_ok(&[
-        "job",
-        "run",
-        "reg",
-        "--kind",
-        "predict",
-        "--model",
-        "m",
-        "--dataset",
-        "d",
-        "--wait",
-    ]);
+        &["--task", "regression"],
+        &reg,
+        &small("xgb_poisson.json"),
+        &["predict"],
+    );
     let m =
         &json_out(&server.cli_ok(&["metrics", "reg", "--model", "m", "--dataset", "d", "--json"]))
             ["result"];
@@ -1035,41 +523,6 @@ fn multiclass_and_regression_metrics_have_known_answers() {
         "x",
     ]);
     assert!(!err.status.success());
-}
-
-#[test]
-fn a_second_scheduler_leaves_live_jobs_alone_and_takes_over_a_dead_ones() {
-    let uri = crate::server::fresh_postgres_database();
-    let shared = Server::temp_dir("shared-artifacts");
-    let artifacts = format!("file://{}", shared.display());
-    let common = [
-        ("SEXTANT_METASTORE_URI", uri.as_str()),
-        ("SEXTANT_ARTIFACTS_URI", artifacts.as_str()),
-        ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
-        ("SEXTANT_ANALYZER_FAULT", "slow"),
-    ];
-    let mut first = Server::start(&Server::temp_dir("scheduler-a"), &common);
-    demo_project(&first);
-    let id = submit(&first, influences_job(1000));
-    first.wait_state(&id, "running", MINUTE);
-
-    let mut env = common.to_vec();
-    env.push(("SEXTANT_SERVICES", "scheduler,gateway"));
-    let second = Server::start(&Server::temp_dir("scheduler-b"), &env);
-    let job = second.job(&id);
-    assert_eq!(
-        (&job["state"], &job["attempt"]),
-        (&json!("running"), &json!(1)),
-        "{job}"
-    );
-
-    first.kill();
-    let job = second.wait_state(&id, "succeeded", 2 * MINUTE);
-    assert_eq!(
-        job["attempt"], 2,
-        "taken over once its first scheduler fell silent: {job}"
-    );
-    assert_eq!(job["progress"]["rows_done"], 1000);
 }
 
 /// A job split across three analyzer processes gives the same influences as `sextant explain`:
