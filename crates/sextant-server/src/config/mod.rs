@@ -8,6 +8,10 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+mod launchers;
+
+pub use launchers::{DockerConfig, KubernetesConfig, LauncherKind};
+
 /// The services one process can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,36 +89,8 @@ struct FileConfig {
     advertise_url: Option<String>,
     peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
-    docker: Option<FileDockerConfig>,
-    kubernetes: Option<FileKubernetesConfig>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileDockerConfig {
-    image: Option<String>,
-    network: Option<String>,
-    cpus: Option<f64>,
-    pids_limit: Option<i64>,
-    user: Option<String>,
-    artifacts_source: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileKubernetesConfig {
-    namespace: Option<String>,
-    image: Option<String>,
-    priority_class: Option<String>,
-    service_account: Option<String>,
-    ttl_seconds_after_finished: Option<i32>,
-    unschedulable_timeout_seconds: Option<u64>,
-    env_from_secret: Option<String>,
-    max_cpu: Option<f64>,
-    max_memory_mib: Option<u64>,
-    max_shards: Option<u32>,
-    lease_namespace: Option<String>,
-    lease_duration_seconds: Option<u32>,
+    docker: Option<launchers::FileDockerConfig>,
+    kubernetes: Option<launchers::FileKubernetesConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,81 +104,6 @@ struct FileSchedulerConfig {
     heartbeat_timeout_seconds: Option<f64>,
     analyzer_binary: Option<PathBuf>,
     launcher: Option<LauncherKind>,
-}
-
-/// Where analyzers run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LauncherKind {
-    /// Child processes of the scheduler (the embedded default).
-    Process,
-    /// Sibling containers on the Docker Engine.
-    Docker,
-    /// Jobs on a Kubernetes cluster.
-    Kubernetes,
-}
-
-impl FromStr for LauncherKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<LauncherKind, String> {
-        match s.trim() {
-            "process" => Ok(LauncherKind::Process),
-            "docker" => Ok(LauncherKind::Docker),
-            "kubernetes" => Ok(LauncherKind::Kubernetes),
-            other => Err(format!(
-                "unknown launcher {other:?} (expected process, docker or kubernetes)"
-            )),
-        }
-    }
-}
-
-/// How the Docker launcher runs analyzer containers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DockerConfig {
-    /// The image analyzers run (this same program).
-    pub image: String,
-    /// The network mode of analyzer containers (`host`, `bridge`, or a network's name); it must
-    /// let them reach `advertise_url`.
-    pub network: String,
-    /// CPUs per analyzer container (`--cpus`).
-    pub cpus: f64,
-    /// Processes and threads per analyzer container (`--pids-limit`).
-    pub pids_limit: i64,
-    /// The user analyzers run as (`uid:gid`).
-    pub user: String,
-    /// For a local artifact store: the host directory or volume mounted at the store's path in
-    /// analyzer containers (default: the store's own path, for a server running on the host).
-    pub artifacts_source: Option<String>,
-}
-
-/// How the Kubernetes launcher runs analyzer Jobs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KubernetesConfig {
-    /// The namespace analyzer Jobs are created in.
-    pub namespace: String,
-    /// The image analyzers run.
-    pub image: String,
-    /// The PriorityClass of analyzer pods (low, preemptible).
-    pub priority_class: String,
-    /// The service account of analyzer pods (no API rights).
-    pub service_account: String,
-    /// How long a finished Job is kept before Kubernetes deletes it.
-    pub ttl_seconds_after_finished: i32,
-    /// How long a pod may stay unschedulable before its job fails.
-    pub unschedulable_timeout_seconds: u64,
-    /// A Secret whose keys become analyzer environment variables (S3 credentials).
-    pub env_from_secret: Option<String>,
-    /// The largest CPU request one analyzer pod gets.
-    pub max_cpu: f64,
-    /// The largest memory limit one analyzer pod gets.
-    pub max_memory_mib: u64,
-    /// The most pods one job is split across (an Indexed Job), when its cost calls for it.
-    pub max_shards: u32,
-    /// The namespace of the `sextant-scheduler` Lease that makes one scheduler the leader
-    /// (default: the scheduler pod's own, from `POD_NAMESPACE`, else `sextant`).
-    pub lease_namespace: String,
-    /// How long a leader's Lease holds without renewal.
-    pub lease_duration_seconds: u32,
 }
 
 /// How the scheduler runs analyzers.
@@ -255,6 +156,26 @@ pub struct ServerConfig {
     pub kubernetes: KubernetesConfig,
 }
 
+/// Configuration values from environment variables: empty ones count as unset.
+pub(crate) struct Env<'a>(&'a HashMap<String, String>);
+
+impl Env<'_> {
+    /// A variable's value.
+    pub(crate) fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// A variable parsed, with an error naming it when it does not parse.
+    pub(crate) fn num<T: FromStr>(&self, name: &str) -> Result<Option<T>, String> {
+        self.var(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| format!("{name}={v:?} is not a valid value"))
+            })
+            .transpose()
+    }
+}
+
 /// The configuration format version this build reads.
 pub const CONFIG_VERSION: u32 = 1;
 
@@ -284,22 +205,16 @@ impl ServerConfig {
                 "config version {v} is not supported (this build reads version {CONFIG_VERSION})"
             ));
         }
-        let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        fn num<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>, String> {
-            value
-                .map(|v| {
-                    v.parse()
-                        .map_err(|_| format!("{name}={v:?} is not a valid value"))
-                })
-                .transpose()
-        }
+        let env = Env(env);
+        let var = |name: &str| env.var(name);
         let sched = parsed.scheduler.unwrap_or_default();
         let data_dir = var("SEXTANT_DATA_DIR")
             .map(PathBuf::from)
             .or(parsed.data_dir)
             .or_else(|| var("HOME").map(|h| Path::new(&h).join(".sextant")))
             .unwrap_or_else(|| PathBuf::from(".sextant"));
-        let listen = num("SEXTANT_LISTEN", var("SEXTANT_LISTEN"))?
+        let listen = env
+            .num("SEXTANT_LISTEN")?
             .or(parsed.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
         let services = match var("SEXTANT_SERVICES") {
@@ -312,34 +227,30 @@ impl ServerConfig {
         let artifacts_uri = var("SEXTANT_ARTIFACTS_URI")
             .or(parsed.artifacts_uri)
             .unwrap_or_else(|| format!("file://{}", data_dir.join("artifacts").display()));
-        let max_upload_bytes = num("SEXTANT_MAX_UPLOAD_BYTES", var("SEXTANT_MAX_UPLOAD_BYTES"))?
+        let max_upload_bytes = env
+            .num("SEXTANT_MAX_UPLOAD_BYTES")?
             .or(parsed.max_upload_bytes)
             .unwrap_or(4 << 30);
-        let max_concurrent_analyzers = num(
-            "SEXTANT_MAX_CONCURRENT_ANALYZERS",
-            var("SEXTANT_MAX_CONCURRENT_ANALYZERS"),
-        )?
-        .or(sched.max_concurrent_analyzers)
-        .unwrap_or(cores.saturating_sub(1).max(1));
+        let max_concurrent_analyzers = env
+            .num("SEXTANT_MAX_CONCURRENT_ANALYZERS")?
+            .or(sched.max_concurrent_analyzers)
+            .unwrap_or(cores.saturating_sub(1).max(1));
         let scheduler = SchedulerConfig {
             max_concurrent_analyzers,
-            analyzer_memory_mib: num(
-                "SEXTANT_ANALYZER_MEMORY_MIB",
-                var("SEXTANT_ANALYZER_MEMORY_MIB"),
-            )?
-            .or(sched.analyzer_memory_mib)
-            .unwrap_or(4096),
+            analyzer_memory_mib: env
+                .num("SEXTANT_ANALYZER_MEMORY_MIB")?
+                .or(sched.analyzer_memory_mib)
+                .unwrap_or(4096),
             analyzer_threads: sched.analyzer_threads.unwrap_or(cores.max(1)),
             analyzer_nice: sched.analyzer_nice.unwrap_or(19),
             heartbeat_interval_seconds: sched.heartbeat_interval_seconds.unwrap_or(1.0),
-            heartbeat_timeout_seconds: num(
-                "SEXTANT_HEARTBEAT_TIMEOUT_SECONDS",
-                var("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS"),
-            )?
-            .or(sched.heartbeat_timeout_seconds)
-            .unwrap_or(30.0),
+            heartbeat_timeout_seconds: env
+                .num("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS")?
+                .or(sched.heartbeat_timeout_seconds)
+                .unwrap_or(30.0),
             analyzer_binary: sched.analyzer_binary,
-            launcher: num("SEXTANT_LAUNCHER", var("SEXTANT_LAUNCHER"))?
+            launcher: env
+                .num("SEXTANT_LAUNCHER")?
                 .or(sched.launcher)
                 .unwrap_or(LauncherKind::Process),
         };
@@ -350,53 +261,8 @@ impl ServerConfig {
                 peers.insert(service, url);
             }
         }
-        let image = format!("sextant:{}", env!("CARGO_PKG_VERSION"));
-        let d = parsed.docker.unwrap_or_default();
-        let docker = DockerConfig {
-            image: var("SEXTANT_DOCKER_IMAGE")
-                .or(d.image)
-                .unwrap_or_else(|| image.clone()),
-            network: var("SEXTANT_DOCKER_NETWORK")
-                .or(d.network)
-                .unwrap_or_else(|| "host".into()),
-            cpus: d.cpus.unwrap_or(1.0),
-            pids_limit: d.pids_limit.unwrap_or(256),
-            user: d.user.unwrap_or_else(|| "10001:10001".into()),
-            artifacts_source: d.artifacts_source,
-        };
-        let k = parsed.kubernetes.unwrap_or_default();
-        let kubernetes = KubernetesConfig {
-            namespace: var("SEXTANT_K8S_NAMESPACE")
-                .or(k.namespace)
-                .unwrap_or_else(|| "sextant-analyzers".into()),
-            image: var("SEXTANT_K8S_IMAGE").or(k.image).unwrap_or(image),
-            priority_class: k
-                .priority_class
-                .unwrap_or_else(|| "sextant-analyzer".into()),
-            service_account: k
-                .service_account
-                .unwrap_or_else(|| "sextant-analyzer".into()),
-            ttl_seconds_after_finished: k.ttl_seconds_after_finished.unwrap_or(600),
-            unschedulable_timeout_seconds: k.unschedulable_timeout_seconds.unwrap_or(300),
-            env_from_secret: var("SEXTANT_K8S_ENV_FROM_SECRET").or(k.env_from_secret),
-            max_cpu: num("SEXTANT_K8S_MAX_CPU", var("SEXTANT_K8S_MAX_CPU"))?
-                .or(k.max_cpu)
-                .unwrap_or(4.0),
-            max_memory_mib: num(
-                "SEXTANT_K8S_MAX_MEMORY_MIB",
-                var("SEXTANT_K8S_MAX_MEMORY_MIB"),
-            )?
-            .or(k.max_memory_mib)
-            .unwrap_or(16384),
-            max_shards: num("SEXTANT_K8S_MAX_SHARDS", var("SEXTANT_K8S_MAX_SHARDS"))?
-                .or(k.max_shards)
-                .unwrap_or(8),
-            lease_namespace: k
-                .lease_namespace
-                .or_else(|| var("POD_NAMESPACE"))
-                .unwrap_or_else(|| "sextant".into()),
-            lease_duration_seconds: k.lease_duration_seconds.unwrap_or(15),
-        };
+        let docker = DockerConfig::load(parsed.docker.unwrap_or_default(), &env);
+        let kubernetes = KubernetesConfig::load(parsed.kubernetes.unwrap_or_default(), &env)?;
         let config = ServerConfig {
             data_dir,
             listen,
