@@ -23,6 +23,7 @@ use crate::sql::{
 /// Rows are locked where two servers could race: claims skip locked jobs, deletes wait for jobs
 /// being recorded.
 const DIALECT: Dialect = Dialect {
+    begin_write: "BEGIN",
     claim_lock: " FOR UPDATE SKIP LOCKED",
     share_lock: " FOR SHARE",
     update_lock: " FOR UPDATE",

@@ -14,8 +14,10 @@ use crate::records::JobKind;
 /// States in which a job still needs its inputs.
 pub(crate) const ACTIVE: &str = "('queued','starting','running')";
 
-/// The words a backend adds for row locks.
+/// The words a backend adds for transactions and row locks.
 pub(crate) struct Dialect {
+    /// Starts a transaction that reads, then writes.
+    pub begin_write: &'static str,
     /// After the claim's subquery: lock the row, skipping rows others hold.
     pub claim_lock: &'static str,
     /// After a read of a job's inputs while the job is recorded.
@@ -267,7 +269,7 @@ impl Metastore for $store {
     }
 
     async fn create_job(&self, job: &Job) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         // Hold the inputs while the job is recorded, so a concurrent delete waits and then sees it.
         let mut inputs = vec![
             ("models", "model", &job.spec.model.name),
@@ -622,7 +624,7 @@ impl $store {
         project: &str,
         name: &str,
     ) -> StoreResult<$row> {
-        let mut tx = self.pool.begin().await.map_err(db("begin"))?;
+        let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT * FROM {table} WHERE project = $1 AND name = $2{}",
             DIALECT.update_lock

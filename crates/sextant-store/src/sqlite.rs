@@ -23,8 +23,12 @@ use crate::sql::{
     time,
 };
 
-/// SQLite serialises writers, so it needs no row locks.
+/// SQLite serialises writers, so it needs no row locks; but a transaction that reads before it
+/// writes must take the write lock at its start (`IMMEDIATE`): a deferred one that another
+/// writer overtakes between its read and its write fails at once with SQLITE_BUSY_SNAPSHOT,
+/// which no busy timeout waits out.
 const DIALECT: Dialect = Dialect {
+    begin_write: "BEGIN IMMEDIATE",
     claim_lock: "",
     share_lock: "",
     update_lock: "",
