@@ -136,7 +136,12 @@ impl Client {
                 "Content-Type",
                 format!("multipart/form-data; boundary={boundary}"),
             )
-            .header("Content-Length", length.to_string());
+            .header("Content-Length", length.to_string())
+            // The server may refuse an upload before reading it (an unknown project, a taken
+            // name): it then answers at once, and the file is never sent. Without this the client
+            // would be writing when the server closes the connection, and see a broken pipe
+            // instead of the answer.
+            .header("Expect", "100-continue");
         self.answer(request.send(ureq::SendBody::from_reader(&mut body)))
     }
 
