@@ -87,13 +87,13 @@ pub async fn upload_dataset(
     let typed_path = upload.file.path.with_extension(format);
     std::fs::rename(&upload.file.path, &typed_path).map_err(ApiError::internal)?;
     let staged = upload::StagedFile {
-        path: typed_path,
+        path: tempfile::TempPath::try_from_path(typed_path).map_err(ApiError::internal)?,
         file_name: file_name.clone(),
         bytes: upload.file.bytes,
         sha256: upload.file.sha256.clone(),
     };
     let schema_project = project.clone();
-    let path = staged.path.clone();
+    let path = staged.path.to_path_buf();
     let shown = file_name.clone();
     let checked =
         tokio::task::spawn_blocking(move || validate(&path, &shown, &schema_project, role))

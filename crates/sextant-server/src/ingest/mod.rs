@@ -180,7 +180,7 @@ pub async fn upload_model(
             ),
         )));
     }
-    let path = upload.file.path.clone();
+    let path = upload.file.path.to_path_buf();
     let file_name = upload.file.file_name.clone();
     let forest = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)?;

@@ -1,33 +1,28 @@
 //! Receiving a multipart upload: text fields in memory, the file streamed to a staging file
-//! under the size limit while it is hashed. The staging file is removed when dropped, so a
-//! rejected upload leaves nothing behind.
+//! under the size limit while it is hashed. The staging file is a `tempfile::TempPath`, removed
+//! when dropped, so a rejected upload leaves nothing behind.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::extract::Multipart;
 use serde_json::json;
 use sextant_store::Hasher;
+use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
-/// A file received into the scratch directory; deleted on drop unless kept.
+/// A file received into the scratch directory; deleted on drop.
 pub struct StagedFile {
-    /// Where it is.
-    pub path: PathBuf,
+    /// Where it is (removed when dropped).
+    pub path: TempPath,
     /// The name the client gave it.
     pub file_name: String,
     /// Its size.
     pub bytes: u64,
     /// Its sha256, hex.
     pub sha256: String,
-}
-
-impl Drop for StagedFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// The parts of an upload.
@@ -72,16 +67,18 @@ pub async fn receive(mut multipart: Multipart, scratch: &Path, limit: u64) -> Ap
             ));
         }
         let file_name = field.file_name().unwrap_or_default().to_string();
-        let staged = StagedFile {
-            path: scratch.join(format!("upload-{}", uuid::Uuid::new_v4().simple())),
+        let (file_handle, path) = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(scratch)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", scratch.display())))?
+            .into_parts();
+        let mut staged = StagedFile {
+            path,
             file_name,
             bytes: 0,
             sha256: String::new(),
         };
-        let mut out = tokio::fs::File::create(&staged.path)
-            .await
-            .map_err(|e| ApiError::internal(format!("{}: {e}", staged.path.display())))?;
-        let mut staged = staged;
+        let mut out = tokio::fs::File::from_std(file_handle);
         let mut hasher = Hasher::default();
         while let Some(chunk) = field.chunk().await? {
             staged.bytes += chunk.len() as u64;
