@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::Value;
+pub use sextant_api::ErrorBody;
+use sextant_api::ErrorDetail;
 use sextant_store::StoreError;
-use utoipa::ToSchema;
 
 /// Every error the API returns, with its HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,23 +55,6 @@ impl ErrorCode {
 pub struct ApiError {
     code: ErrorCode,
     message: String,
-    details: Value,
-}
-
-/// The JSON body of every error: `{"error": {"code", "message", "details"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-/// What went wrong.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable machine-readable code (`not_found`, `invalid_input`, …).
-    code: &'static str,
-    /// What went wrong and what to fix, for a person.
-    message: String,
-    /// Structured specifics (the features that do not match, the limit, …).
     details: Value,
 }
 
@@ -133,7 +116,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.code.parts();
         let body = ErrorBody {
             error: ErrorDetail {
-                code,
+                code: code.to_string(),
                 message: self.message,
                 details: self.details,
             },

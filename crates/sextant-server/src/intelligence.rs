@@ -10,17 +10,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sextant_store::{InfluenceMethod, Job, JobKind, StoredResult, TablePart};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use serde::de::DeserializeOwned;
+use sextant_api::{
+    DEFAULT_PAGE_ROWS, ImportanceReport, Job, JobKind, MAX_PAGE_ROWS, MetricsReport, Provenance,
+    ResultQuery, StoredResult, TablePage, TablePart,
+};
 
 use crate::Deps;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
-
-/// Largest page.
-const MAX_LIMIT: u64 = 10_000;
 
 /// Starts the intelligence service.
 pub fn start_intelligence(deps: Deps) -> Router {
@@ -42,66 +39,6 @@ pub fn start_intelligence(deps: Deps) -> Router {
             get(metrics),
         )
         .with_state(deps)
-}
-
-/// Which result, and which rows of it.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ResultQuery {
-    /// The dataset the result was computed on.
-    pub dataset: String,
-    /// For influences and importance: `path-dependent` or `interventional` (default: the
-    /// latest of either).
-    #[serde(default)]
-    pub method: Option<InfluenceMethod>,
-    /// First row (default 0).
-    #[serde(default)]
-    pub offset: Option<u64>,
-    /// Rows in the page (default 100, at most 10,000).
-    #[serde(default)]
-    pub limit: Option<u64>,
-}
-
-/// Where a result came from.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Provenance {
-    /// The job that computed it.
-    pub job: Uuid,
-    /// The model.
-    pub model: String,
-    /// The dataset.
-    pub dataset: String,
-    /// The influence method, for influences.
-    pub method: Option<InfluenceMethod>,
-    /// The background dataset, for interventional influences.
-    pub background: Option<String>,
-    /// Rows in the result.
-    pub rows_total: u64,
-}
-
-/// A page of a result table.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TablePage {
-    /// Where it came from.
-    pub source: Provenance,
-    /// The first row of the page.
-    pub offset: u64,
-    /// Rows asked for.
-    pub limit: u64,
-    /// Column names: `row` (the row's index in the dataset), the id column if the project has
-    /// one, then the values.
-    pub columns: Vec<String>,
-    /// One array per row; missing values are null.
-    pub rows: Vec<Vec<Option<f64>>>,
-}
-
-/// A stored JSON document of a result (importance or metrics), with its provenance.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResultDocument {
-    /// Where it came from.
-    pub source: Provenance,
-    /// The document.
-    #[schema(value_type = Object)]
-    pub result: Value,
 }
 
 /// The newest succeeded job of a kind over the model and dataset as they are now, and its result.
@@ -135,15 +72,7 @@ async fn find(
     };
     let method = query
         .method
-        .map(|m| {
-            format!(
-                " ({})",
-                serde_json::to_value(m)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or_default()
-            )
-        })
+        .map(|m| format!(" ({})", m.as_str()))
         .unwrap_or_default();
     Err(ApiError::new(
         ErrorCode::NoResult,
@@ -177,10 +106,10 @@ async fn page(
     kind: JobKind,
 ) -> ApiResult<Json<TablePage>> {
     let offset = query.offset.unwrap_or(0);
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_LIMIT {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_ROWS);
+    if limit == 0 || limit > MAX_PAGE_ROWS {
         return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
+            "limit must be between 1 and {MAX_PAGE_ROWS}"
         )));
     }
     let (job, result) = find(&deps, &project, &model, &query, kind).await?;
@@ -296,55 +225,52 @@ pub async fn influences(
     page(deps, project, model, query, JobKind::Influences).await
 }
 
-async fn document(
-    deps: Deps,
-    project: String,
-    model: String,
-    query: ResultQuery,
-    kind: JobKind,
-) -> ApiResult<Json<ResultDocument>> {
-    let (job, result) = find(&deps, &project, &model, &query, kind).await?;
-    let key = match kind {
-        JobKind::Influences => result.manifest.importance.clone(),
-        JobKind::Predict => result.manifest.metrics.clone(),
-    };
+/// The stored document `key` of a result (its importance or metrics), read as `T`.
+async fn document<T: DeserializeOwned>(
+    deps: &Deps,
+    dataset: &str,
+    key: Option<&String>,
+) -> ApiResult<T> {
     let Some(key) = key else {
         return Err(ApiError::new(
             ErrorCode::NoResult,
-            format!(
-                "dataset {:?} has no labels, so there are no metrics for it",
-                query.dataset
-            ),
+            format!("dataset {dataset:?} has no labels, so there are no metrics for it"),
         ));
     };
-    let bytes = deps.artifacts.get_bytes(&key).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-    Ok(Json(ResultDocument {
-        source: provenance(&job, &result),
-        result: value,
-    }))
+    let bytes = deps.artifacts.get_bytes(key).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("{key}: {e}")))
 }
 
 /// Global importance: mean |influence| per feature, largest first.
 #[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/importance", tag = "intelligence",
     params(("project" = String, Path), ("model" = String, Path), ResultQuery),
-    responses((status = 200, body = ResultDocument), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = ImportanceReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn importance(
     State(deps): State<Deps>,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
-) -> ApiResult<Json<ResultDocument>> {
-    document(deps, project, model, query, JobKind::Influences).await
+) -> ApiResult<Json<ImportanceReport>> {
+    let (job, result) = find(&deps, &project, &model, &query, JobKind::Influences).await?;
+    let importance = document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
+    Ok(Json(ImportanceReport {
+        source: provenance(&job, &result),
+        result: importance,
+    }))
 }
 
 /// Quality metrics of the model's predictions on a labelled dataset.
 #[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/metrics", tag = "intelligence",
     params(("project" = String, Path), ("model" = String, Path), ResultQuery),
-    responses((status = 200, body = ResultDocument), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = MetricsReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn metrics(
     State(deps): State<Deps>,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
-) -> ApiResult<Json<ResultDocument>> {
-    document(deps, project, model, query, JobKind::Predict).await
+) -> ApiResult<Json<MetricsReport>> {
+    let (job, result) = find(&deps, &project, &model, &query, JobKind::Predict).await?;
+    let metrics = document(&deps, &query.dataset, result.manifest.metrics.as_ref()).await?;
+    Ok(Json(MetricsReport {
+        source: provenance(&job, &result),
+        result: metrics,
+    }))
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use sextant_store::JobState;
+use sextant_api::JobState;
 
 /// Upper bounds (seconds) of the HTTP latency buckets.
 const HTTP_BUCKETS: [f64; 12] = [

@@ -8,20 +8,20 @@
 //!   atomically, through the `object_store` crate.
 
 mod artifacts;
+mod bookkeeping;
 mod error;
 mod metastore;
 mod postgres;
-mod records;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
 pub use artifacts::{Artifacts, Hasher, install_crypto, sha256_hex};
+pub use bookkeeping::{ClaimedJob, JobExecution};
 pub use error::{StoreError, StoreResult};
 pub use metastore::Metastore;
 pub use postgres::PostgresMetastore;
-pub use records::*;
 pub use sqlite::SqliteMetastore;
 
 /// Opens the metastore a URI names: `sqlite://path/to/file.db` (embedded) or

@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::StoreResult;
-use crate::records::{
-    ClaimedJob, Dataset, Job, JobExecution, JobKind, JobProgress, JobState, Model, Project,
-    ResultManifest, StoredResult,
+use sextant_api::{
+    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
 };
 
 /// Storage of everything but file contents.

@@ -9,15 +9,15 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
 use crate::metastore::Metastore;
-use crate::records::{
-    ClaimedJob, Dataset, Job, JobExecution, JobKind, JobProgress, JobState, Model, Project,
-    ResultManifest, StoredResult,
-};
 use crate::sql::{
     ACTIVE, Dialect, json, kind_name, millis, new_token, not_found, parse, sql_metastore, taken,
     time,
+};
+use sextant_api::{
+    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
 };
 
 /// Rows are locked where two servers could race: claims skip locked jobs, deletes wait for jobs

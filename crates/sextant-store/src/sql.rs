@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
-use crate::records::JobKind;
+use sextant_api::JobKind;
 
 /// States in which a job still needs its inputs.
 pub(crate) const ACTIVE: &str = "('queued','starting','running')";

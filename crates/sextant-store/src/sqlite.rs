@@ -12,15 +12,15 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
 use crate::metastore::Metastore;
-use crate::records::{
-    ClaimedJob, Dataset, Job, JobExecution, JobKind, JobProgress, JobState, Model, Project,
-    ResultManifest, StoredResult,
-};
 use crate::sql::{
     ACTIVE, Dialect, json, kind_name, millis, new_token, not_found, parse, sql_metastore, taken,
     time,
+};
+use sextant_api::{
+    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
 };
 
 /// SQLite serialises writers, so it needs no row locks; but a transaction that reads before it

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use sextant_api::*;
 use sextant_store::*;
 use uuid::Uuid;
 

@@ -1,26 +1,26 @@
 //! The CLI client: `project`, `model`, `data`, `job`, `influences`, `importance`, `metrics`.
 //! Human tables by default, `--json` for scripts.
 
+use std::fmt::Display;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
-use sextant_store::{
-    Dataset, FeatureSpec, FeatureType, Job, JobState, Model, Project, ProjectSchema, ScoreType,
-    Task,
+use sextant_api::{
+    CreateJob, CreateProject, DatasetRole, FeatureSpec, FeatureType, InfluenceMethod, Job, JobKind,
+    JobOptions, JobState, ProjectSchema, ResultQuery, ScoreType, Task,
 };
+use sextant_client::{Client, DatasetUpload};
 
 use crate::Failure;
-use crate::client::Client;
-use crate::report::{number, print_importance, print_metrics, print_table};
+use crate::report::{figure, print_importance, print_metrics, print_table};
 use crate::schema_inference::infer_features;
 
 #[derive(Args)]
 pub struct ClientArgs {
     /// The Sextant server.
-    #[arg(long, global = true, env = "SEXTANT_SERVER", default_value = crate::client::DEFAULT_SERVER)]
+    #[arg(long, global = true, env = "SEXTANT_SERVER", default_value = sextant_client::DEFAULT_SERVER)]
     pub server: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -133,10 +133,10 @@ pub enum MethodArg {
 }
 
 impl MethodArg {
-    fn name(self) -> &'static str {
+    fn method(self) -> InfluenceMethod {
         match self {
-            MethodArg::PathDependent => "path-dependent",
-            MethodArg::Interventional => "interventional",
+            MethodArg::PathDependent => InfluenceMethod::PathDependent,
+            MethodArg::Interventional => InfluenceMethod::Interventional,
         }
     }
 }
@@ -211,6 +211,13 @@ fn print_json(value: &impl serde::Serialize) {
     );
 }
 
+/// Prints a result document as JSON with its keys sorted: the result commands have always
+/// printed them so, and scripts may compare their output.
+fn print_json_sorted(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    print_json(&serde_json::to_value(value)?);
+    Ok(())
+}
+
 pub fn project_schema(args: &ProjectCreate) -> anyhow::Result<ProjectSchema> {
     let features = match (&args.from_data, args.features.is_empty()) {
         (Some(path), true) => infer_features(path, args.label.as_deref(), args.id.as_deref())?,
@@ -262,10 +269,10 @@ pub fn project(client: &Client, json_out: bool, command: ProjectCommand) -> Resu
     match command {
         ProjectCommand::Create(args) => {
             let schema = project_schema(&args)?;
-            let project: Project = client.post(
-                "/api/v1/projects",
-                &json!({ "name": args.name, "schema": schema }),
-            )?;
+            let project = client.create_project(&CreateProject {
+                name: args.name.clone(),
+                schema,
+            })?;
             if json_out {
                 print_json(&project);
             } else {
@@ -278,7 +285,7 @@ pub fn project(client: &Client, json_out: bool, command: ProjectCommand) -> Resu
             }
         }
         ProjectCommand::List => {
-            let projects: Vec<Project> = client.get("/api/v1/projects")?;
+            let projects = client.projects()?;
             if json_out {
                 print_json(&projects);
             } else {
@@ -297,7 +304,7 @@ pub fn project(client: &Client, json_out: bool, command: ProjectCommand) -> Resu
             }
         }
         ProjectCommand::Show { name } => {
-            let project: Project = client.get(&format!("/api/v1/projects/{name}"))?;
+            let project = client.project(&name)?;
             if json_out {
                 print_json(&project);
             } else {
@@ -329,11 +336,7 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
             file,
             name,
         } => {
-            let model: Model = client.upload(
-                &format!("/api/v1/projects/{project}/models"),
-                &[("name", &name)],
-                &file,
-            )?;
+            let model = client.upload_model(&project, &name, &file)?;
             if json_out {
                 print_json(&model);
             } else {
@@ -348,7 +351,7 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
             }
         }
         ModelCommand::List { project } => {
-            let models: Vec<Model> = client.get(&format!("/api/v1/projects/{project}/models"))?;
+            let models = client.models(&project)?;
             if json_out {
                 print_json(&models);
             } else {
@@ -368,7 +371,7 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
             }
         }
         ModelCommand::Delete { project, name } => {
-            let _: Value = client.delete(&format!("/api/v1/projects/{project}/models/{name}"))?;
+            client.delete_model(&project, &name)?;
             if !json_out {
                 println!("deleted model {name}");
             }
@@ -387,7 +390,7 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
             label,
         } => {
             if let Some(label) = &label {
-                let p: Project = client.get(&format!("/api/v1/projects/{project}"))?;
+                let p = client.project(&project)?;
                 if p.schema.label.as_deref() != Some(label) {
                     return Err(anyhow!(
                         "--label {label:?} is not project {project}'s label column ({})",
@@ -397,17 +400,17 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
                 }
             }
             let role = match role {
-                RoleArg::Train => "train",
-                RoleArg::Test => "test",
-                RoleArg::Production => "production",
-                RoleArg::Background => "background",
-                RoleArg::Custom => "custom",
+                RoleArg::Train => DatasetRole::Train,
+                RoleArg::Test => DatasetRole::Test,
+                RoleArg::Production => DatasetRole::Production,
+                RoleArg::Background => DatasetRole::Background,
+                RoleArg::Custom => DatasetRole::Custom,
             };
-            let dataset: Dataset = client.upload(
-                &format!("/api/v1/projects/{project}/datasets"),
-                &[("name", &name), ("role", role)],
-                &file,
-            )?;
+            let upload = DatasetUpload {
+                name: &name,
+                role: Some(role),
+            };
+            let dataset = client.upload_dataset(&project, &upload, &file)?;
             if json_out {
                 print_json(&dataset);
             } else {
@@ -425,8 +428,7 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
             }
         }
         DataCommand::List { project } => {
-            let datasets: Vec<Dataset> =
-                client.get(&format!("/api/v1/projects/{project}/datasets"))?;
+            let datasets = client.datasets(&project)?;
             if json_out {
                 print_json(&datasets);
             } else {
@@ -446,7 +448,7 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
             }
         }
         DataCommand::Delete { project, name } => {
-            let _: Value = client.delete(&format!("/api/v1/projects/{project}/datasets/{name}"))?;
+            client.delete_dataset(&project, &name)?;
             if !json_out {
                 println!("deleted dataset {name}");
             }
@@ -473,7 +475,7 @@ const JOB_HEADER: [&str; 8] = [
 ];
 
 /// Follows a job with a progress bar; returns it finished.
-pub fn wait_for(client: &Client, id: &str, label: &str) -> anyhow::Result<Job> {
+pub fn wait_for(client: &Client, id: impl Display, label: &str) -> anyhow::Result<Job> {
     let bar = ProgressBar::new(1000);
     bar.set_style(
         ProgressStyle::with_template("{prefix:>12} [{bar:40}] {percent:>3}% {msg}")
@@ -508,36 +510,26 @@ pub fn wait_for(client: &Client, id: &str, label: &str) -> anyhow::Result<Job> {
 pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), Failure> {
     match command {
         JobCommand::Run(args) => {
-            let mut options = serde_json::Map::new();
-            if let Some(m) = args.method {
-                options.insert("method".into(), json!(m.name()));
-            }
-            if let Some(r) = args.rows {
-                options.insert("rows".into(), json!(r));
-            }
-            if let Some(t) = args.threshold {
-                options.insert("threshold".into(), json!(t));
-            }
-            let mut body = json!({
-                "kind": match args.kind { KindArg::Predict => "predict", KindArg::Influences => "influences" },
-                "model": args.model,
-                "dataset": args.dataset,
-                "options": options,
-            });
-            if let Some(b) = &args.background {
-                body["background"] = json!(b);
-            }
-            if let Some(n) = args.shards {
-                body["shards"] = json!(n);
-            }
-            if let Some(m) = args.memory_mib {
-                body["memory_mib"] = json!(m);
-            }
-            let job: Job =
-                client.post(&format!("/api/v1/projects/{}/jobs", args.project), &body)?;
+            let request = CreateJob {
+                kind: match args.kind {
+                    KindArg::Predict => JobKind::Predict,
+                    KindArg::Influences => JobKind::Influences,
+                },
+                model: args.model.clone(),
+                dataset: args.dataset.clone(),
+                background: args.background.clone(),
+                options: JobOptions {
+                    method: args.method.map(MethodArg::method),
+                    rows: args.rows,
+                    threshold: args.threshold,
+                },
+                memory_mib: args.memory_mib,
+                shards: args.shards,
+            };
+            let job = client.submit_job(&args.project, &request)?;
             let job = if args.wait {
                 let label = format!("{:?}", job.spec.kind).to_lowercase();
-                wait_for(client, &job.id.to_string(), &label)?
+                wait_for(client, job.id, &label)?
             } else {
                 job
             };
@@ -559,11 +551,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
             }
         }
         JobCommand::List { project } => {
-            let path = match project {
-                Some(p) => format!("/api/v1/projects/{p}/jobs"),
-                None => "/api/v1/jobs".into(),
-            };
-            let jobs: Vec<Job> = client.get(&path)?;
+            let jobs = client.jobs(project.as_deref(), None)?;
             if json_out {
                 print_json(&jobs);
             } else {
@@ -572,7 +560,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
             }
         }
         JobCommand::Show { id } => {
-            let job: Job = client.get(&format!("/api/v1/jobs/{id}"))?;
+            let job = client.job(&id)?;
             if json_out {
                 print_json(&job);
             } else {
@@ -580,7 +568,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
             }
         }
         JobCommand::Cancel { id } => {
-            let job: Job = client.delete(&format!("/api/v1/jobs/{id}"))?;
+            let job = client.cancel_job(&id)?;
             if json_out {
                 print_json(&job);
             } else {
@@ -599,15 +587,13 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
     Ok(())
 }
 
-fn result_query(args: &ResultArgs, paged: bool) -> String {
-    let mut q = format!("dataset={}", args.dataset);
-    if let Some(m) = args.method {
-        q.push_str(&format!("&method={}", m.name()));
+fn result_query(args: &ResultArgs, paged: bool) -> ResultQuery {
+    ResultQuery {
+        dataset: args.dataset.clone(),
+        method: args.method.map(MethodArg::method),
+        offset: paged.then_some(args.offset),
+        limit: paged.then_some(args.limit),
     }
-    if paged {
-        q.push_str(&format!("&offset={}&limit={}", args.offset, args.limit));
-    }
-    q
 }
 
 /// `influences` or `predictions`: a page of a per-row result table.
@@ -617,56 +603,41 @@ pub fn table_page(
     what: &str,
     args: ResultArgs,
 ) -> Result<(), Failure> {
-    let page: Value = client.get(&format!(
-        "/api/v1/projects/{}/models/{}/{what}?{}",
-        args.project,
-        args.model,
-        result_query(&args, true)
-    ))?;
+    let query = result_query(&args, true);
+    let page = match what {
+        "influences" => client.influences(&args.project, &args.model, &query)?,
+        _ => client.predictions(&args.project, &args.model, &query)?,
+    };
     if json_out {
-        print_json(&page);
+        print_json_sorted(&page)?;
         return Ok(());
     }
-    let columns: Vec<&str> = page["columns"]
-        .as_array()
-        .map(|c| c.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let rows: Vec<Vec<String>> = page["rows"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| {
-                    r.as_array()
-                        .map(|r| r.iter().map(number).collect())
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let columns: Vec<&str> = page.columns.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = page
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|&v| figure(v)).collect())
+        .collect();
     print_table(&columns, &rows);
-    let method = page["source"]["method"]
-        .as_str()
-        .map(|m| format!("{m} "))
+    let method = page
+        .source
+        .method
+        .map(|m| format!("{} ", m.as_str()))
         .unwrap_or_default();
     println!(
         "rows {}–{} of {} ({method}{what}, job {})",
         args.offset,
         args.offset + rows.len() as u64,
-        page["source"]["rows_total"],
-        page["source"]["job"].as_str().unwrap_or("-")
+        page.source.rows_total,
+        page.source.job
     );
     Ok(())
 }
 
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
-    let doc: Value = client.get(&format!(
-        "/api/v1/projects/{}/models/{}/importance?{}",
-        args.project,
-        args.model,
-        result_query(&args, false)
-    ))?;
+    let doc = client.importance(&args.project, &args.model, &result_query(&args, false))?;
     if json_out {
-        print_json(&doc);
+        print_json_sorted(&doc)?;
     } else {
         print_importance(&doc);
     }
@@ -674,12 +645,13 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 }
 
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
-    let doc: Value = client.get(&format!(
-        "/api/v1/projects/{}/models/{}/metrics?dataset={}",
-        args.project, args.model, args.dataset
-    ))?;
+    let query = ResultQuery {
+        dataset: args.dataset.clone(),
+        ..ResultQuery::default()
+    };
+    let doc = client.metrics(&args.project, &args.model, &query)?;
     if json_out {
-        print_json(&doc);
+        print_json_sorted(&doc)?;
     } else {
         print_metrics(&doc);
     }

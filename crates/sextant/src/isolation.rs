@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use serde_json::{Value, json};
-use sextant_store::{Job, JobState, ProjectSchema, ScoreType, Task};
+use sextant_api::{
+    CreateJob, CreateProject, InfluenceMethod, Job, JobKind, JobOptions, JobState, ProjectSchema,
+    ResultQuery, ScoreType, Task,
+};
+use sextant_client::{Client, DatasetUpload};
 
 use crate::Failure;
-use crate::client::Client;
 use crate::schema_inference::infer_features;
 
 #[derive(Args)]
@@ -72,13 +74,7 @@ fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-fn time_queries(
-    client: &Client,
-    path: &str,
-    n: usize,
-    rows_total: u64,
-    page: u64,
-) -> anyhow::Result<Vec<f64>> {
+fn time_queries(client: &Client, n: usize, rows_total: u64, page: u64) -> anyhow::Result<Vec<f64>> {
     let mut ms = Vec::with_capacity(n);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..n {
@@ -88,14 +84,29 @@ fn time_queries(
         state ^= state << 17;
         let offset = state % rows_total.saturating_sub(page).max(1);
         let start = Instant::now();
-        let _: Value = client.get(&format!("{path}&offset={offset}&limit={page}"))?;
+        let query = ResultQuery {
+            dataset: "explain".into(),
+            method: Some(InfluenceMethod::PathDependent),
+            offset: Some(offset),
+            limit: Some(page),
+        };
+        client.influences("bench", "model", &query)?;
         ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
     Ok(ms)
 }
 
-fn submit(client: &Client, body: Value) -> anyhow::Result<Job> {
-    client.post("/api/v1/projects/bench/jobs", &body)
+/// An influences job of the benchmark's model on its rows.
+fn influences_job() -> CreateJob {
+    CreateJob {
+        kind: JobKind::Influences,
+        model: "model".into(),
+        dataset: "explain".into(),
+        background: None,
+        options: JobOptions::default(),
+        memory_mib: None,
+        shards: None,
+    }
 }
 
 pub fn run(args: IsolationArgs) -> Result<(), Failure> {
@@ -149,26 +160,20 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         score_type: ScoreType::Probability,
         classes: None,
     };
-    let _: Value = client.post(
-        "/api/v1/projects",
-        &json!({"name": "bench", "schema": schema}),
-    )?;
-    let _: Value = client.upload(
-        "/api/v1/projects/bench/models",
-        &[("name", "model")],
-        &model,
-    )?;
+    client.create_project(&CreateProject {
+        name: "bench".into(),
+        schema,
+    })?;
+    client.upload_model("bench", "model", &model)?;
     for (name, file) in [("explain", &explain), ("background", &background)] {
-        let _: Value = client.upload("/api/v1/projects/bench/datasets", &[("name", name)], file)?;
+        let upload = DatasetUpload { name, role: None };
+        client.upload_dataset("bench", &upload, file)?;
     }
 
     // One job end to end: submission to stored result.
     let started = Instant::now();
-    let job = submit(
-        &client,
-        json!({"kind": "influences", "model": "model", "dataset": "explain"}),
-    )?;
-    let job = client.follow(&job.id.to_string(), |_| {})?;
+    let job = client.submit_job("bench", &influences_job())?;
+    let job = client.follow(job.id, |_| {})?;
     let to_result = started.elapsed().as_secs_f64();
     if job.state != JobState::Succeeded {
         return Err(anyhow!(
@@ -186,28 +191,26 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss = rss_mib(pid);
 
-    let path =
-        "/api/v1/projects/bench/models/model/influences?dataset=explain&method=path-dependent";
-    time_queries(&client, path, 20, rows_total, args.page_rows)?;
-    let idle = time_queries(&client, path, args.queries, rows_total, args.page_rows)?;
+    time_queries(&client, 20, rows_total, args.page_rows)?;
+    let idle = time_queries(&client, args.queries, rows_total, args.page_rows)?;
 
     // The same queries while analyzers compute (interventional: the slowest, longest jobs).
     let load_jobs: Vec<Job> = (0..analyzers)
         .map(|i| {
-            submit(
-                &client,
-                json!({"kind": "influences", "model": "model", "dataset": "explain",
-                       "background": "background", "options": {"rows": rows_total - i as u64}}),
-            )
+            let job = CreateJob {
+                background: Some("background".into()),
+                options: JobOptions {
+                    rows: Some(rows_total - i as u64),
+                    ..JobOptions::default()
+                },
+                ..influences_job()
+            };
+            client.submit_job("bench", &job)
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     let running = |jobs: &[Job]| {
         jobs.iter()
-            .filter(|j| {
-                client
-                    .get::<Job>(&format!("/api/v1/jobs/{}", j.id))
-                    .is_ok_and(|j| j.state == JobState::Running)
-            })
+            .filter(|j| client.job(j.id).is_ok_and(|j| j.state == JobState::Running))
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -220,11 +223,11 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let loaded = time_queries(&client, path, args.queries, rows_total, args.page_rows)?;
+    let loaded = time_queries(&client, args.queries, rows_total, args.page_rows)?;
     let still_running = running(&load_jobs);
     let loaded_rss = rss_mib(pid);
     for j in &load_jobs {
-        let _: anyhow::Result<Value> = client.delete(&format!("/api/v1/jobs/{}", j.id));
+        let _ = client.cancel_job(j.id);
     }
 
     let (idle50, idle99) = percentiles(idle);

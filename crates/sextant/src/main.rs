@@ -5,7 +5,6 @@
 
 mod analyzer;
 mod bench;
-mod client;
 mod commands;
 mod explain;
 mod inspect;
@@ -140,7 +139,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Analyzer(command) => analyzer::run(command),
         command => {
-            let client = client::Client::new(&cli.client.server);
+            let client = sextant_client::Client::new(&cli.client.server);
             let json = cli.client.json;
             match command {
                 Command::Project(c) => commands::project(&client, json, c),

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use serde_json::{Value, json};
-use sextant_store::{Job, JobState, ProjectSchema, ScoreType, Task};
+use sextant_api::{
+    CreateJob, CreateProject, DatasetRole, InfluenceMethod, Job, JobKind, JobOptions, JobState,
+    ProjectSchema, ResultQuery, ScoreType, Task,
+};
+use sextant_client::{Client, ClientResult, DatasetUpload};
 
 use crate::Failure;
-use crate::client::Client;
 use crate::commands::wait_for;
 use crate::report::{print_importance, print_metrics};
 use crate::schema_inference::infer_features;
@@ -109,18 +111,31 @@ fn write_demo_files(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
 }
 
 /// Creates something unless it exists (a rerun of the quickstart reuses what it made).
-fn ensure(result: anyhow::Result<Value>) -> anyhow::Result<()> {
+fn ensure<T>(result: ClientResult<T>) -> anyhow::Result<()> {
     match result {
         Ok(_) => Ok(()),
-        Err(e) if e.to_string().contains("(HTTP 409") => Ok(()),
-        Err(e) => Err(e),
+        Err(e) if e.status() == Some(409) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
-fn run_job(client: &Client, label: &str, body: Value) -> anyhow::Result<Job> {
-    let job: Job = client.post(&format!("/api/v1/projects/{PROJECT}/jobs"), &body)?;
+/// A job of the demo model on the applicants.
+fn demo_job(kind: JobKind) -> CreateJob {
+    CreateJob {
+        kind,
+        model: MODEL.into(),
+        dataset: "applicants".into(),
+        background: None,
+        options: JobOptions::default(),
+        memory_mib: None,
+        shards: None,
+    }
+}
+
+fn run_job(client: &Client, label: &str, request: CreateJob) -> anyhow::Result<Job> {
+    let job = client.submit_job(PROJECT, &request)?;
     let started = Instant::now();
-    let job = wait_for(client, &job.id.to_string(), label)?;
+    let job = wait_for(client, job.id, label)?;
     if job.state != JobState::Succeeded {
         bail!(
             "the {label} job {}: {}",
@@ -163,51 +178,53 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
     println!(
         "\n1. project {PROJECT}: a credit-risk XGBoost model, 1,000 applicants, 100 background rows"
     );
-    ensure(client.post(
-        "/api/v1/projects",
-        &json!({ "name": PROJECT, "schema": schema }),
-    ))?;
-    ensure(client.upload(
-        &format!("/api/v1/projects/{PROJECT}/models"),
-        &[("name", MODEL)],
-        &model,
-    ))?;
-    ensure(client.upload(
-        &format!("/api/v1/projects/{PROJECT}/datasets"),
-        &[("name", "applicants"), ("role", "test")],
-        &applicants,
-    ))?;
-    ensure(client.upload(
-        &format!("/api/v1/projects/{PROJECT}/datasets"),
-        &[("name", "background"), ("role", "background")],
-        &background,
-    ))?;
+    ensure(client.create_project(&CreateProject {
+        name: PROJECT.into(),
+        schema,
+    }))?;
+    ensure(client.upload_model(PROJECT, MODEL, &model))?;
+    for (name, role, file) in [
+        ("applicants", DatasetRole::Test, &applicants),
+        ("background", DatasetRole::Background, &background),
+    ] {
+        let upload = DatasetUpload {
+            name,
+            role: Some(role),
+        };
+        ensure(client.upload_dataset(PROJECT, &upload, file))?;
+    }
     println!("\n2. jobs, each in its own analyzer process");
-    run_job(
-        client,
-        "predict",
-        json!({"kind": "predict", "model": MODEL, "dataset": "applicants"}),
-    )?;
-    run_job(
-        client,
-        "influences",
-        json!({"kind": "influences", "model": MODEL, "dataset": "applicants"}),
-    )?;
+    run_job(client, "predict", demo_job(JobKind::Predict))?;
+    run_job(client, "influences", demo_job(JobKind::Influences))?;
     run_job(
         client,
         "interventional",
-        json!({"kind": "influences", "model": MODEL, "dataset": "applicants",
-               "background": "background", "options": {"method": "interventional"}}),
+        CreateJob {
+            background: Some("background".into()),
+            options: JobOptions {
+                method: Some(InfluenceMethod::Interventional),
+                ..JobOptions::default()
+            },
+            ..demo_job(JobKind::Influences)
+        },
     )?;
     let base = format!("/api/v1/projects/{PROJECT}/models/{MODEL}");
     println!("\n3. results");
-    let importance: Value = client.get(&format!(
-        "{base}/importance?dataset=applicants&method=path-dependent"
-    ))?;
+    let applicants = ResultQuery {
+        dataset: "applicants".into(),
+        ..ResultQuery::default()
+    };
+    let importance = client.importance(
+        PROJECT,
+        MODEL,
+        &ResultQuery {
+            method: Some(InfluenceMethod::PathDependent),
+            ..applicants.clone()
+        },
+    )?;
     print_importance(&importance);
     println!();
-    let metrics: Value = client.get(&format!("{base}/metrics?dataset=applicants"))?;
-    print_metrics(&metrics);
+    print_metrics(&client.metrics(PROJECT, MODEL, &applicants)?);
     println!("\n4. explore");
     println!("  API document   {url}/api/v1/openapi.json");
     println!("  influences     {url}{base}/influences?dataset=applicants&limit=5");

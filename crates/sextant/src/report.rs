@@ -1,6 +1,6 @@
 //! Human-readable tables of the CLI client and the quickstart.
 
-use serde_json::Value;
+use sextant_api::{ImportanceReport, InfluenceMethod, Metrics, MetricsReport};
 
 /// Prints rows under a header, columns aligned.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
@@ -24,81 +24,88 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-pub fn number(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
-        Some(x) => format!("{x:.6}"),
-        None if v.is_null() => "-".into(),
-        None => v.to_string(),
+/// A figure as the tables show it: whole numbers without decimals, others to six places, and
+/// a value that is not a number as `-`.
+pub fn figure(x: Option<f64>) -> String {
+    match x {
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) if x.is_finite() => format!("{x:.6}"),
+        _ => "-".into(),
     }
 }
 
 /// Prints an importance document as a table.
-pub fn print_importance(doc: &Value) {
-    let features = doc["result"]["features"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let top = features
-        .first()
-        .and_then(|f| f["mean_abs"].as_f64())
-        .unwrap_or(0.0);
+pub fn print_importance(report: &ImportanceReport) {
+    let features = &report.result.features;
+    let top = features.first().map_or(0.0, |f| f.mean_abs);
     let rows: Vec<Vec<String>> = features
         .iter()
         .map(|f| {
-            let v = f["mean_abs"].as_f64().unwrap_or(0.0);
             let bar = if top > 0.0 {
-                "#".repeat(((v / top) * 30.0).round() as usize)
+                "#".repeat(((f.mean_abs / top) * 30.0).round() as usize)
             } else {
                 String::new()
             };
             vec![
-                f["feature"].as_str().unwrap_or("?").to_string(),
-                format!("{v:.6}"),
-                format!("{:+.6}", f["mean"].as_f64().unwrap_or(0.0)),
+                f.feature.clone(),
+                format!("{:.6}", f.mean_abs),
+                format!("{:+.6}", f.mean),
                 bar,
             ]
         })
         .collect();
     println!(
         "global importance: mean |influence| over {} rows of {} ({}, on the margin)",
-        doc["result"]["rows"],
-        doc["source"]["dataset"].as_str().unwrap_or("?"),
-        doc["source"]["method"].as_str().unwrap_or("?")
+        report.result.rows,
+        report.source.dataset,
+        report.source.method.map_or("?", InfluenceMethod::as_str)
     );
     print_table(&["FEATURE", "MEAN |φ|", "MEAN φ", ""], &rows);
 }
 
+/// A named figure of a metrics table.
+type Figure = (&'static str, Option<f64>);
+
 /// Prints a metrics document.
-pub fn print_metrics(doc: &Value) {
-    let m = &doc["result"];
+pub fn print_metrics(report: &MetricsReport) {
+    let (rows, figures, confusion): (u64, Vec<Figure>, Option<&Vec<Vec<u64>>>) =
+        match &report.result {
+            Metrics::Regression(m) => (
+                m.rows,
+                vec![
+                    ("rmse", Some(m.rmse)),
+                    ("mae", Some(m.mae)),
+                    ("r2", m.r2),
+                    ("mape", m.mape),
+                ],
+                None,
+            ),
+            Metrics::Classification(m) => {
+                let mut figures = vec![
+                    ("accuracy", Some(m.accuracy)),
+                    ("precision", Some(m.precision)),
+                    ("recall", Some(m.recall)),
+                    ("f1", Some(m.f1)),
+                    ("roc_auc", m.roc_auc),
+                    ("log_loss", Some(m.log_loss)),
+                    ("brier", Some(m.brier)),
+                ];
+                if m.threshold.is_some() {
+                    figures.push(("threshold", m.threshold));
+                }
+                (m.rows, figures, Some(&m.confusion_matrix))
+            }
+        };
     println!(
-        "metrics of {} on {} ({} labelled rows)",
-        doc["source"]["model"].as_str().unwrap_or("?"),
-        doc["source"]["dataset"].as_str().unwrap_or("?"),
-        m["rows"]
+        "metrics of {} on {} ({rows} labelled rows)",
+        report.source.model, report.source.dataset,
     );
-    let names: &[&str] = if m["task"] == "regression" {
-        &["rmse", "mae", "r2", "mape"]
-    } else {
-        &[
-            "accuracy",
-            "precision",
-            "recall",
-            "f1",
-            "roc_auc",
-            "log_loss",
-            "brier",
-            "threshold",
-        ]
-    };
-    let rows: Vec<Vec<String>> = names
+    let table: Vec<Vec<String>> = figures
         .iter()
-        .filter(|n| !m[**n].is_null() || **n != "threshold")
-        .map(|n| vec![n.to_string(), number(&m[*n])])
+        .map(|(name, x)| vec![name.to_string(), figure(*x)])
         .collect();
-    print_table(&["METRIC", "VALUE"], &rows);
-    if let Some(matrix) = m["confusion_matrix"].as_array() {
+    print_table(&["METRIC", "VALUE"], &table);
+    if let Some(matrix) = confusion {
         println!("confusion matrix (rows: actual class, columns: predicted class)");
         let header: Vec<String> = std::iter::once("".to_string())
             .chain((0..matrix.len()).map(|k| format!("pred {k}")))
@@ -109,7 +116,7 @@ pub fn print_metrics(doc: &Value) {
             .enumerate()
             .map(|(k, row)| {
                 std::iter::once(format!("actual {k}"))
-                    .chain(row.as_array().into_iter().flatten().map(number))
+                    .chain(row.iter().map(|&n| figure(Some(n as f64))))
                     .collect()
             })
             .collect();

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use sextant_store::{FeatureSpec, FeatureType};
+use sextant_api::{FeatureSpec, FeatureType};
 
 /// Infers a schema's features from a table: numbers are numeric, text is categorical.
 pub fn infer_features(

@@ -8,11 +8,9 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::json;
+use sextant_api::{Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key};
 use sextant_data::{TableFormat, open_table};
 use sextant_model::{Feature, FeatureKind};
-use sextant_store::{
-    Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key,
-};
 use utoipa::ToSchema;
 
 use super::forget_content;

@@ -12,10 +12,9 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::json;
+use sextant_api::{CreateProject, Model, ModelSummary, Project, ProjectSchema, Task, model_key};
 use sextant_model::{FeatureKind, Forest, Link};
-use sextant_store::{Model, ModelSummary, Project, ProjectSchema, Task, model_key};
 use utoipa::ToSchema;
 
 pub use upload::check_name;
@@ -50,16 +49,6 @@ pub fn start_ingest(deps: Deps) -> Router {
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(deps)
-}
-
-/// A new project.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProject {
-    /// Unique name: 1–64 letters, digits, `-`, `_`, `.`.
-    pub name: String,
-    /// Features, label, id, task, score type.
-    pub schema: ProjectSchema,
 }
 
 fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
@@ -249,7 +238,7 @@ fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
             None => unknown.push(f.name.clone()),
             Some(spec) => {
                 let model_categorical = matches!(f.kind, FeatureKind::Categorical { .. });
-                let schema_categorical = spec.kind == sextant_store::FeatureType::Categorical;
+                let schema_categorical = spec.kind == sextant_api::FeatureType::Categorical;
                 if model_categorical != schema_categorical {
                     kind_mismatch.push(f.name.clone());
                 }

@@ -5,8 +5,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
-use sextant_store::{AnalyzerTask, Job, JobProgress, JobState, PartInfo, ResultManifest};
+use serde::Deserialize;
+use sextant_api::{
+    AnalyzerTask, FailureReport, Job, JobProgress, JobState, PartInfo, ProgressAck, ResultManifest,
+};
 use uuid::Uuid;
 
 use super::{SchedulerState, parts};
@@ -68,13 +70,6 @@ pub async fn analyzer_task(
         heartbeat_seconds: state.deps.config.scheduler.heartbeat_interval_seconds,
         dataset_rows,
     }))
-}
-
-/// The answer to a progress report.
-#[derive(Serialize)]
-pub struct ProgressAck {
-    /// False when the job was cancelled: the analyzer should stop.
-    pub proceed: bool,
 }
 
 /// Records an analyzer's progress (also its heartbeat).
@@ -238,13 +233,6 @@ pub async fn analyzer_result(
 /// nothing is left to do. Saying so changes nothing, so it needs no token.
 fn merged_already(job: &Job, cache_key: &str, is_part: bool) -> bool {
     is_part && job.state == JobState::Succeeded && job.cache_key == cache_key
-}
-
-/// Why an analyzer gave up.
-#[derive(Debug, Deserialize)]
-pub struct FailureReport {
-    /// The reason, for a person.
-    pub reason: String,
 }
 
 /// Records that an analyzer could not do its job.

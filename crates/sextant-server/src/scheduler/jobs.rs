@@ -10,45 +10,19 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::Utc;
 use futures_util::Stream;
-use serde::Deserialize;
 use serde_json::json;
-use sextant_store::{
-    InfluenceMethod, InputRef, Job, JobKind, JobOptions, JobProgress, JobSpec, JobState, Project,
-    Resources, Task, model_key, sha256_hex,
+use sextant_api::{
+    ALGORITHM_VERSION, CreateJob, InfluenceMethod, InputRef, Job, JobKind, JobOptions, JobProgress,
+    JobSpec, JobState, ListJobs, Project, Resources, Task, model_key,
 };
-use utoipa::ToSchema;
+use sextant_store::sha256_hex;
 use uuid::Uuid;
 
-use super::{ALGORITHM_VERSION, SchedulerState};
+use super::SchedulerState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
 /// The most analyzers one job can be split across.
 pub const MAX_SHARDS: u32 = 64;
-
-/// A job to run.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateJob {
-    /// `predict` or `influences`.
-    pub kind: JobKind,
-    /// The model's name.
-    pub model: String,
-    /// The dataset's name.
-    pub dataset: String,
-    /// Background dataset (interventional influences).
-    #[serde(default)]
-    pub background: Option<String>,
-    /// Method, row limit, threshold.
-    #[serde(default)]
-    pub options: JobOptions,
-    /// Memory limit of the analyzer in MiB (default from the server's config).
-    #[serde(default)]
-    pub memory_mib: Option<u64>,
-    /// Analyzers that share the rows of an influences job (1–64; default: the launcher decides,
-    /// from the job's cost on Kubernetes, one elsewhere).
-    #[serde(default)]
-    pub shards: Option<u32>,
-}
 
 fn check_options(kind: JobKind, request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
     let mut options = request.options.clone();
@@ -231,13 +205,6 @@ pub async fn create_job(
         state.hub.wake();
     }
     Ok((StatusCode::CREATED, Json(job)))
-}
-
-/// Listing filters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct ListJobs {
-    /// At most this many, newest first (default 50, at most 1000).
-    pub limit: Option<u32>,
 }
 
 /// Lists recent jobs of every project.

@@ -22,10 +22,6 @@ pub use launcher::{
     ProcessLauncher,
 };
 
-/// The version of the algorithms behind results: part of every cache key, so a release that
-/// computes differently never serves an older release's results.
-pub const ALGORITHM_VERSION: &str = concat!("sextant-", env!("CARGO_PKG_VERSION"), "+algo.1");
-
 /// What the scheduler's parts share: change notices for event streams, cancellation switches of
 /// running analyzers, and a wake-up for the loop.
 pub struct JobHub {
@@ -35,7 +31,7 @@ pub struct JobHub {
     cancels: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
     wake: Notify,
     /// The last report of each shard of a sharded job.
-    shards: Mutex<HashMap<Uuid, Vec<Option<sextant_store::JobProgress>>>>,
+    shards: Mutex<HashMap<Uuid, Vec<Option<sextant_api::JobProgress>>>>,
 }
 
 impl JobHub {
@@ -68,9 +64,9 @@ impl JobHub {
     pub fn shard_progress(
         &self,
         id: Uuid,
-        part: sextant_store::PartInfo,
-        progress: sextant_store::JobProgress,
-    ) -> sextant_store::JobProgress {
+        part: sextant_api::PartInfo,
+        progress: sextant_api::JobProgress,
+    ) -> sextant_api::JobProgress {
         let mut shards = self.shards.lock().expect("shard lock");
         let slots = shards.entry(id).or_default();
         if slots.len() != part.count as usize {

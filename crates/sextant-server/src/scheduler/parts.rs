@@ -1,16 +1,17 @@
 //! Sharded jobs: several analyzers explain disjoint slices of the rows, each storing its part
 //! under `results/<cache-key>/parts/<index>/` and posting the part's manifest. When every part
 //! is in, the scheduler merges their manifests — no data is copied: the result's table is the
-//! list of part tables in row order, importance is the row-weighted mean of the parts', and the
+//! list of part tables in row order, importance is the row-weighted mean of the parts'
+//! ([`Importance::merge`]), and the
 //! additivity figures add up — and records the result. Progress of the shards is summed for the
 //! job.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-use sextant_store::{
-    AdditivitySummary, Artifacts, JobProgress, PartInfo, ResultManifest, TablePart, result_prefix,
+use sextant_api::{
+    AdditivitySummary, Importance, JobProgress, PartInfo, ResultManifest, TablePart, result_prefix,
 };
+use sextant_store::Artifacts;
 
 use super::jobs::MAX_SHARDS;
 use crate::error::{ApiError, ApiResult};
@@ -64,19 +65,18 @@ pub async fn merge_when_complete(
         return Ok(None);
     }
     let parts: Vec<ResultManifest> = parts.into_values().collect();
-    let mut importance = Vec::new();
+    let mut importance: Vec<Importance> = Vec::new();
     for part in &parts {
         if let Some(key) = &part.importance {
-            let doc: Value = serde_json::from_slice(&artifacts.get_bytes(key).await?)
+            let doc = serde_json::from_slice(&artifacts.get_bytes(key).await?)
                 .map_err(|e| ApiError::internal(format!("{key}: {e}")))?;
-            importance.push((part.rows, doc));
+            importance.push(doc);
         }
     }
     let prefix = result_prefix(cache_key);
     let mut merged = merge_manifests(&parts);
-    if !importance.is_empty() {
+    if let Some(doc) = Importance::merge(&importance) {
         let key = format!("{prefix}/importance.json");
-        let doc = merge_importance(&importance);
         artifacts
             .put_bytes(&key, serde_json::to_vec_pretty(&doc).expect("JSON").into())
             .await?;
@@ -128,61 +128,6 @@ fn merge_manifests(parts: &[ResultManifest]) -> ResultManifest {
     }
 }
 
-/// Global importance of the whole from the parts' (each a mean over its rows): row-weighted
-/// means, sorted by mean |φ| again.
-pub fn merge_importance(parts: &[(u64, Value)]) -> Value {
-    let total: u64 = parts.iter().map(|(rows, _)| rows).sum();
-    let weight = |rows: u64| rows as f64 / total.max(1) as f64;
-    // feature → (mean_abs, mean, mean_abs_by_class), in the first part's order.
-    let mut order: Vec<String> = Vec::new();
-    let mut sums: BTreeMap<String, (f64, f64, Vec<f64>)> = BTreeMap::new();
-    for (rows, doc) in parts {
-        let w = weight(*rows);
-        for entry in doc["features"].as_array().into_iter().flatten() {
-            let name = entry["feature"].as_str().unwrap_or_default().to_string();
-            let sum = sums.entry(name.clone()).or_insert_with(|| {
-                order.push(name);
-                (0.0, 0.0, Vec::new())
-            });
-            sum.0 += w * entry["mean_abs"].as_f64().unwrap_or(0.0);
-            sum.1 += w * entry["mean"].as_f64().unwrap_or(0.0);
-            if let Some(by_class) = entry["mean_abs_by_class"].as_array() {
-                sum.2.resize(by_class.len(), 0.0);
-                for (s, v) in sum.2.iter_mut().zip(by_class) {
-                    *s += w * v.as_f64().unwrap_or(0.0);
-                }
-            }
-        }
-    }
-    let mut features: Vec<Value> = order
-        .iter()
-        .map(|name| {
-            let (mean_abs, mean, by_class) = &sums[name];
-            let mut entry = json!({"feature": name, "mean_abs": mean_abs, "mean": mean});
-            if !by_class.is_empty() {
-                entry["mean_abs_by_class"] = json!(by_class);
-            }
-            entry
-        })
-        .collect();
-    sort_importance(&mut features);
-    let mut merged = parts.first().map(|(_, d)| d.clone()).unwrap_or(json!({}));
-    merged["rows"] = json!(total);
-    merged["features"] = json!(features);
-    merged["shards"] = json!(parts.len());
-    merged
-}
-
-/// Orders importance entries by mean |φ|, largest first.
-pub fn sort_importance(features: &mut [Value]) {
-    features.sort_by(|a, b| {
-        b["mean_abs"]
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&a["mean_abs"].as_f64().unwrap_or(0.0))
-    });
-}
-
 /// The job's progress from its shards' (a shard not heard from yet counts as not started).
 pub fn sum_progress(shards: &[Option<JobProgress>]) -> JobProgress {
     let heard: Vec<&JobProgress> = shards.iter().flatten().collect();
@@ -211,25 +156,6 @@ pub fn sum_progress(shards: &[Option<JobProgress>]) -> JobProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn importance_is_the_row_weighted_mean() {
-        let a = json!({"method": null, "rows": 300, "features": [
-            {"feature": "x", "mean_abs": 1.0, "mean": 0.5},
-            {"feature": "y", "mean_abs": 2.0, "mean": -1.0},
-        ]});
-        let b = json!({"method": null, "rows": 100, "features": [
-            {"feature": "y", "mean_abs": 6.0, "mean": 3.0},
-            {"feature": "x", "mean_abs": 5.0, "mean": 0.5},
-        ]});
-        let m = merge_importance(&[(300, a), (100, b)]);
-        assert_eq!(m["rows"], 400);
-        assert_eq!(m["features"][0]["feature"], "y");
-        assert_eq!(m["features"][0]["mean_abs"], 3.0);
-        assert_eq!(m["features"][0]["mean"], 0.0);
-        assert_eq!(m["features"][1]["mean_abs"], 2.0);
-        assert_eq!(m["features"][1]["mean"], 0.5);
-    }
 
     #[test]
     fn progress_adds_up_over_shards() {

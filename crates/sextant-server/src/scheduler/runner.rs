@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sextant_store::{ClaimedJob, JobState, Metastore};
+use sextant_api::JobState;
+use sextant_store::{ClaimedJob, Metastore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::JobHub;
@@ -162,7 +163,7 @@ async fn settle(metastore: &dyn Metastore, id: uuid::Uuid, reason: &str) {
 }
 
 /// CPU, memory and shards for a job, from its cost and what the launcher can do.
-async fn sizing(deps: &Deps, launcher: &dyn Launcher, job: &sextant_store::Job) -> Sizing {
+async fn sizing(deps: &Deps, launcher: &dyn Launcher, job: &sextant_api::Job) -> Sizing {
     let spec = &job.spec;
     let fallback = Sizing {
         cpu_millis: (spec.resources.threads.max(1) * 1000) as u32,
@@ -251,7 +252,7 @@ async fn follow(
     deps: Deps,
     hub: Arc<JobHub>,
     launcher: &'static str,
-    job: sextant_store::Job,
+    job: sextant_api::Job,
     mut analyzer: Box<dyn Analyzer>,
     _permit: Option<OwnedSemaphorePermit>,
 ) {
@@ -355,8 +356,8 @@ async fn follow(
         .map(|j| j.state.as_str())
         .unwrap_or("unknown");
     let kind = match job.spec.kind {
-        sextant_store::JobKind::Predict => "predict",
-        sextant_store::JobKind::Influences => "influences",
+        sextant_api::JobKind::Predict => "predict",
+        sextant_api::JobKind::Influences => "influences",
     };
     let seconds = started.elapsed().as_secs_f64();
     deps.telemetry.observe_analyzer(kind, outcome, seconds);

@@ -1,7 +1,8 @@
 //! After a scheduler restart: Jobs still running are adopted, leftovers deleted.
 
+use sextant_api::JobState;
 use sextant_server::scheduler::{AnalyzerExit, Launcher};
-use sextant_store::{JobExecution, JobState};
+use sextant_store::JobExecution;
 use uuid::Uuid;
 
 use crate::api::*;

@@ -8,19 +8,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use serde_json::json;
 use sextant_algo::{
     Additivity, Interventional, PathDependent, Predictor, check_additivity, classification_metrics,
     explanation_len, regression_metrics,
 };
+use sextant_api::{
+    ALGORITHM_VERSION, AdditivitySummary, AnalyzerTask, ClassificationQuality, ClassificationTask,
+    FeatureImportance, Importance, InfluenceMethod, InfluenceScale, JobKind, Metrics, PartInfo,
+    RegressionQuality, RegressionTask, ResultManifest, Task, result_prefix,
+};
 use sextant_data::{Batch, SkipRows, TableWriter, open_table, read_table, table_columns};
 use sextant_model::{Feature, FeatureKind, Forest, Rows};
-use sextant_server::scheduler::ALGORITHM_VERSION;
-use sextant_server::scheduler::parts::sort_importance;
-use sextant_store::{
-    AdditivitySummary, AnalyzerTask, Artifacts, InfluenceMethod, JobKind, PartInfo, ResultManifest,
-    Task, result_prefix,
-};
+use sextant_store::Artifacts;
 use uuid::Uuid;
 
 use crate::explain::{Explainer, additivity_verdict, explanation_columns};
@@ -318,14 +317,21 @@ fn predict(
     let metrics = quality(task, &responses, &labels);
     let key = format!("{}/metrics.json", input.prefix);
     manifest.metrics = Some(key.clone());
-    Ok(vec![(key, metrics)])
+    Ok(vec![(key, serde_json::to_value(metrics)?)])
 }
 
-fn quality(task: &AnalyzerTask, responses: &[f64], labels: &[f64]) -> serde_json::Value {
+fn quality(task: &AnalyzerTask, responses: &[f64], labels: &[f64]) -> Metrics {
     match task.schema.task {
         Task::Regression => {
             let m = regression_metrics(responses, labels);
-            json!({"task": "regression", "rows": m.rows, "rmse": m.rmse, "mae": m.mae, "r2": m.r2, "mape": m.mape})
+            Metrics::Regression(RegressionQuality {
+                mae: m.mae,
+                mape: m.mape,
+                r2: m.r2,
+                rmse: m.rmse,
+                rows: m.rows as u64,
+                task: RegressionTask::Regression,
+            })
         }
         Task::Binary | Task::Multiclass => {
             let classes = if task.schema.task == Task::Binary {
@@ -336,13 +342,23 @@ fn quality(task: &AnalyzerTask, responses: &[f64], labels: &[f64]) -> serde_json
             let threshold = task.spec.options.threshold.unwrap_or(0.5);
             let labels: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
             let m = classification_metrics(responses, &labels, classes, threshold);
-            json!({
-                "task": if classes == 2 { "binary" } else { "multiclass" },
-                "rows": m.rows, "classes": m.classes,
-                "threshold": (classes == 2).then_some(m.threshold),
-                "accuracy": m.accuracy, "precision": m.precision, "recall": m.recall, "f1": m.f1,
-                "roc_auc": m.roc_auc, "log_loss": m.log_loss, "brier": m.brier,
-                "confusion_matrix": m.confusion,
+            Metrics::Classification(ClassificationQuality {
+                accuracy: m.accuracy,
+                brier: m.brier,
+                classes: m.classes as u32,
+                confusion_matrix: m.confusion,
+                f1: m.f1,
+                log_loss: m.log_loss,
+                precision: m.precision,
+                recall: m.recall,
+                roc_auc: m.roc_auc,
+                rows: m.rows as u64,
+                task: if classes == 2 {
+                    ClassificationTask::Binary
+                } else {
+                    ClassificationTask::Multiclass
+                },
+                threshold: (classes == 2).then_some(m.threshold),
             })
         }
     }
@@ -432,30 +448,31 @@ fn influences(
     });
     let (abs, signed) = sums.into_inner();
     let n = done.max(1) as f64;
-    let mut features: Vec<serde_json::Value> = (0..nf)
+    let features = (0..nf)
         .map(|j| {
             let per_class: Vec<f64> = (0..n_out).map(|k| abs[k * nf + j] / n).collect();
             let mean_abs = per_class.iter().sum::<f64>() / n_out as f64;
             let mean: f64 = (0..n_out).map(|k| signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
-            let mut entry =
-                json!({"feature": forest.features()[j].name, "mean_abs": mean_abs, "mean": mean});
-            if n_out > 1 {
-                entry["mean_abs_by_class"] = json!(per_class);
+            FeatureImportance {
+                feature: forest.features()[j].name.clone(),
+                mean,
+                mean_abs,
+                mean_abs_by_class: (n_out > 1).then_some(per_class),
             }
-            entry
         })
         .collect();
-    sort_importance(&mut features);
-    let importance = json!({
-        "method": task.spec.options.method,
-        "dataset": task.spec.dataset.name,
-        "background": task.spec.background.as_ref().map(|b| &b.name),
-        "rows": done,
+    let mut importance = Importance {
+        background: task.spec.background.as_ref().map(|b| b.name.clone()),
+        dataset: task.spec.dataset.name.clone(),
+        features,
+        method: task.spec.options.method,
+        rows: done as u64,
         // TreeSHAP explains the margin (log-odds for classifiers), whatever the score type.
-        "scale": "margin",
-        "features": features,
-    });
+        scale: InfluenceScale::Margin,
+        shards: None,
+    };
+    importance.sort();
     let key = format!("{}/importance.json", input.prefix);
     manifest.importance = Some(key.clone());
-    Ok(vec![(key, importance)])
+    Ok(vec![(key, serde_json::to_value(importance)?)])
 }

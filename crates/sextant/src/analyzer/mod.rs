@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sextant_store::{AnalyzerTask, JobProgress};
+use sextant_api::{AnalyzerTask, JobProgress};
 use uuid::Uuid;
 
 use crate::Failure;

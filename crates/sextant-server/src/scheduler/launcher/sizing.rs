@@ -2,7 +2,7 @@
 //! leaves × depth for the compute; bytes of data, model and result table for the memory), within
 //! the job's own memory limit and the cluster's per-analyzer maximum.
 
-use sextant_store::{DatasetSummary, InfluenceMethod, JobKind, JobSpec, ModelSummary};
+use sextant_api::{DatasetSummary, InfluenceMethod, JobKind, JobSpec, ModelSummary};
 
 /// Resources one analyzer asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -103,7 +103,7 @@ pub fn estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sextant_store::{DatasetRole, InputRef, JobOptions, Resources};
+    use sextant_api::{DatasetRole, InputRef, JobOptions, Resources};
 
     fn input() -> InputRef {
         InputRef {

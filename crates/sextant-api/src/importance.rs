@@ -1,0 +1,155 @@
+//! Global importance: the document an influences job stores beside its table, and how the
+//! documents of a sharded job's parts make the whole one.
+//!
+//! Fields are declared in alphabetical order: documents written before this type existed were
+//! JSON maps with sorted keys, and the API answers byte for byte as it did.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::InfluenceMethod;
+
+/// The scale influences are measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InfluenceScale {
+    /// The model's margin (log-odds for classifiers), whatever the project's score type:
+    /// TreeSHAP explains the margin.
+    Margin,
+}
+
+/// One feature's global importance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FeatureImportance {
+    /// The feature's name.
+    pub feature: String,
+    /// Mean influence (signed), averaged over the outputs.
+    pub mean: f64,
+    /// Mean |influence|, averaged over the outputs.
+    pub mean_abs: f64,
+    /// Mean |influence| per output (multiclass models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_abs_by_class: Option<Vec<f64>>,
+}
+
+/// Global importance of an influences result (stored as `importance.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Importance {
+    /// The background dataset, for interventional influences.
+    pub background: Option<String>,
+    /// The dataset explained.
+    pub dataset: String,
+    /// Features, largest mean |influence| first.
+    pub features: Vec<FeatureImportance>,
+    /// The Shapley game explained.
+    pub method: Option<InfluenceMethod>,
+    /// Rows averaged over.
+    pub rows: u64,
+    /// The scale of the influences.
+    pub scale: InfluenceScale,
+    /// For a sharded job: how many parts were merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+}
+
+impl Importance {
+    /// Orders the features by mean |influence|, largest first.
+    pub fn sort(&mut self) {
+        self.features
+            .sort_by(|a, b| b.mean_abs.total_cmp(&a.mean_abs));
+    }
+
+    /// The importance of the whole from its parts' (each a mean over its own rows): row-weighted
+    /// means, in the first part's feature order, sorted again. `None` for no parts.
+    pub fn merge(parts: &[Importance]) -> Option<Importance> {
+        let first = parts.first()?;
+        let total: u64 = parts.iter().map(|p| p.rows).sum();
+        let mut order: Vec<&str> = Vec::new();
+        let mut sums: BTreeMap<&str, (f64, f64, Vec<f64>)> = BTreeMap::new();
+        for part in parts {
+            let weight = part.rows as f64 / total.max(1) as f64;
+            for entry in &part.features {
+                let sum = sums.entry(&entry.feature).or_insert_with(|| {
+                    order.push(&entry.feature);
+                    (0.0, 0.0, Vec::new())
+                });
+                sum.0 += weight * entry.mean_abs;
+                sum.1 += weight * entry.mean;
+                if let Some(by_class) = &entry.mean_abs_by_class {
+                    sum.2.resize(by_class.len(), 0.0);
+                    for (s, v) in sum.2.iter_mut().zip(by_class) {
+                        *s += weight * v;
+                    }
+                }
+            }
+        }
+        let features = order
+            .iter()
+            .map(|name| {
+                let (mean_abs, mean, by_class) = &sums[name];
+                FeatureImportance {
+                    feature: name.to_string(),
+                    mean: *mean,
+                    mean_abs: *mean_abs,
+                    mean_abs_by_class: (!by_class.is_empty()).then(|| by_class.clone()),
+                }
+            })
+            .collect();
+        let mut merged = Importance {
+            features,
+            rows: total,
+            shards: Some(parts.len() as u32),
+            ..first.clone()
+        };
+        merged.sort();
+        Some(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(name: &str, mean_abs: f64, mean: f64) -> FeatureImportance {
+        FeatureImportance {
+            feature: name.into(),
+            mean,
+            mean_abs,
+            mean_abs_by_class: None,
+        }
+    }
+
+    fn part(rows: u64, features: Vec<FeatureImportance>) -> Importance {
+        Importance {
+            background: None,
+            dataset: "d".into(),
+            features,
+            method: None,
+            rows,
+            scale: InfluenceScale::Margin,
+            shards: None,
+        }
+    }
+
+    #[test]
+    fn merged_importance_is_the_row_weighted_mean() {
+        let a = part(300, vec![feature("x", 1.0, 0.5), feature("y", 2.0, -1.0)]);
+        let b = part(100, vec![feature("y", 6.0, 3.0), feature("x", 5.0, 0.5)]);
+        let m = Importance::merge(&[a, b]).unwrap();
+        assert_eq!((m.rows, m.shards), (400, Some(2)));
+        assert_eq!(m.features[0].feature, "y");
+        assert_eq!((m.features[0].mean_abs, m.features[0].mean), (3.0, 0.0));
+        assert_eq!((m.features[1].mean_abs, m.features[1].mean), (2.0, 0.5));
+    }
+
+    #[test]
+    fn documents_keep_the_stored_key_order() {
+        let doc = part(2, vec![feature("x", 1.0, 0.5)]);
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"background":null,"dataset":"d","features":[{"feature":"x","mean":0.5,"mean_abs":1.0}],"method":null,"rows":2,"scale":"margin"}"#
+        );
+    }
+}

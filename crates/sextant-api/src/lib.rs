@@ -1,0 +1,36 @@
+//! Sextant's wire and protocol types, shared by the services, the analyzer, the client and the
+//! store, with no IO of their own:
+//!
+//! - API views and request bodies: [`Project`], [`Model`], [`Dataset`], [`Job`], [`CreateJob`],
+//!   [`ErrorBody`], and the intelligence service's answers ([`TablePage`], [`ImportanceReport`],
+//!   [`MetricsReport`]);
+//! - persisted documents, each with a `version` so later releases read what earlier ones wrote:
+//!   [`JobSpec`], [`ResultManifest`], and the typed [`Importance`] and [`Metrics`] documents;
+//! - the analyzer protocol ([`AnalyzerTask`], [`ProgressAck`], [`FailureReport`]).
+//!
+//! Every type that crosses the API derives `utoipa::ToSchema`, so the OpenAPI document has a
+//! schema for every body.
+
+mod catalog;
+mod error;
+mod importance;
+mod job;
+mod metrics;
+mod project;
+mod protocol;
+mod report;
+mod result;
+
+pub use catalog::*;
+pub use error::*;
+pub use importance::*;
+pub use job::*;
+pub use metrics::*;
+pub use project::*;
+pub use protocol::*;
+pub use report::*;
+pub use result::*;
+
+/// The version of the algorithms, part of every cache key: a release whose numbers may differ
+/// changes it, so results it would compute differently are computed again.
+pub const ALGORITHM_VERSION: &str = concat!("sextant-", env!("CARGO_PKG_VERSION"), "+algo.1");

@@ -1,0 +1,85 @@
+//! What the intelligence service answers: pages of result tables, and the importance and metrics
+//! documents, each with where it came from.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{Importance, InfluenceMethod, Metrics};
+
+/// The largest page of a result table.
+pub const MAX_PAGE_ROWS: u64 = 10_000;
+
+/// The page size when none is asked for.
+pub const DEFAULT_PAGE_ROWS: u64 = 100;
+
+/// Which result, and which rows of it (the query of the result endpoints).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultQuery {
+    /// The dataset the result was computed on.
+    pub dataset: String,
+    /// For influences and importance: `path-dependent` or `interventional` (default: the
+    /// latest of either).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<InfluenceMethod>,
+    /// First row (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 0)]
+    pub offset: Option<u64>,
+    /// Rows in the page (default 100, at most 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u64>,
+}
+
+/// Where a result came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Provenance {
+    /// The job that computed it.
+    pub job: Uuid,
+    /// The model.
+    pub model: String,
+    /// The dataset.
+    pub dataset: String,
+    /// The influence method, for influences.
+    pub method: Option<InfluenceMethod>,
+    /// The background dataset, for interventional influences.
+    pub background: Option<String>,
+    /// Rows in the result.
+    pub rows_total: u64,
+}
+
+/// A page of a result table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TablePage {
+    /// Where it came from.
+    pub source: Provenance,
+    /// The first row of the page.
+    pub offset: u64,
+    /// Rows asked for.
+    pub limit: u64,
+    /// Column names: `row` (the row's index in the dataset), the id column if the project has
+    /// one, then the values.
+    pub columns: Vec<String>,
+    /// One array per row; missing values are null.
+    pub rows: Vec<Vec<Option<f64>>>,
+}
+
+/// Global importance of a result, with its provenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportanceReport {
+    /// Where it came from.
+    pub source: Provenance,
+    /// Mean |influence| per feature, largest first.
+    pub result: Importance,
+}
+
+/// Quality metrics of a result, with its provenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MetricsReport {
+    /// Where it came from.
+    pub source: Provenance,
+    /// The metrics for the project's task.
+    pub result: Metrics,
+}

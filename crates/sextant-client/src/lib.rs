@@ -1,0 +1,391 @@
+//! A typed, blocking HTTP client for the whole Sextant API: every request and answer is a type
+//! from `sextant-api`, so the CLI, the quickstart, the benchmarks and the tests read the same
+//! documents the server writes.
+//!
+//! ```no_run
+//! use sextant_client::Client;
+//! let client = Client::new("http://127.0.0.1:8640");
+//! for project in client.projects()? {
+//!     println!("{}", project.name);
+//! }
+//! # Ok::<(), sextant_client::ClientError>(())
+//! ```
+
+mod error;
+mod multipart;
+
+use std::fmt::Display;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sextant_api::{
+    CreateJob, CreateProject, Dataset, DatasetRole, ImportanceReport, Job, MetricsReport, Model,
+    Project, ResultQuery, TablePage,
+};
+
+pub use error::{ClientError, ClientResult};
+
+/// The server the CLI talks to unless told otherwise.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8640";
+
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest answer read (a page of 10,000 rows of a wide table is tens of MB).
+const MAX_ANSWER_BYTES: u64 = 1 << 30;
+
+/// A connection to one Sextant server (or gateway).
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+/// An answer as it came: status and body, for probes of the API's edges (tests, health checks).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as JSON (`null` when empty or not JSON).
+    pub body: Value,
+}
+
+/// The fields of a dataset upload besides its file.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetUpload<'a> {
+    /// Its name in the project.
+    pub name: &'a str,
+    /// Its role (the server's default is `custom`).
+    pub role: Option<DatasetRole>,
+}
+
+impl Client {
+    /// A client of the server at `base` (`http://host:port`, with or without a trailing slash).
+    pub fn new(base: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .build()
+            .into();
+        Client {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Status and body text of an answer.
+    fn read(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> ClientResult<(u16, String)> {
+        let mut response = result.map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|e| ClientError::Read(e.to_string()))?;
+        Ok((status, body))
+    }
+
+    fn answer<T: DeserializeOwned>(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> ClientResult<T> {
+        let (status, body) = self.read(result)?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::from_answer(status, &body));
+        }
+        let body = if body.is_empty() { "null" } else { &body };
+        serde_json::from_str(body).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// `GET path`, its answer read as `T`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.answer(self.agent.get(self.url(path)).call())
+    }
+
+    /// `POST path` with a JSON body, its answer read as `T`.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> ClientResult<T> {
+        self.answer(self.agent.post(self.url(path)).send_json(body))
+    }
+
+    /// `DELETE path`, its answer read as `T`.
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.answer(self.agent.delete(self.url(path)).call())
+    }
+
+    /// Any request, answered with its status and JSON body whatever the status: for checking
+    /// how the API answers bad requests. `body` is sent as JSON when given.
+    pub fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> ClientResult<RawAnswer> {
+        let url = self.url(path);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            ("POST", Some(body)) => self.agent.post(&url).send_json(body),
+            ("POST", None) => self.agent.post(&url).send_empty(),
+            ("PUT", Some(body)) => self.agent.put(&url).send_json(body),
+            ("PUT", None) => self.agent.put(&url).send_empty(),
+            _ => return Err(ClientError::Usage(format!("unsupported method {method}"))),
+        };
+        let (status, text) = self.read(result)?;
+        Ok(RawAnswer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
+    }
+
+    /// Whether the server answers `/readyz` with a success.
+    pub fn ready(&self) -> bool {
+        self.agent
+            .get(self.url("/readyz"))
+            .call()
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// The OpenAPI document of `/api/v1`.
+    pub fn openapi(&self) -> ClientResult<Value> {
+        self.get("/api/v1/openapi.json")
+    }
+
+    /// Creates a project.
+    pub fn create_project(&self, project: &CreateProject) -> ClientResult<Project> {
+        self.post("/api/v1/projects", project)
+    }
+
+    /// Every project.
+    pub fn projects(&self) -> ClientResult<Vec<Project>> {
+        self.get("/api/v1/projects")
+    }
+
+    /// One project.
+    pub fn project(&self, name: &str) -> ClientResult<Project> {
+        self.get(&format!("/api/v1/projects/{name}"))
+    }
+
+    /// Uploads a model file (streamed) under `name`.
+    pub fn upload_model(&self, project: &str, name: &str, file: &Path) -> ClientResult<Model> {
+        self.upload(
+            &format!("/api/v1/projects/{project}/models"),
+            &[("name", name)],
+            file,
+        )
+    }
+
+    /// A project's models.
+    pub fn models(&self, project: &str) -> ClientResult<Vec<Model>> {
+        self.get(&format!("/api/v1/projects/{project}/models"))
+    }
+
+    /// One model.
+    pub fn model(&self, project: &str, name: &str) -> ClientResult<Model> {
+        self.get(&format!("/api/v1/projects/{project}/models/{name}"))
+    }
+
+    /// Deletes a model (refused while a job reads it).
+    pub fn delete_model(&self, project: &str, name: &str) -> ClientResult<()> {
+        self.delete::<Value>(&format!("/api/v1/projects/{project}/models/{name}"))
+            .map(drop)
+    }
+
+    /// Uploads a dataset file (CSV or Parquet, streamed).
+    pub fn upload_dataset(
+        &self,
+        project: &str,
+        upload: &DatasetUpload,
+        file: &Path,
+    ) -> ClientResult<Dataset> {
+        let mut fields = vec![("name", upload.name)];
+        if let Some(role) = upload.role {
+            fields.push(("role", role.as_str()));
+        }
+        self.upload(
+            &format!("/api/v1/projects/{project}/datasets"),
+            &fields,
+            file,
+        )
+    }
+
+    /// A project's datasets.
+    pub fn datasets(&self, project: &str) -> ClientResult<Vec<Dataset>> {
+        self.get(&format!("/api/v1/projects/{project}/datasets"))
+    }
+
+    /// One dataset.
+    pub fn dataset(&self, project: &str, name: &str) -> ClientResult<Dataset> {
+        self.get(&format!("/api/v1/projects/{project}/datasets/{name}"))
+    }
+
+    /// Deletes a dataset (refused while a job reads it).
+    pub fn delete_dataset(&self, project: &str, name: &str) -> ClientResult<()> {
+        self.delete::<Value>(&format!("/api/v1/projects/{project}/datasets/{name}"))
+            .map(drop)
+    }
+
+    /// Submits a job (answered from a stored result when an identical one exists).
+    pub fn submit_job(&self, project: &str, job: &CreateJob) -> ClientResult<Job> {
+        self.post(&format!("/api/v1/projects/{project}/jobs"), job)
+    }
+
+    /// Recent jobs, newest first: of one project, or of all.
+    pub fn jobs(&self, project: Option<&str>, limit: Option<u32>) -> ClientResult<Vec<Job>> {
+        let path = match project {
+            Some(p) => format!("/api/v1/projects/{p}/jobs"),
+            None => "/api/v1/jobs".into(),
+        };
+        match limit {
+            Some(n) => self.get(&format!("{path}?limit={n}")),
+            None => self.get(&path),
+        }
+    }
+
+    /// One job (by its id: a `Uuid`, or its text).
+    pub fn job(&self, id: impl Display) -> ClientResult<Job> {
+        self.get(&format!("/api/v1/jobs/{id}"))
+    }
+
+    /// Cancels a job; answers it as it is after the cancellation.
+    pub fn cancel_job(&self, id: impl Display) -> ClientResult<Job> {
+        self.delete(&format!("/api/v1/jobs/{id}"))
+    }
+
+    /// Follows a job's event stream, calling `seen` with each state, until it finishes; answers
+    /// the finished job.
+    pub fn follow(&self, id: impl Display, mut seen: impl FnMut(&Job)) -> ClientResult<Job> {
+        let response = self
+            .agent
+            .get(self.url(&format!("/api/v1/jobs/{id}/events")))
+            .header("Accept", "text/event-stream")
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        if status != 200 {
+            let text = body.read_to_string().unwrap_or_default();
+            return Err(ClientError::from_answer(status, &text));
+        }
+        let reader = BufReader::new(body.into_reader());
+        let mut last = None;
+        for line in reader.lines() {
+            let line =
+                line.map_err(|e| ClientError::Stream(format!("the event stream broke off: {e}")))?;
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            let job: Job = serde_json::from_str(data.trim()).map_err(|_| {
+                ClientError::Stream(format!(
+                    "the server sent an event that is not a job: {data}"
+                ))
+            })?;
+            seen(&job);
+            let done = job.state.is_terminal();
+            last = Some(job);
+            if done {
+                break;
+            }
+        }
+        last.ok_or_else(|| {
+            ClientError::Stream("the event stream ended before the job finished".into())
+        })
+    }
+
+    fn result_path(project: &str, model: &str, what: &str, query: &ResultQuery) -> String {
+        let mut path = format!(
+            "/api/v1/projects/{project}/models/{model}/{what}?dataset={}",
+            query.dataset
+        );
+        if let Some(m) = query.method {
+            path.push_str(&format!("&method={}", m.as_str()));
+        }
+        if let Some(offset) = query.offset {
+            path.push_str(&format!("&offset={offset}"));
+        }
+        if let Some(limit) = query.limit {
+            path.push_str(&format!("&limit={limit}"));
+        }
+        path
+    }
+
+    /// A page of a model's predictions on a dataset.
+    pub fn predictions(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<TablePage> {
+        self.get(&Self::result_path(project, model, "predictions", query))
+    }
+
+    /// A page of a model's influences on a dataset.
+    pub fn influences(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<TablePage> {
+        self.get(&Self::result_path(project, model, "influences", query))
+    }
+
+    /// Global importance of a model on a dataset.
+    pub fn importance(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<ImportanceReport> {
+        self.get(&Self::result_path(project, model, "importance", query))
+    }
+
+    /// Quality metrics of a model on a labelled dataset.
+    pub fn metrics(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<MetricsReport> {
+        self.get(&Self::result_path(project, model, "metrics", query))
+    }
+
+    /// Sends a multipart form: text fields, then the file (streamed, not read into memory).
+    pub fn upload<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: &Path,
+    ) -> ClientResult<T> {
+        let form = multipart::Form::new(fields, file)?;
+        let request = self
+            .agent
+            .post(self.url(path))
+            .header("Content-Type", form.content_type())
+            .header("Content-Length", form.length().to_string())
+            // The server may refuse an upload before reading it (an unknown project, a taken
+            // name): it then answers at once, and the file is never sent. Without this the client
+            // would be writing when the server closes the connection, and see a broken pipe
+            // instead of the answer.
+            .header("Expect", "100-continue");
+        let mut body = form.into_reader();
+        self.answer(request.send(ureq::SendBody::from_reader(&mut body)))
+    }
+}
