@@ -16,6 +16,24 @@ pub enum JobKind {
     Influences,
 }
 
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 2] = [JobKind::Predict, JobKind::Influences];
+
+    /// The name used in the API, the CLI and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Predict => "predict",
+            JobKind::Influences => "influences",
+        }
+    }
+
+    /// The kind of a name from [`JobKind::as_str`].
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// The Shapley game an influences job explains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -11,6 +11,7 @@
 //! # Ok::<(), sextant_client::ClientError>(())
 //! ```
 
+mod analyzer;
 mod error;
 mod multipart;
 
@@ -27,6 +28,7 @@ use sextant_api::{
     Project, ResultQuery, TablePage,
 };
 
+pub use analyzer::{SchedulerLink, ShardOf};
 pub use error::{ClientError, ClientResult};
 
 /// The server the CLI talks to unless told otherwise.

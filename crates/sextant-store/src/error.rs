@@ -15,6 +15,7 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     /// The database failed.
+    #[cfg(feature = "metastore")]
     #[error("metastore: {context}: {source}")]
     Database {
         /// What was being done.
@@ -24,6 +25,7 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// The database schema could not be brought up to date.
+    #[cfg(feature = "metastore")]
     #[error("metastore migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A stored document could not be read back.
@@ -68,6 +70,7 @@ pub enum StoreError {
 /// A storage result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+#[cfg(feature = "metastore")]
 pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }

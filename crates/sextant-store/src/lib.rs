@@ -8,22 +8,33 @@
 //!   atomically, through the `object_store` crate.
 
 mod artifacts;
+#[cfg(feature = "metastore")]
 mod bookkeeping;
 mod error;
+#[cfg(feature = "metastore")]
 mod metastore;
+#[cfg(feature = "metastore")]
 mod postgres;
+#[cfg(feature = "metastore")]
 mod sql;
+#[cfg(feature = "metastore")]
 mod sqlite;
 
+#[cfg(feature = "metastore")]
 use std::sync::Arc;
 
 pub use artifacts::{Artifacts, Hasher, install_crypto, sha256_hex};
+#[cfg(feature = "metastore")]
 pub use bookkeeping::{ClaimedJob, JobExecution};
 pub use error::{StoreError, StoreResult};
+#[cfg(feature = "metastore")]
 pub use metastore::Metastore;
+#[cfg(feature = "metastore")]
 pub use postgres::PostgresMetastore;
+#[cfg(feature = "metastore")]
 pub use sqlite::SqliteMetastore;
 
+#[cfg(feature = "metastore")]
 /// Opens the metastore a URI names: `sqlite://path/to/file.db` (embedded) or
 /// `postgres://user:password@host:port/database` (shared by several processes).
 pub async fn open_metastore(uri: &str) -> StoreResult<Arc<dyn Metastore>> {

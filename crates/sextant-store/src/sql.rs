@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
-use sextant_api::JobKind;
 
 /// States in which a job still needs its inputs.
 pub(crate) const ACTIVE: &str = "('queued','starting','running')";
@@ -57,13 +56,6 @@ pub(crate) fn not_found(what: &'static str, name: impl Into<String>) -> StoreErr
     StoreError::NotFound {
         what,
         name: name.into(),
-    }
-}
-
-pub(crate) fn kind_name(kind: JobKind) -> &'static str {
-    match kind {
-        JobKind::Predict => "predict",
-        JobKind::Influences => "influences",
     }
 }
 
@@ -297,7 +289,7 @@ impl Metastore for $store {
         )
         .bind(job.id.to_string())
         .bind(&job.project)
-        .bind(kind_name(job.spec.kind))
+        .bind(job.spec.kind.as_str())
         .bind(&job.spec.model.name)
         .bind(&job.spec.dataset.name)
         .bind(json(&job.spec))
@@ -364,7 +356,7 @@ impl Metastore for $store {
              AND state = 'succeeded' ORDER BY created_at DESC, id DESC LIMIT 50",
         )
         .bind(project)
-        .bind(kind_name(kind))
+        .bind(kind.as_str())
         .bind(model)
         .bind(dataset)
         .fetch_all(&self.pool)

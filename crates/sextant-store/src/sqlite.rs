@@ -16,8 +16,7 @@ use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
 use crate::metastore::Metastore;
 use crate::sql::{
-    ACTIVE, Dialect, json, kind_name, millis, new_token, not_found, parse, sql_metastore, taken,
-    time,
+    ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
 use sextant_api::{
     Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,

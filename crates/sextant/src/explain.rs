@@ -10,10 +10,13 @@ use sextant_algo::{
     explanation_len,
 };
 use sextant_data::{Batch, TableWriter, open_table, read_table};
-use sextant_model::{Forest, Rows};
+use sextant_model::Rows;
+
+use sextant_analyzer::columns::{Explainer, additivity_verdict, explanation_columns};
+use sextant_analyzer::pipeline;
 
 use crate::progress::{RowProgress, rate};
-use crate::{Failure, Method, output_path, pipeline};
+use crate::{Failure, Method, analyzer_failure, output_path};
 
 /// Rows read, explained and written at a time: enough to keep every core busy, few enough that
 /// memory stays small whatever the file size.
@@ -40,56 +43,6 @@ pub struct ExplainArgs {
     /// Explain only the first N rows.
     #[arg(long)]
     rows: Option<usize>,
-}
-
-/// One column per feature, then `base_value` and `margin`; for multi-output models one such
-/// block per output with a `__class<k>` suffix.
-pub fn explanation_columns(forest: &Forest) -> Vec<String> {
-    let mut columns = Vec::new();
-    for k in 0..forest.n_outputs() {
-        let suffix = if forest.n_outputs() > 1 {
-            format!("__class{k}")
-        } else {
-            String::new()
-        };
-        columns.extend(
-            forest
-                .features()
-                .iter()
-                .map(|f| format!("{}{suffix}", f.name)),
-        );
-        columns.push(format!("base_value{suffix}"));
-        columns.push(format!("margin{suffix}"));
-    }
-    columns
-}
-
-pub(crate) enum Explainer<'a> {
-    PathDependent(PathDependent<'a>),
-    Interventional(Interventional<'a>),
-}
-
-impl Explainer<'_> {
-    pub(crate) fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
-        match self {
-            Explainer::PathDependent(e) => e.explain(rows, out),
-            Explainer::Interventional(e) => e.explain(rows, out),
-        }
-    }
-}
-
-/// Passes an explanation whose every row added up; else fails it, saying what became of it.
-/// Nothing that failed the check is kept.
-pub(crate) fn additivity_verdict(a: Additivity, consequence: &str) -> Result<(), Failure> {
-    if a.passed() {
-        return Ok(());
-    }
-    Err(Failure::Check(anyhow!(
-        "additivity check failed on {} of {} rows (worst error {:.2e}); {consequence}",
-        a.failing,
-        a.checked,
-        a.worst_abs
-    )))
 }
 
 pub fn run(args: ExplainArgs) -> Result<(), Failure> {
@@ -143,9 +96,11 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
             table.extend_from_slice(block);
             table.push(*margin);
         }
-        Ok(table)
+        Ok::<_, Failure>(table)
     };
-    let keep = || additivity_verdict(*additivity.borrow(), "no output was written");
+    let keep = || {
+        additivity_verdict(*additivity.borrow(), "no output was written").map_err(analyzer_failure)
+    };
     let done = pipeline::run(
         reader,
         writer,

@@ -9,7 +9,6 @@ mod commands;
 mod explain;
 mod inspect;
 mod isolation;
-mod pipeline;
 mod predict;
 mod progress;
 mod quickstart;
@@ -105,6 +104,15 @@ pub enum Failure {
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Failure {
+        Failure::Input(e.into())
+    }
+}
+
+/// The exit a failed analyzer computation gets: a failed check is 1, anything else 2.
+pub fn analyzer_failure(e: sextant_analyzer::AnalyzerError) -> Failure {
+    if e.is_check() {
+        Failure::Check(e.into())
+    } else {
         Failure::Input(e.into())
     }
 }

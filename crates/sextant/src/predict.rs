@@ -6,10 +6,13 @@ use anyhow::Context;
 use clap::Args;
 use sextant_algo::Predictor;
 use sextant_data::{Batch, TableWriter, open_table};
-use sextant_model::{Forest, Rows};
+use sextant_model::Rows;
+
+use sextant_analyzer::columns::prediction_columns;
+use sextant_analyzer::pipeline;
 
 use crate::progress::{RowProgress, rate};
-use crate::{Failure, output_path, pipeline};
+use crate::{Failure, output_path};
 
 /// Rows read, predicted and written at a time.
 const BATCH_ROWS: usize = 16_384;
@@ -28,22 +31,6 @@ pub struct PredictArgs {
     /// Predict only the first N rows.
     #[arg(long)]
     rows: Option<usize>,
-}
-
-/// `margin` and `prediction`, with a `__class<k>` suffix for multi-output models.
-pub fn prediction_columns(forest: &Forest) -> Vec<String> {
-    let suffix = |k: usize| {
-        if forest.n_outputs() > 1 {
-            format!("__class{k}")
-        } else {
-            String::new()
-        }
-    };
-    let mut columns: Vec<String> = (0..forest.n_outputs())
-        .map(|k| format!("margin{}", suffix(k)))
-        .collect();
-    columns.extend((0..forest.n_outputs()).map(|k| format!("prediction{}", suffix(k))));
-    columns
 }
 
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
@@ -66,7 +53,7 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
             table.extend_from_slice(m);
             forest.link().apply(&mut table[start..]);
         }
-        Ok(table)
+        Ok::<_, Failure>(table)
     };
     let done = pipeline::run(
         reader,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
+use sextant_analyzer::Fault;
 
 mod launchers;
 
@@ -104,6 +105,7 @@ struct FileSchedulerConfig {
     heartbeat_timeout_seconds: Option<f64>,
     analyzer_binary: Option<PathBuf>,
     launcher: Option<LauncherKind>,
+    analyzer_fault: Option<String>,
 }
 
 /// How the scheduler runs analyzers.
@@ -125,6 +127,13 @@ pub struct SchedulerConfig {
     pub analyzer_binary: Option<PathBuf>,
     /// Where analyzers run.
     pub launcher: LauncherKind,
+    /// A fault every analyzer injects (`crash`, `oom`, `hang`, `slow`): for tests of the
+    /// scheduler's fault handling only.
+    pub analyzer_fault: Option<Fault>,
+    /// Variables passed on to analyzers that do not inherit this process's environment
+    /// (containers, pods): S3 credentials and settings, logging, the CA bundle. Taken from the
+    /// environment the config was loaded from.
+    pub analyzer_environment: Vec<(String, String)>,
 }
 
 /// The whole configuration.
@@ -160,6 +169,21 @@ pub struct ServerConfig {
 pub(crate) struct Env<'a>(&'a HashMap<String, String>);
 
 impl Env<'_> {
+    /// The variables analyzers in containers and pods are given: `AWS_*` (S3 credentials and
+    /// settings), `SEXTANT_LOG` and `SSL_CERT_FILE`, sorted by name.
+    pub(crate) fn passed_to_analyzers(&self) -> Vec<(String, String)> {
+        let mut passed: Vec<(String, String)> = self
+            .0
+            .iter()
+            .filter(|(name, _)| {
+                name.starts_with("AWS_") || matches!(name.as_str(), "SEXTANT_LOG" | "SSL_CERT_FILE")
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        passed.sort();
+        passed
+    }
+
     /// A variable's value.
     pub(crate) fn var(&self, name: &str) -> Option<String> {
         self.0.get(name).filter(|v| !v.is_empty()).cloned()
@@ -253,6 +277,18 @@ impl ServerConfig {
                 .num("SEXTANT_LAUNCHER")?
                 .or(sched.launcher)
                 .unwrap_or(LauncherKind::Process),
+            analyzer_fault: match env.num("SEXTANT_ANALYZER_FAULT")? {
+                Some(fault) => Some(fault),
+                None => sched
+                    .analyzer_fault
+                    .as_deref()
+                    .map(|name| {
+                        name.parse()
+                            .map_err(|e| format!("scheduler.analyzer_fault: {e}"))
+                    })
+                    .transpose()?,
+            },
+            analyzer_environment: env.passed_to_analyzers(),
         };
         let mut peers = parsed.peers.unwrap_or_default();
         for service in [Service::Ingest, Service::Intelligence, Service::Scheduler] {

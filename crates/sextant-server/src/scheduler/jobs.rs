@@ -12,11 +12,13 @@ use chrono::Utc;
 use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
-    ALGORITHM_VERSION, CreateJob, InfluenceMethod, InputRef, Job, JobKind, JobOptions, JobProgress,
-    JobSpec, JobState, ListJobs, Project, Resources, Task, model_key,
+    ALGORITHM_VERSION, CreateJob, InputRef, Job, JobOptions, JobProgress, JobSpec, JobState,
+    ListJobs, Project, Resources, model_key,
 };
 use sextant_store::sha256_hex;
 use uuid::Uuid;
+
+use sextant_analyzer::{analysis, shardable_kinds};
 
 use super::SchedulerState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
@@ -24,59 +26,14 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
 /// The most analyzers one job can be split across.
 pub const MAX_SHARDS: u32 = 64;
 
-fn check_options(kind: JobKind, request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
-    let mut options = request.options.clone();
-    if options.rows == Some(0) {
+/// The request's options, checked by its kind and completed with their defaults.
+fn check_options(request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
+    if request.options.rows == Some(0) {
         return Err(ApiError::bad_request("options.rows must be at least 1"));
     }
-    match kind {
-        JobKind::Predict => {
-            if options.method.is_some() || request.background.is_some() {
-                return Err(ApiError::bad_request(
-                    "a predict job takes no method or background (those are for influences)",
-                ));
-            }
-            if let Some(t) = options.threshold {
-                if project.schema.task != Task::Binary {
-                    return Err(ApiError::bad_request(
-                        "options.threshold applies to binary classification projects only",
-                    ));
-                }
-                if !(t > 0.0 && t < 1.0) {
-                    return Err(ApiError::bad_request(format!(
-                        "options.threshold {t} is not between 0 and 1"
-                    )));
-                }
-            }
-        }
-        JobKind::Influences => {
-            if options.threshold.is_some() {
-                return Err(ApiError::bad_request(
-                    "options.threshold applies to predict jobs only",
-                ));
-            }
-            let method = options.method.unwrap_or(if request.background.is_some() {
-                InfluenceMethod::Interventional
-            } else {
-                InfluenceMethod::PathDependent
-            });
-            match (method, &request.background) {
-                (InfluenceMethod::Interventional, None) => {
-                    return Err(ApiError::bad_request(
-                        "interventional influences need a background dataset (\"background\")",
-                    ));
-                }
-                (InfluenceMethod::PathDependent, Some(_)) => {
-                    return Err(ApiError::bad_request(
-                        "path-dependent influences take no background dataset; use method interventional",
-                    ));
-                }
-                _ => {}
-            }
-            options.method = Some(method);
-        }
-    }
-    Ok(options)
+    analysis(request.kind)
+        .check(request, &project.schema)
+        .map_err(ApiError::bad_request)
 }
 
 /// The key under which equal requests share one result.
@@ -110,7 +67,7 @@ pub async fn create_job(
 ) -> ApiResult<(StatusCode, Json<Job>)> {
     let deps = &state.deps;
     let project = deps.metastore.project(&project).await?;
-    let options = check_options(request.kind, &request, &project)?;
+    let options = check_options(&request, &project)?;
     let model = deps.metastore.model(&project.name, &request.model).await?;
     let dataset = deps
         .metastore
@@ -139,10 +96,13 @@ pub async fn create_job(
                 "shards must be between 1 and {MAX_SHARDS}"
             )));
         }
-        if request.kind != JobKind::Influences && shards > 1 {
-            return Err(ApiError::bad_request(
-                "only influences jobs are sharded (quality metrics need every prediction in one place)",
-            ));
+        if let Some(reason) = analysis(request.kind).unsharded_because()
+            && shards > 1
+        {
+            return Err(ApiError::bad_request(format!(
+                "only {} jobs are sharded ({reason})",
+                shardable_kinds().join(", ")
+            )));
         }
     }
     let spec = JobSpec {

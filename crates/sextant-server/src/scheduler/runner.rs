@@ -230,6 +230,8 @@ async fn supervise(
         memory_mib: job.spec.resources.memory_mib,
         threads: job.spec.resources.threads,
         sizing: sizing(&deps, launcher.as_ref(), &job).await,
+        fault: deps.config.scheduler.analyzer_fault,
+        environment: deps.config.scheduler.analyzer_environment.clone(),
     };
     let analyzer = match launcher.launch(&request).await {
         Ok(analyzer) => analyzer,
@@ -355,10 +357,7 @@ async fn follow(
         .await
         .map(|j| j.state.as_str())
         .unwrap_or("unknown");
-    let kind = match job.spec.kind {
-        sextant_api::JobKind::Predict => "predict",
-        sextant_api::JobKind::Influences => "influences",
-    };
+    let kind = job.spec.kind.as_str();
     let seconds = started.elapsed().as_secs_f64();
     deps.telemetry.observe_analyzer(kind, outcome, seconds);
     tracing::info!(job = %id, outcome, seconds, "analyzer finished");

@@ -58,6 +58,11 @@ pub(crate) fn request(attempt: u32) -> LaunchRequest {
             work: 1e6,
             shards: 1,
         },
+        fault: None,
+        environment: vec![
+            ("AWS_ACCESS_KEY_ID".into(), "from-the-secret-instead".into()),
+            ("SEXTANT_LOG".into(), "debug".into()),
+        ],
     }
 }
 

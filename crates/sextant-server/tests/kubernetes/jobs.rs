@@ -72,6 +72,10 @@ async fn the_job_object_is_sized_labelled_and_locked_down() {
             .any(|e| e["name"].as_str().unwrap().starts_with("AWS_")),
         "credentials come from the Secret, never inline"
     );
+    assert!(
+        env.contains(&json!({"name": "SEXTANT_LOG", "value": "debug"})),
+        "the scheduler's logging setting reaches the analyzer: {env:?}"
+    );
     assert_eq!(container["volumeMounts"][0]["mountPath"], "/tmp");
     assert_eq!(pod["volumes"][0]["emptyDir"]["sizeLimit"], "1024Mi");
 }

@@ -19,9 +19,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use sextant_store::JobExecution;
 
-use super::{
-    Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome, last_line_of, passed_environment,
-};
+use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome, last_line_of};
 use crate::ServerConfig;
 use crate::config::DockerConfig;
 
@@ -80,8 +78,9 @@ impl DockerLauncher {
 
     fn body(&self, request: &LaunchRequest) -> ContainerCreateBody {
         let memory = (request.memory_mib as i64) << 20;
-        let mut env: Vec<String> = passed_environment()
-            .into_iter()
+        let mut env: Vec<String> = request
+            .environment
+            .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         env.push(format!("SEXTANT_JOB_TOKEN={}", request.token));

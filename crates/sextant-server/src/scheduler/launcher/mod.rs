@@ -15,6 +15,7 @@ mod process;
 pub mod sizing;
 
 use async_trait::async_trait;
+use sextant_analyzer::Fault;
 use sextant_store::JobExecution;
 use uuid::Uuid;
 
@@ -41,13 +42,17 @@ pub struct LaunchRequest {
     /// CPU and memory estimated from the job's cost (used where they are requested from a
     /// cluster).
     pub sizing: Sizing,
+    /// A fault the analyzer injects (tests of the scheduler).
+    pub fault: Option<Fault>,
+    /// Variables given to analyzers that do not inherit the scheduler's environment.
+    pub environment: Vec<(String, String)>,
 }
 
 impl LaunchRequest {
     /// The analyzer's command line after the program's name (`analyzer run --job … --server …
     /// --threads N`), for a container or a pod.
     pub fn analyzer_args(&self, threads: usize) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "analyzer".into(),
             "run".into(),
             "--job".into(),
@@ -56,7 +61,11 @@ impl LaunchRequest {
             self.server_url.clone(),
             "--threads".into(),
             threads.to_string(),
-        ]
+        ];
+        if let Some(fault) = self.fault {
+            args.extend(["--fault".into(), fault.as_str().into()]);
+        }
+        args
     }
 }
 
@@ -147,20 +156,6 @@ impl Outcome {
             Err(_) => AnalyzerExit::Failed(format!("lost track of the analyzer {}", self.what)),
         }
     }
-}
-
-/// Environment variables passed on to analyzers that do not inherit the scheduler's environment
-/// (containers, pods): S3 credentials and settings, fault injection for tests, logging.
-pub(crate) fn passed_environment() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(name, _)| {
-            name.starts_with("AWS_")
-                || matches!(
-                    name.as_str(),
-                    "SEXTANT_ANALYZER_FAULT" | "SEXTANT_LOG" | "SSL_CERT_FILE"
-                )
-        })
-        .collect()
 }
 
 /// The last non-empty line of a log file, shortened.

@@ -59,14 +59,7 @@ impl ProcessLauncher {
             .map_err(|e| format!("{}: {e}", log.display()))?;
         let mut command = tokio::process::Command::new(&self.binary);
         command
-            .arg("analyzer")
-            .arg("run")
-            .arg("--job")
-            .arg(request.job_id.to_string())
-            .arg("--server")
-            .arg(&request.server_url)
-            .arg("--threads")
-            .arg(request.threads.div_ceil(shards as usize).max(1).to_string())
+            .args(request.analyzer_args(request.threads.div_ceil(shards as usize).max(1)))
             // The token is a secret: the environment, unlike the arguments, is not world-readable.
             .env("SEXTANT_JOB_TOKEN", &request.token)
             // Each malloc arena reserves 64 MiB of address space; a few suffice for an analyzer

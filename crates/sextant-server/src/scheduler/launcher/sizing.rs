@@ -2,7 +2,8 @@
 //! leaves × depth for the compute; bytes of data, model and result table for the memory), within
 //! the job's own memory limit and the cluster's per-analyzer maximum.
 
-use sextant_api::{DatasetSummary, InfluenceMethod, JobKind, JobSpec, ModelSummary};
+use sextant_analyzer::{Cost, CostInputs, analysis};
+use sextant_api::{DatasetSummary, JobSpec, ModelSummary};
 
 /// Resources one analyzer asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,7 +32,7 @@ const SHARD_SECONDS: f64 = 120.0;
 /// cost — enough that each takes about two minutes on its cores; never more than `max`, nor more
 /// than rows. Other kinds are never sharded.
 pub fn shards(spec: &JobSpec, sizing: &Sizing, rows: u64, by_cost: bool, max: u32) -> u32 {
-    if spec.kind != JobKind::Influences {
+    if !analysis(spec.kind).shardable() {
         return 1;
     }
     let wanted = match spec.resources.shards {
@@ -62,23 +63,12 @@ pub fn estimate(
         .options
         .rows
         .map_or(dataset.rows, |n| n.min(dataset.rows)) as f64;
-    let trees = model.trees.max(1) as f64;
-    let leaves_per_tree = (model.leaves as f64 / trees).max(1.0);
-    let depth = model.max_depth.max(1) as f64;
-    let outputs = model.outputs.max(1) as f64;
-    let features = model.features.len().max(1) as f64;
-    let (work, table_bytes) = match spec.kind {
-        JobKind::Predict => (rows * trees * depth, rows * outputs * 16.0),
-        JobKind::Influences => {
-            let per_row = match spec.options.method {
-                Some(InfluenceMethod::Interventional) => {
-                    trees * depth * background_rows.unwrap_or(100).max(1) as f64
-                }
-                _ => trees * leaves_per_tree * depth * depth,
-            };
-            (rows * per_row, rows * outputs * (features + 2.0) * 8.0)
-        }
-    };
+    let Cost { work, table_bytes } = analysis(spec.kind).cost(&CostInputs {
+        spec,
+        model,
+        rows,
+        background_rows,
+    });
     // The data is read in batches, but the model and the result table's column buffers stay
     // in memory; decoded data takes about twice its file size.
     let bytes = 2.0 * dataset.size_bytes as f64 + 4.0 * model.size_bytes as f64 + table_bytes;
@@ -103,6 +93,7 @@ pub fn estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sextant_api::JobKind;
     use sextant_api::{DatasetRole, InputRef, JobOptions, Resources};
 
     fn input() -> InputRef {

@@ -32,7 +32,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use sextant_store::JobExecution;
 use uuid::Uuid;
 
-use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome, passed_environment};
+use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome};
 use crate::ServerConfig;
 use crate::config::KubernetesConfig;
 
@@ -100,12 +100,13 @@ impl KubernetesLauncher {
         let resources = BTreeMap::from([("cpu".to_string(), cpu), ("memory".to_string(), memory)]);
         let threads = (sizing.cpu_millis as usize).div_ceil(1000).max(1);
         let shards = sizing.shards.max(1) as i32;
-        let mut env: Vec<EnvVar> = passed_environment()
-            .into_iter()
+        let mut env: Vec<EnvVar> = request
+            .environment
+            .iter()
             .filter(|(name, _)| !name.starts_with("AWS_"))
             .map(|(name, value)| EnvVar {
-                name,
-                value: Some(value),
+                name: name.clone(),
+                value: Some(value.clone()),
                 ..EnvVar::default()
             })
             .collect();

@@ -7,22 +7,20 @@ use std::thread;
 
 use sextant_data::{Batch, BatchReader, DataError, Progress, TableWriter};
 
-use crate::Failure;
-
 /// Batches in flight between two stages.
 const DEPTH: usize = 2;
 
 /// Feeds every batch (cut to `row_limit` rows in all) to `compute`, which returns the rows to
 /// write; calls `progress` after each batch. Returns the number of rows processed. The writer is
 /// finished (its file moved into place) only if everything succeeded and `keep` says so.
-pub fn run(
+pub fn run<E: From<DataError>>(
     mut reader: Box<dyn BatchReader>,
     mut writer: TableWriter,
     row_limit: Option<usize>,
-    mut compute: impl FnMut(&Batch, usize) -> Result<Vec<f64>, Failure>,
+    mut compute: impl FnMut(&Batch, usize) -> Result<Vec<f64>, E>,
     mut progress: impl FnMut(Progress, usize),
-    keep: impl FnOnce() -> Result<(), Failure>,
-) -> Result<usize, Failure> {
+    keep: impl FnOnce() -> Result<(), E>,
+) -> Result<usize, E> {
     thread::scope(|scope| {
         let (batch_tx, batch_rx) = sync_channel::<Result<(Batch, Progress), DataError>>(DEPTH);
         let (table_tx, table_rx) = sync_channel::<Vec<f64>>(DEPTH);
@@ -66,7 +64,7 @@ pub fn run(
                     break;
                 }
             }
-            Ok::<(), Failure>(())
+            Ok::<(), E>(())
         })();
         drop(table_tx);
         let writer = write.join().expect("the writer thread does not panic");

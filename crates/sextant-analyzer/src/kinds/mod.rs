@@ -1,0 +1,81 @@
+//! Job kinds behind one abstraction. Each kind is a module here that implements [`Analysis`]:
+//! how its requests are checked, what it costs (for sizing its analyzer), whether it can be
+//! sharded, and — with the `compute` feature — how one analyzer computes its part. [`analysis`]
+//! is the one place that maps a [`JobKind`] to its implementation: adding a kind is a variant of
+//! `JobKind` in `sextant-api`, a module here, and a line there.
+
+mod influences;
+mod predict;
+
+use sextant_api::{CreateJob, JobKind, JobOptions, JobSpec, ModelSummary, ProjectSchema};
+
+#[cfg(feature = "compute")]
+use crate::AnalyzerResult;
+#[cfg(feature = "compute")]
+use crate::part::{PartInput, PartOutput};
+
+/// What a job costs: the basis of its analyzer's size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cost {
+    /// Tree-node visits (a core does about 10⁸ a second).
+    pub work: f64,
+    /// Bytes of the result table's column buffers.
+    pub table_bytes: f64,
+}
+
+/// What a cost is estimated from.
+#[derive(Clone, Copy, Debug)]
+pub struct CostInputs<'a> {
+    /// The job.
+    pub spec: &'a JobSpec,
+    /// Its model.
+    pub model: &'a ModelSummary,
+    /// Rows it computes.
+    pub rows: f64,
+    /// Rows of its background dataset, if it has one.
+    pub background_rows: Option<u64>,
+}
+
+/// One kind of job.
+pub trait Analysis: Sync {
+    /// Which kind this is.
+    fn kind(&self) -> JobKind;
+
+    /// Checks a request's options against the project and fills in their defaults; the error
+    /// says what is wrong, for a person.
+    fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String>;
+
+    /// Why several analyzers may not share its rows; `None` when they may (each storing a
+    /// part).
+    fn unsharded_because(&self) -> Option<&'static str>;
+
+    /// Whether several analyzers may share its rows.
+    fn shardable(&self) -> bool {
+        self.unsharded_because().is_none()
+    }
+
+    /// What a job of this kind costs.
+    fn cost(&self, inputs: &CostInputs) -> Cost;
+
+    /// Computes one analyzer's part: reads its rows, writes the result table, and returns what
+    /// the manifest records.
+    #[cfg(feature = "compute")]
+    fn compute(&self, part: &PartInput) -> AnalyzerResult<PartOutput>;
+}
+
+/// The kinds that shard, by name (`influences`), for messages.
+pub fn shardable_kinds() -> Vec<&'static str> {
+    JobKind::ALL
+        .into_iter()
+        .filter(|k| analysis(*k).shardable())
+        .map(JobKind::as_str)
+        .collect()
+}
+
+/// The implementation of a kind: the one registration site.
+pub fn analysis(kind: JobKind) -> &'static dyn Analysis {
+    match kind {
+        JobKind::Predict => &predict::Predict,
+        JobKind::Influences => &influences::Influences,
+    }
+}

@@ -1,0 +1,181 @@
+//! `predict`: the model's margins and predictions for every row, and quality metrics when the
+//! data carries labels.
+
+use sextant_api::{CreateJob, JobKind, JobOptions, ProjectSchema, Task};
+
+use super::{Analysis, Cost, CostInputs};
+
+/// Predictions and their quality.
+pub struct Predict;
+
+impl Analysis for Predict {
+    fn kind(&self) -> JobKind {
+        JobKind::Predict
+    }
+
+    fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String> {
+        let options = request.options.clone();
+        if options.method.is_some() || request.background.is_some() {
+            return Err(
+                "a predict job takes no method or background (those are for influences)".into(),
+            );
+        }
+        if let Some(t) = options.threshold {
+            if schema.task != Task::Binary {
+                return Err(
+                    "options.threshold applies to binary classification projects only".into(),
+                );
+            }
+            if !(t > 0.0 && t < 1.0) {
+                return Err(format!("options.threshold {t} is not between 0 and 1"));
+            }
+        }
+        Ok(options)
+    }
+
+    fn unsharded_because(&self) -> Option<&'static str> {
+        Some("quality metrics need every prediction in one place")
+    }
+
+    fn cost(&self, inputs: &CostInputs) -> Cost {
+        let m = inputs.model;
+        let trees = m.trees.max(1) as f64;
+        let depth = m.max_depth.max(1) as f64;
+        let outputs = m.outputs.max(1) as f64;
+        Cost {
+            work: inputs.rows * trees * depth,
+            table_bytes: inputs.rows * outputs * 16.0,
+        }
+    }
+
+    #[cfg(feature = "compute")]
+    fn compute(
+        &self,
+        part: &crate::part::PartInput,
+    ) -> crate::AnalyzerResult<crate::part::PartOutput> {
+        compute::predict(part)
+    }
+}
+
+#[cfg(feature = "compute")]
+mod compute {
+    use std::cell::RefCell;
+
+    use sextant_algo::{Predictor, classification_metrics, regression_metrics};
+    use sextant_api::{
+        ClassificationQuality, ClassificationTask, Metrics, RegressionQuality, RegressionTask, Task,
+    };
+    use sextant_data::{Batch, TableWriter};
+    use sextant_model::Rows;
+
+    use crate::columns::prediction_columns;
+    use crate::part::{PartInput, PartOutput};
+    use crate::{AnalyzerError, AnalyzerResult, pipeline};
+
+    /// Rows read and predicted at a time.
+    const BATCH_ROWS: usize = 16_384;
+
+    pub fn predict(input: &PartInput) -> AnalyzerResult<PartOutput> {
+        let forest = input.forest;
+        let n_out = forest.n_outputs();
+        let mut value_columns = prediction_columns(forest);
+        if input.label {
+            value_columns.push("label".into());
+        }
+        let mut columns = input.key_columns();
+        columns.extend(value_columns.iter().cloned());
+        let writer = TableWriter::create(input.out_file, &columns)?;
+        let predictor = Predictor::new(forest);
+        let scored = RefCell::new((Vec::<f64>::new(), Vec::<f64>::new()));
+        let mut next_row = 0usize;
+        let compute = |batch: &Batch, n: usize| {
+            let (features, ids, labels) = input.split(batch, n);
+            let mut margins = vec![0.0; n * n_out];
+            predictor.predict_margins(Rows::new(&features, forest.n_features()), &mut margins);
+            let mut table = Vec::new();
+            let mut scored = scored.borrow_mut();
+            for (r, m) in margins.chunks(n_out).enumerate() {
+                table.push((next_row + r) as f64);
+                if input.id {
+                    table.push(ids[r]);
+                }
+                table.extend_from_slice(m);
+                let start = table.len();
+                table.extend_from_slice(m);
+                forest.link().apply(&mut table[start..]);
+                if input.label {
+                    table.push(labels[r]);
+                    if !labels[r].is_nan() {
+                        let responses = table[start..start + n_out].to_vec();
+                        scored.0.extend(responses);
+                        scored.1.push(labels[r]);
+                    }
+                }
+            }
+            next_row += n;
+            Ok::<_, AnalyzerError>(table)
+        };
+        let done = pipeline::run(
+            input.open(BATCH_ROWS)?,
+            writer,
+            input.rows,
+            compute,
+            |p, done| input.report(p, done),
+            || Ok(()),
+        )?;
+        let (responses, labels) = scored.into_inner();
+        let metrics = (!labels.is_empty()).then(|| quality(input, &responses, &labels));
+        Ok(PartOutput {
+            rows: done as u64,
+            columns: value_columns,
+            metrics,
+            importance: None,
+            additivity: None,
+        })
+    }
+
+    fn quality(input: &PartInput, responses: &[f64], labels: &[f64]) -> Metrics {
+        let task = input.task;
+        match task.schema.task {
+            Task::Regression => {
+                let m = regression_metrics(responses, labels);
+                Metrics::Regression(RegressionQuality {
+                    mae: m.mae,
+                    mape: m.mape,
+                    r2: m.r2,
+                    rmse: m.rmse,
+                    rows: m.rows as u64,
+                    task: RegressionTask::Regression,
+                })
+            }
+            Task::Binary | Task::Multiclass => {
+                let classes = if task.schema.task == Task::Binary {
+                    2
+                } else {
+                    task.schema.classes.unwrap_or(2) as usize
+                };
+                let threshold = task.spec.options.threshold.unwrap_or(0.5);
+                let labels: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
+                let m = classification_metrics(responses, &labels, classes, threshold);
+                Metrics::Classification(ClassificationQuality {
+                    accuracy: m.accuracy,
+                    brier: m.brier,
+                    classes: m.classes as u32,
+                    confusion_matrix: m.confusion,
+                    f1: m.f1,
+                    log_loss: m.log_loss,
+                    precision: m.precision,
+                    recall: m.recall,
+                    roc_auc: m.roc_auc,
+                    rows: m.rows as u64,
+                    task: if classes == 2 {
+                        ClassificationTask::Binary
+                    } else {
+                        ClassificationTask::Multiclass
+                    },
+                    threshold: (classes == 2).then_some(m.threshold),
+                })
+            }
+        }
+    }
+}
