@@ -202,11 +202,11 @@ pub(crate) fn compute_part(
         let path = runtime.block_on(artifacts.local_file(&input.key, &scratch))?;
         Ok(path)
     };
-    let model_path = fetch(&task.spec.model)?;
-    let data_path = fetch(&task.spec.dataset)?;
+    let model_path = fetch(task.spec.model())?;
+    let data_path = fetch(task.spec.data())?;
     let forest = sextant_import::load_model(&model_path)
         .map_err(|e| AnalyzerError::input(format!("cannot load the model: {e}")))?;
-    let data_file = typed_path(&data_path, &task.spec.dataset.key)?;
+    let data_file = typed_path(&data_path, &task.spec.data().key)?;
     let columns = table_columns(&data_file)?;
     let has = |c: &Option<String>| c.as_ref().filter(|c| columns.contains(c)).cloned();
     let id_column = has(&task.schema.id);

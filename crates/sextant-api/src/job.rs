@@ -1,6 +1,8 @@
 //! Jobs: what a job computes (its persisted spec), its life and progress, and the request that
 //! submits one.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -94,24 +96,166 @@ pub struct Resources {
     pub shards: Option<u32>,
 }
 
-/// Everything that defines a job's work (persisted; `version` 1).
+/// The part a dataset plays in a job.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum InputRole {
+    /// The rows the job computes on (every job has them).
+    Data,
+    /// Rows that stand in for absent features (interventional influences).
+    Background,
+    /// Rows the data is compared with (drift, stability).
+    Reference,
+}
+
+impl InputRole {
+    /// The name used in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputRole::Data => "data",
+            InputRole::Background => "background",
+            InputRole::Reference => "reference",
+        }
+    }
+}
+
+/// A job's inputs by role: one or more models, and datasets by the part they play.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobInputs {
+    /// The models (the first is the job's model; comparisons name more).
+    pub models: Vec<InputRef>,
+    /// The datasets, by role; `data` is always there.
+    pub datasets: BTreeMap<InputRole, InputRef>,
+}
+
+impl JobInputs {
+    /// One model on one dataset.
+    pub fn new(model: InputRef, data: InputRef) -> JobInputs {
+        JobInputs {
+            models: vec![model],
+            datasets: BTreeMap::from([(InputRole::Data, data)]),
+        }
+    }
+
+    /// These inputs and a dataset in another role.
+    pub fn with(mut self, role: InputRole, dataset: InputRef) -> JobInputs {
+        self.datasets.insert(role, dataset);
+        self
+    }
+}
+
+/// The version of [`JobSpec`] documents this release writes. It reads version 1 too (one
+/// `model`, one `dataset` and an optional `background`), as the first release wrote them.
+pub const JOB_SPEC_VERSION: u32 = 2;
+
+/// Everything that defines a job's work (persisted; `version` 2, and version 1 is read).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "StoredJobSpec")]
 pub struct JobSpec {
     /// Format version of this document.
     pub version: u32,
-    /// Predict or influences.
+    /// What the job computes.
     pub kind: JobKind,
-    /// The model.
-    pub model: InputRef,
-    /// The rows.
-    pub dataset: InputRef,
-    /// Background rows (interventional influences).
-    #[serde(default)]
-    pub background: Option<InputRef>,
+    /// The models and datasets it reads, by role.
+    pub inputs: JobInputs,
     /// Method, row limit, threshold.
     pub options: JobOptions,
     /// Memory and threads.
     pub resources: Resources,
+}
+
+impl JobSpec {
+    /// The job's model (its first).
+    pub fn model(&self) -> &InputRef {
+        &self.inputs.models[0]
+    }
+
+    /// The rows the job computes on.
+    pub fn data(&self) -> &InputRef {
+        &self.inputs.datasets[&InputRole::Data]
+    }
+
+    /// The dataset in a role, if the job has one.
+    pub fn dataset(&self, role: InputRole) -> Option<&InputRef> {
+        self.inputs.datasets.get(&role)
+    }
+
+    /// The background rows of interventional influences.
+    pub fn background(&self) -> Option<&InputRef> {
+        self.dataset(InputRole::Background)
+    }
+}
+
+/// A stored job spec of any version, as read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredJobSpec {
+    version: u32,
+    kind: JobKind,
+    /// Version 2.
+    #[serde(default)]
+    inputs: Option<JobInputs>,
+    /// Version 1.
+    #[serde(default)]
+    model: Option<InputRef>,
+    /// Version 1.
+    #[serde(default)]
+    dataset: Option<InputRef>,
+    /// Version 1.
+    #[serde(default)]
+    background: Option<InputRef>,
+    options: JobOptions,
+    resources: Resources,
+}
+
+impl TryFrom<StoredJobSpec> for JobSpec {
+    type Error = String;
+
+    fn try_from(stored: StoredJobSpec) -> Result<JobSpec, String> {
+        let inputs = match (stored.version, stored.inputs) {
+            (1, None) => {
+                let (Some(model), Some(dataset)) = (stored.model, stored.dataset) else {
+                    return Err("a version 1 job spec needs a model and a dataset".into());
+                };
+                let inputs = JobInputs::new(model, dataset);
+                match stored.background {
+                    Some(b) => inputs.with(InputRole::Background, b),
+                    None => inputs,
+                }
+            }
+            (JOB_SPEC_VERSION, Some(inputs)) => {
+                if stored.model.is_some() || stored.dataset.is_some() || stored.background.is_some()
+                {
+                    return Err("a version 2 job spec names its inputs in \"inputs\" only".into());
+                }
+                inputs
+            }
+            (1 | JOB_SPEC_VERSION, _) => {
+                return Err(format!(
+                    "a version {} job spec has the other version's inputs",
+                    stored.version
+                ));
+            }
+            (v, _) => {
+                return Err(format!(
+                    "job spec version {v} is newer than this release reads ({JOB_SPEC_VERSION})"
+                ));
+            }
+        };
+        if inputs.models.is_empty() || !inputs.datasets.contains_key(&InputRole::Data) {
+            return Err("a job spec needs at least one model and its data".into());
+        }
+        Ok(JobSpec {
+            version: JOB_SPEC_VERSION,
+            kind: stored.kind,
+            inputs,
+            options: stored.options,
+            resources: stored.resources,
+        })
+    }
 }
 
 /// A job's place in its life.
@@ -255,4 +399,48 @@ pub struct ListJobs {
     #[serde(default)]
     #[param(minimum = 0)]
     pub limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str) -> InputRef {
+        InputRef {
+            name: name.into(),
+            sha256: format!("{name}-sha"),
+            key: format!("k/{name}"),
+        }
+    }
+
+    #[test]
+    fn version_1_specs_read_as_version_2() {
+        let v1 = r#"{"version":1,"kind":"influences","model":{"name":"m","sha256":"m-sha","key":"k/m"},
+            "dataset":{"name":"d","sha256":"d-sha","key":"k/d"},"background":{"name":"b","sha256":"b-sha","key":"k/b"},
+            "options":{"method":"interventional"},"resources":{"memory_mib":512,"threads":2}}"#;
+        let spec: JobSpec = serde_json::from_str(v1).unwrap();
+        assert_eq!(spec.version, JOB_SPEC_VERSION);
+        assert_eq!(spec.model(), &input("m"));
+        assert_eq!(spec.data(), &input("d"));
+        assert_eq!(spec.background(), Some(&input("b")));
+        let again: JobSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+        let written = serde_json::to_value(&spec).unwrap();
+        assert_eq!(written["inputs"]["datasets"]["background"]["name"], "b");
+        assert!(written.get("model").is_none());
+    }
+
+    #[test]
+    fn malformed_specs_are_refused_with_a_reason() {
+        let no_data = r#"{"version":2,"kind":"predict","inputs":{"models":[{"name":"m","sha256":"s","key":"k"}],"datasets":{}},
+            "options":{},"resources":{"memory_mib":512,"threads":2}}"#;
+        let e = serde_json::from_str::<JobSpec>(no_data).unwrap_err();
+        assert!(
+            e.to_string().contains("at least one model and its data"),
+            "{e}"
+        );
+        let future = r#"{"version":9,"kind":"predict","options":{},"resources":{"memory_mib":512,"threads":2}}"#;
+        let e = serde_json::from_str::<JobSpec>(future).unwrap_err();
+        assert!(e.to_string().contains("newer than this release"), "{e}");
+    }
 }

@@ -54,6 +54,8 @@ pub struct RawAnswer {
     pub status: u16,
     /// The body as JSON (`null` when empty or not JSON).
     pub body: Value,
+    /// The body as text.
+    pub text: String,
 }
 
 /// The fields of a dataset upload besides its file.
@@ -155,6 +157,7 @@ impl Client {
         Ok(RawAnswer {
             status,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
         })
     }
 

@@ -56,8 +56,8 @@ async fn find(
         .succeeded_jobs(project, kind, model, &query.dataset)
         .await?;
     for job in jobs {
-        if job.spec.model.sha256 != current_model.sha256
-            || job.spec.dataset.sha256 != current_dataset.sha256
+        if job.spec.model().sha256 != current_model.sha256
+            || job.spec.data().sha256 != current_dataset.sha256
             || (query.method.is_some() && job.spec.options.method != query.method)
         {
             continue;
@@ -90,10 +90,10 @@ async fn find(
 fn provenance(job: &Job, result: &StoredResult) -> Provenance {
     Provenance {
         job: job.id,
-        model: job.spec.model.name.clone(),
-        dataset: job.spec.dataset.name.clone(),
+        model: job.spec.model().name.clone(),
+        dataset: job.spec.data().name.clone(),
         method: job.spec.options.method,
-        background: job.spec.background.as_ref().map(|b| b.name.clone()),
+        background: job.spec.background().map(|b| b.name.clone()),
         rows_total: result.manifest.rows,
     }
 }

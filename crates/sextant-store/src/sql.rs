@@ -263,13 +263,9 @@ impl Metastore for $store {
     async fn create_job(&self, job: &Job) -> StoreResult<()> {
         let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         // Hold the inputs while the job is recorded, so a concurrent delete waits and then sees it.
-        let mut inputs = vec![
-            ("models", "model", &job.spec.model.name),
-            ("datasets", "dataset", &job.spec.dataset.name),
-        ];
-        if let Some(b) = &job.spec.background {
-            inputs.push(("datasets", "dataset", &b.name));
-        }
+        let models = job.spec.inputs.models.iter().map(|m| ("models", "model", &m.name));
+        let datasets = (job.spec.inputs.datasets.values()).map(|d| ("datasets", "dataset", &d.name));
+        let inputs: Vec<(&str, &str, &String)> = models.chain(datasets).collect();
         for (table, kind, name) in &inputs {
             sqlx::query(AssertSqlSafe(format!(
                 "SELECT name FROM {table} WHERE project = $1 AND name = $2{}",
@@ -290,8 +286,8 @@ impl Metastore for $store {
         .bind(job.id.to_string())
         .bind(&job.project)
         .bind(job.spec.kind.as_str())
-        .bind(&job.spec.model.name)
-        .bind(&job.spec.dataset.name)
+        .bind(&job.spec.model().name)
+        .bind(&job.spec.data().name)
         .bind(json(&job.spec))
         .bind(&job.cache_key)
         .bind(job.state.as_str())

@@ -83,11 +83,9 @@ fn job(project: &str, age_ms: i64, cache_key: &str) -> Job {
         id: Uuid::new_v4(),
         project: project.into(),
         spec: JobSpec {
-            version: 1,
+            version: JOB_SPEC_VERSION,
             kind: JobKind::Influences,
-            model: input("m", "msha"),
-            dataset: input("d", "dsha"),
-            background: None,
+            inputs: JobInputs::new(input("m", "msha"), input("d", "dsha")),
             options: JobOptions::default(),
             resources: Resources {
                 memory_mib: 512,

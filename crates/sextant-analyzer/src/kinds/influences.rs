@@ -92,7 +92,7 @@ mod compute {
 
     /// The background rows of an interventional job.
     fn background(input: &PartInput) -> AnalyzerResult<Option<Batch>> {
-        let Some(b) = &input.task.spec.background else {
+        let Some(b) = input.task.spec.background() else {
             return Ok(None);
         };
         let path = input.fetch(b)?;
@@ -187,8 +187,8 @@ mod compute {
             })
             .collect();
         let mut importance = Importance {
-            background: task.spec.background.as_ref().map(|b| b.name.clone()),
-            dataset: task.spec.dataset.name.clone(),
+            background: task.spec.background().map(|b| b.name.clone()),
+            dataset: task.spec.data().name.clone(),
             features,
             method: task.spec.options.method,
             rows: done as u64,

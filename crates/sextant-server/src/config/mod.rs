@@ -403,8 +403,8 @@ mod tests {
 
     #[test]
     fn defaults_then_file_then_environment() {
-        let dir = std::env::temp_dir().join(format!("sextant-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let file = dir.join("sextant.toml");
         std::fs::write(
             &file,
@@ -441,8 +441,8 @@ mod tests {
 
     #[test]
     fn peers_launchers_and_their_checks() {
-        let dir = std::env::temp_dir().join(format!("sextant-config-peers-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let file = dir.join("front.toml");
         std::fs::write(
             &file,
@@ -485,8 +485,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_errors() {
-        let dir = std::env::temp_dir().join(format!("sextant-config-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let file = dir.join("bad.toml");
         std::fs::write(&file, "[scheduler]\nmax_concurent_analyzers = 3\n").unwrap();
         let e = ServerConfig::load(Some(&file), &env(&[]), 2).unwrap_err();

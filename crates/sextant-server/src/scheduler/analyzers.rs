@@ -56,7 +56,7 @@ pub async fn analyzer_task(
     let dataset_rows = state
         .deps
         .metastore
-        .dataset(&project.name, &job.spec.dataset.name)
+        .dataset(&project.name, &job.spec.data().name)
         .await
         .ok()
         .map(|d| d.summary.rows);

@@ -12,8 +12,8 @@ use chrono::Utc;
 use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
-    ALGORITHM_VERSION, CreateJob, InputRef, Job, JobOptions, JobProgress, JobSpec, JobState,
-    ListJobs, Project, Resources, model_key,
+    ALGORITHM_VERSION, CreateJob, InputRef, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
+    JobOptions, JobProgress, JobSpec, JobState, ListJobs, Project, Resources, model_key,
 };
 use sextant_store::sha256_hex;
 use uuid::Uuid;
@@ -36,14 +36,17 @@ fn check_options(request: &CreateJob, project: &Project) -> ApiResult<JobOptions
         .map_err(ApiError::bad_request)
 }
 
-/// The key under which equal requests share one result.
+/// The key under which equal requests share one result: a hash of what the result depends on.
+/// The inputs of the first release's jobs (one model, the data, a background) keep the fields
+/// they had, so results stored then are still found; further models and datasets in other
+/// roles join the identity only when a job has them.
 fn cache_key(spec: &JobSpec, project: &Project) -> String {
     let s = &project.schema;
-    let identity = json!({
+    let mut identity = json!({
         "kind": spec.kind,
-        "model": spec.model.sha256,
-        "dataset": spec.dataset.sha256,
-        "background": spec.background.as_ref().map(|b| &b.sha256),
+        "model": spec.model().sha256,
+        "dataset": spec.data().sha256,
+        "background": spec.background().map(|b| &b.sha256),
         "options": spec.options,
         "task": s.task,
         "score_type": s.score_type,
@@ -52,6 +55,20 @@ fn cache_key(spec: &JobSpec, project: &Project) -> String {
         "id": s.id,
         "algorithm": ALGORITHM_VERSION,
     });
+    if spec.inputs.models.len() > 1 {
+        identity["models"] = json!(
+            spec.inputs
+                .models
+                .iter()
+                .map(|m| &m.sha256)
+                .collect::<Vec<_>>()
+        );
+    }
+    for (role, dataset) in &spec.inputs.datasets {
+        if !matches!(role, InputRole::Data | InputRole::Background) {
+            identity[role.as_str()] = json!(dataset.sha256);
+        }
+    }
     sha256_hex(identity.to_string().as_bytes())
 }
 
@@ -105,20 +122,25 @@ pub async fn create_job(
             )));
         }
     }
-    let spec = JobSpec {
-        version: 1,
-        kind: request.kind,
-        model: InputRef {
+    let inputs = JobInputs::new(
+        InputRef {
             name: model.name.clone(),
             sha256: model.sha256.clone(),
             key: model_key(&model.sha256),
         },
-        dataset: InputRef {
+        InputRef {
             name: dataset.name.clone(),
             sha256: dataset.sha256.clone(),
             key: dataset.artifact_key(),
         },
-        background,
+    );
+    let spec = JobSpec {
+        version: JOB_SPEC_VERSION,
+        kind: request.kind,
+        inputs: match background {
+            Some(b) => inputs.with(InputRole::Background, b),
+            None => inputs,
+        },
         options,
         resources: Resources {
             memory_mib,

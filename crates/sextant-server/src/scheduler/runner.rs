@@ -172,15 +172,15 @@ async fn sizing(deps: &Deps, launcher: &dyn Launcher, job: &sextant_api::Job) ->
         shards: 1,
     };
     let k = &deps.config.kubernetes;
-    let model = deps.metastore.model(&job.project, &spec.model.name).await;
+    let model = deps.metastore.model(&job.project, &spec.model().name).await;
     let dataset = deps
         .metastore
-        .dataset(&job.project, &spec.dataset.name)
+        .dataset(&job.project, &spec.data().name)
         .await;
     let (Ok(model), Ok(dataset)) = (model, dataset) else {
         return fallback;
     };
-    let background_rows = match &spec.background {
+    let background_rows = match spec.background() {
         Some(b) => deps
             .metastore
             .dataset(&job.project, &b.name)

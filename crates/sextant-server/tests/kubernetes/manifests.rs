@@ -24,8 +24,8 @@ async fn manifests_render_validate_and_configure_the_server() {
 
     let (launcher, _api) = launcher(300);
     let job = serde_json::to_string_pretty(&launcher.job_object(&request(1))).unwrap();
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("analyzer-job-{}.json", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("analyzer-job.json");
     std::fs::write(&path, job).unwrap();
     let validated =
         std::process::Command::new(root.join("target/tools-venv/bin/kubernetes-validate"))
@@ -42,8 +42,7 @@ async fn manifests_render_validate_and_configure_the_server() {
 
     // An Indexed Job validates too.
     let indexed = serde_json::to_string_pretty(&launcher.job_object(&sharded_request(4))).unwrap();
-    let indexed_path =
-        path.with_file_name(format!("analyzer-indexed-job-{}.json", std::process::id()));
+    let indexed_path = path.with_file_name("analyzer-indexed-job.json");
     std::fs::write(&indexed_path, indexed).unwrap();
     let validated =
         std::process::Command::new(root.join("target/tools-venv/bin/kubernetes-validate"))

@@ -91,15 +91,9 @@ fn the_image_runs_the_quickstart_and_serves() {
     docker_ok(&["run", "-d", "--name", &name, "-p", "127.0.0.1::8640", &tag]);
     let port = docker_ok(&["port", &name, "8640"]);
     let url = format!("http://{}", port.lines().next().unwrap());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let client = sextant_client::Client::new(&url);
     wait_until("the container to be ready", Duration::from_secs(30), || {
-        agent
-            .get(format!("{url}/readyz"))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
+        client.ready()
     });
     let top = docker_ok(&["top", &name]);
     assert!(
@@ -136,7 +130,7 @@ fn docker_server(name: &str, image: &str, fault: Option<&str>) -> Server {
     if let Some(fault) = fault {
         env.push(("SEXTANT_ANALYZER_FAULT", fault));
     }
-    Server::start(&Server::temp_dir(name), &env)
+    Server::start_fresh(name, &env)
 }
 
 #[test]

@@ -204,14 +204,14 @@ fn a_second_scheduler_leaves_live_jobs_alone_and_takes_over_a_dead_ones() {
         ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
         ("SEXTANT_ANALYZER_FAULT", "slow"),
     ];
-    let mut first = Server::start(&Server::temp_dir("scheduler-a"), &common);
+    let mut first = Server::start_fresh("scheduler-a", &common);
     demo_project(&first);
     let id = submit(&first, influences_job(1000));
     first.wait_state(&id, "running", MINUTE);
 
     let mut env = common.to_vec();
     env.push(("SEXTANT_SERVICES", "scheduler,gateway"));
-    let second = Server::start(&Server::temp_dir("scheduler-b"), &env);
+    let second = Server::start_fresh("scheduler-b", &env);
     let job = second.job(&id);
     assert_eq!(
         (&job["state"], &job["attempt"]),

@@ -11,4 +11,5 @@ mod reference;
 mod server;
 mod small_models;
 mod support;
+mod upgrade;
 mod uploads;

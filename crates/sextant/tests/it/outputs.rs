@@ -70,6 +70,7 @@ fn the_readme_demo_runs() {
                 .columns
                 .ends_with(&["base_value".into(), "margin".into()])
     );
+    let dir = scratch("demo");
     let stderr = sextant_ok(&[
         "explain",
         "--model",
@@ -79,7 +80,7 @@ fn the_readme_demo_runs() {
         "--background",
         repo("demo/background.csv").to_str().unwrap(),
         "--output",
-        scratch("demo").join("x.csv").to_str().unwrap(),
+        dir.join("x.csv").to_str().unwrap(),
     ]);
     assert!(
         stderr.contains("explained 1000 rows") && stderr.contains("interventional"),
@@ -132,7 +133,7 @@ fn bench_reports_every_method_on_a_tiny_input() {
 #[test]
 fn bench_isolation_reports_both_phases() {
     let workload = data("workloads/xgb_cls");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-isolation");
+    let dir = crate::support::scratch("bench-isolation");
     let out = sextant(&[
         "bench-isolation",
         "--workload",

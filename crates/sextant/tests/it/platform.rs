@@ -83,7 +83,8 @@ pub(crate) fn run_job(server: &Server, kind: &str, extra: &[&str]) -> Value {
 
 /// `sextant explain` of the demo model on the demo applicants, as a table.
 pub(crate) fn explain_demo(extra: &[&str]) -> Table {
-    let out = Server::temp_dir("explain-demo").join("influences.csv");
+    let dir = Server::temp_dir("explain-demo");
+    let out = dir.join("influences.csv");
     let (model, data) = (repo("demo/credit_model.json"), repo("demo/applicants.csv"));
     let mut args = vec![
         "explain",
@@ -397,7 +398,11 @@ pub(crate) fn influences_job(rows: u64) -> Value {
 }
 
 /// Writes `features.csv` with a `y` column appended, taken from `label(prediction row)`.
-fn labelled_copy(name: &str, label: impl Fn(&[f64]) -> f64) -> std::path::PathBuf {
+fn labelled_copy(
+    dir: &std::path::Path,
+    name: &str,
+    label: impl Fn(&[f64]) -> f64,
+) -> std::path::PathBuf {
     let features = crate::support::data(&format!("small/{name}.csv"));
     let predictions = Table::read(&crate::support::data(&format!("small/{name}.pred.csv")));
     let text = std::fs::read_to_string(&features).unwrap();
@@ -406,7 +411,7 @@ fn labelled_copy(name: &str, label: impl Fn(&[f64]) -> f64) -> std::path::PathBu
     for (line, row) in lines.zip(&predictions.rows) {
         out.push_str(&format!("{line},{}\n", label(row)));
     }
-    let path = Server::temp_dir(name).join(format!("{name}.csv"));
+    let path = dir.join(format!("{name}.csv"));
     std::fs::write(&path, out).unwrap();
     path
 }
@@ -452,7 +457,7 @@ fn multiclass_and_regression_metrics_have_known_answers() {
     let small = |f: &str| crate::support::data(&format!("small/{f}"));
 
     // Labels are the model's own argmax: accuracy 1, a diagonal confusion matrix.
-    let mc = labelled_copy("xgb_multiclass", |row| {
+    let mc = labelled_copy(&dir, "xgb_multiclass", |row| {
         (3..6).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as f64 - 3.0
     });
     labelled_project(
@@ -499,7 +504,7 @@ fn multiclass_and_regression_metrics_have_known_answers() {
     );
 
     // Labels are the model's own predictions: RMSE within float32 rounding, R² 1.
-    let reg = labelled_copy("xgb_poisson", |row| row[1]);
+    let reg = labelled_copy(&dir, "xgb_poisson", |row| row[1]);
     labelled_project(
         &server,
         "reg",

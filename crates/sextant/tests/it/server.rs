@@ -1,16 +1,24 @@
-//! A real `sextant serve` process on 127.0.0.1 for a test, and plain HTTP calls to it.
+//! A real `sextant serve` process on 127.0.0.1 for a test, and calls to it through the typed
+//! client (`sextant-client`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sextant_client::Client;
+
+use crate::support::Scratch;
 
 /// A server process with its own data directory; killed when dropped.
 pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
+    /// The typed client of this server.
+    pub client: Client,
     child: Option<Child>,
+    /// The data directory, when the server owns it.
+    _scratch: Option<Scratch>,
 }
 
 fn free_port() -> u16 {
@@ -30,16 +38,9 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
 }
 
 impl Server {
-    /// A fresh temporary data directory under the target dir.
-    pub fn temp_dir(name: &str) -> PathBuf {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh temporary data directory, removed when dropped.
+    pub fn temp_dir(name: &str) -> Scratch {
+        crate::support::scratch(name)
     }
 
     /// Starts `sextant serve` on `data_dir` with extra environment variables; waits until ready.
@@ -59,14 +60,25 @@ impl Server {
             command.env(k, v);
         }
         let child = command.spawn().expect("sextant serve starts");
+        let url = format!("http://127.0.0.1:{port}");
         let server = Server {
-            url: format!("http://127.0.0.1:{port}"),
+            client: Client::new(&url),
+            url,
             data_dir: data_dir.to_path_buf(),
             child: Some(child),
+            _scratch: None,
         };
         wait_until("the server to be ready", Duration::from_secs(30), || {
-            matches!(server.get("/readyz"), Ok((200, _)))
+            server.client.ready()
         });
+        server
+    }
+
+    /// Starts `sextant serve` on a fresh data directory that lives as long as the server.
+    pub fn start_fresh(name: &str, env: &[(&str, &str)]) -> Server {
+        let scratch = Server::temp_dir(name);
+        let mut server = Server::start(&scratch, env);
+        server._scratch = Some(scratch);
         server
     }
 
@@ -78,34 +90,22 @@ impl Server {
         }
     }
 
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into()
-    }
-
-    fn answer(
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, Value), String> {
-        let mut response = response.map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok((status, value))
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+        self.client
+            .raw(method, path, body)
+            .map(|answer| {
+                let body = match answer.body {
+                    Value::Null if !answer.text.is_empty() => Value::String(answer.text),
+                    body => body,
+                };
+                (answer.status, body)
+            })
+            .map_err(|e| e.to_string())
     }
 
     /// GET, returning the status and JSON body.
     pub fn get(&self, path: &str) -> Result<(u16, Value), String> {
-        Self::answer(Self::agent().get(format!("{}{path}", self.url)).call())
+        self.call("GET", path, None)
     }
 
     /// GET that must answer 200.
@@ -118,17 +118,12 @@ impl Server {
 
     /// POST JSON.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        Self::answer(
-            Self::agent()
-                .post(format!("{}{path}", self.url))
-                .send_json(body),
-        )
-        .unwrap()
+        self.call("POST", path, Some(body)).unwrap()
     }
 
     /// DELETE.
     pub fn delete(&self, path: &str) -> (u16, Value) {
-        Self::answer(Self::agent().delete(format!("{}{path}", self.url)).call()).unwrap()
+        self.call("DELETE", path, None).unwrap()
     }
 
     /// Runs the CLI against this server.

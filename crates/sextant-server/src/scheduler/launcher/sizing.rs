@@ -94,7 +94,7 @@ pub fn estimate(
 mod tests {
     use super::*;
     use sextant_api::JobKind;
-    use sextant_api::{DatasetRole, InputRef, JobOptions, Resources};
+    use sextant_api::{DatasetRole, InputRef, JobInputs, JobOptions, Resources};
 
     fn input() -> InputRef {
         InputRef {
@@ -106,11 +106,9 @@ mod tests {
 
     fn spec(kind: JobKind, memory_mib: u64) -> JobSpec {
         JobSpec {
-            version: 1,
+            version: sextant_api::JOB_SPEC_VERSION,
             kind,
-            model: input(),
-            dataset: input(),
-            background: None,
+            inputs: JobInputs::new(input(), input()),
             options: JobOptions::default(),
             resources: Resources {
                 memory_mib,

@@ -1,0 +1,115 @@
+//! A data directory written by the first release (0.1.0: version 1 job specs, results, cache
+//! entries, a sharded result in parts; `tests/data/release-0.1.0`) is served by this one as it
+//! was: the same answers byte for byte, identical requests answered from the stored results,
+//! and new jobs run on the stored models and datasets.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::server::Server;
+use crate::support::data;
+
+/// The jobs the fixture holds.
+const SHARDED_JOB: &str = "429703e7-ff02-44f0-b2a9-6f178512e92e";
+const PATH_DEPENDENT_KEY: &str = "008b77283fb361986b67e1d729533dad95726ef727748c17d39d29783f6ac291";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// GETs `path` and returns the body's text.
+fn text(server: &Server, path: &str) -> String {
+    let answer = server.client.raw("GET", path, None).unwrap();
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    answer.text
+}
+
+#[test]
+fn a_data_directory_of_release_0_1_0_is_served_as_it_was() {
+    let fixture = data("release-0.1.0");
+    let dir = Server::temp_dir("release-0.1.0");
+    copy_dir(&fixture, &dir);
+    let server = Server::start(&dir, &[]);
+    let base = "/api/v1/projects/credit/models/xgb";
+    for (answer, path) in [
+        (
+            "importance-path-dependent",
+            "importance?dataset=applicants&method=path-dependent",
+        ),
+        (
+            "importance-interventional",
+            "importance?dataset=applicants&method=interventional",
+        ),
+        ("metrics", "metrics?dataset=applicants"),
+        (
+            "influences-page",
+            "influences?dataset=applicants&method=path-dependent&offset=5&limit=3",
+        ),
+        (
+            "predictions-page",
+            "predictions?dataset=applicants&offset=38&limit=5",
+        ),
+    ] {
+        let expected =
+            std::fs::read_to_string(fixture.join(format!("answers/{answer}.json"))).unwrap();
+        assert_eq!(
+            text(&server, &format!("{base}/{path}")),
+            expected.trim_end(),
+            "{answer}"
+        );
+    }
+
+    // A version 1 spec reads as version 2, its inputs by role.
+    let sharded = server.get_ok(&format!("/api/v1/jobs/{SHARDED_JOB}"));
+    assert_eq!(sharded["state"], "succeeded", "{sharded}");
+    assert_eq!(sharded["spec"]["version"], 2, "{sharded}");
+    assert_eq!(sharded["spec"]["inputs"]["models"][0]["name"], "xgb");
+    assert_eq!(
+        sharded["spec"]["inputs"]["datasets"]["data"]["name"],
+        "applicants"
+    );
+    assert_eq!(sharded["spec"]["resources"]["shards"], 2);
+
+    // The identical request is answered from the result stored by the old release.
+    let (status, job) = server.post(
+        "/api/v1/projects/credit/jobs",
+        &json!({"kind": "influences", "model": "xgb", "dataset": "applicants"}),
+    );
+    assert_eq!(status, 201, "{job}");
+    assert_eq!(
+        (&job["cached"], &job["cache_key"], &job["state"]),
+        (
+            &json!(true),
+            &json!(PATH_DEPENDENT_KEY),
+            &json!("succeeded")
+        ),
+        "{job}"
+    );
+
+    // New work runs on the stored model and datasets.
+    let (status, job) = server.post(
+        "/api/v1/projects/credit/jobs",
+        &json!({"kind": "influences", "model": "xgb", "dataset": "applicants",
+                "background": "background", "options": {"rows": 10}}),
+    );
+    assert_eq!(status, 201, "{job}");
+    let done = server.wait_state(
+        job["id"].as_str().unwrap(),
+        "succeeded",
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(
+        done["spec"]["inputs"]["datasets"]["background"]["name"],
+        "background"
+    );
+}
