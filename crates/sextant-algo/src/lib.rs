@@ -11,6 +11,7 @@ mod additivity;
 mod interventional;
 mod leaf_paths;
 mod metrics;
+mod model_predictor;
 mod path_dependent;
 mod predict;
 
@@ -19,6 +20,7 @@ pub use interventional::Interventional;
 pub use metrics::{
     ClassificationMetrics, RegressionMetrics, classification_metrics, regression_metrics,
 };
+pub use model_predictor::ModelPredictor;
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
 pub use predict::{Predictor, predict_margins, predict_responses};
 

@@ -403,19 +403,20 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/data/small/lgb_multiclass.txt"
         );
-        let forest = sextant_import::load_model(std::path::Path::new(path)).unwrap();
-        let full = PathDependent::with_table_depth(&forest, DEFAULT_TABLE_DEPTH).strategy();
+        let model = sextant_import::load_model(std::path::Path::new(path), None).unwrap();
+        let forest = model.trees().unwrap();
+        let full = PathDependent::with_table_depth(forest, DEFAULT_TABLE_DEPTH).strategy();
         assert_eq!(
-            table_depth_within(&forest, DEFAULT_TABLE_DEPTH, usize::MAX),
+            table_depth_within(forest, DEFAULT_TABLE_DEPTH, usize::MAX),
             DEFAULT_TABLE_DEPTH
         );
         assert_eq!(
-            table_depth_within(&forest, DEFAULT_TABLE_DEPTH, full.table_bytes),
+            table_depth_within(forest, DEFAULT_TABLE_DEPTH, full.table_bytes),
             DEFAULT_TABLE_DEPTH
         );
-        let limit = table_depth_within(&forest, DEFAULT_TABLE_DEPTH, full.table_bytes / 4);
+        let limit = table_depth_within(forest, DEFAULT_TABLE_DEPTH, full.table_bytes / 4);
         assert!(limit < DEFAULT_TABLE_DEPTH);
-        let reduced = PathDependent::with_table_depth(&forest, limit).strategy();
+        let reduced = PathDependent::with_table_depth(forest, limit).strategy();
         assert!(
             reduced.table_bytes <= full.table_bytes / 4 && reduced.path_leaves > 0,
             "{reduced:?}"

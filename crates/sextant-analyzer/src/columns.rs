@@ -2,13 +2,13 @@
 //! by the jobs and the numeric commands (`sextant predict`, `sextant explain`).
 
 use sextant_algo::{Additivity, Interventional, PathDependent};
-use sextant_model::{Forest, Rows};
+use sextant_model::{Model, Rows};
 
 use crate::AnalyzerError;
 
 /// The suffix of output `k`'s columns: `__class<k>` for multi-output models, none otherwise.
-fn output_suffix(forest: &Forest, k: usize) -> String {
-    if forest.n_outputs() > 1 {
+fn output_suffix(model: &Model, k: usize) -> String {
+    if model.n_outputs() > 1 {
         format!("__class{k}")
     } else {
         String::new()
@@ -16,23 +16,23 @@ fn output_suffix(forest: &Forest, k: usize) -> String {
 }
 
 /// `margin` and `prediction`, with a `__class<k>` suffix for multi-output models.
-pub fn prediction_columns(forest: &Forest) -> Vec<String> {
-    let mut columns: Vec<String> = (0..forest.n_outputs())
-        .map(|k| format!("margin{}", output_suffix(forest, k)))
+pub fn prediction_columns(model: &Model) -> Vec<String> {
+    let mut columns: Vec<String> = (0..model.n_outputs())
+        .map(|k| format!("margin{}", output_suffix(model, k)))
         .collect();
     columns
-        .extend((0..forest.n_outputs()).map(|k| format!("prediction{}", output_suffix(forest, k))));
+        .extend((0..model.n_outputs()).map(|k| format!("prediction{}", output_suffix(model, k))));
     columns
 }
 
 /// One column per feature, then `base_value` and `margin`; for multi-output models one such
 /// block per output with a `__class<k>` suffix.
-pub fn explanation_columns(forest: &Forest) -> Vec<String> {
+pub fn explanation_columns(model: &Model) -> Vec<String> {
     let mut columns = Vec::new();
-    for k in 0..forest.n_outputs() {
-        let suffix = output_suffix(forest, k);
+    for k in 0..model.n_outputs() {
+        let suffix = output_suffix(model, k);
         columns.extend(
-            forest
+            model
                 .features()
                 .iter()
                 .map(|f| format!("{}{suffix}", f.name)),

@@ -11,7 +11,8 @@ use sextant_api::{
     ResultManifest, result_prefix,
 };
 use sextant_data::{Batch, BatchReader, SkipRows, open_table, table_columns};
-use sextant_model::{Feature, FeatureKind, Forest};
+use sextant_import::ModelFormat;
+use sextant_model::{Feature, FeatureKind, Model};
 use sextant_store::Artifacts;
 
 use crate::board::ProgressBoard;
@@ -51,7 +52,7 @@ pub struct PartInput<'a> {
     /// The job's task.
     pub task: &'a AnalyzerTask,
     /// The model.
-    pub forest: &'a Forest,
+    pub model: &'a Model,
     /// The dataset's local copy.
     pub data: &'a Path,
     /// Columns read after the model's features: the id, then the label, when present.
@@ -95,7 +96,7 @@ impl PartInput<'_> {
 
     /// The rows, in batches of `batch_rows`, from this part's first row.
     pub fn open(&self, batch_rows: usize) -> AnalyzerResult<Box<dyn BatchReader>> {
-        let mut features: Vec<Feature> = self.forest.features().to_vec();
+        let mut features: Vec<Feature> = self.model.features().to_vec();
         features.extend(self.extras.iter().map(|name| Feature {
             name: name.clone(),
             kind: FeatureKind::Numeric,
@@ -115,7 +116,7 @@ impl PartInput<'_> {
 
     /// Splits a batch into the model's rows and, per row, `[id]` and `[label]`.
     pub fn split(&self, batch: &Batch, n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let nf = self.forest.n_features();
+        let nf = self.model.n_features();
         let width = nf + self.extras.len();
         let mut features = Vec::with_capacity(n * nf);
         let (mut ids, mut labels) = (Vec::new(), Vec::new());
@@ -204,7 +205,13 @@ pub(crate) fn compute_part(
     };
     let model_path = fetch(task.spec.model())?;
     let data_path = fetch(task.spec.data())?;
-    let forest = sextant_import::load_model(&model_path)
+    let format = match &task.spec.model().format {
+        Some(name) => {
+            Some(ModelFormat::from_name(name).map_err(|e| AnalyzerError::input(e.to_string()))?)
+        }
+        None => None,
+    };
+    let model = sextant_import::load_model(&model_path, format)
         .map_err(|e| AnalyzerError::input(format!("cannot load the model: {e}")))?;
     let data_file = typed_path(&data_path, &task.spec.data().key)?;
     let columns = table_columns(&data_file)?;
@@ -253,7 +260,7 @@ pub(crate) fn compute_part(
     };
     let input = PartInput {
         task,
-        forest: &forest,
+        model: &model,
         data: &data_file,
         extras: &extras,
         id: id_column.is_some(),

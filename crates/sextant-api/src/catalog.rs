@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::InputRef;
+
 /// What was learnt about a model file when it was uploaded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModelSummary {
@@ -14,18 +16,26 @@ pub struct ModelSummary {
     pub objective: String,
     /// The producing library's version.
     pub library_version: String,
-    /// Trees in the ensemble.
-    pub trees: usize,
-    /// Leaves in all trees.
-    pub leaves: usize,
-    /// Deepest tree.
-    pub max_depth: usize,
+    /// For a tree ensemble: its trees, leaves and depth (the fields stand in this object).
+    #[serde(flatten)]
+    pub trees: Option<TreeSummary>,
     /// Model outputs (1, or one per class).
     pub outputs: usize,
     /// The features the model reads, in its order.
     pub features: Vec<String>,
     /// File size in bytes.
     pub size_bytes: u64,
+}
+
+/// The shape of a tree ensemble.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TreeSummary {
+    /// Trees in the ensemble.
+    pub trees: usize,
+    /// Leaves in all trees.
+    pub leaves: usize,
+    /// Deepest tree.
+    pub max_depth: usize,
 }
 
 /// A registered model.
@@ -108,6 +118,28 @@ impl Dataset {
     /// Where its file lives in the artifact store.
     pub fn artifact_key(&self) -> String {
         dataset_key(&self.sha256, &self.summary.format)
+    }
+
+    /// The dataset as a job's input, pinned by content.
+    pub fn input_ref(&self) -> InputRef {
+        InputRef {
+            name: self.name.clone(),
+            sha256: self.sha256.clone(),
+            key: self.artifact_key(),
+            format: None,
+        }
+    }
+}
+
+impl Model {
+    /// The model as a job's input, pinned by content, with its file's format.
+    pub fn input_ref(&self) -> InputRef {
+        InputRef {
+            name: self.name.clone(),
+            sha256: self.sha256.clone(),
+            key: model_key(&self.sha256),
+            format: Some(self.summary.format.clone()),
+        }
     }
 }
 

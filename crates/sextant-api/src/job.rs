@@ -81,6 +81,11 @@ pub struct InputRef {
     pub sha256: String,
     /// Its artifact key.
     pub key: String,
+    /// For a model: its file's format (`xgboost-json`, `lightgbm-text`), so that the analyzer
+    /// reads it as it was uploaded. Jobs of release 0.1.0 lack it; their models' formats are
+    /// recognised from their content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// The resources an analyzer may use.
@@ -410,6 +415,7 @@ mod tests {
             name: name.into(),
             sha256: format!("{name}-sha"),
             key: format!("k/{name}"),
+            format: None,
         }
     }
 

@@ -58,6 +58,15 @@ pub struct RawAnswer {
     pub text: String,
 }
 
+/// The fields of a model upload besides its file.
+#[derive(Clone, Debug, Default)]
+pub struct ModelUpload<'a> {
+    /// Its name in the project.
+    pub name: &'a str,
+    /// Its format (`xgboost-json`, `lightgbm-text`); the server recognises it when not given.
+    pub format: Option<&'a str>,
+}
+
 /// The fields of a dataset upload besides its file.
 #[derive(Clone, Debug, Default)]
 pub struct DatasetUpload<'a> {
@@ -189,13 +198,18 @@ impl Client {
         self.get(&format!("/api/v1/projects/{name}"))
     }
 
-    /// Uploads a model file (streamed) under `name`.
-    pub fn upload_model(&self, project: &str, name: &str, file: &Path) -> ClientResult<Model> {
-        self.upload(
-            &format!("/api/v1/projects/{project}/models"),
-            &[("name", name)],
-            file,
-        )
+    /// Uploads a model file (streamed).
+    pub fn upload_model(
+        &self,
+        project: &str,
+        upload: &ModelUpload,
+        file: &Path,
+    ) -> ClientResult<Model> {
+        let mut fields = vec![("name", upload.name)];
+        if let Some(format) = upload.format {
+            fields.push(("format", format));
+        }
+        self.upload(&format!("/api/v1/projects/{project}/models"), &fields, file)
     }
 
     /// A project's models.

@@ -17,6 +17,9 @@ pub enum ImportError {
         "not a model file Sextant can read: expected XGBoost JSON (starts with '{{') or LightGBM text (starts with 'tree')"
     )]
     UnknownFormat,
+    /// A format name that is not one of Sextant's.
+    #[error("unknown model format {0:?} (expected xgboost-json or lightgbm-text)")]
+    UnknownFormatName(String),
     /// The JSON itself is malformed.
     #[error("invalid JSON at line {line}, column {column}: {message}")]
     Json {

@@ -76,7 +76,7 @@ fn every_truncation_is_refused() {
             .position(|w| w == b"end of trees")
             .map(|p| p + 12);
         for cut in (0..bytes.len()).step_by(37) {
-            let result = parse_model(&bytes[..cut]);
+            let result = parse_model(&bytes[..cut], None);
             if end_of_trees.is_some_and(|e| cut >= e) {
                 continue; // A LightGBM model is complete once its trees have ended.
             }
@@ -310,7 +310,7 @@ fn fuzz_regressions_stay_fixed() {
             continue;
         }
         // Each of these once crashed; every importer must now refuse it with an error.
-        assert!(parse_model(&bytes).is_err(), "{name} was accepted");
+        assert!(parse_model(&bytes, None).is_err(), "{name} was accepted");
         let _ = parse_xgboost_json(&bytes);
         let _ = parse_lightgbm(&bytes);
     }
@@ -333,6 +333,6 @@ proptest! {
             let i = at.index(bytes.len());
             bytes[i] = byte;
         }
-        let _ = parse_model(&bytes);
+        let _ = parse_model(&bytes, None);
     }
 }

@@ -41,9 +41,11 @@ fn model(project: &str, name: &str, sha: &str) -> Model {
             format: "xgboost-json".into(),
             objective: "binary:logistic".into(),
             library_version: "3.2.0".into(),
-            trees: 1,
-            leaves: 2,
-            max_depth: 1,
+            trees: Some(TreeSummary {
+                trees: 1,
+                leaves: 2,
+                max_depth: 1,
+            }),
             outputs: 1,
             features: vec!["x".into()],
             size_bytes: 10,
@@ -74,6 +76,7 @@ fn input(name: &str, sha: &str) -> InputRef {
         name: name.into(),
         sha256: sha.into(),
         key: format!("k/{sha}"),
+        format: None,
     }
 }
 

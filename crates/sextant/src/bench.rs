@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Args;
 use sextant_algo::{Interventional, PathDependent, Predictor, explanation_len};
 use sextant_data::read_table;
@@ -71,7 +71,8 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
         .find(|p| p.exists());
     let model_path =
         model_path.ok_or_else(|| anyhow!("{}: no model.json or model.txt", folder.display()))?;
-    let forest = sextant_import::load_model(&model_path).context("cannot load the model")?;
+    let model = crate::load_model(&model_path)?;
+    let forest = crate::tree_ensemble(&model, &model_path)?;
     let explain = read_table(
         &first_present(folder, &["explain.parquet", "explain.csv"])?,
         forest.features(),
@@ -104,7 +105,7 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
     // Like an analyzer: the compact layout is built once per model, outside the timing. One
     // pass over the rows takes milliseconds, so each timed run repeats it (and so do the peers)
     // until it lasts a quarter of a second, which keeps scheduler noise out of the median.
-    let predictor = Predictor::new(&forest);
+    let predictor = Predictor::new(forest);
     let mut predict_all = || {
         predictor.predict_margins(all.slice(0, np), &mut out);
         let link = forest.link();
@@ -123,12 +124,12 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
     });
 
     let started = Instant::now();
-    let explainer = PathDependent::new(&forest);
+    let explainer = PathDependent::new(forest);
     let prepare = started.elapsed().as_secs_f64();
     let strategy = explainer.strategy();
-    let mut phi = vec![0.0; explanation_len(&forest, n)];
+    let mut phi = vec![0.0; explanation_len(forest, n)];
     let t = median_time(args.runs, || explainer.explain(all.slice(0, n), &mut phi));
-    let check = compare_with_reference(folder, &forest, &phi, n)?;
+    let check = compare_with_reference(folder, forest, &phi, n)?;
     let note = format!(
         "{} leaves tabulated (O(d)), {} by classic extend/unwind (O(d²)); tables {:.1} MiB, prepared once in {:.2} s; {check}",
         strategy.table_leaves,
@@ -144,8 +145,8 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
         note,
     });
 
-    let interventional = Interventional::new(&forest, Rows::new(&background.values, m));
-    let mut phi = vec![0.0; explanation_len(&forest, ni)];
+    let interventional = Interventional::new(forest, Rows::new(&background.values, m));
+    let mut phi = vec![0.0; explanation_len(forest, ni)];
     let t = median_time(args.runs, || {
         interventional.explain(all.slice(0, ni), &mut phi)
     });

@@ -9,9 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sextant_api::{
     CreateJob, CreateProject, DatasetRole, FeatureSpec, FeatureType, InfluenceMethod, Job, JobKind,
-    JobOptions, JobState, ProjectSchema, ResultQuery, ScoreType, Task,
+    JobOptions, JobState, ModelSummary, ProjectSchema, ResultQuery, ScoreType, Task,
 };
-use sextant_client::{Client, DatasetUpload};
+use sextant_client::{Client, DatasetUpload, ModelUpload};
 
 use crate::Failure;
 use crate::report::{figure, print_importance, print_metrics, print_table};
@@ -84,6 +84,10 @@ pub enum ModelCommand {
         file: PathBuf,
         #[arg(long)]
         name: String,
+        /// The file's format: xgboost-json or lightgbm-text (default: recognised from its
+        /// content).
+        #[arg(long)]
+        format: Option<String>,
     },
     /// List a project's models.
     List { project: String },
@@ -335,8 +339,13 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
             project,
             file,
             name,
+            format,
         } => {
-            let model = client.upload_model(&project, &name, &file)?;
+            let upload = ModelUpload {
+                name: &name,
+                format: format.as_deref(),
+            };
+            let model = client.upload_model(&project, &upload, &file)?;
             if json_out {
                 print_json(&model);
             } else {
@@ -345,7 +354,7 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
                     model.name,
                     model.summary.format,
                     model.summary.objective,
-                    model.summary.trees,
+                    tree_count(&model.summary),
                     &model.sha256[..12]
                 );
             }
@@ -362,7 +371,7 @@ pub fn model(client: &Client, json_out: bool, command: ModelCommand) -> Result<(
                             m.name.clone(),
                             m.summary.format.clone(),
                             m.summary.objective.clone(),
-                            m.summary.trees.to_string(),
+                            m.summary.trees.map_or("-".into(), |t| t.trees.to_string()),
                             m.sha256[..12].to_string(),
                         ]
                     })
@@ -455,6 +464,13 @@ pub fn data(client: &Client, json_out: bool, command: DataCommand) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// How many trees a model has, for messages: a count, or `no` for a model without trees.
+fn tree_count(summary: &ModelSummary) -> String {
+    summary
+        .trees
+        .map_or_else(|| "no".into(), |t| t.trees.to_string())
 }
 
 fn job_row(job: &Job) -> Vec<String> {

@@ -54,7 +54,8 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
         (None, Some(_)) => Method::Interventional,
         (None, None) => Method::PathDependent,
     };
-    let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
+    let model = crate::load_model(&args.model)?;
+    let forest = crate::tree_ensemble(&model, &args.model)?;
     let background = match (&args.background, method) {
         (Some(path), Method::Interventional) => {
             let b = read_table(path, forest.features(), None)
@@ -68,23 +69,23 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
     };
     let explainer = match &background {
         Some(b) => Explainer::Interventional(Interventional::new(
-            &forest,
+            forest,
             Rows::new(&b.values, forest.n_features()),
         )),
-        None => Explainer::PathDependent(PathDependent::new(&forest)),
+        None => Explainer::PathDependent(PathDependent::new(forest)),
     };
     let reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
     let output = output_path(args.output);
-    let writer = TableWriter::create(&output, &explanation_columns(&forest))?;
+    let writer = TableWriter::create(&output, &explanation_columns(&model))?;
 
     let (n_features, n_out) = (forest.n_features(), forest.n_outputs());
-    let predictor = Predictor::new(&forest);
+    let predictor = Predictor::new(forest);
     let progress = RowProgress::new("explain");
     let (mut phi, mut margins) = (Vec::new(), Vec::new());
     let additivity = RefCell::new(Additivity::default());
     let compute = |batch: &Batch, n: usize| {
         let rows = Rows::new(&batch.values[..n * n_features], n_features);
-        phi.resize(explanation_len(&forest, n), 0.0);
+        phi.resize(explanation_len(forest, n), 0.0);
         margins.resize(n * n_out, 0.0);
         explainer.explain(rows, &mut phi);
         predictor.predict_margins(rows, &mut margins);

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use sextant_model::{FeatureKind, Forest};
 
@@ -18,8 +17,9 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
-    let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
-    let out = describe(&forest).expect("formatting into a String cannot fail");
+    let model = crate::load_model(&args.model)?;
+    let forest = crate::tree_ensemble(&model, &args.model)?;
+    let out = describe(forest).expect("formatting into a String cannot fail");
     // A reader that stops early (`| head`) is not an error.
     match std::io::stdout().write_all(out.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::from(e)

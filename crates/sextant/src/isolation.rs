@@ -13,7 +13,7 @@ use sextant_api::{
     CreateJob, CreateProject, InfluenceMethod, Job, JobKind, JobOptions, JobState, ProjectSchema,
     ResultQuery, ScoreType, Task,
 };
-use sextant_client::{Client, DatasetUpload};
+use sextant_client::{Client, DatasetUpload, ModelUpload};
 
 use crate::Failure;
 use crate::schema_inference::infer_features;
@@ -164,7 +164,11 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         name: "bench".into(),
         schema,
     })?;
-    client.upload_model("bench", "model", &model)?;
+    let upload = ModelUpload {
+        name: "model",
+        format: None,
+    };
+    client.upload_model("bench", &upload, &model)?;
     for (name, file) in [("explain", &explain), ("background", &background)] {
         let upload = DatasetUpload { name, role: None };
         client.upload_dataset("bench", &upload, file)?;

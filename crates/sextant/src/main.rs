@@ -117,6 +117,27 @@ pub fn analyzer_failure(e: sextant_analyzer::AnalyzerError) -> Failure {
     }
 }
 
+/// Loads a model file (its format recognised from its content).
+pub fn load_model(path: &std::path::Path) -> anyhow::Result<sextant_model::Model> {
+    use anyhow::Context;
+    sextant_import::load_model(path, None).context("cannot load the model")
+}
+
+/// The trees of a model that must be a tree ensemble: exact TreeSHAP, `inspect` and `bench`
+/// read them.
+pub fn tree_ensemble<'m>(
+    model: &'m sextant_model::Model,
+    path: &std::path::Path,
+) -> anyhow::Result<&'m sextant_model::Forest> {
+    model.trees().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: this {} model has no trees (exact TreeSHAP needs a tree ensemble)",
+            path.display(),
+            model.info().format
+        )
+    })
+}
+
 /// Where a table goes: a path, or `-` for standard output.
 fn output_path(path: Option<PathBuf>) -> PathBuf {
     path.unwrap_or_else(|| PathBuf::from("-"))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sextant_algo::Predictor;
+use sextant_algo::ModelPredictor;
 use sextant_data::{Batch, TableWriter, open_table};
 use sextant_model::Rows;
 
@@ -34,12 +34,12 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
-    let forest = sextant_import::load_model(&args.model).context("cannot load the model")?;
-    let reader = open_table(&args.data, forest.features(), BATCH_ROWS)?;
+    let model = sextant_import::load_model(&args.model, None).context("cannot load the model")?;
+    let reader = open_table(&args.data, model.features(), BATCH_ROWS)?;
     let output = output_path(args.output);
-    let writer = TableWriter::create(&output, &prediction_columns(&forest))?;
-    let (n_features, n_out) = (forest.n_features(), forest.n_outputs());
-    let predictor = Predictor::new(&forest);
+    let writer = TableWriter::create(&output, &prediction_columns(&model))?;
+    let (n_features, n_out) = (model.n_features(), model.n_outputs());
+    let predictor = ModelPredictor::new(&model);
     let progress = RowProgress::new("predict");
     let mut margins = Vec::new();
     let compute = |batch: &Batch, n: usize| {
@@ -51,7 +51,7 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
             table.extend_from_slice(m);
             let start = table.len();
             table.extend_from_slice(m);
-            forest.link().apply(&mut table[start..]);
+            model.link().apply(&mut table[start..]);
         }
         Ok::<_, Failure>(table)
     };
@@ -67,7 +67,7 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
     eprintln!(
         "predicted {done} rows in {seconds:.3} s ({} rows/s), {} trees",
         rate(done, seconds),
-        forest.trees().len()
+        model.tree_shape().map_or(0, |t| t.trees)
     );
     Ok(())
 }

@@ -11,7 +11,7 @@ use sextant_api::{
     CreateJob, CreateProject, DatasetRole, InfluenceMethod, Job, JobKind, JobOptions, JobState,
     ProjectSchema, ResultQuery, ScoreType, Task,
 };
-use sextant_client::{Client, ClientResult, DatasetUpload};
+use sextant_client::{Client, ClientResult, DatasetUpload, ModelUpload};
 
 use crate::Failure;
 use crate::commands::wait_for;
@@ -182,7 +182,14 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
         name: PROJECT.into(),
         schema,
     }))?;
-    ensure(client.upload_model(PROJECT, MODEL, &model))?;
+    ensure(client.upload_model(
+        PROJECT,
+        &ModelUpload {
+            name: MODEL,
+            format: None,
+        },
+        &model,
+    ))?;
     for (name, role, file) in [
         ("applicants", DatasetRole::Test, &applicants),
         ("background", DatasetRole::Background, &background),

@@ -1,7 +1,7 @@
 //! `influences`: every feature's exact Shapley value for every row (TreeSHAP, path-dependent or
 //! interventional against background rows), checked for additivity, and global importance.
 
-use sextant_api::{CreateJob, InfluenceMethod, JobKind, JobOptions, ProjectSchema};
+use sextant_api::{CreateJob, InfluenceMethod, JobKind, JobOptions, ProjectSchema, TreeSummary};
 
 use super::{Analysis, Cost, CostInputs};
 
@@ -44,9 +44,15 @@ impl Analysis for Influences {
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
         let m = inputs.model;
-        let trees = m.trees.max(1) as f64;
-        let leaves_per_tree = (m.leaves as f64 / trees).max(1.0);
-        let depth = m.max_depth.max(1) as f64;
+        // TreeSHAP needs trees: a job on another model is refused before it runs.
+        let shape = m.trees.unwrap_or(TreeSummary {
+            trees: 1,
+            leaves: 1,
+            max_depth: 1,
+        });
+        let trees = shape.trees.max(1) as f64;
+        let leaves_per_tree = (shape.leaves as f64 / trees).max(1.0);
+        let depth = shape.max_depth.max(1) as f64;
         let outputs = m.outputs.max(1) as f64;
         let features = m.features.len().max(1) as f64;
         let per_row = match inputs.spec.options.method {
@@ -96,7 +102,7 @@ mod compute {
             return Ok(None);
         };
         let path = input.fetch(b)?;
-        let rows = read_table(&path, input.forest.features(), None).map_err(|e| {
+        let rows = read_table(&path, input.model.features(), None).map_err(|e| {
             AnalyzerError::input(format!("cannot read the background dataset: {e}"))
         })?;
         if rows.n_rows == 0 {
@@ -108,7 +114,13 @@ mod compute {
     pub fn influences(input: &PartInput) -> AnalyzerResult<PartOutput> {
         let task = input.task;
         let background = background(input)?;
-        let forest = input.forest;
+        let model = input.model;
+        let forest = model.trees().ok_or_else(|| {
+            AnalyzerError::input(format!(
+                "influences by TreeSHAP need a tree ensemble, and this {} model has no trees",
+                model.info().format
+            ))
+        })?;
         let (nf, n_out) = (forest.n_features(), forest.n_outputs());
         let explainer = match (task.spec.options.method, &background) {
             (Some(InfluenceMethod::Interventional), Some(b)) => {
@@ -121,7 +133,7 @@ mod compute {
             }
             _ => Explainer::PathDependent(PathDependent::new(forest)),
         };
-        let value_columns = explanation_columns(forest);
+        let value_columns = explanation_columns(model);
         let mut columns = input.key_columns();
         columns.extend(value_columns.iter().cloned());
         let writer = TableWriter::create(input.out_file, &columns)?;

@@ -39,11 +39,14 @@ impl Analysis for Predict {
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
         let m = inputs.model;
-        let trees = m.trees.max(1) as f64;
-        let depth = m.max_depth.max(1) as f64;
+        // A row walks every tree to a leaf; a model without trees costs about one visit a
+        // feature.
+        let per_row = m.trees.map_or(m.features.len().max(1) as f64, |t| {
+            t.trees.max(1) as f64 * t.max_depth.max(1) as f64
+        });
         let outputs = m.outputs.max(1) as f64;
         Cost {
-            work: inputs.rows * trees * depth,
+            work: inputs.rows * per_row,
             table_bytes: inputs.rows * outputs * 16.0,
         }
     }
@@ -61,7 +64,7 @@ impl Analysis for Predict {
 mod compute {
     use std::cell::RefCell;
 
-    use sextant_algo::{Predictor, classification_metrics, regression_metrics};
+    use sextant_algo::{ModelPredictor, classification_metrics, regression_metrics};
     use sextant_api::{
         ClassificationQuality, ClassificationTask, Metrics, RegressionQuality, RegressionTask, Task,
     };
@@ -76,22 +79,22 @@ mod compute {
     const BATCH_ROWS: usize = 16_384;
 
     pub fn predict(input: &PartInput) -> AnalyzerResult<PartOutput> {
-        let forest = input.forest;
-        let n_out = forest.n_outputs();
-        let mut value_columns = prediction_columns(forest);
+        let model = input.model;
+        let n_out = model.n_outputs();
+        let mut value_columns = prediction_columns(model);
         if input.label {
             value_columns.push("label".into());
         }
         let mut columns = input.key_columns();
         columns.extend(value_columns.iter().cloned());
         let writer = TableWriter::create(input.out_file, &columns)?;
-        let predictor = Predictor::new(forest);
+        let predictor = ModelPredictor::new(model);
         let scored = RefCell::new((Vec::<f64>::new(), Vec::<f64>::new()));
         let mut next_row = 0usize;
         let compute = |batch: &Batch, n: usize| {
             let (features, ids, labels) = input.split(batch, n);
             let mut margins = vec![0.0; n * n_out];
-            predictor.predict_margins(Rows::new(&features, forest.n_features()), &mut margins);
+            predictor.predict_margins(Rows::new(&features, model.n_features()), &mut margins);
             let mut table = Vec::new();
             let mut scored = scored.borrow_mut();
             for (r, m) in margins.chunks(n_out).enumerate() {
@@ -102,7 +105,7 @@ mod compute {
                 table.extend_from_slice(m);
                 let start = table.len();
                 table.extend_from_slice(m);
-                forest.link().apply(&mut table[start..]);
+                model.link().apply(&mut table[start..]);
                 if input.label {
                     table.push(labels[r]);
                     if !labels[r].is_nan() {

@@ -13,8 +13,11 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
 use serde_json::json;
-use sextant_api::{CreateProject, Model, ModelSummary, Project, ProjectSchema, Task, model_key};
-use sextant_model::{FeatureKind, Forest, Link};
+use sextant_api::{
+    CreateProject, Model, ModelSummary, Project, ProjectSchema, Task, TreeSummary, model_key,
+};
+use sextant_import::ModelFormat;
+use sextant_model::{FeatureKind, Link};
 use utoipa::ToSchema;
 
 pub use upload::check_name;
@@ -136,6 +139,9 @@ pub async fn get_project(
 pub struct ModelUpload {
     /// The model's name in the project.
     name: String,
+    /// The file's format (default: recognised from its content).
+    #[schema(value_type = Option<String>, pattern = "^(xgboost-json|lightgbm-text)$")]
+    format: Option<String>,
     /// The model file: XGBoost JSON or LightGBM text.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
@@ -169,11 +175,17 @@ pub async fn upload_model(
             ),
         )));
     }
+    let format = match upload.fields.get("format").filter(|f| !f.is_empty()) {
+        Some(name) => {
+            Some(ModelFormat::from_name(name).map_err(|e| ApiError::bad_request(e.to_string()))?)
+        }
+        None => None,
+    };
     let path = upload.file.path.to_path_buf();
     let file_name = upload.file.file_name.clone();
-    let forest = tokio::task::spawn_blocking(move || {
+    let loaded = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)?;
-        Ok::<_, std::io::Error>(sextant_import::parse_model(&bytes))
+        Ok::<_, std::io::Error>(sextant_import::parse_model(&bytes, format))
     })
     .await
     .map_err(ApiError::internal)?
@@ -183,16 +195,18 @@ pub async fn upload_model(
             "{file_name:?} is not a model Sextant can read: {e}"
         ))
     })?;
-    check_model(&project, &forest)?;
+    check_model(&project, &loaded)?;
     let summary = ModelSummary {
-        format: forest.info().format.to_string(),
-        objective: forest.info().objective.clone(),
-        library_version: forest.info().library_version.clone(),
-        trees: forest.trees().len(),
-        leaves: forest.leaf_count(),
-        max_depth: forest.max_depth(),
-        outputs: forest.n_outputs(),
-        features: forest.features().iter().map(|f| f.name.clone()).collect(),
+        format: loaded.info().format.to_string(),
+        objective: loaded.info().objective.clone(),
+        library_version: loaded.info().library_version.clone(),
+        trees: loaded.tree_shape().map(|t| TreeSummary {
+            trees: t.trees,
+            leaves: t.leaves,
+            max_depth: t.max_depth,
+        }),
+        outputs: loaded.n_outputs(),
+        features: loaded.features().iter().map(|f| f.name.clone()).collect(),
         size_bytes: upload.file.bytes,
     };
     let key = model_key(&upload.file.sha256);
@@ -229,11 +243,11 @@ pub(crate) async fn forget_content(deps: &Deps, sha256: &str, key: &str) {
 
 /// Checks that a model reads only the project's features, with matching kinds, and predicts
 /// what the project's task needs.
-fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
+fn check_model(project: &Project, model: &sextant_model::Model) -> ApiResult<()> {
     let schema = &project.schema;
     let mut unknown = Vec::new();
     let mut kind_mismatch = Vec::new();
-    for f in forest.features() {
+    for f in model.features() {
         match schema.features.iter().find(|s| s.name == f.name) {
             None => unknown.push(f.name.clone()),
             Some(spec) => {
@@ -266,8 +280,8 @@ fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
         ))
         .with_details(json!({ "unknown_features": unknown, "type_mismatch": kind_mismatch })));
     }
-    let outputs = forest.n_outputs();
-    let logistic = matches!(forest.link(), Link::Logistic { .. });
+    let outputs = model.n_outputs();
+    let logistic = matches!(model.link(), Link::Logistic { .. });
     let fits = match schema.task {
         Task::Binary => outputs == 1 && logistic,
         Task::Multiclass => schema.classes == Some(outputs as u32),
@@ -276,7 +290,7 @@ fn check_model(project: &Project, forest: &Forest) -> ApiResult<()> {
     if !fits {
         return Err(ApiError::invalid(format!(
             "the model (objective {:?}, {outputs} output(s)) does not predict what project {:?} needs (task {:?}{})",
-            forest.info().objective,
+            model.info().objective,
             project.name,
             schema.task,
             schema

@@ -12,8 +12,8 @@ use chrono::Utc;
 use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
-    ALGORITHM_VERSION, CreateJob, InputRef, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
-    JobOptions, JobProgress, JobSpec, JobState, ListJobs, Project, Resources, model_key,
+    ALGORITHM_VERSION, CreateJob, InputRole, JOB_SPEC_VERSION, Job, JobInputs, JobOptions,
+    JobProgress, JobSpec, JobState, ListJobs, Project, Resources,
 };
 use sextant_store::sha256_hex;
 use uuid::Uuid;
@@ -91,14 +91,12 @@ pub async fn create_job(
         .dataset(&project.name, &request.dataset)
         .await?;
     let background = match &request.background {
-        Some(name) => {
-            let b = deps.metastore.dataset(&project.name, name).await?;
-            Some(InputRef {
-                name: b.name.clone(),
-                sha256: b.sha256.clone(),
-                key: b.artifact_key(),
-            })
-        }
+        Some(name) => Some(
+            deps.metastore
+                .dataset(&project.name, name)
+                .await?
+                .input_ref(),
+        ),
         None => None,
     };
     let memory_mib = request
@@ -122,18 +120,7 @@ pub async fn create_job(
             )));
         }
     }
-    let inputs = JobInputs::new(
-        InputRef {
-            name: model.name.clone(),
-            sha256: model.sha256.clone(),
-            key: model_key(&model.sha256),
-        },
-        InputRef {
-            name: dataset.name.clone(),
-            sha256: dataset.sha256.clone(),
-            key: dataset.artifact_key(),
-        },
-    );
+    let inputs = JobInputs::new(model.input_ref(), dataset.input_ref());
     let spec = JobSpec {
         version: JOB_SPEC_VERSION,
         kind: request.kind,

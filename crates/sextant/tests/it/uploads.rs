@@ -297,3 +297,68 @@ fn a_model_in_use_cannot_be_deleted() {
     );
     server.delete(&format!("/api/v1/jobs/{id}"));
 }
+
+#[test]
+fn a_model_format_can_be_named_and_is_read_as_named() {
+    let server = Server::start_fresh("model-format", &[]);
+    demo_project(&server);
+    let model = repo("demo/credit_model.json");
+    let model = model.to_str().unwrap();
+    let add = |name: &str, format: &str| {
+        server.cli(&[
+            "model", "add", "credit", model, "--name", name, "--format", format,
+        ])
+    };
+    // A name Sextant does not know is a 400 that lists the ones it does.
+    let out = add("odd", "onnx");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("unknown model format \"onnx\"")
+            && stderr.contains("HTTP 400"),
+        "{stderr}"
+    );
+    // XGBoost JSON read as LightGBM text is not a model: a 422 that says so.
+    let out = add("wrong", "lightgbm-text");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("HTTP 422"),
+        "{stderr}"
+    );
+    let names: Vec<String> = server
+        .client
+        .models("credit")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["xgb"], "refused uploads leave nothing");
+
+    // Named rightly, it is stored, and jobs read it in that format.
+    let out = add("named", "xgboost-json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = json_out(&server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "predict",
+        "--model",
+        "named",
+        "--dataset",
+        "applicants",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(
+        job["spec"]["inputs"]["models"][0]["format"], "xgboost-json",
+        "{job}"
+    );
+    let shape = &server.client.model("credit", "named").unwrap().summary;
+    assert_eq!(shape.trees.map(|t| t.trees), Some(100));
+}

@@ -94,13 +94,14 @@ pub fn estimate(
 mod tests {
     use super::*;
     use sextant_api::JobKind;
-    use sextant_api::{DatasetRole, InputRef, JobInputs, JobOptions, Resources};
+    use sextant_api::{DatasetRole, InputRef, JobInputs, JobOptions, Resources, TreeSummary};
 
     fn input() -> InputRef {
         InputRef {
             name: "x".into(),
             sha256: "0".into(),
             key: "k".into(),
+            format: None,
         }
     }
 
@@ -123,9 +124,11 @@ mod tests {
             format: "xgboost-json".into(),
             objective: "binary:logistic".into(),
             library_version: "2".into(),
-            trees: 100,
-            leaves: 6300,
-            max_depth: 6,
+            trees: Some(TreeSummary {
+                trees: 100,
+                leaves: 6300,
+                max_depth: 6,
+            }),
             outputs: 1,
             features: (0..100).map(|i| format!("f{i}")).collect(),
             size_bytes: 2 << 20,
