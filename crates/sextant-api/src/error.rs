@@ -20,6 +20,6 @@ pub struct ErrorDetail {
     pub message: String,
     /// Structured specifics (the features that do not match, the limit, …).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }

@@ -65,10 +65,16 @@ pub struct JobOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<InfluenceMethod>,
     /// Only the first N rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u64"
+    )]
+    #[schema(minimum = 1)]
     pub rows: Option<u64>,
     /// Classification threshold for metrics (binary; default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub threshold: Option<f64>,
 }
 
@@ -388,13 +394,29 @@ pub struct CreateJob {
     #[serde(default)]
     pub options: JobOptions,
     /// Memory limit of the analyzer in MiB (default from the server's config).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u64"
+    )]
+    #[schema(minimum = 64)]
     pub memory_mib: Option<u64>,
     /// Analyzers that share the rows of an influences job (1–64; default: the launcher decides,
     /// from the job's cost on Kubernetes, one elsewhere).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u32"
+    )]
+    #[schema(minimum = 1, maximum = 64)]
     pub shards: Option<u32>,
 }
+
+/// The most jobs a listing holds.
+pub const MAX_LISTED_JOBS: u32 = 1000;
+
+/// Jobs a listing holds when no limit is given.
+pub const DEFAULT_LISTED_JOBS: u32 = 50;
 
 /// Listing filters of the jobs listings.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
@@ -402,7 +424,7 @@ pub struct CreateJob {
 pub struct ListJobs {
     /// At most this many, newest first (default 50, at most 1000).
     #[serde(default)]
-    #[param(minimum = 0)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -20,6 +20,7 @@ mod project;
 mod protocol;
 mod report;
 mod result;
+mod whole;
 
 pub use catalog::*;
 pub use error::*;

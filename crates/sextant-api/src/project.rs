@@ -57,6 +57,7 @@ pub struct FeatureSpec {
 #[serde(deny_unknown_fields)]
 pub struct ProjectSchema {
     /// Model inputs, by column name.
+    #[schema(min_items = 1)]
     pub features: Vec<FeatureSpec>,
     /// The label (target) column, when datasets carry one.
     #[serde(default)]
@@ -69,7 +70,8 @@ pub struct ProjectSchema {
     /// The scale predictions are reported on.
     pub score_type: ScoreType,
     /// Number of classes of a multiclass task.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u32")]
+    #[schema(minimum = 3, maximum = 65535)]
     pub classes: Option<u32>,
 }
 
@@ -89,7 +91,11 @@ pub struct Project {
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Unique name: 1–64 letters, digits, `-`, `_`, `.`.
-    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", min_length = 1, max_length = 64)]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub name: String,
     /// Features, label, id, task, score type.
     pub schema: ProjectSchema,

@@ -138,6 +138,21 @@ pub struct ApiJson<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// Multipart uploads whose rejections (no boundary, not multipart) answer in the API's error
+/// shape.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> ApiResult<Self> {
+        axum::extract::Multipart::from_request(request, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(ApiError::from)
+    }
+}
+
 /// Path parameters whose rejections answer in the API's error shape.
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]

@@ -10,7 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::{Deps, ingest, intelligence, scheduler};
@@ -29,6 +30,7 @@ use crate::{Deps, ingest, intelligence, scheduler};
         intelligence::predictions, intelligence::influences, intelligence::importance,
         intelligence::metrics,
     ),
+    modifiers(&CommonErrors),
     tags(
         (name = "ingest", description = "Projects, model and dataset uploads"),
         (name = "scheduler", description = "Jobs: submit, follow, cancel"),
@@ -36,6 +38,49 @@ use crate::{Deps, ingest, intelligence, scheduler};
     )
 )]
 pub struct ApiDoc;
+
+/// Documents the answers every operation can give beside its own: 400 for a malformed path,
+/// query or body, and — where the path names a project, model, dataset or job — 404 for one that
+/// does not exist. Both come from the extractors and the metastore, the same for every handler.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let names_things = path.contains('{');
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    error("The path, query or body is malformed (the message says which part).")
+                        .into()
+                });
+                if names_things {
+                    responses.entry("404".into()).or_insert_with(|| {
+                        error("A project, model, dataset, job or result named does not exist.")
+                            .into()
+                    });
+                }
+            }
+        }
+    }
+}
 
 /// Starts the gateway's own routes: the OpenAPI document. (Its forwarding routes come from
 /// [`forward::forward_routes`].)

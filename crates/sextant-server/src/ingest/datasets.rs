@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::json;
 use sextant_api::{Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key};
 use sextant_data::{TableFormat, open_table};
@@ -16,15 +17,19 @@ use utoipa::ToSchema;
 use super::forget_content;
 use super::upload::{self, check_name};
 use crate::Deps;
-use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::error::{ApiError, ApiMultipart, ApiPath, ApiResult};
 
 /// The multipart form of a dataset upload.
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct DatasetUpload {
     /// The dataset's name in the project.
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]
     name: String,
     /// train, test, production, background or custom (default custom).
+    #[serde(default)]
+    #[schema(value_type = DatasetRole)]
     role: Option<DatasetRole>,
     /// The table: a `.csv` (with a header) or `.parquet` file.
     #[schema(value_type = String, format = Binary)]
@@ -51,13 +56,14 @@ fn parse_role(text: Option<&String>) -> ApiResult<DatasetRole> {
 pub async fn upload_dataset(
     State(deps): State<Deps>,
     ApiPath(project): ApiPath<String>,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<Dataset>)> {
     let project = deps.metastore.project(&project).await?;
     let upload = upload::receive(
         multipart,
         &deps.config.scratch_dir(),
         deps.config.max_upload_bytes,
+        &["name", "role"],
     )
     .await?;
     let name = upload.field("name")?.to_string();

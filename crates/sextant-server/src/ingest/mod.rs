@@ -8,10 +8,11 @@ use std::collections::HashSet;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::json;
 use sextant_api::{
     CreateProject, Model, ModelSummary, Project, ProjectSchema, Task, TreeSummary, model_key,
@@ -23,7 +24,7 @@ use utoipa::ToSchema;
 pub use upload::check_name;
 
 use crate::Deps;
-use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiMultipart, ApiPath, ApiResult};
 
 /// Starts the ingest service: its routes, over the shared dependencies.
 pub fn start_ingest(deps: Deps) -> Router {
@@ -54,6 +55,9 @@ pub fn start_ingest(deps: Deps) -> Router {
         .with_state(deps)
 }
 
+/// The most classes a multiclass project may have.
+const MAX_CLASSES: u32 = 65_535;
+
 fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
     if schema.features.is_empty() {
         return Err(ApiError::invalid("the schema lists no features"));
@@ -83,7 +87,10 @@ fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
         return Err(ApiError::invalid("the label and id columns are the same"));
     }
     match (schema.task, schema.classes) {
-        (Task::Multiclass, Some(k)) if k >= 3 => Ok(()),
+        (Task::Multiclass, Some(k)) if (3..=MAX_CLASSES).contains(&k) => Ok(()),
+        (Task::Multiclass, Some(k)) if k > MAX_CLASSES => Err(ApiError::bad_request(format!(
+            "\"classes\" is {k}: at most {MAX_CLASSES} classes"
+        ))),
         (Task::Multiclass, _) => Err(ApiError::invalid(
             "a multiclass project needs \"classes\": the number of classes (at least 3)",
         )),
@@ -134,13 +141,16 @@ pub async fn get_project(
 }
 
 /// The multipart form of a model upload.
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ModelUpload {
     /// The model's name in the project.
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]
     name: String,
     /// The file's format (default: recognised from its content).
-    #[schema(value_type = Option<String>, pattern = "^(xgboost-json|lightgbm-text)$")]
+    #[serde(default)]
+    #[schema(value_type = String, pattern = "^(xgboost-json|lightgbm-text)$")]
     format: Option<String>,
     /// The model file: XGBoost JSON or LightGBM text.
     #[schema(value_type = String, format = Binary)]
@@ -156,13 +166,14 @@ pub struct ModelUpload {
 pub async fn upload_model(
     State(deps): State<Deps>,
     ApiPath(project): ApiPath<String>,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<Model>)> {
     let project = deps.metastore.project(&project).await?;
     let upload = upload::receive(
         multipart,
         &deps.config.scratch_dir(),
         deps.config.max_upload_bytes,
+        &["name", "format"],
     )
     .await?;
     let name = upload.field("name")?.to_string();

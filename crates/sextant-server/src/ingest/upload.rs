@@ -44,8 +44,14 @@ impl Upload {
     }
 }
 
-/// Reads a multipart upload with one `file` field of at most `limit` bytes.
-pub async fn receive(mut multipart: Multipart, scratch: &Path, limit: u64) -> ApiResult<Upload> {
+/// Reads a multipart upload with one `file` field of at most `limit` bytes and text fields
+/// among `fields`; any other field is refused, naming it and the fields there are.
+pub async fn receive(
+    mut multipart: Multipart,
+    scratch: &Path,
+    limit: u64,
+    fields_allowed: &[&str],
+) -> ApiResult<Upload> {
     tokio::fs::create_dir_all(scratch)
         .await
         .map_err(|e| ApiError::internal(format!("{}: {e}", scratch.display())))?;
@@ -54,6 +60,12 @@ pub async fn receive(mut multipart: Multipart, scratch: &Path, limit: u64) -> Ap
     while let Some(mut field) = multipart.next_field().await? {
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
+            if !fields_allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "the upload has an unknown field {name:?} (it takes {} and file)",
+                    fields_allowed.join(", ")
+                )));
+            }
             let text = field.text().await?;
             if text.len() > 4096 {
                 return Err(ApiError::bad_request(format!("field {name:?} is too long")));

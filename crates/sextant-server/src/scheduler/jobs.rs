@@ -12,8 +12,8 @@ use chrono::Utc;
 use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
-    ALGORITHM_VERSION, CreateJob, InputRole, JOB_SPEC_VERSION, Job, JobInputs, JobOptions,
-    JobProgress, JobSpec, JobState, ListJobs, Project, Resources,
+    ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
+    JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, Project, Resources,
 };
 use sextant_store::sha256_hex;
 use uuid::Uuid;
@@ -33,7 +33,7 @@ fn check_options(request: &CreateJob, project: &Project) -> ApiResult<JobOptions
     }
     analysis(request.kind)
         .check(request, &project.schema)
-        .map_err(ApiError::bad_request)
+        .map_err(ApiError::invalid)
 }
 
 /// The key under which equal requests share one result: a hash of what the result depends on.
@@ -76,7 +76,7 @@ fn cache_key(spec: &JobSpec, project: &Project) -> String {
 #[utoipa::path(post, path = "/api/v1/projects/{project}/jobs", tag = "scheduler",
     params(("project" = String, Path)), request_body = CreateJob,
     responses((status = 201, body = Job), (status = 400, body = crate::error::ErrorBody),
-              (status = 404, body = crate::error::ErrorBody)))]
+              (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_job(
     State(state): State<SchedulerState>,
     ApiPath(project): ApiPath<String>,
@@ -114,7 +114,7 @@ pub async fn create_job(
         if let Some(reason) = analysis(request.kind).unsharded_because()
             && shards > 1
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(ApiError::invalid(format!(
                 "only {} jobs are sharded ({reason})",
                 shardable_kinds().join(", ")
             )));
@@ -176,6 +176,17 @@ pub async fn create_job(
     Ok((StatusCode::CREATED, Json(job)))
 }
 
+/// The listing's size: as asked, 1 to 1000, or the default.
+fn listing_limit(query: &ListJobs) -> ApiResult<u32> {
+    match query.limit {
+        None => Ok(DEFAULT_LISTED_JOBS),
+        Some(n) if (1..=MAX_LISTED_JOBS).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit {n} is not between 1 and {MAX_LISTED_JOBS}"
+        ))),
+    }
+}
+
 /// Lists recent jobs of every project.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "scheduler", params(ListJobs),
     responses((status = 200, body = Vec<Job>)))]
@@ -183,7 +194,7 @@ pub async fn list_jobs(
     State(state): State<SchedulerState>,
     ApiQuery(query): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Vec<Job>>> {
-    let limit = query.limit.unwrap_or(50).min(1000);
+    let limit = listing_limit(&query)?;
     Ok(Json(state.deps.metastore.jobs(None, limit).await?))
 }
 
@@ -196,7 +207,7 @@ pub async fn list_project_jobs(
     ApiQuery(query): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Vec<Job>>> {
     state.deps.metastore.project(&project).await?;
-    let limit = query.limit.unwrap_or(50).min(1000);
+    let limit = listing_limit(&query)?;
     Ok(Json(
         state.deps.metastore.jobs(Some(&project), limit).await?,
     ))

@@ -3,6 +3,7 @@
 //! and the platform (`sextant serve`, analyzer processes, the CLI client) over real HTTP.
 
 mod bad_input;
+mod conformance;
 mod container;
 mod faults;
 mod outputs;

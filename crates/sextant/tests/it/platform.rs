@@ -603,12 +603,13 @@ fn a_sharded_job_equals_the_whole() {
             "{name}: {got} vs {mean_abs}"
         );
     }
-    // Asking for shards of a predict job is refused, naming why.
+    // Asking for shards of a predict job is refused as a request that does not fit its kind
+    // (422), naming why.
     let (status, body) = server.post(
         "/api/v1/projects/credit/jobs",
         &json!({"kind": "predict", "model": "xgb", "dataset": "applicants", "shards": 2}),
     );
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()

@@ -362,3 +362,57 @@ fn a_model_format_can_be_named_and_is_read_as_named() {
     let shape = &server.client.model("credit", "named").unwrap().summary;
     assert_eq!(shape.trees.map(|t| t.trees), Some(100));
 }
+
+#[test]
+fn requests_are_checked_as_the_openapi_document_says() {
+    let server = Server::start_fresh("request-checks", &[]);
+    demo_project(&server);
+    let submit = |body: serde_json::Value| server.post("/api/v1/projects/credit/jobs", &body);
+    // Well-formed, but the options do not fit the kind: 422, naming the option.
+    let (status, body) = submit(json!({"kind": "influences", "model": "xgb",
+        "dataset": "applicants", "options": {"threshold": 0.3}}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_input")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("threshold")
+    );
+    // Out of the documented range: 400.
+    let (status, body) = submit(json!({"kind": "influences", "model": "xgb",
+        "dataset": "applicants", "shards": 65}));
+    assert_eq!(status, 400, "{body}");
+    // A whole number written as a float is the integer it is (JSON Schema's reading).
+    let (status, body) = submit(json!({"kind": "influences", "model": "xgb",
+        "dataset": "applicants", "shards": 2.0, "options": {"rows": 10.0}}));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["spec"]["options"]["rows"], 10, "{body}");
+    let (status, body) = submit(json!({"kind": "influences", "model": "xgb",
+        "dataset": "applicants", "shards": 1.5}));
+    assert_eq!(status, 400, "{body}");
+    // A listing larger than the documented maximum is refused, not cut short.
+    let (status, body) = server.get("/api/v1/jobs?limit=1001").unwrap();
+    assert_eq!(status, 400, "{body}");
+    // An upload with a field the form does not have is refused, naming it.
+    let answer = server
+        .client
+        .upload::<serde_json::Value>(
+            "/api/v1/projects/credit/datasets",
+            &[("name", "extra"), ("colour", "blue")],
+            &repo("demo/background.csv"),
+        )
+        .unwrap_err();
+    assert_eq!(answer.status(), Some(400), "{answer}");
+    assert!(answer.to_string().contains("\"colour\""), "{answer}");
+    // Not multipart at all: the API's error shape, not plain text.
+    let (status, body) = server.post("/api/v1/projects/credit/models", &json!({}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+}
