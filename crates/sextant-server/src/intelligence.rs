@@ -1,6 +1,7 @@
 //! The intelligence service: answers questions from stored results (predictions and influences
-//! paged by row, global importance, metrics). It computes nothing heavy: reading a page of a
-//! result is a ranged read of its Parquet table.
+//! paged by row, global importance, metrics). It computes nothing heavy: a page reads the rows
+//! it needs from the Parquet tables of the parts it overlaps (local copies, fetched once from the
+//! artifact store into the scratch directory), and a document is read as stored.
 
 use std::path::Path;
 

@@ -37,8 +37,14 @@ impl Artifacts {
     ///   the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) or
     ///   the platform's metadata service, as object_store's `AmazonS3Builder::from_env` reads them.
     pub fn open(uri: &str) -> StoreResult<Artifacts> {
+        Artifacts::open_with(uri, None)
+    }
+
+    /// Opens the store a URI names, with S3 credentials given here rather than found in the
+    /// environment (tests, and callers that hold them already).
+    pub fn open_with(uri: &str, credentials: Option<&S3Credentials>) -> StoreResult<Artifacts> {
         if let Some(rest) = uri.strip_prefix("s3://") {
-            return open_s3(uri, rest);
+            return open_s3(uri, rest, credentials);
         }
         let dir = match uri.strip_prefix("file://") {
             Some(path) => PathBuf::from(path),
@@ -233,7 +239,16 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn open_s3(uri: &str, rest: &str) -> StoreResult<Artifacts> {
+/// An S3 access key.
+#[derive(Clone, Debug)]
+pub struct S3Credentials {
+    /// The key's id.
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: String,
+}
+
+fn open_s3(uri: &str, rest: &str, credentials: Option<&S3Credentials>) -> StoreResult<Artifacts> {
     let bad = |message: String| StoreError::Uri {
         what: "artifact store",
         uri: uri.to_string(),
@@ -245,7 +260,13 @@ fn open_s3(uri: &str, rest: &str) -> StoreResult<Artifacts> {
         return Err(bad("no bucket: expected s3://bucket/prefix".into()));
     }
     install_crypto();
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let mut builder = match credentials {
+        Some(c) => AmazonS3Builder::new()
+            .with_access_key_id(&c.access_key_id)
+            .with_secret_access_key(&c.secret_access_key),
+        None => AmazonS3Builder::from_env(),
+    }
+    .with_bucket_name(bucket);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         builder = match name {

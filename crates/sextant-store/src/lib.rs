@@ -23,7 +23,7 @@ mod sqlite;
 #[cfg(feature = "metastore")]
 use std::sync::Arc;
 
-pub use artifacts::{Artifacts, Hasher, install_crypto, sha256_hex};
+pub use artifacts::{Artifacts, Hasher, S3Credentials, install_crypto, sha256_hex};
 #[cfg(feature = "metastore")]
 pub use bookkeeping::{ClaimedJob, JobExecution};
 pub use error::{StoreError, StoreResult};

@@ -2,17 +2,19 @@
 //! started by `tools/dev-s3.sh`; address in `SEXTANT_TEST_S3`, default http://127.0.0.1:55433,
 //! bucket `sextant-test`). Every S3 case works under a prefix of its own.
 
-use sextant_store::Artifacts;
+use sextant_store::{Artifacts, S3Credentials};
+
+/// moto's credentials (it accepts any).
+fn credentials() -> S3Credentials {
+    S3Credentials {
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+    }
+}
 
 fn s3_uri() -> String {
     let endpoint =
         std::env::var("SEXTANT_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:55433".into());
-    // SAFETY: nextest runs each test in a process of its own, and this runs before any thread
-    // that reads the environment is started.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    }
     format!(
         "s3://sextant-test/store-{}?endpoint={endpoint}&region=us-east-1&allow_http=true",
         uuid::Uuid::new_v4()
@@ -78,7 +80,7 @@ async fn round_trip(store: Artifacts) {
     store.delete("models/abc").await.unwrap();
     assert!(!store.exists("models/abc").await.unwrap());
     // The URI reopens the same store.
-    let again = Artifacts::open(store.uri()).unwrap();
+    let again = Artifacts::open_with(store.uri(), Some(&credentials())).unwrap();
     assert!(again.exists("results/k/manifest.json").await.unwrap());
 }
 
@@ -92,7 +94,7 @@ async fn local_directory() {
 
 #[tokio::test]
 async fn s3_compatible_server() {
-    let store = Artifacts::open(&s3_uri()).unwrap();
+    let store = Artifacts::open_with(&s3_uri(), Some(&credentials())).unwrap();
     assert!(!store.is_local());
     round_trip(store).await;
 }
@@ -100,7 +102,7 @@ async fn s3_compatible_server() {
 #[tokio::test]
 async fn s3_failures_name_the_bucket_and_key() {
     let uri = s3_uri().replace("sextant-test", "no-such-bucket");
-    let store = Artifacts::open(&uri).unwrap();
+    let store = Artifacts::open_with(&uri, Some(&credentials())).unwrap();
     let e = store.get_bytes("models/abc").await.unwrap_err().to_string();
     assert!(e.contains("models/abc"), "{e}");
 }

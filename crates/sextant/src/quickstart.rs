@@ -50,11 +50,7 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
         ],
     )?;
     // Quiet logs: the demo's own output is the point here; SEXTANT_LOG shows more.
-    if std::env::var_os("SEXTANT_LOG").is_none() {
-        // SAFETY: set before any other thread starts.
-        unsafe { std::env::set_var("SEXTANT_LOG", "warn") };
-    }
-    init_logging(LogFormat::Text);
+    init_logging(LogFormat::Text, "warn");
     let data_dir = config.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let listener = runtime

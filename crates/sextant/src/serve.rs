@@ -37,10 +37,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Logs to standard error, filtered by `SEXTANT_LOG` (default `info`).
-pub fn init_logging(format: LogFormat) {
+/// Logs to standard error, filtered by `SEXTANT_LOG`, else by `default_filter`.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -95,7 +95,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             ),
         ],
     )?;
-    init_logging(args.log_format);
+    init_logging(args.log_format, "info");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)

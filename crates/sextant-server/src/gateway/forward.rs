@@ -18,6 +18,12 @@ use utoipa::OpenApi;
 use crate::config::Service;
 use crate::error::{ApiError, ErrorCode};
 
+/// How long the gateway waits to connect to a peer service.
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TCP keepalive on connections to peers, so that a dead peer is noticed.
+const PEER_KEEPALIVE: Duration = Duration::from_secs(30);
+
 /// Where one service is reached.
 struct Peer {
     service: Service,
@@ -56,9 +62,9 @@ pub fn forward_routes(
 ) -> Result<Router, String> {
     sextant_store::install_crypto();
     let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(PEER_CONNECT_TIMEOUT)
         // Long uploads and event streams: no overall timeout, but notice a dead peer.
-        .tcp_keepalive(Duration::from_secs(30))
+        .tcp_keepalive(PEER_KEEPALIVE)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let mut router = Router::new();

@@ -1,5 +1,5 @@
-//! Job endpoints: submit, list, show, follow (Server-Sent Events), cancel; and the endpoints an
-//! analyzer calls with its job-scoped token.
+//! Job endpoints: submit, list, show, follow (Server-Sent Events), cancel. (The endpoints an
+//! analyzer calls with its job-scoped token are in `analyzers.rs`.)
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,6 +22,10 @@ use sextant_analyzer::{analysis, shardable_kinds};
 
 use super::SchedulerState;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
+
+/// How often an event stream looks at its job when no change notice comes (another process's
+/// scheduler changed it).
+const EVENT_POLL: Duration = Duration::from_millis(500);
 
 /// The most analyzers one job can be split across.
 pub const MAX_SHARDS: u32 = 64;
@@ -293,7 +297,7 @@ pub async fn job_events(
                             }
                         }
                     } => {}
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(EVENT_POLL) => {}
                 }
             }
         });

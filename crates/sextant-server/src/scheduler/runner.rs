@@ -13,6 +13,10 @@ use super::JobHub;
 use super::launcher::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Sizing, sizing};
 use crate::Deps;
 
+/// How often the launch loop looks for queued jobs when nothing wakes it (a job submitted to
+/// another process's scheduler), and how long it waits after the metastore failed.
+const CLAIM_POLL: Duration = Duration::from_secs(1);
+
 /// Runs the scheduler until the process ends.
 pub(super) async fn run(
     deps: Deps,
@@ -62,13 +66,13 @@ pub(super) async fn run(
                 drop(permit);
                 tokio::select! {
                     _ = hub.wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(CLAIM_POLL) => {}
                 }
             }
             Err(e) => {
                 drop(permit);
                 tracing::error!(error = %e, "cannot claim a job");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(CLAIM_POLL).await;
             }
         }
     }

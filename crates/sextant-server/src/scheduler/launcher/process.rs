@@ -11,6 +11,11 @@ use sextant_store::JobExecution;
 
 use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, last_line};
 
+/// How often, and how many times, a killed leftover analyzer is checked for having stopped
+/// (5 s in all).
+const LEFTOVER_STOP_POLL: Duration = Duration::from_millis(50);
+const LEFTOVER_STOP_POLLS: usize = 100;
+
 /// Runs analyzers as child processes of the server.
 pub struct ProcessLauncher {
     binary: PathBuf,
@@ -151,11 +156,11 @@ impl Launcher for ProcessLauncher {
         tracing::warn!(job = %id, pid, "stopping an analyzer left from before a restart");
         // SAFETY: kill(2) on a pid we checked runs this job's analyzer.
         unsafe { libc::kill(pid, libc::SIGKILL) };
-        for _ in 0..100 {
+        for _ in 0..LEFTOVER_STOP_POLLS {
             if !is_ours() || is_zombie(pid) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(LEFTOVER_STOP_POLL).await;
         }
         tracing::error!(job = %id, pid, "an old analyzer did not stop");
     }

@@ -13,6 +13,11 @@ use kube::api::{Api, WatchEvent, WatchParams};
 use super::delete_job;
 use crate::scheduler::launcher::AnalyzerExit;
 
+/// How long a broken watch waits before it starts again, and how many times in a row it may
+/// fail to start before the analyzer counts as lost.
+const WATCH_RETRY_PAUSE: Duration = Duration::from_secs(1);
+const WATCH_RETRIES: u32 = 30;
+
 /// Follows one Job and its pods to their end.
 pub(super) struct Follower {
     pub(super) jobs: Api<Job>,
@@ -76,12 +81,12 @@ where
                 Ok(stream) => stream.boxed(),
                 Err(e) => {
                     failures += 1;
-                    if failures > 30 {
+                    if failures > WATCH_RETRIES {
                         let _ = tx.send(Change::Lost(format!("lost the watch on {what}: {e}")));
                         return;
                     }
                     tracing::warn!(%what, error = %e, "cannot watch; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(WATCH_RETRY_PAUSE).await;
                     continue;
                 }
             };
@@ -115,7 +120,7 @@ where
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(%what, error = %e, "watch broke; watching again");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        tokio::time::sleep(WATCH_RETRY_PAUSE).await;
                         break;
                     }
                 }

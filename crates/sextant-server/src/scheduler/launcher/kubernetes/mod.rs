@@ -36,6 +36,9 @@ use super::{Analyzer, AnalyzerExit, LaunchRequest, Launcher, Outcome};
 use crate::ServerConfig;
 use crate::config::KubernetesConfig;
 
+/// How long a cancel waits for the follower to see the analyzer's pod go.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
 /// The label tying Jobs and pods to a Sextant job.
 pub const JOB_LABEL: &str = "sextant.io/job";
 /// The label naming the attempt.
@@ -386,7 +389,7 @@ impl Analyzer for KubeAnalyzer {
     async fn kill(&mut self) {
         delete_job(&self.jobs, &self.name).await;
         // The follower sees the pod go; do not wait long for it.
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.outcome.wait()).await;
+        let _ = tokio::time::timeout(KILL_WAIT, self.outcome.wait()).await;
     }
 
     fn running(&self) -> bool {

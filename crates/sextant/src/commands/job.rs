@@ -1,0 +1,209 @@
+//! `sextant job`: run (and follow), list, show, cancel, wait.
+
+use std::fmt::Display;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use sextant_api::{CreateJob, InfluenceMethod, Job, JobKind, JobOptions, JobState};
+use sextant_client::Client;
+
+use super::print_json;
+use crate::Failure;
+use crate::report::print_table;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Predict,
+    Influences,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    PathDependent,
+    Interventional,
+}
+
+impl MethodArg {
+    pub(crate) fn method(self) -> InfluenceMethod {
+        match self {
+            MethodArg::PathDependent => InfluenceMethod::PathDependent,
+            MethodArg::Interventional => InfluenceMethod::Interventional,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct JobRun {
+    project: String,
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    dataset: String,
+    /// Background dataset (interventional influences).
+    #[arg(long)]
+    background: Option<String>,
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// Only the first N rows.
+    #[arg(long)]
+    rows: Option<u64>,
+    /// Classification threshold for metrics (binary).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Analyzer memory limit in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// Analyzers that share the rows of an influences job (default: the server decides).
+    #[arg(long)]
+    shards: Option<u32>,
+    /// Follow the job with a progress bar until it finishes.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Submit a job.
+    Run(JobRun),
+    /// List recent jobs.
+    List { project: Option<String> },
+    /// Show a job.
+    Show { id: String },
+    /// Cancel a job.
+    Cancel { id: String },
+    /// Follow a job until it finishes.
+    Wait { id: String },
+}
+
+fn job_row(job: &Job) -> Vec<String> {
+    vec![
+        job.id.to_string(),
+        job.project.clone(),
+        format!("{:?}", job.spec.kind).to_lowercase(),
+        job.spec.model().name.clone(),
+        job.spec.data().name.clone(),
+        job.state.as_str().to_string(),
+        format!("{:.0}%", job.progress.percent),
+        job.reason.clone().unwrap_or_default(),
+    ]
+}
+
+const JOB_HEADER: [&str; 8] = [
+    "ID", "PROJECT", "KIND", "MODEL", "DATASET", "STATE", "PROGRESS", "REASON",
+];
+
+/// Follows a job with a progress bar; returns it finished.
+pub fn wait_for(client: &Client, id: impl Display, label: &str) -> anyhow::Result<Job> {
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {percent:>3}% {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    let job = client.follow(id, |job| {
+        bar.set_position((job.progress.percent * 10.0) as u64);
+        let eta = job
+            .progress
+            .eta_seconds
+            .map(|s| format!(", eta {s:.0} s"))
+            .unwrap_or_default();
+        bar.set_message(format!(
+            "{} {} rows{eta}",
+            job.state.as_str(),
+            job.progress.rows_done
+        ));
+    })?;
+    if job.state == JobState::Succeeded {
+        bar.set_position(1000);
+    }
+    bar.finish_with_message(format!(
+        "{}{}",
+        job.state.as_str(),
+        if job.cached { " (stored result)" } else { "" }
+    ));
+    Ok(job)
+}
+
+pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), Failure> {
+    match command {
+        JobCommand::Run(args) => {
+            let request = CreateJob {
+                kind: match args.kind {
+                    KindArg::Predict => JobKind::Predict,
+                    KindArg::Influences => JobKind::Influences,
+                },
+                model: args.model.clone(),
+                dataset: args.dataset.clone(),
+                background: args.background.clone(),
+                options: JobOptions {
+                    method: args.method.map(MethodArg::method),
+                    rows: args.rows,
+                    threshold: args.threshold,
+                },
+                memory_mib: args.memory_mib,
+                shards: args.shards,
+            };
+            let job = client.submit_job(&args.project, &request)?;
+            let job = if args.wait {
+                let label = format!("{:?}", job.spec.kind).to_lowercase();
+                wait_for(client, job.id, &label)?
+            } else {
+                job
+            };
+            if json_out {
+                print_json(&job);
+            } else {
+                println!("job {} {}", job.id, job.state.as_str());
+                if let Some(reason) = &job.reason {
+                    println!("reason: {reason}");
+                }
+            }
+            if args.wait && job.state != JobState::Succeeded {
+                return Err(Failure::Check(anyhow!(
+                    "job {} {}: {}",
+                    job.id,
+                    job.state.as_str(),
+                    job.reason.unwrap_or_default()
+                )));
+            }
+        }
+        JobCommand::List { project } => {
+            let jobs = client.jobs(project.as_deref(), None)?;
+            if json_out {
+                print_json(&jobs);
+            } else {
+                let rows: Vec<Vec<String>> = jobs.iter().map(job_row).collect();
+                print_table(&JOB_HEADER, &rows);
+            }
+        }
+        JobCommand::Show { id } => {
+            let job = client.job(&id)?;
+            if json_out {
+                print_json(&job);
+            } else {
+                print_table(&JOB_HEADER, &[job_row(&job)]);
+            }
+        }
+        JobCommand::Cancel { id } => {
+            let job = client.cancel_job(&id)?;
+            if json_out {
+                print_json(&job);
+            } else {
+                println!("job {} {}", job.id, job.state.as_str());
+            }
+        }
+        JobCommand::Wait { id } => {
+            let job = wait_for(client, &id, "job")?;
+            if json_out {
+                print_json(&job);
+            } else {
+                print_table(&JOB_HEADER, &[job_row(&job)]);
+            }
+        }
+    }
+    Ok(())
+}
