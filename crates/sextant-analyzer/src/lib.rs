@@ -28,7 +28,7 @@ mod run;
 
 pub use error::{AnalyzerError, AnalyzerResult};
 pub use faults::Fault;
-pub use kinds::{Analysis, Cost, CostInputs, analysis, shardable_kinds};
+pub use kinds::{Analysis, Cost, CostInputs, Documents, analysis, shardable_kinds};
 
 #[cfg(feature = "compute")]
 pub use board::ProgressBoard;

@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sextant_api::{
-    ALGORITHM_VERSION, AdditivitySummary, AnalyzerTask, Importance, InputRef, Metrics, PartInfo,
-    ResultManifest, result_prefix,
+    ALGORITHM_VERSION, AdditivitySummary, AnalyzerTask, InputRef, PartInfo, ResultManifest,
+    result_prefix,
 };
 use sextant_data::{Batch, BatchReader, SkipRows, open_table, table_columns};
 use sextant_import::ModelFormat;
@@ -17,7 +17,7 @@ use sextant_store::Artifacts;
 
 use crate::board::ProgressBoard;
 use crate::faults::Fault;
-use crate::kinds::analysis;
+use crate::kinds::{Documents, analysis};
 use crate::{AnalyzerError, AnalyzerResult};
 
 /// Rows per batch when the `slow` fault is injected.
@@ -80,10 +80,8 @@ pub struct PartOutput {
     pub rows: u64,
     /// Value columns of the table, in order.
     pub columns: Vec<String>,
-    /// Quality metrics, if the kind measures them.
-    pub metrics: Option<Metrics>,
-    /// Global importance, if the kind explains.
-    pub importance: Option<Importance>,
+    /// Its documents (metrics, importance), as the kind makes them.
+    pub documents: Documents,
     /// Additivity figures, if the kind explains.
     pub additivity: Option<AdditivitySummary>,
 }
@@ -291,12 +289,12 @@ pub(crate) fn compute_part(
         parts: Vec::new(),
     };
     let mut documents = Vec::new();
-    if let Some(metrics) = &output.metrics {
+    if let Some(metrics) = &output.documents.metrics {
         let key = format!("{prefix}/metrics.json");
         documents.push((key.clone(), json_document(metrics)?));
         manifest.metrics = Some(key);
     }
-    if let Some(importance) = &output.importance {
+    if let Some(importance) = &output.documents.importance {
         let key = format!("{prefix}/importance.json");
         documents.push((key.clone(), json_document(importance)?));
         manifest.importance = Some(key);

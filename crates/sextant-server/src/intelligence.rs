@@ -17,6 +17,8 @@ use sextant_api::{
     ResultQuery, StoredResult, TablePage, TablePart,
 };
 
+use sextant_analyzer::analysis;
+
 use crate::Deps;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
@@ -67,10 +69,7 @@ async fn find(
             return Ok((job, result));
         }
     }
-    let what = match kind {
-        JobKind::Predict => "predictions",
-        JobKind::Influences => "influences",
-    };
+    let what = analysis(kind).results_name();
     let method = query
         .method
         .map(|m| format!(" ({})", m.as_str()))
@@ -80,10 +79,7 @@ async fn find(
         format!(
             "no {what}{method} of model {model:?} on dataset {:?} yet: run a {} job first",
             query.dataset,
-            match kind {
-                JobKind::Predict => "predict",
-                JobKind::Influences => "influences",
-            }
+            kind.as_str()
         ),
     ))
 }

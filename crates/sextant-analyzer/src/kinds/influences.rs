@@ -1,9 +1,11 @@
 //! `influences`: every feature's exact Shapley value for every row (TreeSHAP, path-dependent or
 //! interventional against background rows), checked for additivity, and global importance.
 
-use sextant_api::{CreateJob, InfluenceMethod, JobKind, JobOptions, ProjectSchema, TreeSummary};
+use sextant_api::{
+    CreateJob, Importance, InfluenceMethod, JobKind, JobOptions, ProjectSchema, TreeSummary,
+};
 
-use super::{Analysis, Cost, CostInputs};
+use super::{Analysis, Cost, CostInputs, Documents};
 
 /// Feature influences.
 pub struct Influences;
@@ -11,6 +13,10 @@ pub struct Influences;
 impl Analysis for Influences {
     fn kind(&self) -> JobKind {
         JobKind::Influences
+    }
+
+    fn results_name(&self) -> &'static str {
+        "influences"
     }
 
     fn check(&self, request: &CreateJob, _schema: &ProjectSchema) -> Result<JobOptions, String> {
@@ -40,6 +46,16 @@ impl Analysis for Influences {
 
     fn unsharded_because(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Importance of the whole: the row-weighted mean of the parts'.
+    fn merge(&self, parts: &[Documents]) -> Result<Documents, String> {
+        let importance: Vec<Importance> =
+            parts.iter().filter_map(|p| p.importance.clone()).collect();
+        Ok(Documents {
+            metrics: None,
+            importance: Importance::merge(&importance),
+        })
     }
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
@@ -90,6 +106,7 @@ mod compute {
     use sextant_model::Rows;
 
     use crate::columns::{Explainer, additivity_verdict, explanation_columns};
+    use crate::kinds::Documents;
     use crate::part::{PartInput, PartOutput};
     use crate::{AnalyzerError, AnalyzerResult, pipeline};
 
@@ -212,8 +229,10 @@ mod compute {
         Ok(PartOutput {
             rows: done as u64,
             columns: value_columns,
-            metrics: None,
-            importance: Some(importance),
+            documents: Documents {
+                metrics: None,
+                importance: Some(importance),
+            },
             additivity: Some(AdditivitySummary {
                 checked: a.checked as u64,
                 failing: a.failing as u64,

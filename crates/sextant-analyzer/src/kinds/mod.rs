@@ -7,7 +7,9 @@
 mod influences;
 mod predict;
 
-use sextant_api::{CreateJob, JobKind, JobOptions, JobSpec, ModelSummary, ProjectSchema};
+use sextant_api::{
+    CreateJob, Importance, JobKind, JobOptions, JobSpec, Metrics, ModelSummary, ProjectSchema,
+};
 
 #[cfg(feature = "compute")]
 use crate::AnalyzerResult;
@@ -21,6 +23,16 @@ pub struct Cost {
     pub work: f64,
     /// Bytes of the result table's column buffers.
     pub table_bytes: f64,
+}
+
+/// The JSON documents of a result, or of one part of a sharded result, as its manifest lists
+/// them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Documents {
+    /// Quality metrics (`metrics.json`).
+    pub metrics: Option<Metrics>,
+    /// Global importance (`importance.json`).
+    pub importance: Option<Importance>,
 }
 
 /// What a cost is estimated from.
@@ -41,6 +53,9 @@ pub trait Analysis: Sync {
     /// Which kind this is.
     fn kind(&self) -> JobKind;
 
+    /// What its results are called, for messages (`predictions`, `influences`).
+    fn results_name(&self) -> &'static str;
+
     /// Checks a request's options against the project and fills in their defaults; the error
     /// says what is wrong, for a person.
     fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String>;
@@ -56,6 +71,13 @@ pub trait Analysis: Sync {
 
     /// What a job of this kind costs.
     fn cost(&self, inputs: &CostInputs) -> Cost;
+
+    /// The documents of a sharded result from its parts' (in row order). Only kinds that shard
+    /// are asked.
+    fn merge(&self, parts: &[Documents]) -> Result<Documents, String> {
+        let _ = parts;
+        Err(format!("{} jobs are not sharded", self.kind().as_str()))
+    }
 
     /// Computes one analyzer's part: reads its rows, writes the result table, and returns what
     /// the manifest records.

@@ -13,6 +13,10 @@ impl Analysis for Predict {
         JobKind::Predict
     }
 
+    fn results_name(&self) -> &'static str {
+        "predictions"
+    }
+
     fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String> {
         let options = request.options.clone();
         if options.method.is_some() || request.background.is_some() {
@@ -72,6 +76,7 @@ mod compute {
     use sextant_model::Rows;
 
     use crate::columns::prediction_columns;
+    use crate::kinds::Documents;
     use crate::part::{PartInput, PartOutput};
     use crate::{AnalyzerError, AnalyzerResult, pipeline};
 
@@ -131,8 +136,10 @@ mod compute {
         Ok(PartOutput {
             rows: done as u64,
             columns: value_columns,
-            metrics,
-            importance: None,
+            documents: Documents {
+                metrics,
+                importance: None,
+            },
             additivity: None,
         })
     }

@@ -1,15 +1,16 @@
 //! Sharded jobs: several analyzers explain disjoint slices of the rows, each storing its part
 //! under `results/<cache-key>/parts/<index>/` and posting the part's manifest. When every part
 //! is in, the scheduler merges their manifests — no data is copied: the result's table is the
-//! list of part tables in row order, importance is the row-weighted mean of the parts'
-//! ([`Importance::merge`]), and the
+//! list of part tables in row order, the documents are merged by the job's kind (`Analysis::merge`:
+//! importance is the row-weighted mean of the parts'), and the
 //! additivity figures add up — and records the result. Progress of the shards is summed for the
 //! job.
 
 use std::collections::BTreeMap;
 
+use sextant_analyzer::{Documents, analysis};
 use sextant_api::{
-    AdditivitySummary, Importance, JobProgress, PartInfo, ResultManifest, TablePart, result_prefix,
+    AdditivitySummary, JobProgress, PartInfo, ResultManifest, TablePart, result_prefix,
 };
 use sextant_store::Artifacts;
 
@@ -65,22 +66,25 @@ pub async fn merge_when_complete(
         return Ok(None);
     }
     let parts: Vec<ResultManifest> = parts.into_values().collect();
-    let mut importance: Vec<Importance> = Vec::new();
+    let mut documents = Vec::with_capacity(parts.len());
     for part in &parts {
-        if let Some(key) = &part.importance {
-            let doc = serde_json::from_slice(&artifacts.get_bytes(key).await?)
-                .map_err(|e| ApiError::internal(format!("{key}: {e}")))?;
-            importance.push(doc);
-        }
+        documents.push(Documents {
+            metrics: read_document(artifacts, part.metrics.as_deref()).await?,
+            importance: read_document(artifacts, part.importance.as_deref()).await?,
+        });
     }
+    let merged_documents = analysis(parts[0].kind)
+        .merge(&documents)
+        .map_err(ApiError::internal)?;
     let prefix = result_prefix(cache_key);
     let mut merged = merge_manifests(&parts);
-    if let Some(doc) = Importance::merge(&importance) {
-        let key = format!("{prefix}/importance.json");
-        artifacts
-            .put_bytes(&key, serde_json::to_vec_pretty(&doc).expect("JSON").into())
-            .await?;
-        merged.importance = Some(key);
+    if let Some(doc) = &merged_documents.metrics {
+        merged.metrics =
+            Some(write_document(artifacts, &format!("{prefix}/metrics.json"), doc).await?);
+    }
+    if let Some(doc) = &merged_documents.importance {
+        merged.importance =
+            Some(write_document(artifacts, &format!("{prefix}/importance.json"), doc).await?);
     }
     artifacts
         .put_bytes(
@@ -89,6 +93,30 @@ pub async fn merge_when_complete(
         )
         .await?;
     Ok(Some(merged))
+}
+
+/// A stored JSON document, if the manifest names one.
+async fn read_document<T: serde::de::DeserializeOwned>(
+    artifacts: &Artifacts,
+    key: Option<&str>,
+) -> ApiResult<Option<T>> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let doc = serde_json::from_slice(&artifacts.get_bytes(key).await?)
+        .map_err(|e| ApiError::internal(format!("{key}: {e}")))?;
+    Ok(Some(doc))
+}
+
+/// Stores a JSON document at `key`; returns the key.
+async fn write_document(
+    artifacts: &Artifacts,
+    key: &str,
+    doc: &impl serde::Serialize,
+) -> ApiResult<String> {
+    let bytes = serde_json::to_vec_pretty(doc).map_err(ApiError::internal)?;
+    artifacts.put_bytes(key, bytes.into()).await?;
+    Ok(key.to_string())
 }
 
 /// One manifest from the parts' (in index order).

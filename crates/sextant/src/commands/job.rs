@@ -3,6 +3,7 @@
 use std::fmt::Display;
 
 use anyhow::anyhow;
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sextant_api::{CreateJob, InfluenceMethod, Job, JobKind, JobOptions, JobState};
@@ -11,12 +12,6 @@ use sextant_client::Client;
 use super::print_json;
 use crate::Failure;
 use crate::report::print_table;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum KindArg {
-    Predict,
-    Influences,
-}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -33,11 +28,17 @@ impl MethodArg {
     }
 }
 
+/// `--kind`: the kinds the API has, by name.
+fn job_kinds() -> impl clap::builder::TypedValueParser<Value = JobKind> {
+    clap::builder::PossibleValuesParser::new(JobKind::ALL.map(JobKind::as_str))
+        .map(|name| JobKind::parse(&name).expect("a possible value is a kind"))
+}
+
 #[derive(Args)]
 pub struct JobRun {
     project: String,
-    #[arg(long, value_enum)]
-    kind: KindArg,
+    #[arg(long, value_parser = job_kinds())]
+    kind: JobKind,
     #[arg(long)]
     model: String,
     #[arg(long)]
@@ -132,10 +133,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
     match command {
         JobCommand::Run(args) => {
             let request = CreateJob {
-                kind: match args.kind {
-                    KindArg::Predict => JobKind::Predict,
-                    KindArg::Influences => JobKind::Influences,
-                },
+                kind: args.kind,
                 model: args.model.clone(),
                 dataset: args.dataset.clone(),
                 background: args.background.clone(),
