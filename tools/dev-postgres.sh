@@ -3,6 +3,7 @@
 # a throwaway cluster on 127.0.0.1:55432, trust authentication, superuser `sextant`. Idempotent:
 # if it already runs, this does nothing. Installs Debian's postgresql package if no server is
 # found. Tests connect to $SEXTANT_TEST_POSTGRES, default postgres://sextant@127.0.0.1:55432/postgres.
+# `tools/dev-postgres.sh stop` stops it and removes its files.
 set -euo pipefail
 PORT="${SEXTANT_PG_PORT:-55432}"
 DIR="${SEXTANT_PG_DIR:-/tmp/sextant-postgres}"
@@ -19,6 +20,17 @@ if ! BIN="$(find_bin)"; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     BIN="$(find_bin)"
+fi
+
+if [ "${1:-}" = stop ]; then
+    if [ -d "$DIR/data" ]; then
+        stop_as=()
+        [ "$(id -u)" = 0 ] && stop_as=(runuser -u postgres --)
+        "${stop_as[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+        rm -rf "$DIR"
+    fi
+    echo "PostgreSQL on 127.0.0.1:$PORT stopped" >&2
+    exit 0
 fi
 
 if pg_isready -h 127.0.0.1 -p "$PORT" -q 2>/dev/null || "$BIN/pg_ctl" status -D "$DIR" >/dev/null 2>&1; then

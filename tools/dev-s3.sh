@@ -3,7 +3,7 @@
 # moto's server from PyPI, in a virtualenv under target/, on 127.0.0.1:55433, with the bucket
 # `sextant-test`. Idempotent: if it already answers, this does nothing. moto accepts any
 # credentials; the tests use AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test. Tests reach it at
-# $SEXTANT_TEST_S3, default http://127.0.0.1:55433.
+# $SEXTANT_TEST_S3, default http://127.0.0.1:55433. `tools/dev-s3.sh stop` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${SEXTANT_S3_PORT:-55433}"
@@ -12,6 +12,12 @@ LOG="${SEXTANT_S3_LOG:-/tmp/sextant-s3.log}"
 MOTO_VERSION=5.2.5
 
 answers() { python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/', timeout=2)" 2>/dev/null; }
+
+if [ "${1:-}" = stop ]; then
+    pkill -f "moto_server -H 127.0.0.1 -p $PORT" || true
+    echo "S3 server on 127.0.0.1:$PORT stopped" >&2
+    exit 0
+fi
 
 if answers; then
     echo "S3 server already running on 127.0.0.1:$PORT" >&2

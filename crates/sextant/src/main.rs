@@ -117,6 +117,18 @@ pub fn analyzer_failure(e: sextant_analyzer::AnalyzerError) -> Failure {
     }
 }
 
+/// Lets a client command whose reader goes away (`sextant job list | head -3`) end quietly, as
+/// Unix tools do: Rust's runtime ignores SIGPIPE, so a write to the closed pipe would fail and
+/// `println!` panic; the default action ends the process without a word. Only the client
+/// commands: the services write to sockets, which report a closed peer as an error instead.
+fn end_quietly_when_the_reader_goes() {
+    // SAFETY: signal(2) sets the process's disposition of one signal back to its default; no
+    // handler of ours is installed, so no Rust code runs in signal context.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Loads a model file (its format recognised from its content).
 pub fn load_model(path: &std::path::Path) -> anyhow::Result<sextant_model::Model> {
     use anyhow::Context;
@@ -168,6 +180,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Analyzer(command) => analyzer::run(command),
         command => {
+            end_quietly_when_the_reader_goes();
             let client = sextant_client::Client::new(&cli.client.server);
             let json = cli.client.json;
             match command {

@@ -57,14 +57,16 @@ pub async fn receive(
         .map_err(|e| ApiError::internal(format!("{}: {e}", scratch.display())))?;
     let mut fields = HashMap::new();
     let mut file = None;
+    let mut unknown: Option<String> = None;
     while let Some(mut field) = multipart.next_field().await? {
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
+            // An unknown field is refused once the whole body is read: refusing mid-stream
+            // would close the connection while the client still sends the file, and it would
+            // see a broken pipe instead of the answer.
             if !fields_allowed.contains(&name.as_str()) {
-                return Err(ApiError::bad_request(format!(
-                    "the upload has an unknown field {name:?} (it takes {} and file)",
-                    fields_allowed.join(", ")
-                )));
+                unknown.get_or_insert(name);
+                continue;
             }
             let text = field.text().await?;
             if text.len() > 4096 {
@@ -111,6 +113,12 @@ pub async fn receive(
             .map_err(|e| ApiError::internal(format!("{}: {e}", staged.path.display())))?;
         staged.sha256 = hasher.finish();
         file = Some(staged);
+    }
+    if let Some(name) = unknown {
+        return Err(ApiError::bad_request(format!(
+            "the upload has an unknown field {name:?} (it takes {} and file)",
+            fields_allowed.join(", ")
+        )));
     }
     let file = file.ok_or_else(|| ApiError::bad_request("the upload has no \"file\" field"))?;
     if file.bytes == 0 {

@@ -617,3 +617,33 @@ fn a_sharded_job_equals_the_whole() {
             .contains("only influences")
     );
 }
+
+/// `sextant job list | head -3`: a client command whose reader goes away ends quietly (no
+/// panic, no message), as Unix tools do.
+#[test]
+fn a_cli_whose_reader_goes_away_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let server = Server::start_fresh("closed-pipe", &[]);
+    demo_project(&server);
+    run_job(&server, "predict", &[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["job", "list", "credit", "--server", &server.url])
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before the command has written anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "it said: {stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "it ended by SIGPIPE's default action: {:?}",
+        out.status
+    );
+}
