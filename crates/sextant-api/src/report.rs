@@ -19,10 +19,26 @@ pub const DEFAULT_PAGE_ROWS: u64 = 100;
 pub struct ResultQuery {
     /// The dataset the result was computed on.
     pub dataset: String,
-    /// For influences and importance: `path-dependent` or `interventional` (default: the
-    /// latest of either).
+    /// For influences and importance: `path-dependent` or `interventional` (default: as for a
+    /// job: interventional when `background` is given, else path-dependent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<InfluenceMethod>,
+    /// For interventional influences: the background dataset (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+    /// A result over the first N rows only (default: the result over the whole dataset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1)]
+    pub rows: Option<u64>,
+    /// For predictions and metrics: the classification threshold the result used (default:
+    /// none given, 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
+    pub threshold: Option<f64>,
+    /// The result of this job (it must be of this model and dataset); the other filters then
+    /// do not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Uuid>,
     /// First row (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 0)]

@@ -337,6 +337,18 @@ impl Client {
         if let Some(m) = query.method {
             path.push_str(&format!("&method={}", m.as_str()));
         }
+        if let Some(background) = &query.background {
+            path.push_str(&format!("&background={background}"));
+        }
+        if let Some(rows) = query.rows {
+            path.push_str(&format!("&rows={rows}"));
+        }
+        if let Some(threshold) = query.threshold {
+            path.push_str(&format!("&threshold={threshold}"));
+        }
+        if let Some(job) = query.job {
+            path.push_str(&format!("&job={job}"));
+        }
         if let Some(offset) = query.offset {
             path.push_str(&format!("&offset={offset}"));
         }

@@ -44,7 +44,10 @@ pub fn start_intelligence(deps: Deps) -> Router {
         .with_state(deps)
 }
 
-/// The newest succeeded job of a kind over the model and dataset as they are now, and its result.
+/// The result a query asks for: over the model and dataset as they are now, of the job named,
+/// or else the newest with the options asked — and where the query leaves them out, the options
+/// a job gets by default (the method, no threshold) over the whole dataset. A smaller or newer
+/// job of other options never hides it.
 async fn find(
     deps: &Deps,
     project: &str,
@@ -54,6 +57,25 @@ async fn find(
 ) -> ApiResult<(Job, StoredResult)> {
     let current_model = deps.metastore.model(project, model).await?;
     let current_dataset = deps.metastore.dataset(project, &query.dataset).await?;
+    let all_rows = current_dataset.summary.rows;
+    let defaults = analysis(kind).default_options(query.background.is_some());
+    let method = query.method.or(defaults.method);
+    let threshold = query.threshold.or(defaults.threshold);
+    // Rows a job's result covers: its limit, or the whole dataset.
+    let covered = |limit: Option<u64>| limit.map_or(all_rows, |n| n.min(all_rows));
+    let wanted = |job: &Job| match query.job {
+        Some(id) => job.id == id,
+        None => {
+            let options = &job.spec.options;
+            options.method == method
+                && options.threshold == threshold
+                && covered(options.rows) == covered(query.rows)
+                && query
+                    .background
+                    .as_ref()
+                    .is_none_or(|b| job.spec.background().is_some_and(|j| &j.name == b))
+        }
+    };
     let jobs = deps
         .metastore
         .succeeded_jobs(project, kind, model, &query.dataset)
@@ -61,7 +83,7 @@ async fn find(
     for job in jobs {
         if job.spec.model().sha256 != current_model.sha256
             || job.spec.data().sha256 != current_dataset.sha256
-            || (query.method.is_some() && job.spec.options.method != query.method)
+            || !wanted(&job)
         {
             continue;
         }
@@ -70,8 +92,7 @@ async fn find(
         }
     }
     let what = analysis(kind).results_name();
-    let method = query
-        .method
+    let method = method
         .map(|m| format!(" ({})", m.as_str()))
         .unwrap_or_default();
     Err(ApiError::new(

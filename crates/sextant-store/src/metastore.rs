@@ -50,7 +50,8 @@ pub trait Metastore: Send + Sync + 'static {
     async fn job(&self, id: Uuid) -> StoreResult<Job>;
     /// The latest jobs, newest first, of one project or all.
     async fn jobs(&self, project: Option<&str>, limit: u32) -> StoreResult<Vec<Job>>;
-    /// Succeeded jobs of a kind over a model and dataset, newest first.
+    /// Succeeded jobs of a kind over a model and dataset, newest first: one per result (the
+    /// newest of the jobs sharing a cache key), every result.
     async fn succeeded_jobs(
         &self,
         project: &str,

@@ -347,9 +347,15 @@ impl Metastore for $store {
         model: &str,
         dataset: &str,
     ) -> StoreResult<Vec<Job>> {
+        // One job per result (the newest of those sharing its cache key), every result: many
+        // jobs answered from one stored result must not push an older, different one out.
         sqlx::query(
-            "SELECT * FROM jobs WHERE project = $1 AND kind = $2 AND model = $3 AND dataset = $4
-             AND state = 'succeeded' ORDER BY created_at DESC, id DESC LIMIT 50",
+            "SELECT * FROM (
+                 SELECT *, ROW_NUMBER() OVER (PARTITION BY cache_key
+                                              ORDER BY created_at DESC, id DESC) AS newest
+                 FROM jobs WHERE project = $1 AND kind = $2 AND model = $3 AND dataset = $4
+                 AND state = 'succeeded'
+             ) AS results WHERE newest = 1 ORDER BY created_at DESC, id DESC",
         )
         .bind(project)
         .bind(kind.as_str())

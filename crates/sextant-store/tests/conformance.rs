@@ -319,6 +319,26 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
             .unwrap()
             .is_empty()
     );
+    // Sixty newer jobs answered from one other result: both results are still found, each
+    // once, the newest job of each.
+    let mut newest = None;
+    for age in (0..60).rev() {
+        // As the server records a job answered from a stored result: succeeded at once.
+        let mut other = job("p", age, "other-key");
+        other.state = JobState::Succeeded;
+        other.cached = true;
+        other.finished_at = Some(other.created_at);
+        store.create_job(&other).await.unwrap();
+        newest = Some(other.id);
+    }
+    let found = store
+        .succeeded_jobs("p", JobKind::Influences, "m", "d")
+        .await
+        .unwrap();
+    let keys: Vec<&str> = found.iter().map(|j| j.cache_key.as_str()).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&"other-key"), "{keys:?}");
+    assert_eq!(found[0].id, newest.unwrap(), "newest first");
 }
 
 pub async fn results_are_stored_once(store: Arc<dyn Metastore>) {

@@ -89,6 +89,7 @@ fn time_queries(client: &Client, n: usize, rows_total: u64, page: u64) -> anyhow
             method: Some(InfluenceMethod::PathDependent),
             offset: Some(offset),
             limit: Some(page),
+            ..ResultQuery::default()
         };
         client.influences("bench", "model", &query)?;
         ms.push(start.elapsed().as_secs_f64() * 1e3);

@@ -19,16 +19,26 @@ impl Analysis for Influences {
         "influences"
     }
 
+    fn default_options(&self, background: bool) -> JobOptions {
+        JobOptions {
+            method: Some(if background {
+                InfluenceMethod::Interventional
+            } else {
+                InfluenceMethod::PathDependent
+            }),
+            ..JobOptions::default()
+        }
+    }
+
     fn check(&self, request: &CreateJob, _schema: &ProjectSchema) -> Result<JobOptions, String> {
         let mut options = request.options.clone();
         if options.threshold.is_some() {
             return Err("options.threshold applies to predict jobs only".into());
         }
-        let method = options.method.unwrap_or(if request.background.is_some() {
-            InfluenceMethod::Interventional
-        } else {
-            InfluenceMethod::PathDependent
-        });
+        let method = options
+            .method
+            .or(self.default_options(request.background.is_some()).method)
+            .unwrap_or(InfluenceMethod::PathDependent);
         match (method, &request.background) {
             (InfluenceMethod::Interventional, None) => {
                 return Err(

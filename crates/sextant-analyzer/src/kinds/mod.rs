@@ -69,6 +69,13 @@ pub trait Analysis: Sync {
         self.unsharded_because().is_none()
     }
 
+    /// The options a job of this kind gets when it names none (`background`: whether it has a
+    /// background dataset); a result query that names none means these too.
+    fn default_options(&self, background: bool) -> JobOptions {
+        let _ = background;
+        JobOptions::default()
+    }
+
     /// What a job of this kind costs.
     fn cost(&self, inputs: &CostInputs) -> Cost;
 

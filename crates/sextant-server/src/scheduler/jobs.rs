@@ -140,10 +140,14 @@ pub async fn create_job(
         },
     };
     let cache_key = cache_key(&spec, &project);
-    let stored = match deps.metastore.result(&cache_key).await? {
-        Some(result) => deps.artifacts.exists(&result.manifest.table).await?,
-        None => false,
+    // The rows of the stored result that answers this job, if there is one.
+    let stored_rows = match deps.metastore.result(&cache_key).await? {
+        Some(result) if deps.artifacts.exists(&result.manifest.table).await? => {
+            Some(result.manifest.rows)
+        }
+        _ => None,
     };
+    let stored = stored_rows.is_some();
     let now = Utc::now();
     let job = Job {
         id: Uuid::new_v4(),
@@ -156,14 +160,16 @@ pub async fn create_job(
             JobState::Queued
         },
         reason: None,
-        progress: if stored {
-            JobProgress {
+        progress: match stored_rows {
+            // The stored result's rows: a job answered from it did all of them.
+            Some(rows) => JobProgress {
                 phase: "cached".into(),
+                rows_done: rows,
+                rows_total: Some(rows),
                 percent: 100.0,
-                ..JobProgress::default()
-            }
-        } else {
-            JobProgress::default()
+                eta_seconds: None,
+            },
+            None => JobProgress::default(),
         },
         attempt: 0,
         cached: stored,

@@ -16,9 +16,21 @@ pub struct ResultArgs {
     model: String,
     #[arg(long)]
     dataset: String,
-    /// Influence method (default: the latest result of either).
+    /// Influence method (default: interventional with --background, else path-dependent).
     #[arg(long, value_enum)]
     method: Option<MethodArg>,
+    /// The background dataset of interventional influences (default: any).
+    #[arg(long)]
+    background: Option<String>,
+    /// The result over the first N rows (default: the result over the whole dataset).
+    #[arg(long)]
+    rows: Option<u64>,
+    /// The classification threshold of predictions and metrics (default: none given).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// The result of this job (its id), whatever the other options.
+    #[arg(long)]
+    job: Option<uuid::Uuid>,
     /// First row.
     #[arg(long, default_value_t = 0)]
     offset: u64,
@@ -31,6 +43,10 @@ fn result_query(args: &ResultArgs, paged: bool) -> ResultQuery {
     ResultQuery {
         dataset: args.dataset.clone(),
         method: args.method.map(MethodArg::method),
+        background: args.background.clone(),
+        rows: args.rows,
+        threshold: args.threshold,
+        job: args.job,
         offset: paged.then_some(args.offset),
         limit: paged.then_some(args.limit),
     }
@@ -85,11 +101,7 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 }
 
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
-    let query = ResultQuery {
-        dataset: args.dataset.clone(),
-        ..ResultQuery::default()
-    };
-    let doc = client.metrics(&args.project, &args.model, &query)?;
+    let doc = client.metrics(&args.project, &args.model, &result_query(&args, false))?;
     if json_out {
         print_json_sorted(&doc)?;
     } else {

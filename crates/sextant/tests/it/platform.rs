@@ -294,8 +294,9 @@ fn whole_flow(server: &Server, scheduler: &Server, artifact_files: &dyn Fn() -> 
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["spec"]["options"]["method"], "interventional");
     let page = server.get_ok(
-        "/api/v1/projects/credit/models/xgb/influences?dataset=applicants&method=interventional&limit=3",
+        "/api/v1/projects/credit/models/xgb/influences?dataset=applicants&method=interventional&rows=200&limit=3",
     );
+    // The query names the result it wants: over the first 200 rows.
     assert_eq!(page["source"]["rows_total"], 200);
     assert_eq!(page["source"]["background"], "background");
 
@@ -645,5 +646,77 @@ fn a_cli_whose_reader_goes_away_ends_quietly() {
         Some(libc::SIGPIPE),
         "it ended by SIGPIPE's default action: {:?}",
         out.status
+    );
+}
+
+/// A query gets the result it names — by default the whole dataset's, with the default
+/// options — whatever smaller or other jobs ran since; a job answered from a stored result
+/// reports that result's rows.
+#[test]
+fn results_are_chosen_by_what_the_query_names() {
+    let server = Server::start_fresh("result-choice", &[]);
+    demo_project(&server);
+    let base = "/api/v1/projects/credit/models/xgb";
+    let whole = run_job(&server, "influences", &[]);
+    assert_eq!(whole["state"], "succeeded", "{whole}");
+    // A smaller job after it does not hide it.
+    let one = run_job(&server, "influences", &["--rows", "1"]);
+    assert_eq!(one["state"], "succeeded", "{one}");
+    let page = server.get_ok(&format!("{base}/influences?dataset=applicants&limit=2"));
+    assert_eq!(
+        (&page["source"]["rows_total"], &page["source"]["job"]),
+        (&json!(1000), &whole["id"]),
+        "{page}"
+    );
+    // The smaller one is there when asked for, by its rows or by its job.
+    let page = server.get_ok(&format!("{base}/influences?dataset=applicants&rows=1"));
+    assert_eq!(page["source"]["rows_total"], 1, "{page}");
+    let page = server.get_ok(&format!(
+        "{base}/influences?dataset=applicants&job={}",
+        one["id"].as_str().unwrap()
+    ));
+    assert_eq!(page["source"]["job"], one["id"], "{page}");
+    // Many newer jobs of another method, answered from one stored result, hide nothing either;
+    // the default method is path-dependent, as for a job.
+    let interventional = ["--background", "background", "--rows", "50"];
+    for _ in 0..55 {
+        let job = run_job(&server, "influences", &interventional);
+        assert_eq!(job["state"], "succeeded", "{job}");
+    }
+    let cached = run_job(&server, "influences", &interventional);
+    assert_eq!(
+        (&cached["cached"], &cached["progress"]["rows_done"]),
+        (&json!(true), &json!(50)),
+        "a job answered from a stored result reports its rows: {cached}"
+    );
+    let importance = server.get_ok(&format!("{base}/importance?dataset=applicants"));
+    assert_eq!(
+        (
+            &importance["source"]["method"],
+            &importance["source"]["job"]
+        ),
+        (&json!("path-dependent"), &whole["id"]),
+        "{importance}"
+    );
+    let importance = server.get_ok(&format!(
+        "{base}/importance?dataset=applicants&background=background&rows=50"
+    ));
+    assert_eq!(
+        importance["source"]["method"], "interventional",
+        "{importance}"
+    );
+    // What is not there is a 404 that names it.
+    let (status, body) = server
+        .get(&format!(
+            "{base}/importance?dataset=applicants&method=interventional"
+        ))
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("interventional"),
+        "{body}"
     );
 }

@@ -12,6 +12,7 @@ use crate::support::data;
 
 /// The jobs the fixture holds.
 const SHARDED_JOB: &str = "429703e7-ff02-44f0-b2a9-6f178512e92e";
+const WHOLE_PATH_DEPENDENT_JOB: &str = "6fc34bcd-e814-42f0-a2ad-b04f2756dfca";
 const PATH_DEPENDENT_KEY: &str = "008b77283fb361986b67e1d729533dad95726ef727748c17d39d29783f6ac291";
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -42,9 +43,10 @@ fn a_data_directory_of_release_0_1_0_is_served_as_it_was() {
     let server = Server::start(&dir, &[]);
     let base = "/api/v1/projects/credit/models/xgb";
     for (answer, path) in [
+        // 0.1.0 served the newest job, the sharded one over 30 rows; the query now names it.
         (
             "importance-path-dependent",
-            "importance?dataset=applicants&method=path-dependent",
+            "importance?dataset=applicants&method=path-dependent&rows=30",
         ),
         (
             "importance-interventional",
@@ -53,7 +55,7 @@ fn a_data_directory_of_release_0_1_0_is_served_as_it_was() {
         ("metrics", "metrics?dataset=applicants"),
         (
             "influences-page",
-            "influences?dataset=applicants&method=path-dependent&offset=5&limit=3",
+            "influences?dataset=applicants&method=path-dependent&rows=30&offset=5&limit=3",
         ),
         (
             "predictions-page",
@@ -68,6 +70,14 @@ fn a_data_directory_of_release_0_1_0_is_served_as_it_was() {
             "{answer}"
         );
     }
+
+    // By default a query gets the result over the whole dataset, not the newer, smaller one.
+    let whole = server.get_ok(&format!("{base}/importance?dataset=applicants"));
+    assert_eq!(
+        (&whole["source"]["job"], &whole["source"]["rows_total"]),
+        (&json!(WHOLE_PATH_DEPENDENT_JOB), &json!(40)),
+        "{whole}"
+    );
 
     // A version 1 spec reads as version 2, its inputs by role.
     let sharded = server.get_ok(&format!("/api/v1/jobs/{SHARDED_JOB}"));
