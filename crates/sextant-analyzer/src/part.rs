@@ -36,9 +36,6 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// The whole job.
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
     /// Rows `start .. end` of `total`: equal slices, the last one shorter.
     pub fn rows(self, total: u64) -> (u64, u64) {
         let per = total.div_ceil(u64::from(self.count.max(1)));

@@ -52,18 +52,11 @@ impl SchedulerLink {
         format!("Bearer {}", self.token)
     }
 
-    fn unreachable(&self, e: ureq::Error) -> ClientError {
-        ClientError::Unreachable {
-            url: self.base.clone(),
-            message: e.to_string(),
-        }
-    }
-
     fn check(
         &self,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> ClientResult<ureq::http::Response<ureq::Body>> {
-        let mut response = result.map_err(|e| self.unreachable(e))?;
+        let mut response = result.map_err(|e| ClientError::unreachable(&self.base, e))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let text = response.body_mut().read_to_string().unwrap_or_default();

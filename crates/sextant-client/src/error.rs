@@ -60,6 +60,14 @@ pub enum ClientError {
 pub type ClientResult<T> = Result<T, ClientError>;
 
 impl ClientError {
+    /// The error of a request that got no answer from `url`.
+    pub(crate) fn unreachable(url: &str, e: ureq::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: url.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     /// The error of a non-success answer.
     pub fn from_answer(status: u16, body: &str) -> ClientError {
         match serde_json::from_str::<ErrorBody>(body) {

@@ -90,20 +90,8 @@ impl Client {
         }
     }
 
-    /// The server's base URL, without a trailing slash.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
-    }
-
-    fn unreachable(&self, e: ureq::Error) -> ClientError {
-        ClientError::Unreachable {
-            url: self.base.clone(),
-            message: e.to_string(),
-        }
     }
 
     /// Status and body text of an answer.
@@ -111,7 +99,7 @@ impl Client {
         &self,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> ClientResult<(u16, String)> {
-        let mut response = result.map_err(|e| self.unreachable(e))?;
+        let mut response = result.map_err(|e| ClientError::unreachable(&self.base, e))?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -297,7 +285,7 @@ impl Client {
             .get(self.url(&format!("/api/v1/jobs/{id}/events")))
             .header("Accept", "text/event-stream")
             .call()
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| ClientError::unreachable(&self.base, e))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
         if status != 200 {

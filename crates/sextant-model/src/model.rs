@@ -64,13 +64,6 @@ impl Model {
         }
     }
 
-    /// The trees, owned, for a tree ensemble.
-    pub fn into_trees(self) -> Option<Forest> {
-        match self {
-            Model::Trees(forest) => Some(forest),
-        }
-    }
-
     /// The ensemble's shape, for a tree ensemble.
     pub fn tree_shape(&self) -> Option<TreeShape> {
         self.trees().map(|forest| TreeShape {

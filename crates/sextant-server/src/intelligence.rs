@@ -12,12 +12,11 @@ use axum::extract::State;
 use axum::routing::get;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::de::DeserializeOwned;
+use sextant_analyzer::analysis;
 use sextant_api::{
     DEFAULT_PAGE_ROWS, ImportanceReport, Job, JobKind, MAX_PAGE_ROWS, MetricsReport, Provenance,
     ResultQuery, StoredResult, TablePage, TablePart,
 };
-
-use sextant_analyzer::analysis;
 
 use crate::Deps;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};

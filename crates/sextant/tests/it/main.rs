@@ -9,6 +9,7 @@ mod faults;
 mod outputs;
 mod platform;
 mod reference;
+mod results;
 mod server;
 mod small_models;
 mod support;
