@@ -25,6 +25,9 @@ pub enum AnalyzerError {
     /// A local file or the runtime failed.
     #[error("{0}")]
     Io(String),
+    /// Something outside failed for a moment (injected by the `transient` fault).
+    #[error("{0}")]
+    Transient(String),
 }
 
 impl AnalyzerError {
@@ -36,6 +39,20 @@ impl AnalyzerError {
     /// Whether a correctness check failed (rather than the inputs or the machinery).
     pub fn is_check(&self) -> bool {
         matches!(self, AnalyzerError::Check(_))
+    }
+
+    /// Whether the failure may pass, so that another attempt is worth it: the artifact store or
+    /// the scheduler could not be reached or failed on their side. A failure of the inputs, the
+    /// computation or a local file is the same next time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            #[cfg(feature = "compute")]
+            AnalyzerError::Store(e) => e.is_transient(),
+            #[cfg(feature = "compute")]
+            AnalyzerError::Scheduler(e) => e.is_transient(),
+            AnalyzerError::Transient(_) => true,
+            _ => false,
+        }
     }
 }
 

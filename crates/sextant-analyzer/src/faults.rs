@@ -15,11 +15,20 @@ pub enum Fault {
     Hang,
     /// Compute in 100-row batches with a pause after each.
     Slow,
+    /// Fail as if the artifact store were unavailable for a moment, after computing. The
+    /// scheduler passes it to a job's first attempt only, so that its retry succeeds.
+    Transient,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 4] = [Fault::Crash, Fault::Oom, Fault::Hang, Fault::Slow];
+    pub const ALL: [Fault; 5] = [
+        Fault::Crash,
+        Fault::Oom,
+        Fault::Hang,
+        Fault::Slow,
+        Fault::Transient,
+    ];
 
     /// Its name in configuration and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -28,6 +37,7 @@ impl Fault {
             Fault::Oom => "oom",
             Fault::Hang => "hang",
             Fault::Slow => "slow",
+            Fault::Transient => "transient",
         }
     }
 }
@@ -39,6 +49,8 @@ impl FromStr for Fault {
         Fault::ALL
             .into_iter()
             .find(|f| f.as_str() == name)
-            .ok_or_else(|| format!("unknown fault {name:?} (expected crash, oom, hang or slow)"))
+            .ok_or_else(|| {
+                format!("unknown fault {name:?} (expected crash, oom, hang, slow or transient)")
+            })
     }
 }

@@ -73,7 +73,14 @@ pub fn run_job(options: RunOptions) -> AnalyzerResult<()> {
         thread::spawn(move || report_loop(&link, &board, every))
     };
     inject_at_start(options.fault, &board);
-    let outcome = compute_part(&task, shard, &board, options.fault);
+    let outcome = compute_part(&task, shard, &board, options.fault).and_then(|manifest| {
+        match options.fault {
+            Some(Fault::Transient) => Err(AnalyzerError::Transient(
+                "fault injection: the artifact store is unavailable for a moment".into(),
+            )),
+            _ => Ok(manifest),
+        }
+    });
     board.stop();
     let _ = heartbeat.join();
     match outcome {
@@ -88,7 +95,7 @@ pub fn run_job(options: RunOptions) -> AnalyzerResult<()> {
         Err(e) => {
             let reason = one_line(&e);
             eprintln!("job {}: {reason}", task.job_id);
-            let _ = link.failure(&reason);
+            let _ = link.failure(&reason, e.is_transient());
             Err(e)
         }
     }
@@ -145,6 +152,6 @@ fn inject_at_start(fault: Option<Fault>, board: &ProgressBoard) {
                 thread::sleep(Duration::from_secs(3600));
             }
         }
-        Some(Fault::Slow) | None => {}
+        Some(Fault::Slow | Fault::Transient) | None => {}
     }
 }

@@ -362,8 +362,17 @@ pub struct Job {
     pub progress: JobProgress,
     /// Analyzer launches so far.
     pub attempt: u32,
-    /// Whether it was answered from a stored result without computing.
+    /// Whether it was answered from a stored result without computing (or by following an
+    /// identical job that computed it).
     pub cached: bool,
+    /// The identical job (same cache key) this one follows: submitted while that one was queued
+    /// or running, it computes nothing itself and ends with that job's result. Its state and
+    /// progress are that job's until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<Uuid>,
+    /// When a job queued again after a transient failure may next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
     /// When it was submitted.
     pub created_at: DateTime<Utc>,
     /// When an analyzer was first launched for it.

@@ -40,4 +40,8 @@ pub struct ProgressAck {
 pub struct FailureReport {
     /// The reason, for a person.
     pub reason: String,
+    /// Whether the failure may pass (the artifact store or the network failed for a moment), so
+    /// that the job is worth another attempt; a failure of the inputs or the computation is not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }

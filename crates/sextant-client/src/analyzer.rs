@@ -109,10 +109,11 @@ impl SchedulerLink {
         self.check(call).map(drop)
     }
 
-    /// Reports that the job cannot be done, and why.
-    pub fn failure(&self, reason: &str) -> ClientResult<()> {
+    /// Reports that the job cannot be done, why, and whether that may pass.
+    pub fn failure(&self, reason: &str, transient: bool) -> ClientResult<()> {
         let report = FailureReport {
             reason: reason.to_string(),
+            transient,
         };
         let call = self
             .agent

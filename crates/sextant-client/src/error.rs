@@ -60,6 +60,18 @@ pub enum ClientError {
 pub type ClientResult<T> = Result<T, ClientError>;
 
 impl ClientError {
+    /// Whether the failure may pass on another try: no answer, or the server failed on its
+    /// side (HTTP 502, 503, 504).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } | ClientError::Read(_) => true,
+            ClientError::Api { status, .. } | ClientError::Http { status, .. } => {
+                matches!(status, 502..=504)
+            }
+            _ => false,
+        }
+    }
+
     /// The error of a request that got no answer from `url`.
     pub(crate) fn unreachable(url: &str, e: ureq::Error) -> ClientError {
         ClientError::Unreachable {

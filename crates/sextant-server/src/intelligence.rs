@@ -148,14 +148,15 @@ async fn page(
     let mut columns = Vec::new();
     let mut rows = Vec::new();
     for (part, from, count) in slices {
-        let path = deps
-            .artifacts
-            .local_file(&part.table, &deps.config.scratch_dir())
+        let copy = deps
+            .scratch
+            .local_file(&deps.artifacts, &part.table)
             .await?;
-        let (names, mut got) = tokio::task::spawn_blocking(move || read_page(&path, from, count))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+        let (names, mut got) =
+            tokio::task::spawn_blocking(move || read_page(copy.path(), from, count))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
         columns = names;
         rows.append(&mut got);
     }

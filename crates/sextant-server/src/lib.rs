@@ -11,6 +11,7 @@
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod housekeeping;
 pub mod ingest;
 pub mod intelligence;
 pub mod scheduler;
@@ -38,6 +39,8 @@ pub struct Deps {
     pub config: Arc<ServerConfig>,
     /// Metrics.
     pub telemetry: Arc<Telemetry>,
+    /// Local copies of remote result tables, under the configured cap.
+    pub scratch: Arc<housekeeping::ScratchCopies>,
 }
 
 impl Deps {
@@ -54,9 +57,12 @@ impl Deps {
             .await
             .map_err(|e| e.to_string())?;
         let artifacts = Artifacts::open(&config.artifacts_uri).map_err(|e| e.to_string())?;
+        let scratch =
+            housekeeping::ScratchCopies::new(config.scratch_dir(), config.scratch_max_mib << 20);
         Ok(Deps {
             metastore,
             artifacts,
+            scratch,
             config: Arc::new(config),
             telemetry: Arc::new(Telemetry::default()),
         })
@@ -141,6 +147,7 @@ pub async fn run(
     };
     let services: Vec<&str> = config.services.iter().map(|s| s.name()).collect();
     let deps = Deps::open(config.clone()).await?;
+    housekeeping::start_sweeping(&deps);
     let router = compose(&deps, launcher, server_url.clone())?;
     tracing::info!(
         url = %server_url,

@@ -83,6 +83,15 @@ impl Artifacts {
         self.local.is_some()
     }
 
+    /// The directory of a local store. A write in progress there is a file named after its key
+    /// with `#` and a number appended, renamed to the key when complete; one left by a process
+    /// that died is never listed, only swept.
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        self.local
+            .as_ref()
+            .map(|_| PathBuf::from(self.uri.trim_start_matches("file://")))
+    }
+
     /// The URI that reopens this store (absolute).
     pub fn uri(&self) -> &str {
         &self.uri

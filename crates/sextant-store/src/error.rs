@@ -67,6 +67,34 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure may pass on another try: the artifact store failed on its side or
+    /// could not be reached (not: a missing or invalid object, a local file, bad input).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Artifact { source, .. } => !matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::InvalidPath { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::UnknownConfigurationKey { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+            ),
+            #[cfg(feature = "metastore")]
+            StoreError::Database { source, .. } => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+                )
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A storage result.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -44,8 +44,9 @@ pub trait Metastore: Send + Sync + 'static {
     /// Whether any model or dataset still refers to this content.
     async fn content_in_use(&self, sha256: &str) -> StoreResult<bool>;
 
-    /// Records a new job (in whatever state it is given).
-    async fn create_job(&self, job: &Job) -> StoreResult<()>;
+    /// Records a new job (in whatever state it is given) and returns it as stored: a queued job
+    /// follows the oldest identical one (same cache key) that is queued or running, if any.
+    async fn create_job(&self, job: &Job) -> StoreResult<Job>;
     /// A job by id.
     async fn job(&self, id: Uuid) -> StoreResult<Job>;
     /// The latest jobs, newest first, of one project or all.
@@ -80,7 +81,20 @@ pub trait Metastore: Send + Sync + 'static {
         progress: &JobProgress,
     ) -> StoreResult<bool>;
     /// Moves a job that has not finished to a final state. False when it had already finished.
+    /// Its followers end with it: succeeded (answered from its result) or failed alike; when it
+    /// is cancelled, the oldest follower is queued to compute in its place and the rest follow
+    /// that one.
     async fn finish(&self, id: Uuid, state: JobState, reason: Option<&str>) -> StoreResult<bool>;
+    /// Puts attempt `attempt` of a starting or running job back in the queue after a failure
+    /// that may pass, to start no sooner than `at`; `reason` says what failed. False when the job
+    /// has moved on (finished, or another attempt).
+    async fn retry(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Puts a starting or running job back in the queue (its analyzer is gone). With
     /// `silent_since`, only if its last report is older than that (so a job that reported in the
     /// meantime keeps running). False when it was not requeued.

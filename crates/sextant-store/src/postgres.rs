@@ -26,6 +26,7 @@ const DIALECT: Dialect = Dialect {
     claim_lock: " FOR UPDATE SKIP LOCKED",
     share_lock: " FOR SHARE",
     update_lock: " FOR UPDATE",
+    key_lock: "SELECT pg_advisory_xact_lock(hashtext($1))",
 };
 
 /// A metastore in a PostgreSQL database.

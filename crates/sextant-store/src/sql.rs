@@ -23,6 +23,9 @@ pub(crate) struct Dialect {
     pub share_lock: &'static str,
     /// After the read of a model or dataset about to be deleted.
     pub update_lock: &'static str,
+    /// A statement that holds a lock named by the text `$1` until the transaction ends (empty
+    /// where write transactions are serialised anyway).
+    pub key_lock: &'static str,
 }
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
@@ -130,6 +133,15 @@ fn job_row(row: &$row) -> StoreResult<Job> {
         progress: parse("job progress", &get::<String>(row, "progress")?)?,
         attempt: get::<i64>(row, "attempt")? as u32,
         cached: get::<i64>(row, "cached")? != 0,
+        follows: get::<Option<String>>(row, "follows")?
+            .map(|id| {
+                Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt {
+                    what: "followed job id",
+                    source: serde::de::Error::custom(e.to_string()),
+                })
+            })
+            .transpose()?,
+        retry_at: get::<Option<i64>>(row, "retry_at")?.map(time),
         created_at: time(get(row, "created_at")?),
         started_at: get::<Option<i64>>(row, "started_at")?.map(time),
         running_at: get::<Option<i64>>(row, "running_at")?.map(time),
@@ -260,7 +272,8 @@ impl Metastore for $store {
         Ok(get::<i64>(&row, "used")? != 0)
     }
 
-    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+    async fn create_job(&self, job: &Job) -> StoreResult<Job> {
+        let mut job = job.clone();
         let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         // Hold the inputs while the job is recorded, so a concurrent delete waits and then sees it.
         let models = job.spec.inputs.models.iter().map(|m| ("models", "model", &m.name));
@@ -278,10 +291,31 @@ impl Metastore for $store {
             .map_err(db("lock job inputs"))?
             .ok_or_else(|| not_found(kind, name.as_str()))?;
         }
+        // A queued job follows an identical one that is queued or running. The lock on the
+        // cache key makes concurrent identical submissions take turns here, so one leads.
+        if job.state == JobState::Queued {
+            if !DIALECT.key_lock.is_empty() {
+                sqlx::query(DIALECT.key_lock)
+                    .bind(&job.cache_key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("lock a cache key"))?;
+            }
+            let leader = sqlx::query(AssertSqlSafe(format!(
+                "SELECT id FROM jobs WHERE cache_key = $1 AND state IN {ACTIVE} AND follows IS NULL
+                 ORDER BY created_at, id LIMIT 1"
+            )))
+            .bind(&job.cache_key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("look up identical jobs"))?;
+            job.follows = leader.as_ref().map(id_of).transpose()?;
+        }
         sqlx::query(
             "INSERT INTO jobs (id, project, kind, model, dataset, spec, cache_key, state, reason,
-                               progress, attempt, cached, created_at, started_at, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                               progress, attempt, cached, created_at, started_at, finished_at,
+                               follows)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(job.id.to_string())
         .bind(&job.project)
@@ -298,6 +332,7 @@ impl Metastore for $store {
         .bind(millis(job.created_at))
         .bind(job.started_at.map(millis))
         .bind(job.finished_at.map(millis))
+        .bind(job.follows.map(|id| id.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(|e| taken(e, format!("job {} already exists", job.id)))?;
@@ -312,7 +347,7 @@ impl Metastore for $store {
                 .map_err(db("record job inputs"))?;
         }
         tx.commit().await.map_err(db("commit"))?;
-        Ok(())
+        Ok(job)
     }
 
     async fn job(&self, id: Uuid) -> StoreResult<Job> {
@@ -417,9 +452,10 @@ impl Metastore for $store {
         // locked. Either way two claimers never take the same job.
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'starting', attempt = attempt + 1, token = $1,
-                    lease_owner = $2, heartbeat_at = $3, pid = NULL,
+                    lease_owner = $2, heartbeat_at = $3, pid = NULL, retry_at = NULL,
                     started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued'
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND follows IS NULL
+                         AND (retry_at IS NULL OR retry_at <= $3)
                          ORDER BY created_at, id LIMIT 1{})
              RETURNING *",
             DIALECT.claim_lock
@@ -472,17 +508,103 @@ impl Metastore for $store {
 
     async fn finish(&self, id: Uuid, state: JobState, reason: Option<&str>) -> StoreResult<bool> {
         debug_assert!(state.is_terminal());
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         let done = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE jobs SET state = $1, reason = $2, finished_at = $3, token = NULL
+            "UPDATE jobs SET state = $1, reason = $2, finished_at = $3, token = NULL,
+                    retry_at = NULL
              WHERE id = $4 AND state IN {ACTIVE}"
         )))
         .bind(state.as_str())
         .bind(reason)
-        .bind(millis(Utc::now()))
+        .bind(now)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db("finish a job"))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let leader = id.to_string();
+        match state {
+            // The followers end with the result their leader computed.
+            JobState::Succeeded => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET state = 'succeeded', cached = 1, finished_at = $1,
+                            progress = (SELECT progress FROM jobs WHERE id = $2)
+                     WHERE follows = $2 AND state IN {ACTIVE}"
+                )))
+                .bind(now)
+                .bind(&leader)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("finish followers"))?;
+            }
+            // Its failure (already retried if it could pass) would be theirs.
+            JobState::Failed => {
+                let why = format!(
+                    "job {id}, which computes the same result, failed: {}",
+                    reason.unwrap_or("no reason given")
+                );
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET state = 'failed', reason = $1, finished_at = $2
+                     WHERE follows = $3 AND state IN {ACTIVE}"
+                )))
+                .bind(why)
+                .bind(now)
+                .bind(&leader)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("fail followers"))?;
+            }
+            // Cancelling one job cancels nobody else's: the oldest follower computes the result
+            // instead, and the others follow it.
+            _ => {
+                let next = sqlx::query(
+                    "SELECT id FROM jobs WHERE follows = $1 AND state = 'queued'
+                     ORDER BY created_at, id LIMIT 1",
+                )
+                .bind(&leader)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("find a follower"))?;
+                if let Some(next) = next {
+                    let next = get::<String>(&next, "id")?;
+                    sqlx::query(
+                        "UPDATE jobs SET follows = CASE WHEN id = $1 THEN NULL ELSE $1 END
+                         WHERE follows = $2 AND state = 'queued'",
+                    )
+                    .bind(&next)
+                    .bind(&leader)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("hand over to a follower"))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(true)
+    }
+
+    async fn retry(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', reason = $1, retry_at = $2, token = NULL,
+                    pid = NULL, lease_owner = NULL, running_at = NULL
+             WHERE id = $3 AND attempt = $4 AND state IN ('starting', 'running')",
+        )
+        .bind(reason)
+        .bind(millis(at))
+        .bind(id.to_string())
+        .bind(attempt as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(db("queue a retry"))?;
         Ok(done.rows_affected() == 1)
     }
 

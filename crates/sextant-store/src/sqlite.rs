@@ -31,6 +31,7 @@ const DIALECT: Dialect = Dialect {
     claim_lock: "",
     share_lock: "",
     update_lock: "",
+    key_lock: "",
 };
 
 /// A metastore in one SQLite file.

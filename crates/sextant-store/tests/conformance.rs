@@ -102,6 +102,8 @@ fn job(project: &str, age_ms: i64, cache_key: &str) -> Job {
         progress: JobProgress::default(),
         attempt: 0,
         cached: false,
+        follows: None,
+        retry_at: None,
         created_at: Utc::now() - Duration::milliseconds(age_ms),
         started_at: None,
         running_at: None,
@@ -341,6 +343,148 @@ pub async fn progress_needs_the_current_token(store: Arc<dyn Metastore>) {
     assert_eq!(found[0].id, newest.unwrap(), "newest first");
 }
 
+pub async fn identical_jobs_follow_one(store: Arc<dyn Metastore>) {
+    seeded(&store).await;
+    // Eight identical submissions at once: one leads, the rest follow it.
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_job(&job("p", 0, "same")).await.unwrap() })
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for h in handles {
+        jobs.push(h.await.unwrap());
+    }
+    let leaders: Vec<&Job> = jobs.iter().filter(|j| j.follows.is_none()).collect();
+    assert_eq!(leaders.len(), 1, "{jobs:?}");
+    let leader = leaders[0].id;
+    assert!(jobs.iter().all(|j| j.follows.is_none_or(|f| f == leader)));
+    // Only the leader is ever claimed.
+    let claimed = store.claim_next("a").await.unwrap().unwrap();
+    assert_eq!(claimed.job.id, leader);
+    assert!(store.claim_next("a").await.unwrap().is_none());
+    let done = JobProgress {
+        phase: "done".into(),
+        rows_done: 10,
+        rows_total: Some(10),
+        percent: 100.0,
+        eta_seconds: Some(0.0),
+    };
+    assert!(
+        store
+            .report_progress(leader, &claimed.token, &done)
+            .await
+            .unwrap()
+    );
+    // A cancelled follower is left out of the leader's end.
+    let quitter = jobs.iter().find(|j| j.id != leader).unwrap().id;
+    assert!(
+        store
+            .finish(quitter, JobState::Cancelled, Some("no"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .finish(leader, JobState::Succeeded, None)
+            .await
+            .unwrap()
+    );
+    for j in jobs.iter().filter(|j| j.id != leader && j.id != quitter) {
+        let now = store.job(j.id).await.unwrap();
+        assert_eq!(now.state, JobState::Succeeded, "{now:?}");
+        assert!(now.cached);
+        assert_eq!(now.progress, done);
+        assert!(now.finished_at.is_some());
+    }
+    assert_eq!(store.job(quitter).await.unwrap().state, JobState::Cancelled);
+    // Nothing active is left with that key: the next one leads.
+    let next = store.create_job(&job("p", 0, "same")).await.unwrap();
+    assert_eq!(next.follows, None);
+}
+
+pub async fn a_cancelled_leader_hands_over_and_a_failed_one_fails_its_followers(
+    store: Arc<dyn Metastore>,
+) {
+    seeded(&store).await;
+    let a = store.create_job(&job("p", 3000, "k")).await.unwrap();
+    let b = store.create_job(&job("p", 2000, "k")).await.unwrap();
+    let c = store.create_job(&job("p", 1000, "k")).await.unwrap();
+    assert_eq!((b.follows, c.follows), (Some(a.id), Some(a.id)));
+    store.claim_next("x").await.unwrap().unwrap();
+    assert!(store.finish(a.id, JobState::Cancelled, None).await.unwrap());
+    // The oldest follower computes now, and the other follows it.
+    assert_eq!(store.job(b.id).await.unwrap().follows, None);
+    assert_eq!(store.job(c.id).await.unwrap().follows, Some(b.id));
+    let claimed = store.claim_next("x").await.unwrap().unwrap();
+    assert_eq!(claimed.job.id, b.id);
+    assert!(
+        store
+            .finish(b.id, JobState::Failed, Some("bad input"))
+            .await
+            .unwrap()
+    );
+    let c = store.job(c.id).await.unwrap();
+    assert_eq!(c.state, JobState::Failed);
+    assert_eq!(
+        c.reason.as_deref(),
+        Some(
+            format!(
+                "job {}, which computes the same result, failed: bad input",
+                b.id
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(store.job(a.id).await.unwrap().state, JobState::Cancelled);
+}
+
+pub async fn a_retry_waits_its_turn(store: Arc<dyn Metastore>) {
+    seeded(&store).await;
+    let j = store.create_job(&job("p", 0, "k")).await.unwrap();
+    let first = store.claim_next("a").await.unwrap().unwrap();
+    // Another attempt's retry is refused.
+    let later = Utc::now() + Duration::seconds(60);
+    assert!(!store.retry(j.id, 2, "flaky", later).await.unwrap());
+    assert!(store.retry(j.id, 1, "flaky", later).await.unwrap());
+    let queued = store.job(j.id).await.unwrap();
+    assert_eq!(queued.state, JobState::Queued);
+    assert_eq!(queued.reason.as_deref(), Some("flaky"));
+    assert!(queued.retry_at.is_some());
+    // The old attempt's token is void, and the job waits for its time.
+    let progress = JobProgress::default();
+    assert!(
+        !store
+            .report_progress(j.id, &first.token, &progress)
+            .await
+            .unwrap()
+    );
+    assert!(store.claim_next("a").await.unwrap().is_none());
+    // An identical job submitted meanwhile follows the one waiting to retry.
+    let twin = store.create_job(&job("p", 0, "k")).await.unwrap();
+    assert_eq!(twin.follows, Some(j.id));
+    // Due now: claimed again, as attempt 2.
+    assert!(
+        !store.retry(j.id, 1, "flaky", Utc::now()).await.unwrap(),
+        "queued already"
+    );
+    store.finish(j.id, JobState::Cancelled, None).await.unwrap();
+    let k = store.create_job(&job("p", 0, "k2")).await.unwrap();
+    store.claim_next("a").await.unwrap().unwrap(); // the twin, handed over
+    let second = store.claim_next("a").await.unwrap().unwrap();
+    assert_eq!(second.job.id, k.id);
+    assert!(
+        store
+            .retry(k.id, 1, "flaky", Utc::now() - Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    let again = store.claim_next("a").await.unwrap().unwrap();
+    assert_eq!((again.job.id, again.job.attempt), (k.id, 2));
+    assert_eq!(again.job.retry_at, None);
+}
+
 pub async fn results_are_stored_once(store: Arc<dyn Metastore>) {
     let manifest = |rows| ResultManifest {
         version: 1,
@@ -387,6 +531,9 @@ macro_rules! conformance {
             case!(claims_are_exclusive_and_oldest_first);
             case!(progress_needs_the_current_token);
             case!(results_are_stored_once);
+            case!(identical_jobs_follow_one);
+            case!(a_cancelled_leader_hands_over_and_a_failed_one_fails_its_followers);
+            case!(a_retry_waits_its_turn);
         }
     };
 }

@@ -87,6 +87,7 @@ struct FileConfig {
     metastore_uri: Option<String>,
     artifacts_uri: Option<String>,
     max_upload_bytes: Option<u64>,
+    scratch_max_mib: Option<u64>,
     advertise_url: Option<String>,
     peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
@@ -103,6 +104,8 @@ struct FileSchedulerConfig {
     analyzer_nice: Option<i32>,
     heartbeat_interval_seconds: Option<f64>,
     heartbeat_timeout_seconds: Option<f64>,
+    max_attempts: Option<u32>,
+    retry_backoff_seconds: Option<f64>,
     analyzer_binary: Option<PathBuf>,
     launcher: Option<LauncherKind>,
     analyzer_fault: Option<String>,
@@ -123,6 +126,12 @@ pub struct SchedulerConfig {
     pub heartbeat_interval_seconds: f64,
     /// Silence after which an analyzer is presumed hung and stopped.
     pub heartbeat_timeout_seconds: f64,
+    /// Launches of a job at most: a job whose analyzer failed for a reason that may pass (the
+    /// artifact store or the network, an analyzer that could not be started) is queued again
+    /// until it has had this many. A failure of the inputs or the computation is never retried.
+    pub max_attempts: u32,
+    /// The pause before the first retry; it doubles with each further one.
+    pub retry_backoff_seconds: f64,
     /// The `sextant` executable analyzers run (default: this one).
     pub analyzer_binary: Option<PathBuf>,
     /// Where analyzers run.
@@ -151,6 +160,9 @@ pub struct ServerConfig {
     pub artifacts_uri: String,
     /// Largest accepted upload.
     pub max_upload_bytes: u64,
+    /// The most MiB of result-table copies downloaded from a remote artifact store that the
+    /// scratch directory keeps (least recently used evicted first).
+    pub scratch_max_mib: u64,
     /// Where analyzers (and other services' processes) reach this one, when that is not the
     /// listening address (a Kubernetes Service, a container's name).
     pub advertise_url: Option<String>,
@@ -255,6 +267,10 @@ impl ServerConfig {
             .num("SEXTANT_MAX_UPLOAD_BYTES")?
             .or(parsed.max_upload_bytes)
             .unwrap_or(4 << 30);
+        let scratch_max_mib = env
+            .num("SEXTANT_SCRATCH_MAX_MIB")?
+            .or(parsed.scratch_max_mib)
+            .unwrap_or(2048);
         let max_concurrent_analyzers = env
             .num("SEXTANT_MAX_CONCURRENT_ANALYZERS")?
             .or(sched.max_concurrent_analyzers)
@@ -272,6 +288,14 @@ impl ServerConfig {
                 .num("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS")?
                 .or(sched.heartbeat_timeout_seconds)
                 .unwrap_or(30.0),
+            max_attempts: env
+                .num("SEXTANT_MAX_ATTEMPTS")?
+                .or(sched.max_attempts)
+                .unwrap_or(3),
+            retry_backoff_seconds: env
+                .num("SEXTANT_RETRY_BACKOFF_SECONDS")?
+                .or(sched.retry_backoff_seconds)
+                .unwrap_or(2.0),
             analyzer_binary: sched.analyzer_binary,
             launcher: env
                 .num("SEXTANT_LAUNCHER")?
@@ -306,6 +330,7 @@ impl ServerConfig {
             metastore_uri,
             artifacts_uri,
             max_upload_bytes,
+            scratch_max_mib,
             advertise_url: var("SEXTANT_ADVERTISE_URL").or(parsed.advertise_url),
             peers,
             scheduler,
@@ -320,6 +345,12 @@ impl ServerConfig {
         let s = &self.scheduler;
         if s.max_concurrent_analyzers == 0 {
             return Err("scheduler.max_concurrent_analyzers must be at least 1".into());
+        }
+        if s.max_attempts == 0 {
+            return Err("scheduler.max_attempts must be at least 1".into());
+        }
+        if !(0.0..=3600.0).contains(&s.retry_backoff_seconds) {
+            return Err("scheduler.retry_backoff_seconds must be between 0 and 3600".into());
         }
         if s.analyzer_threads == 0 {
             return Err("scheduler.analyzer_threads must be at least 1".into());
@@ -372,6 +403,9 @@ impl ServerConfig {
         }
         if !(1..=64).contains(&self.kubernetes.max_shards) {
             return Err("kubernetes.max_shards must be between 1 and 64".into());
+        }
+        if self.scratch_max_mib == 0 {
+            return Err("scratch_max_mib must be positive".into());
         }
         if self.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be positive".into());

@@ -11,7 +11,7 @@ use sextant_api::{
 };
 use uuid::Uuid;
 
-use super::{SchedulerState, parts};
+use super::{SchedulerState, parts, runner};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
 /// The bearer token of a request, or "".
@@ -244,12 +244,16 @@ pub async fn analyzer_failure(
 ) -> ApiResult<StatusCode> {
     authorize(&state, id, &headers).await?;
     let reason: String = report.reason.chars().take(2000).collect();
-    state
-        .deps
-        .metastore
-        .finish(id, JobState::Failed, Some(&reason))
-        .await?;
-    state.hub.changed(id);
-    tracing::warn!(job = %id, reason = %reason, "analyzer reported a failure");
+    let job = state.deps.metastore.job(id).await?;
+    tracing::warn!(job = %id, reason = %reason, transient = report.transient, "analyzer reported a failure");
+    runner::fail_attempt(
+        &state.deps,
+        &state.hub,
+        id,
+        job.attempt,
+        &reason,
+        report.transient,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ use sextant_api::{
     ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
     JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, Project, Resources,
 };
-use sextant_store::sha256_hex;
+use sextant_store::{Metastore, sha256_hex};
 use uuid::Uuid;
 
 use sextant_analyzer::{analysis, shardable_kinds};
@@ -173,17 +173,50 @@ pub async fn create_job(
         },
         attempt: 0,
         cached: stored,
+        follows: None,
+        retry_at: None,
         created_at: now,
         started_at: None,
         running_at: None,
         finished_at: stored.then_some(now),
     };
-    deps.metastore.create_job(&job).await?;
-    tracing::info!(job = %job.id, project = %job.project, kind = ?job.spec.kind, cached = stored, "job submitted");
-    if !stored {
+    let job = deps.metastore.create_job(&job).await?;
+    tracing::info!(job = %job.id, project = %job.project, kind = ?job.spec.kind, cached = stored,
+        follows = ?job.follows, "job submitted");
+    if !stored && job.follows.is_none() {
         state.hub.wake();
     }
+    let job = present(deps.metastore.as_ref(), job).await?;
     Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// A job as its submitter sees it: one that follows an identical job shows that job's state and
+/// progress until it ends with it.
+async fn present(metastore: &dyn Metastore, mut job: Job) -> ApiResult<Job> {
+    let Some(leader) = job.follows else {
+        return Ok(job);
+    };
+    if job.state.is_terminal() {
+        return Ok(job);
+    }
+    let leader = metastore.job(leader).await?;
+    if !leader.state.is_terminal() {
+        job.state = leader.state;
+        job.progress = leader.progress;
+        job.started_at = leader.started_at;
+        job.running_at = leader.running_at;
+        job.retry_at = leader.retry_at;
+    }
+    Ok(job)
+}
+
+/// Each of `jobs` as its submitter sees it.
+async fn present_all(metastore: &dyn Metastore, jobs: Vec<Job>) -> ApiResult<Vec<Job>> {
+    let mut shown = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        shown.push(present(metastore, job).await?);
+    }
+    Ok(shown)
 }
 
 /// The listing's size: as asked, 1 to 1000, or the default.
@@ -205,7 +238,10 @@ pub async fn list_jobs(
     ApiQuery(query): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Vec<Job>>> {
     let limit = listing_limit(&query)?;
-    Ok(Json(state.deps.metastore.jobs(None, limit).await?))
+    let metastore = state.deps.metastore.as_ref();
+    Ok(Json(
+        present_all(metastore, metastore.jobs(None, limit).await?).await?,
+    ))
 }
 
 /// Lists a project's recent jobs.
@@ -218,8 +254,9 @@ pub async fn list_project_jobs(
 ) -> ApiResult<Json<Vec<Job>>> {
     state.deps.metastore.project(&project).await?;
     let limit = listing_limit(&query)?;
+    let metastore = state.deps.metastore.as_ref();
     Ok(Json(
-        state.deps.metastore.jobs(Some(&project), limit).await?,
+        present_all(metastore, metastore.jobs(Some(&project), limit).await?).await?,
     ))
 }
 
@@ -231,7 +268,8 @@ pub async fn get_job(
     State(state): State<SchedulerState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Job>> {
-    Ok(Json(state.deps.metastore.job(id).await?))
+    let metastore = state.deps.metastore.as_ref();
+    Ok(Json(present(metastore, metastore.job(id).await?).await?))
 }
 
 /// Cancels a job: a queued one never runs, a running one's analyzer is stopped.
@@ -257,7 +295,9 @@ pub async fn cancel_job(
     state.hub.cancel(id);
     state.hub.changed(id);
     tracing::info!(job = %id, "job cancelled");
-    Ok(Json(metastore.job(id).await?))
+    Ok(Json(
+        present(metastore.as_ref(), metastore.job(id).await?).await?,
+    ))
 }
 
 /// Follows a job: a `job` event with the job (state, progress) whenever it changes, ending after
@@ -279,10 +319,17 @@ pub async fn job_events(
                 return None;
             }
             loop {
-                let job = match state.deps.metastore.job(id).await {
+                let metastore = state.deps.metastore.as_ref();
+                let job = match metastore.job(id).await {
+                    Ok(job) => present(metastore, job)
+                        .await
+                        .map_err(|e| e.message().to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let job = match job {
                     Ok(job) => job,
                     Err(e) => {
-                        let event = Event::default().event("error").data(e.to_string());
+                        let event = Event::default().event("error").data(e);
                         return Some((Ok(event), (state, changes, last, true)));
                     }
                 };

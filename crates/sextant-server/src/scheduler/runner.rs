@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use sextant_analyzer::Fault;
 use sextant_api::JobState;
 use sextant_store::{ClaimedJob, Metastore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -158,6 +159,51 @@ async fn recover(
     }
 }
 
+/// Ends a failed attempt of a job: queued again after a pause when the failure may pass
+/// (`transient`) and attempts remain, failed otherwise. The pause doubles with each attempt.
+pub(super) async fn fail_attempt(
+    deps: &Deps,
+    hub: &Arc<JobHub>,
+    id: uuid::Uuid,
+    attempt: u32,
+    reason: &str,
+    transient: bool,
+) {
+    let config = &deps.config.scheduler;
+    if transient && attempt < config.max_attempts {
+        let pause = config.retry_backoff_seconds * 2f64.powi(attempt.saturating_sub(1) as i32);
+        let at = Utc::now() + chrono::Duration::milliseconds((pause * 1e3) as i64);
+        let why = format!(
+            "attempt {attempt} of {} failed: {reason}; retrying in {pause:.1} s",
+            config.max_attempts
+        );
+        match deps.metastore.retry(id, attempt, &why, at).await {
+            Ok(true) => {
+                tracing::warn!(job = %id, attempt, reason, pause, "job queued again to retry");
+                hub.changed(id);
+                let hub = hub.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+                    hub.wake();
+                });
+                return;
+            }
+            Ok(false) => return, // It has moved on: finished, or another attempt runs.
+            Err(e) => tracing::error!(job = %id, error = %e, "cannot queue a retry"),
+        }
+    }
+    let reason = if transient && attempt > 1 {
+        format!(
+            "{reason} (attempt {attempt} of {}; no more retries)",
+            config.max_attempts
+        )
+    } else {
+        reason.to_string()
+    };
+    settle(deps.metastore.as_ref(), id, &reason).await;
+    hub.changed(id);
+}
+
 async fn settle(metastore: &dyn Metastore, id: uuid::Uuid, reason: &str) {
     match metastore.finish(id, JobState::Failed, Some(reason)).await {
         Ok(true) => tracing::warn!(job = %id, reason, "job failed"),
@@ -234,19 +280,17 @@ async fn supervise(
         memory_mib: job.spec.resources.memory_mib,
         threads: job.spec.resources.threads,
         sizing: sizing(&deps, launcher.as_ref(), &job).await,
-        fault: deps.config.scheduler.analyzer_fault,
+        // A transient fault passes: the first attempt has it, a retry does not.
+        fault: (deps.config.scheduler.analyzer_fault)
+            .filter(|f| *f != Fault::Transient || job.attempt == 1),
         environment: deps.config.scheduler.analyzer_environment.clone(),
     };
     let analyzer = match launcher.launch(&request).await {
         Ok(analyzer) => analyzer,
         Err(why) => {
-            settle(
-                deps.metastore.as_ref(),
-                id,
-                &format!("could not start an analyzer: {why}"),
-            )
-            .await;
-            hub.changed(id);
+            // The cluster or the container engine may well take it next time.
+            let reason = format!("could not start an analyzer: {why}");
+            fail_attempt(&deps, &hub, id, job.attempt, &reason, true).await;
             return;
         }
     };
@@ -291,8 +335,9 @@ async fn follow(
             }
             _ = tick.tick() => {
                 let Ok(execution) = deps.metastore.execution(id).await else { continue };
-                if execution.state.is_terminal() {
-                    // Cancelled, or finished by a report, while we looked elsewhere.
+                if execution.state.is_terminal() || execution.state == JobState::Queued {
+                    // Cancelled, finished by a report, or queued to retry, while we looked
+                    // elsewhere.
                     if execution.state != JobState::Succeeded {
                         analyzer.kill().await;
                         break None;
@@ -327,9 +372,12 @@ async fn follow(
     hub.cancels.lock().expect("cancel lock").remove(&id);
     hub.forget_shards(id);
     if let Some(exit) = exit {
-        let now = deps.metastore.job(id).await.map(|j| j.state);
-        if let Ok(state) = now
-            && !state.is_terminal()
+        // A job that has finished, or was queued to retry, is settled already.
+        let now = deps.metastore.job(id).await;
+        if let Ok(now) = now
+            && !now.state.is_terminal()
+            && now.state != JobState::Queued
+            && now.attempt == job.attempt
         {
             match exit {
                 AnalyzerExit::Success => {
@@ -359,7 +407,10 @@ async fn follow(
         .metastore
         .job(id)
         .await
-        .map(|j| j.state.as_str())
+        .map(|j| match j.state {
+            JobState::Queued => "retried",
+            state => state.as_str(),
+        })
         .unwrap_or("unknown");
     let kind = job.spec.kind.as_str();
     let seconds = started.elapsed().as_secs_f64();

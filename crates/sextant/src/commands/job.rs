@@ -88,12 +88,24 @@ fn job_row(job: &Job) -> Vec<String> {
         job.spec.data().name.clone(),
         job.state.as_str().to_string(),
         format!("{:.0}%", job.progress.percent),
-        job.reason.clone().unwrap_or_default(),
+        note(job),
     ]
 }
 
+/// Why a job is where it is: the reason it failed or waits to retry, or the identical job it
+/// follows.
+fn note(job: &Job) -> String {
+    match (&job.reason, job.follows) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(leader)) if !job.state.is_terminal() => {
+            format!("follows job {leader} (same result)")
+        }
+        _ => String::new(),
+    }
+}
+
 const JOB_HEADER: [&str; 8] = [
-    "ID", "PROJECT", "KIND", "MODEL", "DATASET", "STATE", "PROGRESS", "REASON",
+    "ID", "PROJECT", "KIND", "MODEL", "DATASET", "STATE", "PROGRESS", "NOTE",
 ];
 
 /// Follows a job with a progress bar; returns it finished.
@@ -112,8 +124,12 @@ pub fn wait_for(client: &Client, id: impl Display, label: &str) -> anyhow::Resul
             .eta_seconds
             .map(|s| format!(", eta {s:.0} s"))
             .unwrap_or_default();
+        let following = match job.follows {
+            Some(leader) => format!(" (following job {leader})"),
+            None => String::new(),
+        };
         bar.set_message(format!(
-            "{} {} rows{eta}",
+            "{} {} rows{eta}{following}",
             job.state.as_str(),
             job.progress.rows_done
         ));
@@ -158,6 +174,10 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
                 println!("job {} {}", job.id, job.state.as_str());
                 if let Some(reason) = &job.reason {
                     println!("reason: {reason}");
+                } else if !job.state.is_terminal()
+                    && let Some(leader) = job.follows
+                {
+                    println!("follows job {leader}, which computes the same result");
                 }
             }
             if args.wait && job.state != JobState::Succeeded {

@@ -6,6 +6,8 @@ mod bad_input;
 mod conformance;
 mod container;
 mod faults;
+mod jobs;
+mod leftovers;
 mod outputs;
 mod platform;
 mod reference;
