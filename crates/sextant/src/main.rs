@@ -28,25 +28,46 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Self-hosted model intelligence: predictions and feature influences for tree ensembles"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// A command that computes here: its arguments and the threads to compute with.
+#[derive(clap::Args)]
+struct Computing<A: clap::Args> {
     /// Worker threads for the computation (default: one per core).
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(flatten)]
+    args: A,
+}
+
+/// A command that talks to a server: its arguments and the server's.
+#[derive(clap::Args)]
+struct OnServer<A: clap::Args> {
+    #[command(flatten)]
     client: commands::ClientArgs,
+    #[command(flatten)]
+    args: A,
+}
+
+/// A group of subcommands, as arguments of the command that holds them.
+#[derive(clap::Args)]
+struct Group<C: Subcommand> {
     #[command(subcommand)]
-    command: Command,
+    command: C,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Predict: one row of margins and responses (probabilities, values) per input row.
-    Predict(predict::PredictArgs),
+    Predict(Computing<predict::PredictArgs>),
     /// Explain: exact Shapley values (TreeSHAP) of every feature for every input row.
-    Explain(explain::ExplainArgs),
+    Explain(Computing<explain::ExplainArgs>),
     /// Describe a model file: format, objective, trees, depth, features.
     Inspect(inspect::InspectArgs),
     /// Benchmark against XGBoost, LightGBM, shap and FastTreeSHAP on a workload folder.
-    Bench(bench::BenchArgs),
+    Bench(Computing<bench::BenchArgs>),
     /// Benchmark resource isolation: query latency idle and while analyzers compute.
     BenchIsolation(isolation::IsolationArgs),
     /// Start a server on embedded defaults, analyse the bundled demo model, keep serving.
@@ -54,28 +75,23 @@ enum Command {
     /// Run the services (ingest, intelligence, scheduler, gateway).
     Serve(serve::ServeArgs),
     /// Analyzer processes (launched by the scheduler).
-    #[command(subcommand)]
-    Analyzer(analyzer::AnalyzerCommand),
+    Analyzer(Computing<Group<analyzer::AnalyzerCommand>>),
     /// Projects on a server.
-    #[command(subcommand)]
-    Project(commands::ProjectCommand),
+    Project(OnServer<Group<commands::ProjectCommand>>),
     /// Models on a server.
-    #[command(subcommand)]
-    Model(commands::ModelCommand),
+    Model(OnServer<Group<commands::ModelCommand>>),
     /// Datasets on a server.
-    #[command(subcommand)]
-    Data(commands::DataCommand),
+    Data(OnServer<Group<commands::DataCommand>>),
     /// Jobs on a server.
-    #[command(subcommand)]
-    Job(commands::JobCommand),
+    Job(OnServer<Group<commands::JobCommand>>),
     /// A page of stored influences.
-    Influences(commands::ResultArgs),
+    Influences(OnServer<commands::ResultArgs>),
     /// A page of stored predictions.
-    Predictions(commands::ResultArgs),
+    Predictions(OnServer<commands::ResultArgs>),
     /// Global importance of stored influences.
-    Importance(commands::ResultArgs),
+    Importance(OnServer<commands::ResultArgs>),
     /// Quality metrics of stored predictions.
-    Metrics(commands::ResultArgs),
+    Metrics(OnServer<commands::ResultArgs>),
 }
 
 /// The TreeSHAP game.
@@ -155,46 +171,55 @@ fn output_path(path: Option<PathBuf>) -> PathBuf {
     path.unwrap_or_else(|| PathBuf::from("-"))
 }
 
+/// Sizes the global thread pool the computing commands use.
+fn use_threads(threads: Option<usize>) -> Result<(), Failure> {
+    let Some(threads) = threads else {
+        return Ok(());
+    };
+    if threads == 0 {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--threads must be at least 1"
+        )));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| Failure::Input(anyhow::anyhow!("cannot start {threads} threads: {e}")))
+}
+
+/// Runs a client command against the server its arguments name.
+fn on_server<A: clap::Args>(
+    on: OnServer<A>,
+    run: impl FnOnce(&sextant_client::Client, bool, A) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    end_quietly_when_the_reader_goes();
+    let client = sextant_client::Client::new(&on.client.server);
+    run(&client, on.client.json, on.args)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(threads) = cli.threads {
-        if threads == 0 {
-            eprintln!("error: --threads must be at least 1");
-            return ExitCode::from(2);
-        }
-        if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-        {
-            eprintln!("error: cannot start {threads} threads: {e}");
-            return ExitCode::from(2);
-        }
-    }
     let result = match cli.command {
-        Command::Predict(args) => predict::run(args),
-        Command::Explain(args) => explain::run(args),
+        Command::Predict(c) => use_threads(c.threads).and_then(|()| predict::run(c.args)),
+        Command::Explain(c) => use_threads(c.threads).and_then(|()| explain::run(c.args)),
         Command::Inspect(args) => inspect::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(c) => use_threads(c.threads).and_then(|()| bench::run(c.args)),
         Command::BenchIsolation(args) => isolation::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Serve(args) => serve::run(args),
-        Command::Analyzer(command) => analyzer::run(command),
-        command => {
-            end_quietly_when_the_reader_goes();
-            let client = sextant_client::Client::new(&cli.client.server);
-            let json = cli.client.json;
-            match command {
-                Command::Project(c) => commands::project(&client, json, c),
-                Command::Model(c) => commands::model(&client, json, c),
-                Command::Data(c) => commands::data(&client, json, c),
-                Command::Job(c) => commands::job(&client, json, c),
-                Command::Influences(a) => commands::table_page(&client, json, "influences", a),
-                Command::Predictions(a) => commands::table_page(&client, json, "predictions", a),
-                Command::Importance(a) => commands::importance(&client, json, a),
-                Command::Metrics(a) => commands::metrics(&client, json, a),
-                _ => unreachable!("handled above"),
-            }
-        }
+        Command::Analyzer(c) => use_threads(c.threads).and_then(|()| analyzer::run(c.args.command)),
+        Command::Project(on) => on_server(on, |c, json, g| commands::project(c, json, g.command)),
+        Command::Model(on) => on_server(on, |c, json, g| commands::model(c, json, g.command)),
+        Command::Data(on) => on_server(on, |c, json, g| commands::data(c, json, g.command)),
+        Command::Job(on) => on_server(on, |c, json, g| commands::job(c, json, g.command)),
+        Command::Influences(on) => on_server(on, |c, json, a| {
+            commands::table_page(c, json, "influences", a)
+        }),
+        Command::Predictions(on) => on_server(on, |c, json, a| {
+            commands::table_page(c, json, "predictions", a)
+        }),
+        Command::Importance(on) => on_server(on, commands::importance),
+        Command::Metrics(on) => on_server(on, commands::metrics),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

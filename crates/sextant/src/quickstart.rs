@@ -27,8 +27,9 @@ const MODEL: &str = "credit-xgb";
 
 #[derive(Args)]
 pub struct QuickstartArgs {
-    /// Where the demo server keeps its data.
-    #[arg(long, default_value = "sextant-quickstart")]
+    /// Where the demo server keeps its data: `SEXTANT_DATA_DIR` if set (the container image
+    /// sets `/data`), else `sextant-quickstart` in the current folder.
+    #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "sextant-quickstart")]
     data_dir: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8640")]
@@ -52,6 +53,7 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
     // Quiet logs: the demo's own output is the point here; SEXTANT_LOG shows more.
     init_logging(LogFormat::Text, "warn");
     let data_dir = config.data_dir.clone();
+    usable(&data_dir)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(config.listen))
@@ -72,11 +74,31 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
         };
         sextant_server::run(config, listener, stop).await
     });
+    let client = Client::new(&url);
+    // Ready, or stopped: then say why at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client.ready() {
+        if server.is_finished() {
+            let why = match runtime.block_on(server) {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => "it stopped".into(),
+                Err(e) => e.to_string(),
+            };
+            return Err(Failure::Input(anyhow!("the server could not start: {why}")));
+        }
+        if Instant::now() > deadline {
+            let _ = stop_tx.send(());
+            return Err(Failure::Check(anyhow!(
+                "the server at {url} did not become ready within 30 s"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     println!(
         "Sextant quickstart: serving at {url}, data in {}",
         data_dir.display()
     );
-    let demo = demo(&Client::new(&url), &data_dir, &url);
+    let demo = demo(&client, &data_dir, &url);
     if demo.is_ok() && !args.exit {
         println!("\nThe server keeps running; press Ctrl-C to stop it.");
         let outcome = runtime.block_on(server);
@@ -154,14 +176,21 @@ fn run_job(client: &Client, label: &str, request: CreateJob) -> anyhow::Result<J
     Ok(job)
 }
 
+/// Checks that the data folder can be made and written to, naming it and the fix if not.
+fn usable(dir: &Path) -> Result<(), Failure> {
+    let probe = dir.join(".sextant-write-check");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            Failure::Input(anyhow!(
+                "cannot write the data folder {}: {e} (choose a writable one with --data-dir DIR)",
+                dir.display()
+            ))
+        })
+}
+
 fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client.ready() {
-        if Instant::now() > deadline {
-            bail!("the server did not become ready within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let (model, applicants, background) = write_demo_files(&data_dir.join("demo"))?;
     let schema = ProjectSchema {
         features: infer_features(&applicants, Some("defaulted"), Some("applicant_id"))?,

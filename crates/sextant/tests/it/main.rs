@@ -10,6 +10,7 @@ mod jobs;
 mod leftovers;
 mod outputs;
 mod platform;
+mod quickstart;
 mod reference;
 mod results;
 mod server;
