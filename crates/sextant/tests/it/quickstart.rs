@@ -44,6 +44,17 @@ fn the_quickstart_shows_one_result_throughout_and_reuses_it() {
     assert!(first.status.success(), "{shown}");
     assert!(shown.contains("predict: 1000 rows"), "{shown}");
     assert!(!shown.contains("stored result reused"), "{shown}");
+    // A model worth explaining: well above always answering "no default" (718 of 1000).
+    let metric = |name: &str| -> f64 {
+        row(&shown, name)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(metric("roc_auc") > 0.85, "{shown}");
+    assert!(metric("accuracy") > 0.8, "{shown}");
     let again = quickstart(&args);
     let rerun = text(&again);
     assert!(again.status.success(), "{rerun}");

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A bounded load run of the intelligence service (docs/benchmarks.md, "Pages under load"):
+# `ab` against 127.0.0.1, concurrency 8 for 20 s, asking for a 50-row page of the influences of
+# a 10,000-row result, first with the machine idle, then while an analyzer computes. Prints
+# requests/s, p50/p99, failures, and the server's resident memory fresh, during and after.
+#
+#   cargo build --release -p sextant && tools/load-run.sh [BINARY]
+#
+# BINARY defaults to target/release/sextant. `ab` comes from Debian's apache2-utils (installed
+# here when missing and running as root). Nothing outside a temporary folder is written; the
+# server it starts is stopped at the end. Environment: LOAD_SECONDS (20), LOAD_CONCURRENCY (8).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${1:-target/release/sextant}"
+SECONDS_EACH="${LOAD_SECONDS:-20}"
+CONCURRENCY="${LOAD_CONCURRENCY:-8}"
+[ -x "$BIN" ] || { echo "no $BIN: run cargo build --release -p sextant first" >&2; exit 2; }
+if ! command -v ab >/dev/null; then
+    [ "$(id -u)" = 0 ] || { echo "ab is missing: apt-get install apache2-utils" >&2; exit 2; }
+    apt-get install -y apache2-utils >/dev/null 2>&1 ||
+        { apt-get update >/dev/null && apt-get install -y apache2-utils >/dev/null; }
+fi
+
+WORK="$(mktemp -d)"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+"$BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" 2>"$WORK/server.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -fs "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+cli() { "$BIN" "$@" --server "$URL" >/dev/null; }
+rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$SERVER/status"; }
+
+# 10,000 applicants: the demo's thousand, ten times over, each with an id of its own.
+awk -F, -v OFS=, 'NR == 1 { print; next } { rows[NR] = $0 }
+    END { for (k = 0; k < 10; k++) for (i = 2; i <= NR; i++) {
+        split(rows[i], c, ","); c[1] = k * 1000 + c[1]; line = c[1]
+        for (j = 2; j <= length(c); j++) line = line "," c[j]; print line } }' \
+    demo/applicants.csv >"$WORK/applicants.csv"
+cli project create load --task binary --label defaulted --id applicant_id --from-data "$WORK/applicants.csv"
+cli model add load demo/credit_model.json --name xgb
+cli data add load "$WORK/applicants.csv" --name applicants --role test --label defaulted
+cli data add load demo/background.csv --name background --role background
+cli job run load --kind influences --model xgb --dataset applicants --wait
+PAGE="$URL/api/v1/projects/load/models/xgb/influences?dataset=applicants&offset=5000&limit=50"
+curl -fs "$PAGE" >/dev/null
+sleep 2
+FRESH="$(rss)"
+
+# One ab run; prints "requests/s p50 p99 failed".
+load() {
+    ab -q -c "$CONCURRENCY" -t "$SECONDS_EACH" -n 10000000 "$PAGE" >"$WORK/ab.txt" 2>&1 || true
+    awk '/^Requests per second/ { rps = $4 } /^Failed requests/ { failed = $3 }
+         /^Non-2xx responses/ { non2xx = $3 }
+         /^  50%/ { p50 = $2 } /^  99%/ { p99 = $2 }
+         END { printf "%8.0f req/s  p50 %4d ms  p99 %4d ms  failed %d  non-2xx %d\n",
+               rps, p50, p99, failed, non2xx + 0 }' "$WORK/ab.txt"
+}
+
+echo "load run: $CONCURRENCY concurrent clients for $SECONDS_EACH s, a 50-row influences page of a 10,000-row result"
+echo "  server RSS fresh (idle, result served once): $FRESH"
+printf "  idle:                 "; load
+AFTER_IDLE_LOAD="$(rss)"
+
+# An analyzer busy for the whole run: interventional influences over ever fewer rows, each a
+# result of its own, one after another (the scheduler runs one analyzer on two cores).
+for rows in $(seq 10000 -1 9960); do
+    "$BIN" job run load --kind influences --model xgb --dataset applicants \
+        --method interventional --background background --rows "$rows" --server "$URL" >/dev/null
+done
+for _ in $(seq 100); do
+    curl -fs "$URL/api/v1/projects/load/jobs" | grep -q '"state": *"running"' && break
+    sleep 0.1
+done
+( sleep "$((SECONDS_EACH / 2))"; rss >"$WORK/rss-during" ) &
+printf "  while an analyzer computes: "; load
+wait
+DURING="$(cat "$WORK/rss-during")"
+RUNNING="$(curl -fs "$URL/api/v1/projects/load/jobs?limit=100" | grep -o '"state": *"running"' | wc -l)"
+# Cancel what is left, let the server rest, and look again.
+for id in $(curl -fs "$URL/api/v1/projects/load/jobs?limit=100" |
+    python3 -c 'import json,sys; print(" ".join(j["id"] for j in json.load(sys.stdin) if j["state"] in ("queued","starting","running")))'); do
+    curl -fs -X DELETE "$URL/api/v1/jobs/$id" >/dev/null || true
+done
+sleep 15
+echo "  an analyzer was still computing at the end: $([ "$RUNNING" -gt 0 ] && echo yes || echo no)"
+echo "  server RSS: fresh $FRESH, after the idle run $AFTER_IDLE_LOAD, during the loaded run $DURING, idle 15 s after $(rss)"
