@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # A bounded load run of the intelligence service (docs/benchmarks.md, "Pages under load"):
-# `ab` against 127.0.0.1, concurrency 8 for 20 s, asking for a 50-row page of the influences of
-# a 10,000-row result, first with the machine idle, then while an analyzer computes. Prints
-# requests/s, p50/p99, failures, and the server's resident memory fresh, during and after.
+# `ab` against 127.0.0.1, concurrency 8 for 20 s, asking for a 100-row page of the influences
+# of a 10,000-row result (xgb_cls: 500 trees, 50 features), first with the machine idle, then
+# while an analyzer computes. Prints requests/s, p50/p99, failures, and the server's resident
+# memory fresh, during and after.
 #
-#   cargo build --release -p sextant && tools/load-run.sh [BINARY]
+#   cargo build --release -p sextant && tools/load-run.sh [BINARY [WORKLOAD]]
 #
-# BINARY defaults to target/release/sextant. `ab` comes from Debian's apache2-utils (installed
+# BINARY defaults to target/release/sextant, WORKLOAD to ../shared/bench-data/xgb_cls (a folder
+# with model.json, explain.parquet and background.parquet). `ab` comes from Debian's apache2-utils (installed
 # here when missing and running as root). Nothing outside a temporary folder is written; the
 # server it starts is stopped at the end. Environment: LOAD_SECONDS (20), LOAD_CONCURRENCY (8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-target/release/sextant}"
+WORKLOAD="${2:-../shared/bench-data/xgb_cls}"
 SECONDS_EACH="${LOAD_SECONDS:-20}"
 CONCURRENCY="${LOAD_CONCURRENCY:-8}"
 [ -x "$BIN" ] || { echo "no $BIN: run cargo build --release -p sextant first" >&2; exit 2; }
@@ -32,18 +35,12 @@ for _ in $(seq 100); do curl -fs "$URL/readyz" >/dev/null && break; sleep 0.1; d
 cli() { "$BIN" "$@" --server "$URL" >/dev/null; }
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$SERVER/status"; }
 
-# 10,000 applicants: the demo's thousand, ten times over, each with an id of its own.
-awk -F, -v OFS=, 'NR == 1 { print; next } { rows[NR] = $0 }
-    END { for (k = 0; k < 10; k++) for (i = 2; i <= NR; i++) {
-        split(rows[i], c, ","); c[1] = k * 1000 + c[1]; line = c[1]
-        for (j = 2; j <= length(c); j++) line = line "," c[j]; print line } }' \
-    demo/applicants.csv >"$WORK/applicants.csv"
-cli project create load --task binary --label defaulted --id applicant_id --from-data "$WORK/applicants.csv"
-cli model add load demo/credit_model.json --name xgb
-cli data add load "$WORK/applicants.csv" --name applicants --role test --label defaulted
-cli data add load demo/background.csv --name background --role background
-cli job run load --kind influences --model xgb --dataset applicants --wait
-PAGE="$URL/api/v1/projects/load/models/xgb/influences?dataset=applicants&offset=5000&limit=50"
+cli project create load --task binary --from-data "$WORKLOAD/explain.parquet"
+cli model add load "$WORKLOAD/model.json" --name model
+cli data add load "$WORKLOAD/explain.parquet" --name explain
+cli data add load "$WORKLOAD/background.parquet" --name background --role background
+cli job run load --kind influences --model model --dataset explain --wait
+PAGE="$URL/api/v1/projects/load/models/model/influences?dataset=explain&offset=5000&limit=100"
 curl -fs "$PAGE" >/dev/null
 sleep 2
 FRESH="$(rss)"
@@ -58,15 +55,15 @@ load() {
                rps, p50, p99, failed, non2xx + 0 }' "$WORK/ab.txt"
 }
 
-echo "load run: $CONCURRENCY concurrent clients for $SECONDS_EACH s, a 50-row influences page of a 10,000-row result"
+echo "load run: $CONCURRENCY concurrent clients for $SECONDS_EACH s, a 100-row influences page of a 10,000-row result ($WORKLOAD)"
 echo "  server RSS fresh (idle, result served once): $FRESH"
-printf "  idle:                 "; load
+printf "  idle:                       "; load
 AFTER_IDLE_LOAD="$(rss)"
 
-# An analyzer busy for the whole run: interventional influences over ever fewer rows, each a
-# result of its own, one after another (the scheduler runs one analyzer on two cores).
-for rows in $(seq 10000 -1 9960); do
-    "$BIN" job run load --kind influences --model xgb --dataset applicants \
+# An analyzer busy for the whole run: interventional influences (the longest kind) over ever
+# fewer rows, each a result of its own, one after another (one analyzer at a time on two cores).
+for rows in $(seq 10000 -1 9996); do
+    "$BIN" job run load --kind influences --model model --dataset explain \
         --method interventional --background background --rows "$rows" --server "$URL" >/dev/null
 done
 for _ in $(seq 100); do
@@ -74,10 +71,11 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 ( sleep "$((SECONDS_EACH / 2))"; rss >"$WORK/rss-during" ) &
+SAMPLER=$!
 printf "  while an analyzer computes: "; load
-wait
+wait "$SAMPLER"
 DURING="$(cat "$WORK/rss-during")"
-RUNNING="$(curl -fs "$URL/api/v1/projects/load/jobs?limit=100" | grep -o '"state": *"running"' | wc -l)"
+RUNNING="$(curl -fs "$URL/api/v1/projects/load/jobs?limit=100" | grep -c '"state": *"running"' || true)"
 # Cancel what is left, let the server rest, and look again.
 for id in $(curl -fs "$URL/api/v1/projects/load/jobs?limit=100" |
     python3 -c 'import json,sys; print(" ".join(j["id"] for j in json.load(sys.stdin) if j["state"] in ("queued","starting","running")))'); do

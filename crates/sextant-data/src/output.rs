@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::TableFormat;
@@ -16,6 +16,10 @@ use crate::error::DataError;
 
 /// Rows per Parquet row group written.
 const OUTPUT_ROW_GROUP_ROWS: usize = 65_536;
+
+/// Rows per data page at most: a reader of a few rows (a page of results) decompresses and
+/// decodes only the pages that hold them, found through the offset index written beside them.
+const OUTPUT_PAGE_ROWS: usize = 512;
 
 enum Sink {
     Csv(csv::Writer<Box<dyn Write + Send>>),
@@ -72,10 +76,17 @@ impl TableWriter {
                     .collect();
                 let schema = Arc::new(Schema::new(fields));
                 let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    // Results are read a page at a time: Snappy's decompression needs no context
+                    // (zstd built one per column and page, most of a page's cost), and without a
+                    // dictionary (floats rarely repeat) a page reads no more than its own bytes.
+                    .set_compression(Compression::SNAPPY)
+                    .set_dictionary_enabled(false)
                     // The writer holds a whole row group in memory: keep groups small enough
                     // that memory stays bounded whatever the number of rows.
                     .set_max_row_group_row_count(Some(OUTPUT_ROW_GROUP_ROWS))
+                    .set_data_page_row_count_limit(OUTPUT_PAGE_ROWS)
+                    .set_write_batch_size(OUTPUT_PAGE_ROWS)
+                    .set_offset_index_disabled(false)
                     .build();
                 let writer =
                     ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
@@ -200,5 +211,41 @@ fn csv_write_error(path: &str, e: csv::Error) -> DataError {
     DataError::Io {
         path: path.to_string(),
         source: std::io::Error::other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    /// A result table is written in small data pages with an offset index, so that reading a
+    /// few rows decodes only the pages that hold them.
+    #[test]
+    fn parquet_tables_have_small_pages_and_an_offset_index() {
+        let dir = std::env::temp_dir().join(format!("sextant-output-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.parquet");
+        let columns = vec!["a".to_string(), "b".to_string()];
+        let mut writer = TableWriter::create(&path, &columns).unwrap();
+        let rows = 10_000;
+        let values: Vec<f64> = (0..rows * 2).map(|i| i as f64).collect();
+        writer.write_rows(&values).unwrap();
+        writer.finish().unwrap();
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let meta = reader.metadata();
+        assert_eq!(meta.file_metadata().num_rows(), rows as i64);
+        let chunk = meta.row_group(0).column(0);
+        assert!(chunk.offset_index_offset().is_some(), "an offset index");
+        let pages = reader
+            .get_row_group(0)
+            .unwrap()
+            .get_column_page_reader(0)
+            .unwrap()
+            .filter(|page| page.as_ref().is_ok_and(|p| p.num_values() > 0))
+            .count();
+        assert!(pages >= rows / OUTPUT_PAGE_ROWS, "{pages} pages");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,6 +9,10 @@
 //! - **copies of result tables** downloaded from a remote artifact store into the scratch
 //!   directory to serve pages: [`ScratchCopies`] keeps them under a size cap, evicting the least
 //!   recently used first and never one being read.
+//! - **memory** freed after a burst of requests: glibc's allocator keeps freed memory in its
+//!   arenas (one per thread that allocated, up to eight per core), so a server that served a
+//!   burst stays large once idle. [`limit_malloc_arenas`] caps the arenas at two, and every
+//!   [`TRIM_EVERY`] the free memory is handed back to the system (`malloc_trim`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,8 +29,36 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
 /// How long a file of unfinished work may sit unwritten before it counts as left over.
 pub const LEFTOVER_AGE: Duration = Duration::from_secs(900);
 
-/// Sweeps now, then every [`SWEEP_EVERY`], for as long as the process runs.
+/// How often freed memory is handed back to the system.
+pub const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+/// Caps glibc's malloc arenas at two, so that the memory freed after a burst of requests on many
+/// threads is not spread over arenas that keep it. Call it before the runtime starts threads.
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt(3) with a valid parameter, before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Hands the allocator's free memory back to the system every [`TRIM_EVERY`].
+fn start_trimming() {
+    #[cfg(target_env = "gnu")]
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TRIM_EVERY);
+        loop {
+            tick.tick().await;
+            // SAFETY: malloc_trim(3) only returns free pages; any thread may call it.
+            let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        }
+    });
+}
+
+/// Sweeps now, then every [`SWEEP_EVERY`], for as long as the process runs; hands freed memory
+/// back to the system every [`TRIM_EVERY`].
 pub fn start_sweeping(deps: &Deps) {
+    start_trimming();
     let alone = deps.config.metastore_uri.starts_with("sqlite:");
     let scratch = deps.config.scratch_dir();
     let artifacts = deps.artifacts.local_dir();

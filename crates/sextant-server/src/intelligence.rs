@@ -3,14 +3,21 @@
 //! it needs from the Parquet tables of the parts it overlaps (local copies, fetched once from the
 //! artifact store into the scratch directory), and a document is read as stored.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+use std::time::SystemTime;
 
 use arrow_array::{Array, Float64Array, RecordBatch};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::PageIndexPolicy;
 use serde::de::DeserializeOwned;
 use sextant_analyzer::analysis;
 use sextant_api::{
@@ -172,10 +179,48 @@ async fn page(
 /// Rows of a page; missing or non-finite values are `None`.
 type Rows = Vec<Vec<Option<f64>>>;
 
+/// The footers of the result tables read lately (schema, row groups, offset index), by file:
+/// a page reads them from here rather than parsing them again. A table is immutable under its
+/// path; its size and modification time tell a file replaced under the same name.
+struct Footers(Mutex<HashMap<PathBuf, (u64, SystemTime, ArrowReaderMetadata)>>);
+
+/// Footers kept at most.
+const FOOTERS_KEPT: usize = 64;
+
+static FOOTERS: LazyLock<Footers> = LazyLock::new(|| Footers(Mutex::new(HashMap::new())));
+
+impl Footers {
+    /// The footer of the table in `file` at `path`.
+    fn of(&self, path: &Path, file: &File) -> Result<ArrowReaderMetadata, String> {
+        let meta = file
+            .metadata()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let stamp = (
+            meta.len(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        );
+        if let Some((len, modified, footer)) = self.0.lock().expect("footer lock").get(path)
+            && (*len, *modified) == stamp
+        {
+            return Ok(footer.clone());
+        }
+        // The offset index lets a page skip, undecoded, the data pages that hold no row of it.
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let footer = ArrowReaderMetadata::load(file, options).map_err(|e| e.to_string())?;
+        let mut kept = self.0.lock().expect("footer lock");
+        if kept.len() >= FOOTERS_KEPT {
+            kept.clear();
+        }
+        kept.insert(path.to_path_buf(), (stamp.0, stamp.1, footer.clone()));
+        Ok(footer)
+    }
+}
+
 /// Reads rows `offset .. offset + limit` of a result table (all columns are Float64).
 fn read_page(path: &Path, offset: u64, limit: u64) -> Result<(Vec<String>, Rows), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let footer = FOOTERS.of(path, &file)?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer);
     let columns: Vec<String> = builder
         .schema()
         .fields()

@@ -54,6 +54,7 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
     init_logging(LogFormat::Text, "warn");
     let data_dir = config.data_dir.clone();
     usable(&data_dir)?;
+    sextant_server::housekeeping::limit_malloc_arenas();
     let runtime = tokio::runtime::Runtime::new()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(config.listen))

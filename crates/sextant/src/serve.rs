@@ -96,6 +96,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         ],
     )?;
     init_logging(args.log_format, "info");
+    sextant_server::housekeeping::limit_malloc_arenas();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
