@@ -160,6 +160,15 @@ pub struct ApiPath<T>(pub T);
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> ApiError {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the JSON body is larger than the limit of {} bytes",
+                    crate::ingest::JSON_BODY_LIMIT
+                ),
+            );
+        }
         ApiError::bad_request(format!("invalid JSON body: {}", e.body_text()))
     }
 }
@@ -192,4 +201,17 @@ impl From<axum::extract::multipart::MultipartRejection> for ApiError {
             e.body_text()
         ))
     }
+}
+
+/// The most characters of a rejected input that a message quotes.
+const QUOTED_CHARS: usize = 64;
+
+/// Quotes an input in a message: whole when short, else its first characters and its length,
+/// so that an error never echoes a large input back.
+pub fn quote(input: &str) -> String {
+    if input.chars().count() <= QUOTED_CHARS {
+        return format!("{input:?}");
+    }
+    let head: String = input.chars().take(QUOTED_CHARS).collect();
+    format!("{head:?}… ({} bytes)", input.len())
 }

@@ -9,6 +9,7 @@
 //! [`run`] composes the services a process is configured for on one listener.
 
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod gateway;
 pub mod housekeeping;
@@ -116,6 +117,9 @@ pub fn compose(
     }
     Ok(router
         .fallback(gateway::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            ingest::JSON_BODY_LIMIT,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             deps.telemetry.clone(),
             telemetry::track_http,
@@ -162,15 +166,15 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut graceful = stop_rx.clone();
-    let serve = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|stop| *stop).await;
-        })
-        .into_future();
+    let open_files = connections::raise_open_file_limit();
+    let cap = connections::connection_cap(config.http.max_connections, open_files);
+    let header_timeout =
+        std::time::Duration::from_secs_f64(config.http.header_read_timeout_seconds);
+    tracing::info!(open_files, connections = cap, "connection limits");
+    let serve = connections::serve(listener, router, cap, header_timeout, stop_rx.clone());
     let mut stopping = stop_rx;
     tokio::select! {
-        served = serve => served.map_err(|e| e.to_string()),
+        () = serve => Ok(()),
         _ = async {
             let _ = stopping.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -91,8 +91,27 @@ struct FileConfig {
     advertise_url: Option<String>,
     peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
+    http: Option<FileHttpConfig>,
     docker: Option<launchers::FileDockerConfig>,
     kubernetes: Option<launchers::FileKubernetesConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttpConfig {
+    max_connections: Option<usize>,
+    header_read_timeout_seconds: Option<f64>,
+}
+
+/// Bounds on client connections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpConfig {
+    /// Connections served at once (more wait to be accepted); also kept below the open-file
+    /// limit.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, and a connection idle between
+    /// requests for this long is closed.
+    pub header_read_timeout_seconds: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +119,7 @@ struct FileConfig {
 struct FileSchedulerConfig {
     max_concurrent_analyzers: Option<usize>,
     analyzer_memory_mib: Option<u64>,
+    max_analyzer_memory_mib: Option<u64>,
     analyzer_threads: Option<usize>,
     analyzer_nice: Option<i32>,
     heartbeat_interval_seconds: Option<f64>,
@@ -118,6 +138,8 @@ pub struct SchedulerConfig {
     pub max_concurrent_analyzers: usize,
     /// Memory limit of an analyzer unless its job asks otherwise.
     pub analyzer_memory_mib: u64,
+    /// The most memory a job may ask for its analyzer.
+    pub max_analyzer_memory_mib: u64,
     /// Compute threads per analyzer.
     pub analyzer_threads: usize,
     /// Niceness of analyzer processes (services run at 0).
@@ -171,6 +193,8 @@ pub struct ServerConfig {
     pub peers: BTreeMap<Service, String>,
     /// Analyzer settings.
     pub scheduler: SchedulerConfig,
+    /// Client connections.
+    pub http: HttpConfig,
     /// The Docker launcher's settings.
     pub docker: DockerConfig,
     /// The Kubernetes launcher's settings.
@@ -281,6 +305,10 @@ impl ServerConfig {
                 .num("SEXTANT_ANALYZER_MEMORY_MIB")?
                 .or(sched.analyzer_memory_mib)
                 .unwrap_or(4096),
+            max_analyzer_memory_mib: env
+                .num("SEXTANT_MAX_ANALYZER_MEMORY_MIB")?
+                .or(sched.max_analyzer_memory_mib)
+                .unwrap_or(256 << 10),
             analyzer_threads: sched.analyzer_threads.unwrap_or(cores.max(1)),
             analyzer_nice: sched.analyzer_nice.unwrap_or(19),
             heartbeat_interval_seconds: sched.heartbeat_interval_seconds.unwrap_or(1.0),
@@ -321,6 +349,17 @@ impl ServerConfig {
                 peers.insert(service, url);
             }
         }
+        let http_file = parsed.http.unwrap_or_default();
+        let http = HttpConfig {
+            max_connections: env
+                .num("SEXTANT_MAX_CONNECTIONS")?
+                .or(http_file.max_connections)
+                .unwrap_or(10_000),
+            header_read_timeout_seconds: env
+                .num("SEXTANT_HEADER_READ_TIMEOUT_SECONDS")?
+                .or(http_file.header_read_timeout_seconds)
+                .unwrap_or(30.0),
+        };
         let docker = DockerConfig::load(parsed.docker.unwrap_or_default(), &env);
         let kubernetes = KubernetesConfig::load(parsed.kubernetes.unwrap_or_default(), &env)?;
         let config = ServerConfig {
@@ -334,6 +373,7 @@ impl ServerConfig {
             advertise_url: var("SEXTANT_ADVERTISE_URL").or(parsed.advertise_url),
             peers,
             scheduler,
+            http,
             docker,
             kubernetes,
         };
@@ -345,6 +385,12 @@ impl ServerConfig {
         let s = &self.scheduler;
         if s.max_concurrent_analyzers == 0 {
             return Err("scheduler.max_concurrent_analyzers must be at least 1".into());
+        }
+        if s.analyzer_memory_mib > s.max_analyzer_memory_mib {
+            return Err(format!(
+                "scheduler.analyzer_memory_mib ({}) is above scheduler.max_analyzer_memory_mib ({})",
+                s.analyzer_memory_mib, s.max_analyzer_memory_mib
+            ));
         }
         if s.max_attempts == 0 {
             return Err("scheduler.max_attempts must be at least 1".into());
@@ -403,6 +449,12 @@ impl ServerConfig {
         }
         if !(1..=64).contains(&self.kubernetes.max_shards) {
             return Err("kubernetes.max_shards must be between 1 and 64".into());
+        }
+        if self.http.max_connections == 0 {
+            return Err("http.max_connections must be at least 1".into());
+        }
+        if !(0.1..=3600.0).contains(&self.http.header_read_timeout_seconds) {
+            return Err("http.header_read_timeout_seconds must be between 0.1 and 3600".into());
         }
         if self.scratch_max_mib == 0 {
             return Err("scratch_max_mib must be positive".into());

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
@@ -30,14 +31,17 @@ use crate::error::{ApiError, ApiJson, ApiMultipart, ApiPath, ApiResult};
 pub fn start_ingest(deps: Deps) -> Router {
     // Multipart framing adds a little to the file itself; the file's own limit is checked while
     // it streams, with a clearer error.
-    let body_limit =
-        usize::try_from(deps.config.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
+    // Only the two uploads take large bodies; every other body is JSON held in memory, under
+    // the API's limit of JSON_BODY_LIMIT (set for every route in `compose`).
+    let upload_limit = DefaultBodyLimit::max(
+        usize::try_from(deps.config.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX),
+    );
     Router::new()
         .route("/api/v1/projects", get(list_projects).post(create_project))
         .route("/api/v1/projects/{project}", get(get_project))
         .route(
             "/api/v1/projects/{project}/models",
-            get(list_models).post(upload_model),
+            get(list_models).post(upload_model.layer(upload_limit)),
         )
         .route(
             "/api/v1/projects/{project}/models/{model}",
@@ -45,15 +49,24 @@ pub fn start_ingest(deps: Deps) -> Router {
         )
         .route(
             "/api/v1/projects/{project}/datasets",
-            get(datasets::list_datasets).post(datasets::upload_dataset),
+            get(datasets::list_datasets).post(datasets::upload_dataset.layer(upload_limit)),
         )
         .route(
             "/api/v1/projects/{project}/datasets/{dataset}",
             get(datasets::get_dataset).delete(datasets::delete_dataset),
         )
-        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(deps)
 }
+
+/// The largest body of every route but the uploads (JSON, held in memory): a project's schema
+/// with the most features allowed fits.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+
+/// The most features a project's schema may list.
+pub const MAX_FEATURES: usize = 10_000;
+
+/// The longest name of a feature, label or id column, in bytes.
+pub const MAX_COLUMN_NAME_BYTES: usize = 256;
 
 /// The most classes a multiclass project may have.
 const MAX_CLASSES: u32 = 65_535;
@@ -61,6 +74,22 @@ const MAX_CLASSES: u32 = 65_535;
 fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
     if schema.features.is_empty() {
         return Err(ApiError::invalid("the schema lists no features"));
+    }
+    if schema.features.len() > MAX_FEATURES {
+        return Err(ApiError::invalid(format!(
+            "the schema lists {} features: at most {MAX_FEATURES}",
+            schema.features.len()
+        )));
+    }
+    let columns = schema.features.iter().map(|f| &f.name);
+    for name in columns.chain(schema.label.iter()).chain(schema.id.iter()) {
+        if name.len() > MAX_COLUMN_NAME_BYTES {
+            return Err(ApiError::invalid(format!(
+                "column name {} is {} bytes long: at most {MAX_COLUMN_NAME_BYTES}",
+                crate::error::quote(name),
+                name.len()
+            )));
+        }
     }
     let mut seen = HashSet::new();
     for f in &schema.features {

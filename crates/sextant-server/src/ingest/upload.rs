@@ -11,7 +11,7 @@ use sextant_store::Hasher;
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, quote};
 
 /// A file received into the scratch directory; deleted on drop.
 pub struct StagedFile {
@@ -57,22 +57,32 @@ pub async fn receive(
         .map_err(|e| ApiError::internal(format!("{}: {e}", scratch.display())))?;
     let mut fields = HashMap::new();
     let mut file = None;
-    let mut unknown: Option<String> = None;
+    // A field refused is refused once the whole body is read: refusing mid-stream would close
+    // the connection while the client still sends the file, and it would see a broken pipe
+    // instead of the answer. What a refused field holds is read and dropped, never kept.
+    let mut refused: Option<ApiError> = None;
     while let Some(mut field) = multipart.next_field().await? {
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
-            // An unknown field is refused once the whole body is read: refusing mid-stream
-            // would close the connection while the client still sends the file, and it would
-            // see a broken pipe instead of the answer.
             if !fields_allowed.contains(&name.as_str()) {
-                unknown.get_or_insert(name);
+                while field.chunk().await?.is_some() {}
+                refused.get_or_insert(ApiError::bad_request(format!(
+                    "the upload has an unknown field {} (it takes {} and file)",
+                    quote(&name),
+                    fields_allowed.join(", ")
+                )));
                 continue;
             }
-            let text = field.text().await?;
-            if text.len() > 4096 {
-                return Err(ApiError::bad_request(format!("field {name:?} is too long")));
+            match bounded_text(&mut field).await? {
+                Some(text) => {
+                    fields.insert(name, text);
+                }
+                None => {
+                    refused.get_or_insert(ApiError::bad_request(format!(
+                        "field {name:?} is longer than {MAX_FIELD_BYTES} bytes"
+                    )));
+                }
             }
-            fields.insert(name, text);
             continue;
         }
         if file.is_some() {
@@ -114,11 +124,8 @@ pub async fn receive(
         staged.sha256 = hasher.finish();
         file = Some(staged);
     }
-    if let Some(name) = unknown {
-        return Err(ApiError::bad_request(format!(
-            "the upload has an unknown field {name:?} (it takes {} and file)",
-            fields_allowed.join(", ")
-        )));
+    if let Some(refused) = refused {
+        return Err(refused);
     }
     let file = file.ok_or_else(|| ApiError::bad_request("the upload has no \"file\" field"))?;
     if file.bytes == 0 {
@@ -128,6 +135,31 @@ pub async fn receive(
         )));
     }
     Ok(Upload { fields, file })
+}
+
+/// The longest text field of an upload.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// A text field read to its end, or `None` (the rest dropped as it comes) once it passes
+/// [`MAX_FIELD_BYTES`]: a long field never costs more memory than the limit.
+async fn bounded_text(
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> ApiResult<Option<String>> {
+    let mut bytes = Vec::new();
+    let mut over = false;
+    while let Some(chunk) = field.chunk().await? {
+        if over || bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+            over = true;
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if over {
+        return Ok(None);
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("a text field of the upload is not UTF-8"))
 }
 
 /// Checks a name for a project, model or dataset: 1–64 letters, digits, `-`, `_`, `.`.
@@ -142,7 +174,8 @@ pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "{what} name {name:?} is not valid: use 1–64 letters, digits, '-', '_' or '.'"
+            "{what} name {} is not valid: use 1–64 letters, digits, '-', '_' or '.'",
+            quote(name)
         )))
     }
 }

@@ -109,6 +109,13 @@ pub async fn create_job(
     if memory_mib < 64 {
         return Err(ApiError::bad_request("memory_mib must be at least 64"));
     }
+    let most = deps.config.scheduler.max_analyzer_memory_mib;
+    if memory_mib > most {
+        return Err(ApiError::bad_request(format!(
+            "memory_mib {memory_mib} is above this server's limit of {most} MiB \
+             (scheduler.max_analyzer_memory_mib)"
+        )));
+    }
     if let Some(shards) = request.shards {
         if !(1..=MAX_SHARDS).contains(&shards) {
             return Err(ApiError::bad_request(format!(

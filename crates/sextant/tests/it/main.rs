@@ -6,6 +6,7 @@ mod bad_input;
 mod conformance;
 mod container;
 mod faults;
+mod hardening;
 mod jobs;
 mod leftovers;
 mod outputs;

@@ -45,6 +45,35 @@ impl Server {
 
     /// Starts `sextant serve` on `data_dir` with extra environment variables; waits until ready.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(data_dir, env, |_| {})
+    }
+
+    /// Starts `sextant serve` whose soft limit on open files is `soft` at start (the hard limit
+    /// stays the test's).
+    pub fn start_with_open_files(data_dir: &Path, env: &[(&str, &str)], soft: u64) -> Server {
+        use std::os::unix::process::CommandExt;
+        Server::start_with(data_dir, env, |command| {
+            // SAFETY: between fork and exec, getrlimit/setrlimit only (async-signal-safe).
+            unsafe {
+                command.pre_exec(move || {
+                    let mut limit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                    limit.rlim_cur = soft.min(limit.rlim_max);
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                    Ok(())
+                });
+            }
+        })
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
         let port = free_port();
         let log = std::fs::File::create(data_dir.join(format!("server-{port}.log"))).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
@@ -59,6 +88,7 @@ impl Server {
         for (k, v) in env {
             command.env(k, v);
         }
+        configure(&mut command);
         let child = command.spawn().expect("sextant serve starts");
         let url = format!("http://127.0.0.1:{port}");
         let server = Server {
