@@ -23,6 +23,8 @@ pub enum ErrorCode {
     Unprocessable,
     /// The analyzer's token is missing or wrong.
     Unauthorized,
+    /// The request is refused whoever makes it (a host or origin this server does not serve).
+    Forbidden,
     /// A result asked for has not been computed.
     NoResult,
     /// Something failed on the server's side.
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ErrorCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             ErrorCode::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ErrorCode::NoResult => (StatusCode::NOT_FOUND, "no_result"),
             ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod housekeeping;
 pub mod ingest;
 pub mod intelligence;
+pub mod origins;
 pub mod scheduler;
 pub mod telemetry;
 
@@ -119,6 +120,10 @@ pub fn compose(
         .fallback(gateway::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             ingest::JSON_BODY_LIMIT,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            origins::AllowedHosts::from_config(&deps.config),
+            origins::check,
         ))
         .layer(axum::middleware::from_fn_with_state(
             deps.telemetry.clone(),

@@ -99,6 +99,7 @@ struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileHttpConfig {
+    public_names: Option<Vec<String>>,
     max_connections: Option<usize>,
     header_read_timeout_seconds: Option<f64>,
 }
@@ -106,6 +107,9 @@ struct FileHttpConfig {
 /// Bounds on client connections.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpConfig {
+    /// Host names clients reach this server by, beyond IP addresses, `localhost` and the hosts
+    /// of `advertise_url` and the peers: a request for any other host is refused.
+    pub public_names: Vec<String>,
     /// Connections served at once (more wait to be accepted); also kept below the open-file
     /// limit.
     pub max_connections: usize,
@@ -351,6 +355,14 @@ impl ServerConfig {
         }
         let http_file = parsed.http.unwrap_or_default();
         let http = HttpConfig {
+            public_names: match var("SEXTANT_PUBLIC_NAMES") {
+                Some(list) => list
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+                None => http_file.public_names.unwrap_or_default(),
+            },
             max_connections: env
                 .num("SEXTANT_MAX_CONNECTIONS")?
                 .or(http_file.max_connections)

@@ -40,7 +40,7 @@ use crate::{Deps, ingest, intelligence, scheduler};
 pub struct ApiDoc;
 
 /// Documents the answers every operation can give beside its own: 400 for a malformed path,
-/// query or body, and — where the path names a project, model, dataset or job — 404 for one that
+/// query or body, 403 for a host or origin refused (`origins`), and — where the path names a project, model, dataset or job — 404 for one that
 /// does not exist. Both come from the extractors and the metastore, the same for every handler.
 struct CommonErrors;
 
@@ -69,6 +69,10 @@ impl Modify for CommonErrors {
                 let responses = &mut operation.responses.responses;
                 responses.entry("400".into()).or_insert_with(|| {
                     error("The path, query or body is malformed (the message says which part).")
+                        .into()
+                });
+                responses.entry("403".into()).or_insert_with(|| {
+                    error("The request names a host this server does not answer to, or changes something from another site's page.")
                         .into()
                 });
                 if names_things {

@@ -47,7 +47,9 @@ fn bodies_and_fields_are_bounded_and_errors_stay_short() {
         2u64 << 30
     )
     .unwrap();
-    stream.write_all(&vec![b'x'; (1 << 20) + (64 << 10)]).unwrap();
+    stream
+        .write_all(&vec![b'x'; (1 << 20) + (64 << 10)])
+        .unwrap();
     // The answer comes at once; the connection is not kept for the rest of the body.
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -198,5 +200,110 @@ fn raise_own_open_file_limit() {
         limit.rlim_cur >= 4096,
         "the test needs 4096 open files: {}",
         limit.rlim_cur
+    );
+}
+
+/// Sends one HTTP/1.1 request with the given extra headers (and `Connection: close`); returns
+/// the status and the whole answer.
+fn raw_request(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> (u16, String) {
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, answer)
+}
+
+#[test]
+fn foreign_hosts_and_cross_site_writes_are_refused() {
+    let server = Server::start_fresh("origins", &[("SEXTANT_PUBLIC_NAMES", "sextant.internal")]);
+    demo_project(&server);
+    let address = server.url.trim_start_matches("http://").to_string();
+    let own = format!("Host: {address}");
+    // DNS rebinding: a page's own name pointed at this server.
+    let (status, answer) = raw_request(
+        &server,
+        "GET",
+        "/api/v1/projects",
+        &["Host: evil.example:8640"],
+        b"",
+    );
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer.contains("host \\\"evil.example:8640\\\" is not a name this server answers to"),
+        "{answer}"
+    );
+    // Its configured public name, localhost and addresses are served.
+    for host in [
+        "Host: sextant.internal",
+        "Host: localhost:8640",
+        own.as_str(),
+    ] {
+        let (status, answer) = raw_request(&server, "GET", "/api/v1/projects", &[host], b"");
+        assert_eq!(status, 200, "{host}: {answer}");
+    }
+    // A cross-site upload (a form on another site's page) is refused and stores nothing.
+    let mut upload = b"--B\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nsneaky\r\n\
+        --B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.csv\"\r\n\r\n"
+        .to_vec();
+    upload.extend(std::fs::read(crate::support::repo("demo/background.csv")).unwrap());
+    upload.extend(b"\r\n--B--\r\n");
+    let form = "Content-Type: multipart/form-data; boundary=B";
+    let path = "/api/v1/projects/credit/datasets";
+    let (status, answer) = raw_request(
+        &server,
+        "POST",
+        path,
+        &[&own, form, "Origin: http://evil.example"],
+        &upload,
+    );
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer.contains("origin \\\"http://evil.example\\\" may not change anything"),
+        "{answer}"
+    );
+    let (status, answer) = raw_request(
+        &server,
+        "DELETE",
+        "/api/v1/projects/credit/models/xgb",
+        &[&own, "Origin: null"],
+        b"",
+    );
+    assert_eq!(status, 403, "{answer}");
+    let datasets = server.get_ok(path);
+    assert_eq!(datasets.as_array().unwrap().len(), 2, "{datasets}");
+    // The same upload from this server's own origin goes through; reads from anywhere get no
+    // CORS headers, so no other site's page can read them.
+    let origin = format!("Origin: {}", server.url);
+    let (status, answer) = raw_request(&server, "POST", path, &[&own, form, &origin], &upload);
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = raw_request(
+        &server,
+        "GET",
+        "/api/v1/projects",
+        &[&own, "Origin: http://evil.example"],
+        b"",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("access-control-allow"),
+        "{answer}"
     );
 }
