@@ -30,6 +30,13 @@ pub use error::{AnalyzerError, AnalyzerResult};
 pub use faults::Fault;
 pub use kinds::{Analysis, Cost, CostInputs, Documents, analysis, shardable_kinds};
 
+/// The local scratch folder of one shard's analyzer for a job, in the system's temporary
+/// folder: its downloaded inputs and the table it writes. The analyzer removes it when it ends;
+/// the process launcher removes what an analyzer killed before that left.
+pub fn scratch_dir(job: impl std::fmt::Display, shard: u32) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sextant-analyzer-{job}-{shard}"))
+}
+
 #[cfg(feature = "compute")]
 pub use board::ProgressBoard;
 #[cfg(feature = "compute")]

@@ -159,8 +159,7 @@ impl PartInput<'_> {
 
 /// The local scratch directory of one job's analyzer (of one shard: shards may share a machine).
 fn scratch_dir(task: &AnalyzerTask, shard: Shard) -> AnalyzerResult<PathBuf> {
-    let dir =
-        std::env::temp_dir().join(format!("sextant-analyzer-{}-{}", task.job_id, shard.index));
+    let dir = crate::scratch_dir(task.job_id, shard.index);
     std::fs::create_dir_all(&dir)
         .map_err(|e| AnalyzerError::Io(format!("{}: {e}", dir.display())))?;
     Ok(dir)

@@ -16,11 +16,15 @@ fn cancel_stops_the_analyzer() {
     let id = submit(&server, influences_job(1000));
     server.wait_state(&id, "running", MINUTE);
     assert_eq!(analyzer_pids(&id).len(), 1, "one analyzer runs the job");
+    let scratch = sextant_analyzer::scratch_dir(&id, 0);
+    wait_until("the analyzer's scratch folder", MINUTE, || scratch.exists());
     let (status, job) = server.delete(&format!("/api/v1/jobs/{id}"));
     assert_eq!((status, &job["state"]), (200, &json!("cancelled")), "{job}");
     wait_until("the analyzer to stop", MINUTE, || {
         analyzer_pids(&id).is_empty()
     });
+    // Killed, it could not remove its scratch folder: the launcher does.
+    wait_until("its scratch folder to go", MINUTE, || !scratch.exists());
     let job = server.job(&id);
     assert_eq!(job["state"], "cancelled");
     assert_eq!(job["reason"], "cancelled on request");

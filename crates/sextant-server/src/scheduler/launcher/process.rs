@@ -44,6 +44,20 @@ struct Child {
 struct ProcessAnalyzer {
     children: Vec<Child>,
     memory_mib: u64,
+    /// The scratch folders its processes use (removed, when left, once it is done with).
+    scratch: Vec<std::path::PathBuf>,
+}
+
+impl Drop for ProcessAnalyzer {
+    /// An analyzer removes its scratch folder when it ends; one that was killed, crashed or ran
+    /// out of memory leaves it, with whatever it had downloaded.
+    fn drop(&mut self) {
+        for dir in &self.scratch {
+            if std::fs::remove_dir_all(dir).is_ok() {
+                tracing::info!(dir = %dir.display(), "removed an analyzer's scratch folder");
+            }
+        }
+    }
 }
 
 impl ProcessLauncher {
@@ -135,9 +149,13 @@ impl Launcher for ProcessLauncher {
             // Children started so far are killed when dropped (kill_on_drop) if one fails.
             children.push(self.spawn(request, shard)?);
         }
+        let shards = request.sizing.shards.max(1);
         Ok(Box::new(ProcessAnalyzer {
             children,
             memory_mib: request.memory_mib,
+            scratch: (0..shards)
+                .map(|shard| sextant_analyzer::scratch_dir(request.job_id, shard))
+                .collect(),
         }))
     }
 
