@@ -9,8 +9,10 @@ use std::str::FromStr;
 use serde::Deserialize;
 use sextant_analyzer::Fault;
 
+mod http;
 mod launchers;
 
+pub use http::HttpConfig;
 pub use launchers::{DockerConfig, KubernetesConfig, LauncherKind};
 
 /// The services one process can run.
@@ -91,31 +93,9 @@ struct FileConfig {
     advertise_url: Option<String>,
     peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
-    http: Option<FileHttpConfig>,
+    http: Option<http::FileHttpConfig>,
     docker: Option<launchers::FileDockerConfig>,
     kubernetes: Option<launchers::FileKubernetesConfig>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileHttpConfig {
-    public_names: Option<Vec<String>>,
-    max_connections: Option<usize>,
-    header_read_timeout_seconds: Option<f64>,
-}
-
-/// Bounds on client connections.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpConfig {
-    /// Host names clients reach this server by, beyond IP addresses, `localhost` and the hosts
-    /// of `advertise_url` and the peers: a request for any other host is refused.
-    pub public_names: Vec<String>,
-    /// Connections served at once (more wait to be accepted); also kept below the open-file
-    /// limit.
-    pub max_connections: usize,
-    /// A client must send a request's headers within this time, and a connection idle between
-    /// requests for this long is closed.
-    pub header_read_timeout_seconds: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,25 +333,7 @@ impl ServerConfig {
                 peers.insert(service, url);
             }
         }
-        let http_file = parsed.http.unwrap_or_default();
-        let http = HttpConfig {
-            public_names: match var("SEXTANT_PUBLIC_NAMES") {
-                Some(list) => list
-                    .split(',')
-                    .map(|n| n.trim().to_string())
-                    .filter(|n| !n.is_empty())
-                    .collect(),
-                None => http_file.public_names.unwrap_or_default(),
-            },
-            max_connections: env
-                .num("SEXTANT_MAX_CONNECTIONS")?
-                .or(http_file.max_connections)
-                .unwrap_or(10_000),
-            header_read_timeout_seconds: env
-                .num("SEXTANT_HEADER_READ_TIMEOUT_SECONDS")?
-                .or(http_file.header_read_timeout_seconds)
-                .unwrap_or(30.0),
-        };
+        let http = HttpConfig::load(parsed.http.unwrap_or_default(), &env)?;
         let docker = DockerConfig::load(parsed.docker.unwrap_or_default(), &env);
         let kubernetes = KubernetesConfig::load(parsed.kubernetes.unwrap_or_default(), &env)?;
         let config = ServerConfig {
@@ -462,12 +424,7 @@ impl ServerConfig {
         if !(1..=64).contains(&self.kubernetes.max_shards) {
             return Err("kubernetes.max_shards must be between 1 and 64".into());
         }
-        if self.http.max_connections == 0 {
-            return Err("http.max_connections must be at least 1".into());
-        }
-        if !(0.1..=3600.0).contains(&self.http.header_read_timeout_seconds) {
-            return Err("http.header_read_timeout_seconds must be between 0.1 and 3600".into());
-        }
+        self.http.check()?;
         if self.scratch_max_mib == 0 {
             return Err("scratch_max_mib must be positive".into());
         }
