@@ -31,6 +31,10 @@ URL="http://127.0.0.1:$PORT"
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -fs "$URL/readyz" >/dev/null && break; sleep 0.1; done
+# Requests are authenticated as users' are: the fresh server's first admin.
+export SEXTANT_TOKEN="$(cat "$WORK/data/admin.token")" XDG_CONFIG_HOME="$WORK/config"
+AUTH="Authorization: Bearer $SEXTANT_TOKEN"
+curl() { command curl -H "$AUTH" "$@"; }
 
 cli() { "$BIN" "$@" --server "$URL" >/dev/null; }
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$SERVER/status"; }
@@ -47,7 +51,7 @@ FRESH="$(rss)"
 
 # One ab run; prints "requests/s p50 p99 failed".
 load() {
-    ab -q -c "$CONCURRENCY" -t "$SECONDS_EACH" -n 10000000 "$PAGE" >"$WORK/ab.txt" 2>&1 || true
+    ab -q -H "$AUTH" -c "$CONCURRENCY" -t "$SECONDS_EACH" -n 10000000 "$PAGE" >"$WORK/ab.txt" 2>&1 || true
     awk '/^Requests per second/ { rps = $4 } /^Failed requests/ { failed = $3 }
          /^Non-2xx responses/ { non2xx = $3 }
          /^  50%/ { p50 = $2 } /^  99%/ { p99 = $2 }

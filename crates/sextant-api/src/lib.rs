@@ -6,11 +6,13 @@
 //!   [`MetricsReport`]);
 //! - persisted documents, each with a `version` so later releases read what earlier ones wrote:
 //!   [`JobSpec`], [`ResultManifest`], and the typed [`Importance`] and [`Metrics`] documents;
+//! - accounts: [`User`], [`Role`], [`Member`], [`TokenInfo`], [`AuditEntry`];
 //! - the analyzer protocol ([`AnalyzerTask`], [`ProgressAck`], [`FailureReport`]).
 //!
 //! Every type that crosses the API derives `utoipa::ToSchema`, so the OpenAPI document has a
 //! schema for every body.
 
+mod accounts;
 mod catalog;
 mod error;
 mod importance;
@@ -22,6 +24,7 @@ mod report;
 mod result;
 mod whole;
 
+pub use accounts::*;
 pub use catalog::*;
 pub use error::*;
 pub use importance::*;

@@ -11,6 +11,7 @@
 //! # Ok::<(), sextant_client::ClientError>(())
 //! ```
 
+mod accounts;
 mod analyzer;
 mod error;
 mod multipart;
@@ -45,6 +46,7 @@ const MAX_ANSWER_BYTES: u64 = 1 << 30;
 pub struct Client {
     agent: ureq::Agent,
     base: String,
+    token: Option<String>,
 }
 
 /// An answer as it came: status and body, for probes of the API's edges (tests, health checks).
@@ -87,7 +89,39 @@ impl Client {
         Client {
             agent,
             base: base.trim_end_matches('/').to_string(),
+            token: None,
         }
+    }
+
+    /// The same client, sending `token` as its bearer token.
+    pub fn with_token(mut self, token: impl Into<String>) -> Client {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Adds the client's credentials to a request.
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        self.authorized(self.agent.get(self.url(path)))
+    }
+
+    fn delete_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        self.authorized(self.agent.delete(self.url(path)))
+    }
+
+    fn post_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        self.authorized(self.agent.post(self.url(path)))
     }
 
     fn url(&self, path: &str) -> String {
@@ -124,30 +158,34 @@ impl Client {
 
     /// `GET path`, its answer read as `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
-        self.answer(self.agent.get(self.url(path)).call())
+        self.answer(self.get_request(path).call())
     }
 
     /// `POST path` with a JSON body, its answer read as `T`.
     pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> ClientResult<T> {
-        self.answer(self.agent.post(self.url(path)).send_json(body))
+        self.answer(self.post_request(path).send_json(body))
     }
 
     /// `DELETE path`, its answer read as `T`.
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
-        self.answer(self.agent.delete(self.url(path)).call())
+        self.answer(self.delete_request(path).call())
     }
 
     /// Any request, answered with its status and JSON body whatever the status: for checking
     /// how the API answers bad requests. `body` is sent as JSON when given.
     pub fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> ClientResult<RawAnswer> {
         let url = self.url(path);
+        let put = || self.authorized(self.agent.put(&url));
+        let patch = || self.authorized(self.agent.patch(&url));
         let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            ("POST", Some(body)) => self.agent.post(&url).send_json(body),
-            ("POST", None) => self.agent.post(&url).send_empty(),
-            ("PUT", Some(body)) => self.agent.put(&url).send_json(body),
-            ("PUT", None) => self.agent.put(&url).send_empty(),
+            ("GET", _) => self.get_request(path).call(),
+            ("DELETE", _) => self.delete_request(path).call(),
+            ("POST", Some(body)) => self.post_request(path).send_json(body),
+            ("POST", None) => self.post_request(path).send_empty(),
+            ("PUT", Some(body)) => put().send_json(body),
+            ("PUT", None) => put().send_empty(),
+            ("PATCH", Some(body)) => patch().send_json(body),
+            ("PATCH", None) => patch().send_empty(),
             _ => return Err(ClientError::Usage(format!("unsupported method {method}"))),
         };
         let (status, text) = self.read(result)?;
@@ -156,6 +194,14 @@ impl Client {
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
         })
+    }
+
+    /// A raw answer read as `T`, or the error it reports.
+    fn typed<T: DeserializeOwned>(answer: RawAnswer) -> ClientResult<T> {
+        if !(200..300).contains(&answer.status) {
+            return Err(ClientError::from_answer(answer.status, &answer.text));
+        }
+        serde_json::from_value(answer.body).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
     /// Whether the server answers `/readyz` with a success.
@@ -281,8 +327,7 @@ impl Client {
     /// the finished job.
     pub fn follow(&self, id: impl Display, mut seen: impl FnMut(&Job)) -> ClientResult<Job> {
         let response = self
-            .agent
-            .get(self.url(&format!("/api/v1/jobs/{id}/events")))
+            .get_request(&format!("/api/v1/jobs/{id}/events"))
             .header("Accept", "text/event-stream")
             .call()
             .map_err(|e| ClientError::unreachable(&self.base, e))?;
@@ -395,8 +440,7 @@ impl Client {
     ) -> ClientResult<T> {
         let form = multipart::Form::new(fields, file)?;
         let request = self
-            .agent
-            .post(self.url(path))
+            .post_request(path)
             .header("Content-Type", form.content_type())
             .header("Content-Length", form.length().to_string())
             // The server may refuse an upload before reading it (an unknown project, a taken

@@ -21,10 +21,13 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// An upload or a request does not fit the project (wrong features, bad values).
     Unprocessable,
-    /// The analyzer's token is missing or wrong.
+
+    /// Credentials are missing, malformed, unknown, expired or revoked.
     Unauthorized,
-    /// The request is refused whoever makes it (a host or origin this server does not serve).
+    /// The request is refused: a role too low, or a host or origin this server does not serve.
     Forbidden,
+    /// A client address failed to authenticate too often.
+    TooManyRequests,
     /// A result asked for has not been computed.
     NoResult,
     /// Something failed on the server's side.
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             ErrorCode::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ErrorCode::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ErrorCode::NoResult => (StatusCode::NOT_FOUND, "no_result"),
             ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -59,7 +63,13 @@ pub struct ApiError {
     code: ErrorCode,
     message: String,
     details: Value,
+    denied: bool,
 }
+
+/// Marks an answer that refused the caller (credentials, role, or a project they may not see,
+/// which answers 404 like one that does not exist): the audit log records it as a denial.
+#[derive(Clone, Copy, Debug)]
+pub struct Denied;
 
 impl ApiError {
     /// An error with a code and a message.
@@ -68,7 +78,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: Value::Null,
+            denied: false,
         }
+    }
+
+    /// Marks the error as a refusal of the caller, for the audit log.
+    pub fn denied(mut self) -> ApiError {
+        self.denied = true;
+        self
     }
 
     /// Adds structured details.
@@ -124,17 +141,69 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if self.denied {
+            response.extensions_mut().insert(Denied);
+        }
+        response
     }
 }
 
 /// A handler's result.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// JSON bodies whose rejections answer in the API's error shape.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body over the API's limit.
+fn json_too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "the JSON body is larger than the limit of {} bytes",
+            crate::ingest::JSON_BODY_LIMIT
+        ),
+    )
+}
+
+/// JSON bodies whose rejections answer in the API's error shape. Every request body of the API
+/// is a JSON object: an array is refused, even where serde would read it as a struct's fields
+/// in order (a body of all-optional fields would otherwise take `[null]` as "no change").
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> ApiResult<Self> {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|media| {
+                let media = media.trim();
+                media == "application/json" || media.ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::bad_request(
+                "invalid JSON body: expected Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return json_too_large();
+                }
+                ApiError::bad_request(format!("cannot read the body: {}", e.body_text()))
+            })?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "invalid JSON body: expected a JSON object ({...})",
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(ApiJson(value))
+    }
+}
 
 /// Query strings whose rejections answer in the API's error shape.
 #[derive(axum::extract::FromRequestParts)]
@@ -164,13 +233,7 @@ pub struct ApiPath<T>(pub T);
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> ApiError {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the JSON body is larger than the limit of {} bytes",
-                    crate::ingest::JSON_BODY_LIMIT
-                ),
-            );
+            return json_too_large();
         }
         ApiError::bad_request(format!("invalid JSON body: {}", e.body_text()))
     }

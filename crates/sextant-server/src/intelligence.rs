@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 use sextant_analyzer::analysis;
 use sextant_api::{
     DEFAULT_PAGE_ROWS, ImportanceReport, Job, JobKind, MAX_PAGE_ROWS, MetricsReport, Provenance,
-    ResultQuery, StoredResult, TablePage, TablePart,
+    ResultQuery, Role, StoredResult, TablePage, TablePart,
 };
 
 use crate::Deps;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
 /// Starts the intelligence service.
@@ -270,9 +271,11 @@ fn read_page(path: &Path, offset: u64, limit: u64) -> Result<(Vec<String>, Rows)
     responses((status = 200, body = TablePage), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn predictions(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> ApiResult<Json<TablePage>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     page(deps, project, model, query, JobKind::Predict).await
 }
 
@@ -282,9 +285,11 @@ pub async fn predictions(
     responses((status = 200, body = TablePage), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn influences(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> ApiResult<Json<TablePage>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     page(deps, project, model, query, JobKind::Influences).await
 }
 
@@ -310,9 +315,11 @@ async fn document<T: DeserializeOwned>(
     responses((status = 200, body = ImportanceReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn importance(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> ApiResult<Json<ImportanceReport>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     let (job, result) = find(&deps, &project, &model, &query, JobKind::Influences).await?;
     let importance = document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
     Ok(Json(ImportanceReport {
@@ -327,9 +334,11 @@ pub async fn importance(
     responses((status = 200, body = MetricsReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn metrics(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> ApiResult<Json<MetricsReport>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     let (job, result) = find(&deps, &project, &model, &query, JobKind::Predict).await?;
     let metrics = document(&deps, &query.dataset, result.manifest.metrics.as_ref()).await?;
     Ok(Json(MetricsReport {

@@ -8,6 +8,7 @@
 //!
 //! [`run`] composes the services a process is configured for on one listener.
 
+pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod error;
@@ -43,6 +44,8 @@ pub struct Deps {
     pub telemetry: Arc<Telemetry>,
     /// Local copies of remote result tables, under the configured cap.
     pub scratch: Arc<housekeeping::ScratchCopies>,
+    /// Credentials: checks, their cache, the limit on failures.
+    pub auth: Arc<auth::Authenticator>,
 }
 
 impl Deps {
@@ -61,7 +64,9 @@ impl Deps {
         let artifacts = Artifacts::open(&config.artifacts_uri).map_err(|e| e.to_string())?;
         let scratch =
             housekeeping::ScratchCopies::new(config.scratch_dir(), config.scratch_max_mib << 20);
+        let auth = Arc::new(auth::Authenticator::new(metastore.clone(), &config.auth)?);
         Ok(Deps {
+            auth,
             metastore,
             artifacts,
             scratch,
@@ -122,6 +127,14 @@ pub fn compose(
             ingest::JSON_BODY_LIMIT,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            auth::audit::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             origins::AllowedHosts::from_config(&deps.config),
             origins::check,
         ))
@@ -138,6 +151,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if !config.auth.enabled && !addr.ip().is_loopback() {
+        return Err(format!(
+            "authentication is off (auth.enabled = false, SEXTANT_AUTH_ENABLED) and {addr} is reachable from other machines: listen on 127.0.0.1, or turn authentication on"
+        ));
+    }
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -156,6 +174,7 @@ pub async fn run(
     };
     let services: Vec<&str> = config.services.iter().map(|s| s.name()).collect();
     let deps = Deps::open(config.clone()).await?;
+    auth::bootstrap::bootstrap(&deps).await?;
     housekeeping::start_sweeping(&deps);
     let router = compose(&deps, launcher, server_url.clone())?;
     tracing::info!(

@@ -13,8 +13,14 @@ use serde_json::{Value, json};
 use sextant_server::{Deps, ServerConfig, compose, process_launcher};
 use tower::ServiceExt;
 
-/// The composed router of every service, over a fresh data directory.
-async fn app() -> (Router, tempfile::TempDir) {
+/// The composed router of every service and the first admin's token.
+struct App {
+    router: Router,
+    token: String,
+}
+
+/// The composed router of every service, over a fresh data directory, with its first admin.
+async fn app() -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let env = HashMap::from([(
         "SEXTANT_DATA_DIR".to_string(),
@@ -23,13 +29,21 @@ async fn app() -> (Router, tempfile::TempDir) {
     let config = ServerConfig::load(None, &env, 2).unwrap();
     let launcher = process_launcher(&config).unwrap();
     let deps = Deps::open(config).await.unwrap();
+    sextant_server::auth::bootstrap::bootstrap(&deps)
+        .await
+        .unwrap();
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
     let router = compose(&deps, launcher, "http://127.0.0.1:9".into()).unwrap();
-    (router, dir)
+    let token = token.trim().to_string();
+    (App { router, token }, dir)
 }
 
 /// Sends one request; returns the status and the body as JSON (`null` when empty).
-async fn call(app: &Router, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder().method(method).uri(path);
+async fn call(app: &App, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {}", app.token));
     let request = match body {
         Some(body) => request
             .header("content-type", "application/json")
@@ -37,7 +51,7 @@ async fn call(app: &Router, method: &str, path: &str, body: Option<Value>) -> (S
         None => request.body(Body::empty()),
     }
     .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -56,11 +70,14 @@ async fn the_openapi_document_declares_what_the_api_does() {
     let (status, doc) = call(&app, "GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 14, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 24, "{:?}", paths.keys().collect::<Vec<_>>());
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
             assert!(responses.contains_key("400"), "{method} {path}: no 400");
+            if !matches!(path.as_str(), "/api/v1/openapi.json" | "/api/v1/login") {
+                assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            }
             if path.contains('{') {
                 assert!(responses.contains_key("404"), "{method} {path}: no 404");
             }

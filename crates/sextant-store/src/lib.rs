@@ -3,10 +3,16 @@
 //! - The **metastore** ([`Metastore`]) records projects, models, datasets, jobs and results. The
 //!   embedded backend is SQLite ([`SqliteMetastore`]), the shared one PostgreSQL
 //!   ([`PostgresMetastore`]); backends are chosen by URI ([`open_metastore`]).
+//! - **Accounts** ([`Accounts`], part of every metastore): users, token hashes, roles on
+//!   projects and the append-only audit log.
 //! - The **artifact store** ([`Artifacts`]) keeps the files themselves under content-derived keys
 //!   (`models/<sha256>`, `datasets/<sha256>.<format>`, `results/<cache-key>/…`), written
 //!   atomically, through the `object_store` crate.
 
+#[cfg(feature = "metastore")]
+mod accounts;
+#[cfg(feature = "metastore")]
+mod accounts_sql;
 mod artifacts;
 #[cfg(feature = "metastore")]
 mod bookkeeping;
@@ -23,12 +29,14 @@ mod sqlite;
 #[cfg(feature = "metastore")]
 use std::sync::Arc;
 
+#[cfg(feature = "metastore")]
+pub use accounts::{Accounts, TokenRecord, UserChange, UserRecord};
 pub use artifacts::{Artifacts, Hasher, S3Credentials, install_crypto, sha256_hex};
 #[cfg(feature = "metastore")]
 pub use bookkeeping::{ClaimedJob, JobExecution};
 pub use error::{StoreError, StoreResult};
 #[cfg(feature = "metastore")]
-pub use metastore::Metastore;
+pub use metastore::{Metastore, ProjectRemains};
 #[cfg(feature = "metastore")]
 pub use postgres::PostgresMetastore;
 #[cfg(feature = "metastore")]

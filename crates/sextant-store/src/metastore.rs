@@ -5,20 +5,39 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::accounts::Accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::StoreResult;
 use sextant_api::{
-    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
+    Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project, ResultManifest,
+    StoredResult,
 };
+
+/// What a deleted project leaves to clean up: the models and datasets it had (their contents
+/// may now be unused) and the cache keys of results that were removed with it.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectRemains {
+    /// Its models.
+    pub models: Vec<Model>,
+    /// Its datasets.
+    pub datasets: Vec<Dataset>,
+    /// Cache keys of its results that no other project's job refers to.
+    pub results: Vec<String>,
+}
 
 /// Storage of everything but file contents.
 #[async_trait]
-pub trait Metastore: Send + Sync + 'static {
+pub trait Metastore: Accounts + Send + Sync + 'static {
     /// Answers when the database can be reached.
     async fn check(&self) -> StoreResult<()>;
 
-    /// Creates a project; a taken name is a conflict.
-    async fn create_project(&self, project: &Project) -> StoreResult<()>;
+    /// Creates a project, and gives `owner` (when given) their role on it in the same
+    /// transaction; a taken name is a conflict.
+    async fn create_project(&self, project: &Project, owner: Option<&Member>) -> StoreResult<()>;
+    /// Removes a project with its models, datasets, jobs, roles and the results no other
+    /// project's job refers to, unless a job of it has not finished (a conflict). Answers what
+    /// was removed, so the caller can delete file contents nothing refers to any more.
+    async fn delete_project(&self, name: &str) -> StoreResult<ProjectRemains>;
     /// A project by name.
     async fn project(&self, name: &str) -> StoreResult<Project>;
     /// Every project, by name.
@@ -51,6 +70,8 @@ pub trait Metastore: Send + Sync + 'static {
     async fn job(&self, id: Uuid) -> StoreResult<Job>;
     /// The latest jobs, newest first, of one project or all.
     async fn jobs(&self, project: Option<&str>, limit: u32) -> StoreResult<Vec<Job>>;
+    /// The latest jobs, newest first, of the projects named.
+    async fn jobs_in(&self, projects: &[String], limit: u32) -> StoreResult<Vec<Job>>;
     /// Succeeded jobs of a kind over a model and dataset, newest first: one per result (the
     /// newest of the jobs sharing a cache key), every result.
     async fn succeeded_jobs(

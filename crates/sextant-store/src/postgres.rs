@@ -9,14 +9,17 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use crate::accounts::{Accounts, TokenRecord, UserChange, UserRecord};
+use crate::accounts_sql::sql_accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
-use crate::metastore::Metastore;
+use crate::metastore::{Metastore, ProjectRemains};
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
 use sextant_api::{
-    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
+    AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
+    ResultManifest, Role, StoredResult, TokenInfo, User,
 };
 
 /// Rows are locked where two servers could race: claims skip locked jobs, deletes wait for jobs
@@ -50,3 +53,4 @@ impl PostgresMetastore {
 }
 
 sql_metastore!(PostgresMetastore, sqlx::Postgres, PgRow);
+sql_accounts!(PostgresMetastore, PgRow);

@@ -149,6 +149,21 @@ fn job_row(row: &$row) -> StoreResult<Job> {
     })
 }
 
+/// A conflict naming the unfinished jobs (rows with an `id`) that stand in the way, if any.
+fn refuse_while_running(jobs: &[$row], what: &str) -> StoreResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = jobs
+        .iter()
+        .map(|r| get::<String>(r, "id"))
+        .collect::<StoreResult<_>>()?;
+    Err(StoreError::Conflict(format!(
+        "{what} unfinished job(s) {}; cancel them or wait",
+        ids.join(", ")
+    )))
+}
+
 fn execution_row(row: &$row) -> StoreResult<JobExecution> {
     Ok(JobExecution {
         id: id_of(row)?,
@@ -171,15 +186,107 @@ impl Metastore for $store {
         Ok(())
     }
 
-    async fn create_project(&self, project: &Project) -> StoreResult<()> {
+    async fn create_project(&self, project: &Project, owner: Option<&Member>) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
         sqlx::query("INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)")
             .bind(&project.name)
             .bind(json(&project.schema))
             .bind(millis(project.created_at))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| taken(e, format!("project {:?} already exists", project.name)))?;
+        if let Some(owner) = owner {
+            sqlx::query(
+                "INSERT INTO members (project, user_name, role, granted_at, granted_by)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&project.name)
+            .bind(&owner.user)
+            .bind(owner.role.as_str())
+            .bind(millis(owner.granted_at))
+            .bind(&owner.granted_by)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| taken(e, format!("user {:?} does not exist", owner.user)))?;
+        }
+        tx.commit().await.map_err(db("commit"))?;
         Ok(())
+    }
+
+    async fn delete_project(&self, name: &str) -> StoreResult<ProjectRemains> {
+        let mut tx = self.pool.begin_with(DIALECT.begin_write).await.map_err(db("begin"))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT name FROM projects WHERE name = $1{}",
+            DIALECT.update_lock
+        )))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("read before delete"))?
+        .ok_or_else(|| not_found("project", name))?;
+        let active = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id FROM jobs WHERE project = $1 AND state IN {ACTIVE} ORDER BY created_at"
+        )))
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("look up jobs"))?;
+        refuse_while_running(&active, &format!("project {name:?} has"))?;
+        let models = sqlx::query("SELECT * FROM models WHERE project = $1")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("list models"))?
+            .iter()
+            .map(model_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let datasets = sqlx::query("SELECT * FROM datasets WHERE project = $1")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("list datasets"))?
+            .iter()
+            .map(dataset_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Results no other project's job refers to go with the project.
+        let results = sqlx::query(
+            "SELECT DISTINCT cache_key FROM jobs WHERE project = $1 AND cache_key NOT IN
+             (SELECT cache_key FROM jobs WHERE project <> $1)",
+        )
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("list results"))?
+        .iter()
+        .map(|r| get::<String>(r, "cache_key"))
+        .collect::<StoreResult<Vec<_>>>()?;
+        for statement in [
+            "DELETE FROM job_inputs WHERE project = $1",
+            "DELETE FROM jobs WHERE project = $1",
+            "DELETE FROM models WHERE project = $1",
+            "DELETE FROM datasets WHERE project = $1",
+            "DELETE FROM members WHERE project = $1",
+            "DELETE FROM projects WHERE name = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("delete a project"))?;
+        }
+        for key in &results {
+            sqlx::query("DELETE FROM results WHERE cache_key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("delete a result"))?;
+        }
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(ProjectRemains {
+            models,
+            datasets,
+            results,
+        })
     }
 
     async fn project(&self, name: &str) -> StoreResult<Project> {
@@ -373,6 +480,28 @@ impl Metastore for $store {
         .iter()
         .map(job_row)
         .collect()
+    }
+
+    async fn jobs_in(&self, projects: &[String], limit: u32) -> StoreResult<Vec<Job>> {
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places: Vec<String> = (2..projects.len() + 2).map(|i| format!("${i}")).collect();
+        let statement = format!(
+            "SELECT * FROM jobs WHERE project IN ({}) ORDER BY created_at DESC, id DESC LIMIT $1",
+            places.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(statement)).bind(limit as i64);
+        for project in projects {
+            query = query.bind(project);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("list jobs"))?
+            .iter()
+            .map(job_row)
+            .collect()
     }
 
     async fn succeeded_jobs(
@@ -762,16 +891,7 @@ impl $store {
         .fetch_all(&mut *tx)
         .await
         .map_err(db("look up jobs"))?;
-        if !users.is_empty() {
-            let ids: Vec<String> = users
-                .iter()
-                .map(|r| get::<String>(r, "id"))
-                .collect::<StoreResult<_>>()?;
-            return Err(StoreError::Conflict(format!(
-                "{kind} {name:?} is in use by unfinished job(s) {}; cancel them or wait",
-                ids.join(", ")
-            )));
-        }
+        refuse_while_running(&users, &format!("{kind} {name:?} is in use by"))?;
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE project = $1 AND name = $2"
         )))

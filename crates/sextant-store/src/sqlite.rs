@@ -12,14 +12,17 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use crate::accounts::{Accounts, TokenRecord, UserChange, UserRecord};
+use crate::accounts_sql::sql_accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
-use crate::metastore::Metastore;
+use crate::metastore::{Metastore, ProjectRemains};
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
 use sextant_api::{
-    Dataset, Job, JobKind, JobProgress, JobState, Model, Project, ResultManifest, StoredResult,
+    AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
+    ResultManifest, Role, StoredResult, TokenInfo, User,
 };
 
 /// SQLite serialises writers, so it needs no row locks; but a transaction that reads before it
@@ -65,3 +68,4 @@ impl SqliteMetastore {
 }
 
 sql_metastore!(SqliteMetastore, sqlx::Sqlite, SqliteRow);
+sql_accounts!(SqliteMetastore, SqliteRow);

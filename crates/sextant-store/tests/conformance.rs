@@ -9,6 +9,10 @@ use sextant_api::*;
 use sextant_store::*;
 use uuid::Uuid;
 
+#[path = "conformance/accounts.rs"]
+mod accounts;
+use accounts::*;
+
 fn schema() -> ProjectSchema {
     ProjectSchema {
         features: vec![FeatureSpec {
@@ -112,16 +116,16 @@ fn job(project: &str, age_ms: i64, cache_key: &str) -> Job {
 }
 
 async fn seeded(store: &Arc<dyn Metastore>) {
-    store.create_project(&project("p")).await.unwrap();
+    store.create_project(&project("p"), None).await.unwrap();
     store.add_model(&model("p", "m", "msha")).await.unwrap();
     store.add_dataset(&dataset("p", "d", "dsha")).await.unwrap();
 }
 
 pub async fn projects_are_unique_and_listed(store: Arc<dyn Metastore>) {
-    store.create_project(&project("b")).await.unwrap();
-    store.create_project(&project("a")).await.unwrap();
+    store.create_project(&project("b"), None).await.unwrap();
+    store.create_project(&project("a"), None).await.unwrap();
     assert!(matches!(
-        store.create_project(&project("a")).await,
+        store.create_project(&project("a"), None).await,
         Err(StoreError::Conflict(_))
     ));
     let names: Vec<String> = store
@@ -534,6 +538,9 @@ macro_rules! conformance {
             case!(identical_jobs_follow_one);
             case!(a_cancelled_leader_hands_over_and_a_failed_one_fails_its_followers);
             case!(a_retry_waits_its_turn);
+            case!(users_tokens_and_roles);
+            case!(the_audit_log_is_read_newest_first_and_filtered);
+            case!(a_project_is_deleted_with_what_it_holds);
         }
     };
 }

@@ -148,6 +148,11 @@ pub fn run(args: IsolationArgs) -> Result<(), Failure> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The fresh server's first admin: the benchmark's queries are authenticated, as users' are.
+    let token_file = sextant_server::auth::bootstrap::token_path(&data_dir);
+    let token = std::fs::read_to_string(&token_file)
+        .with_context(|| format!("cannot read {}", token_file.display()))?;
+    let client = client.with_token(token.trim());
     println!(
         "isolation benchmark: {} on {cores} cores, {analyzers} analyzer(s) at once, {} queries per phase",
         args.workload.display(),

@@ -6,6 +6,7 @@
 mod analyzer;
 mod bench;
 mod commands;
+mod credentials;
 mod explain;
 mod inspect;
 mod isolation;
@@ -92,7 +93,21 @@ enum Command {
     Importance(OnServer<commands::ResultArgs>),
     /// Quality metrics of stored predictions.
     Metrics(OnServer<commands::ResultArgs>),
+    /// Save a server's token for the CLI (checked with the server first).
+    Login(OnServer<commands::LoginArgs>),
+    /// Who the CLI is logged in as, and their roles.
+    Whoami(OnServer<NoArgs>),
+    /// Users on a server (admins).
+    User(OnServer<Group<commands::UserCommand>>),
+    /// Your API tokens.
+    Token(OnServer<Group<commands::TokenCommand>>),
+    /// The audit log: every change and every denied request.
+    Audit(OnServer<commands::AuditArgs>),
 }
+
+/// A command with no arguments of its own.
+#[derive(clap::Args)]
+struct NoArgs {}
 
 /// The TreeSHAP game.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -193,7 +208,7 @@ fn on_server<A: clap::Args>(
     run: impl FnOnce(&sextant_client::Client, bool, A) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     end_quietly_when_the_reader_goes();
-    let client = sextant_client::Client::new(&on.client.server);
+    let client = on.client.client()?;
     run(&client, on.client.json, on.args)
 }
 
@@ -220,6 +235,11 @@ fn main() -> ExitCode {
         }),
         Command::Importance(on) => on_server(on, commands::importance),
         Command::Metrics(on) => on_server(on, commands::metrics),
+        Command::Login(on) => commands::login(on.client, on.args),
+        Command::Whoami(on) => on_server(on, |c, json, _| commands::whoami(c, json)),
+        Command::User(on) => on_server(on, |c, json, g| commands::user(c, json, g.command)),
+        Command::Token(on) => on_server(on, |c, json, g| commands::token(c, json, g.command)),
+        Command::Audit(on) => on_server(on, commands::audit),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,7 +99,7 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
         "Sextant quickstart: serving at {url}, data in {}",
         data_dir.display()
     );
-    let demo = demo(&client, &data_dir, &url);
+    let demo = sign_in(client, &data_dir, &url).and_then(|client| demo(&client, &data_dir, &url));
     if demo.is_ok() && !args.exit {
         println!("\nThe server keeps running; press Ctrl-C to stop it.");
         let outcome = runtime.block_on(server);
@@ -110,6 +110,52 @@ pub fn run(args: QuickstartArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(());
     let _ = runtime.block_on(server);
     demo.map_err(Failure::Check)
+}
+
+/// Signs the quickstart in as the first admin (whose token the server wrote to the data folder
+/// on its first start) and saves the token for the CLI, so that every `sextant` command on this
+/// machine works against the demo server at once.
+fn sign_in(client: Client, data_dir: &Path, url: &str) -> anyhow::Result<Client> {
+    let path = sextant_server::auth::bootstrap::token_path(data_dir);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Authentication off, or the file was removed: a token saved earlier may still do.
+            let saved = crate::credentials::Credentials::load()?;
+            let client = match saved.token_for(url) {
+                Some(token) => client.with_token(token),
+                None => client,
+            };
+            client.whoami().map_err(|e| {
+                anyhow!(
+                    "{} is gone and the server refuses the CLI's saved token ({e}): log in with `sextant login --server {url}`",
+                    path.display()
+                )
+            })?;
+            return Ok(client);
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let client = client.with_token(token.clone());
+    let me = client.whoami().map_err(|e| {
+        anyhow!(
+            "the server refuses the token in {} ({e}): was the data folder's metastore replaced?",
+            path.display()
+        )
+    })?;
+    let saved_in = crate::credentials::Credentials::load()?.save(
+        url,
+        crate::credentials::Saved {
+            token,
+            user: Some(me.user.name),
+        },
+    )?;
+    println!(
+        "signed in as admin (token in {}, saved for the CLI in {})",
+        path.display(),
+        saved_in.display()
+    );
+    Ok(client)
 }
 
 fn write_demo_files(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
@@ -258,8 +304,13 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
     print_importance(&importance);
     println!();
     print_metrics(&client.metrics(PROJECT, MODEL, &applicants)?);
-    println!("\n4. explore");
+    let token_file = sextant_server::auth::bootstrap::token_path(data_dir);
+    println!("\n4. explore (the API needs the admin's token; the CLI has it saved)");
     println!("  API document   {url}/api/v1/openapi.json");
+    println!(
+        "  with curl      curl -H \"Authorization: Bearer $(cat {})\" {url}/api/v1/projects",
+        token_file.display()
+    );
     println!("  influences     {url}{base}/influences?dataset=applicants&limit=5");
     println!("  importance     {url}{base}/importance?dataset=applicants");
     println!("  metrics        {url}{base}/metrics?dataset=applicants");

@@ -9,9 +9,11 @@ use std::str::FromStr;
 use serde::Deserialize;
 use sextant_analyzer::Fault;
 
+mod auth;
 mod http;
 mod launchers;
 
+pub use auth::AuthConfig;
 pub use http::HttpConfig;
 pub use launchers::{DockerConfig, KubernetesConfig, LauncherKind};
 
@@ -94,6 +96,7 @@ struct FileConfig {
     peers: Option<BTreeMap<Service, String>>,
     scheduler: Option<FileSchedulerConfig>,
     http: Option<http::FileHttpConfig>,
+    auth: Option<auth::FileAuthConfig>,
     docker: Option<launchers::FileDockerConfig>,
     kubernetes: Option<launchers::FileKubernetesConfig>,
 }
@@ -179,6 +182,8 @@ pub struct ServerConfig {
     pub scheduler: SchedulerConfig,
     /// Client connections.
     pub http: HttpConfig,
+    /// Credentials.
+    pub auth: AuthConfig,
     /// The Docker launcher's settings.
     pub docker: DockerConfig,
     /// The Kubernetes launcher's settings.
@@ -334,6 +339,7 @@ impl ServerConfig {
             }
         }
         let http = HttpConfig::load(parsed.http.unwrap_or_default(), &env)?;
+        let auth = AuthConfig::load(parsed.auth.unwrap_or_default(), &env)?;
         let docker = DockerConfig::load(parsed.docker.unwrap_or_default(), &env);
         let kubernetes = KubernetesConfig::load(parsed.kubernetes.unwrap_or_default(), &env)?;
         let config = ServerConfig {
@@ -348,6 +354,7 @@ impl ServerConfig {
             peers,
             scheduler,
             http,
+            auth,
             docker,
             kubernetes,
         };
@@ -425,6 +432,7 @@ impl ServerConfig {
             return Err("kubernetes.max_shards must be between 1 and 64".into());
         }
         self.http.check()?;
+        self.auth.check()?;
         if self.scratch_max_mib == 0 {
             return Err("scratch_max_mib must be positive".into());
         }

@@ -158,6 +158,7 @@ async fn forward(State(peer): State<Arc<Peer>>, request: Request) -> Response {
         *out = end_to_end(answer.headers());
     }
     response
+        .extension(crate::auth::audit::Forwarded)
         .body(Body::from_stream(answer.bytes_stream()))
         .unwrap_or_else(|e| {
             ApiError::new(ErrorCode::Internal, format!("bad answer from {name}: {e}"))

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::{Deps, ingest, intelligence, scheduler};
+use crate::{Deps, auth, ingest, intelligence, scheduler};
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers and types.
 #[derive(OpenApi)]
@@ -29,19 +29,27 @@ use crate::{Deps, ingest, intelligence, scheduler};
         scheduler::jobs::get_job, scheduler::jobs::cancel_job, scheduler::jobs::job_events,
         intelligence::predictions, intelligence::influences, intelligence::importance,
         intelligence::metrics,
+        ingest::members::list_members, ingest::members::grant_role, ingest::members::revoke_role,
+        ingest::members::delete_project,
+        auth::routes::login, auth::routes::logout, auth::routes::whoami,
+        auth::routes::list_users, auth::routes::create_user, auth::routes::get_user,
+        auth::routes::update_user, auth::routes::list_tokens, auth::routes::create_token,
+        auth::routes::revoke_token, auth::routes::read_audit,
     ),
     modifiers(&CommonErrors),
     tags(
         (name = "ingest", description = "Projects, model and dataset uploads"),
         (name = "scheduler", description = "Jobs: submit, follow, cancel"),
         (name = "intelligence", description = "Results: predictions, influences, importance, metrics"),
+        (name = "gateway", description = "Accounts: login, users, tokens, the audit log"),
     )
 )]
 pub struct ApiDoc;
 
 /// Documents the answers every operation can give beside its own: 400 for a malformed path,
-/// query or body, 403 for a host or origin refused (`origins`), and — where the path names a project, model, dataset or job — 404 for one that
-/// does not exist. Both come from the extractors and the metastore, the same for every handler.
+/// query or body; 401 and 429 for credentials refused (`auth`); 403 for a role too low or a
+/// host or origin refused (`origins`); and — where the path names a project, model, dataset or
+/// job — 404 for one that does not exist or that the caller may not see.
 struct CommonErrors;
 
 impl Modify for CommonErrors {
@@ -59,11 +67,14 @@ impl Modify for CommonErrors {
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let names_things = path.contains('{');
+            let needs_credentials =
+                !matches!(path.as_str(), "/api/v1/openapi.json" | "/api/v1/login");
             let operations = [
                 &mut item.get,
                 &mut item.put,
                 &mut item.post,
                 &mut item.delete,
+                &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
@@ -72,12 +83,22 @@ impl Modify for CommonErrors {
                         .into()
                 });
                 responses.entry("403".into()).or_insert_with(|| {
-                    error("The request names a host this server does not answer to, or changes something from another site's page.")
+                    error("The caller's role is too low for this, or the request names a host this server does not answer to, or changes something from another site's page.")
                         .into()
                 });
+                if needs_credentials {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("Credentials are missing, malformed, unknown, expired or revoked (the message says which).")
+                            .into()
+                    });
+                    responses.entry("429".into()).or_insert_with(|| {
+                        error("This address failed to authenticate too often: try again after the Retry-After header's seconds.")
+                            .into()
+                    });
+                }
                 if names_things {
                     responses.entry("404".into()).or_insert_with(|| {
-                        error("A project, model, dataset, job or result named does not exist.")
+                        error("A project, model, dataset, job or result named does not exist, or is in a project the caller has no role on.")
                             .into()
                     });
                 }
@@ -91,7 +112,8 @@ impl Modify for CommonErrors {
 pub fn start_gateway(deps: Deps) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
-        .with_state(deps)
+        .with_state(deps.clone())
+        .merge(auth::routes::account_routes(deps))
 }
 
 /// Health, readiness and metrics: served by every process, whatever services it runs, so each

@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use sextant_api::{Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Task, dataset_key};
+use sextant_api::{
+    Dataset, DatasetRole, DatasetSummary, FeatureType, Project, Role, Task, dataset_key,
+};
 use sextant_data::{TableFormat, open_table};
 use sextant_model::{Feature, FeatureKind};
 use utoipa::ToSchema;
@@ -17,6 +19,7 @@ use utoipa::ToSchema;
 use super::forget_content;
 use super::upload::{self, check_name};
 use crate::Deps;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiMultipart, ApiPath, ApiResult};
 
 /// The multipart form of a dataset upload.
@@ -55,9 +58,11 @@ fn parse_role(text: Option<&String>) -> ApiResult<DatasetRole> {
               (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn upload_dataset(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
     ApiMultipart(multipart): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<Dataset>)> {
+    caller.require(&deps, &project, Role::Editor).await?;
     let project = deps.metastore.project(&project).await?;
     let upload = upload::receive(
         multipart,
@@ -272,8 +277,10 @@ fn check_label(task: Task, classes: Option<u32>, y: f64) -> Result<(), String> {
     params(("project" = String, Path)), responses((status = 200, body = Vec<Dataset>)))]
 pub async fn list_datasets(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Dataset>>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     deps.metastore.project(&project).await?;
     Ok(Json(deps.metastore.datasets(&project).await?))
 }
@@ -284,8 +291,10 @@ pub async fn list_datasets(
     responses((status = 200, body = Dataset), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_dataset(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, dataset)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Dataset>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     Ok(Json(deps.metastore.dataset(&project, &dataset).await?))
 }
 
@@ -296,8 +305,10 @@ pub async fn get_dataset(
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_dataset(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, dataset)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    caller.require(&deps, &project, Role::Editor).await?;
     let removed = deps.metastore.delete_dataset(&project, &dataset).await?;
     forget_content(&deps, &removed.sha256, &removed.artifact_key()).await;
     Ok(StatusCode::NO_CONTENT)

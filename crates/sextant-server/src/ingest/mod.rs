@@ -2,6 +2,7 @@
 //! validated against the project's schema, stored once per content).
 
 pub mod datasets;
+pub mod members;
 mod upload;
 
 use std::collections::HashSet;
@@ -16,7 +17,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use sextant_api::{
-    CreateProject, Model, ModelSummary, Project, ProjectSchema, Task, TreeSummary, model_key,
+    CreateProject, Member, Model, ModelSummary, Project, ProjectSchema, Role, Task, TreeSummary,
+    model_key,
 };
 use sextant_import::ModelFormat;
 use sextant_model::{FeatureKind, Link};
@@ -25,6 +27,7 @@ use utoipa::ToSchema;
 pub use upload::check_name;
 
 use crate::Deps;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiMultipart, ApiPath, ApiResult};
 
 /// Starts the ingest service: its routes, over the shared dependencies.
@@ -38,7 +41,18 @@ pub fn start_ingest(deps: Deps) -> Router {
     );
     Router::new()
         .route("/api/v1/projects", get(list_projects).post(create_project))
-        .route("/api/v1/projects/{project}", get(get_project))
+        .route(
+            "/api/v1/projects/{project}",
+            get(get_project).delete(members::delete_project),
+        )
+        .route(
+            "/api/v1/projects/{project}/members",
+            get(members::list_members),
+        )
+        .route(
+            "/api/v1/projects/{project}/members/{user}",
+            axum::routing::put(members::grant_role).delete(members::revoke_role),
+        )
         .route(
             "/api/v1/projects/{project}/models",
             get(list_models).post(upload_model.layer(upload_limit)),
@@ -137,6 +151,7 @@ fn check_schema(schema: &ProjectSchema) -> ApiResult<()> {
               (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_project(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiJson(request): ApiJson<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
     check_name("project", &request.name)?;
@@ -146,16 +161,35 @@ pub async fn create_project(
         schema: request.schema,
         created_at: Utc::now(),
     };
-    deps.metastore.create_project(&project).await?;
-    tracing::info!(project = %project.name, "project created");
+    // The creator owns the project (with authentication off there is no one to own it).
+    let owner = caller.token_id.map(|_| Member {
+        project: project.name.clone(),
+        user: caller.name().to_string(),
+        role: Role::Owner,
+        granted_at: project.created_at,
+        granted_by: None,
+    });
+    deps.metastore
+        .create_project(&project, owner.as_ref())
+        .await?;
+    deps.auth.forget(caller.name());
+    caller.concerns(&project.name);
+    tracing::info!(project = %project.name, owner = %caller.name(), "project created");
     Ok((StatusCode::CREATED, Json(project)))
 }
 
 /// Lists projects.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "ingest",
     responses((status = 200, body = Vec<Project>)))]
-pub async fn list_projects(State(deps): State<Deps>) -> ApiResult<Json<Vec<Project>>> {
-    Ok(Json(deps.metastore.projects().await?))
+pub async fn list_projects(
+    State(deps): State<Deps>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Project>>> {
+    let mut projects = deps.metastore.projects().await?;
+    if let Some(visible) = caller.visible_projects(&deps).await? {
+        projects.retain(|p| visible.contains(&p.name));
+    }
+    Ok(Json(projects))
 }
 
 /// One project.
@@ -164,8 +198,10 @@ pub async fn list_projects(State(deps): State<Deps>) -> ApiResult<Json<Vec<Proje
     responses((status = 200, body = Project), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_project(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
 ) -> ApiResult<Json<Project>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     Ok(Json(deps.metastore.project(&project).await?))
 }
 
@@ -194,9 +230,11 @@ pub struct ModelUpload {
               (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn upload_model(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
     ApiMultipart(multipart): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<Model>)> {
+    caller.require(&deps, &project, Role::Editor).await?;
     let project = deps.metastore.project(&project).await?;
     let upload = upload::receive(
         multipart,
@@ -347,8 +385,10 @@ fn check_model(project: &Project, model: &sextant_model::Model) -> ApiResult<()>
     params(("project" = String, Path)), responses((status = 200, body = Vec<Model>)))]
 pub async fn list_models(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Model>>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     deps.metastore.project(&project).await?;
     Ok(Json(deps.metastore.models(&project).await?))
 }
@@ -359,8 +399,10 @@ pub async fn list_models(
     responses((status = 200, body = Model), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_model(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Model>> {
+    caller.require(&deps, &project, Role::Viewer).await?;
     Ok(Json(deps.metastore.model(&project, &model).await?))
 }
 
@@ -371,8 +413,10 @@ pub async fn get_model(
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_model(
     State(deps): State<Deps>,
+    caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    caller.require(&deps, &project, Role::Editor).await?;
     let removed = deps.metastore.delete_model(&project, &model).await?;
     forget_content(&deps, &removed.sha256, &model_key(&removed.sha256)).await;
     Ok(StatusCode::NO_CONTENT)

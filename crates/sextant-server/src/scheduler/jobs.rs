@@ -14,6 +14,7 @@ use serde_json::json;
 use sextant_api::{
     ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
     JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, Project, Resources,
+    Role,
 };
 use sextant_store::{Metastore, sha256_hex};
 use uuid::Uuid;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 use sextant_analyzer::{analysis, shardable_kinds};
 
 use super::SchedulerState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
 /// How often an event stream looks at its job when no change notice comes (another process's
@@ -83,10 +85,12 @@ fn cache_key(spec: &JobSpec, project: &Project) -> String {
               (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_job(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
     ApiJson(request): ApiJson<CreateJob>,
 ) -> ApiResult<(StatusCode, Json<Job>)> {
     let deps = &state.deps;
+    caller.require(deps, &project, Role::Editor).await?;
     let project = deps.metastore.project(&project).await?;
     let options = check_options(&request, &project)?;
     let model = deps.metastore.model(&project.name, &request.model).await?;
@@ -242,13 +246,37 @@ fn listing_limit(query: &ListJobs) -> ApiResult<u32> {
     responses((status = 200, body = Vec<Job>)))]
 pub async fn list_jobs(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Vec<Job>>> {
     let limit = listing_limit(&query)?;
     let metastore = state.deps.metastore.as_ref();
-    Ok(Json(
-        present_all(metastore, metastore.jobs(None, limit).await?).await?,
-    ))
+    let jobs = match caller.visible_projects(&state.deps).await? {
+        None => metastore.jobs(None, limit).await?,
+        Some(projects) => metastore.jobs_in(&projects, limit).await?,
+    };
+    Ok(Json(present_all(metastore, jobs).await?))
+}
+
+/// A job the caller may act on with `need`: one in a project they have no role on answers
+/// 404, as a job that does not exist.
+async fn visible_job(
+    state: &SchedulerState,
+    caller: &Caller,
+    id: Uuid,
+    need: Role,
+) -> ApiResult<Job> {
+    let job = state.deps.metastore.job(id).await?;
+    let missing = || {
+        ApiError::from(sextant_store::StoreError::NotFound {
+            what: "job",
+            name: id.to_string(),
+        })
+    };
+    caller
+        .require_or(&state.deps, &job.project, need, missing)
+        .await?;
+    Ok(job)
 }
 
 /// Lists a project's recent jobs.
@@ -256,9 +284,11 @@ pub async fn list_jobs(
     params(("project" = String, Path), ListJobs), responses((status = 200, body = Vec<Job>)))]
 pub async fn list_project_jobs(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Vec<Job>>> {
+    caller.require(&state.deps, &project, Role::Viewer).await?;
     state.deps.metastore.project(&project).await?;
     let limit = listing_limit(&query)?;
     let metastore = state.deps.metastore.as_ref();
@@ -273,10 +303,11 @@ pub async fn list_project_jobs(
     responses((status = 200, body = Job), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_job(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Job>> {
-    let metastore = state.deps.metastore.as_ref();
-    Ok(Json(present(metastore, metastore.job(id).await?).await?))
+    let job = visible_job(&state, &caller, id, Role::Viewer).await?;
+    Ok(Json(present(state.deps.metastore.as_ref(), job).await?))
 }
 
 /// Cancels a job: a queued one never runs, a running one's analyzer is stopped.
@@ -286,10 +317,11 @@ pub async fn get_job(
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn cancel_job(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Job>> {
+    let job = visible_job(&state, &caller, id, Role::Editor).await?;
     let metastore = &state.deps.metastore;
-    let job = metastore.job(id).await?;
     if !metastore
         .finish(id, JobState::Cancelled, Some("cancelled on request"))
         .await?
@@ -315,9 +347,10 @@ pub async fn cancel_job(
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn job_events(
     State(state): State<SchedulerState>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    state.deps.metastore.job(id).await?;
+    visible_job(&state, &caller, id, Role::Viewer).await?;
     let changes = state.hub.subscribe();
     let start = (state, changes, String::new(), false);
     let stream =

@@ -223,14 +223,30 @@ pub(crate) fn launcher(unschedulable_timeout_seconds: u64) -> (KubernetesLaunche
     )
 }
 
-/// Expects the Job's creation, checks the object, answers as the API server does.
+/// Expects the Job's creation and then its token's Secret (owned by the Job, so deleted with
+/// it), checks both, answers as the API server does; returns the Job object.
 pub(crate) async fn expect_create(api: &mut ApiServer) -> Value {
     let seen = api.next().await;
     assert_eq!(seen.method, "POST");
     assert_eq!(seen.path, format!("/apis/batch/v1/namespaces/{NS}/jobs"));
-    seen.reply
-        .send_response(json_response(&fixture("job-created")));
-    seen.body
+    let created = fixture("job-created");
+    seen.reply.send_response(json_response(&created));
+    let job = seen.body;
+    let secret = api.next().await;
+    assert_eq!(secret.method, "POST");
+    assert_eq!(secret.path, format!("/api/v1/namespaces/{NS}/secrets"));
+    let name = &job["metadata"]["name"];
+    assert_eq!(&secret.body["metadata"]["name"], name);
+    assert_eq!(secret.body["stringData"]["token"], "secret-token");
+    assert_eq!(secret.body["immutable"], true);
+    let owner = &secret.body["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (&owner["kind"], &owner["name"], &owner["uid"]),
+        (&json!("Job"), name, &created["metadata"]["uid"]),
+        "{owner}"
+    );
+    secret.reply.send_response(json_response(&secret.body));
+    job
 }
 
 pub(crate) async fn launch(

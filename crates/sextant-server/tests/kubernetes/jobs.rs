@@ -63,10 +63,15 @@ async fn the_job_object_is_sized_labelled_and_locked_down() {
     assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
     assert_eq!(container["envFrom"][0]["secretRef"]["name"], "sextant-s3");
     let env = container["env"].as_array().unwrap();
+    let job_name = "sextant-analyzer-00000000-0000-4000-8000-000000000001-1";
     assert!(
-        env.contains(&json!({"name": "SEXTANT_JOB_TOKEN", "value": "secret-token"})),
-        "{env:?}"
+        env.contains(
+            &json!({"name": "SEXTANT_JOB_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": job_name, "key": "token", "optional": false}}})
+        ),
+        "the token comes from the job's Secret, never inline: {env:?}"
     );
+    assert!(!job.to_string().contains("secret-token"), "{job}");
     assert!(
         !env.iter()
             .any(|e| e["name"].as_str().unwrap().starts_with("AWS_")),

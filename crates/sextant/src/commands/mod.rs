@@ -2,6 +2,7 @@
 //! (`influences`, `predictions`, `importance`, `metrics`). Human tables by default, `--json` for
 //! scripts.
 
+mod accounts;
 mod data;
 mod job;
 mod model;
@@ -10,6 +11,9 @@ mod results;
 
 use clap::Args;
 
+pub use accounts::{
+    AuditArgs, LoginArgs, TokenCommand, UserCommand, audit, login, token, user, whoami,
+};
 pub use data::{DataCommand, data};
 pub use job::{JobCommand, job, wait_for};
 pub use model::{ModelCommand, model};
@@ -18,12 +22,37 @@ pub use results::{ResultArgs, importance, metrics, table_page};
 
 #[derive(Args)]
 pub struct ClientArgs {
-    /// The Sextant server.
-    #[arg(long, global = true, env = "SEXTANT_SERVER", default_value = sextant_client::DEFAULT_SERVER)]
-    pub server: String,
+    /// The Sextant server (default: the one `sextant login` saved, else http://127.0.0.1:8640).
+    #[arg(long, global = true, env = "SEXTANT_SERVER")]
+    pub server: Option<String>,
+    /// The API token (default: the one `sextant login` saved for the server).
+    #[arg(long, global = true, env = "SEXTANT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl ClientArgs {
+    /// The client these arguments name: the server and token given, else those saved by
+    /// `sextant login`.
+    pub fn client(&self) -> anyhow::Result<sextant_client::Client> {
+        let saved = crate::credentials::Credentials::load()?;
+        let server = self
+            .server
+            .clone()
+            .or_else(|| saved.default.clone())
+            .unwrap_or_else(|| sextant_client::DEFAULT_SERVER.to_string());
+        let client = sextant_client::Client::new(&server);
+        let token = self
+            .token
+            .clone()
+            .or_else(|| saved.token_for(&server).map(String::from));
+        Ok(match token {
+            Some(token) => client.with_token(token),
+            None => client,
+        })
+    }
 }
 
 pub(crate) fn print_json(value: &impl serde::Serialize) {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
-use sextant_api::{CreateProject, FeatureSpec, FeatureType, ProjectSchema, ScoreType, Task};
+use sextant_api::{CreateProject, FeatureSpec, FeatureType, ProjectSchema, Role, ScoreType, Task};
 use sextant_client::Client;
 
 use super::print_json;
@@ -20,6 +20,39 @@ pub enum ProjectCommand {
     List,
     /// Show a project's schema.
     Show { name: String },
+    /// Give a user a role on a project (owners).
+    Grant {
+        project: String,
+        user: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Take a user's role on a project away (owners).
+    Revoke { project: String, user: String },
+    /// List a project's members and their roles.
+    Members { project: String },
+    /// Delete a project with its models, datasets, jobs and results (owners).
+    Delete { project: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Reads everything in the project.
+    Viewer,
+    /// Also uploads, runs and cancels jobs, deletes models and datasets.
+    Editor,
+    /// Also grants and revokes roles and deletes the project.
+    Owner,
+}
+
+impl RoleArg {
+    fn role(self) -> Role {
+        match self {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Owner => Role::Owner,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -166,6 +199,56 @@ pub fn project(client: &Client, json_out: bool, command: ProjectCommand) -> Resu
                     project.schema.id.as_deref().unwrap_or("-")
                 );
                 print_table(&["FEATURE", "TYPE"], &rows);
+            }
+        }
+        ProjectCommand::Grant {
+            project,
+            user,
+            role,
+        } => {
+            let member = client.grant(&project, &user, role.role())?;
+            if json_out {
+                print_json(&member);
+            } else {
+                println!(
+                    "{} is now {} of project {}",
+                    member.user,
+                    member.role.as_str(),
+                    member.project
+                );
+            }
+        }
+        ProjectCommand::Revoke { project, user } => {
+            client.revoke(&project, &user)?;
+            if !json_out {
+                println!("{user} has no role on project {project} any more");
+            }
+        }
+        ProjectCommand::Members { project } => {
+            let members = client.members(&project)?;
+            if json_out {
+                print_json(&members);
+            } else {
+                let rows: Vec<Vec<String>> = members
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.user.clone(),
+                            m.role.as_str().to_string(),
+                            m.granted_at.format("%Y-%m-%d %H:%M").to_string(),
+                            m.granted_by.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                print_table(&["USER", "ROLE", "GRANTED", "BY"], &rows);
+            }
+        }
+        ProjectCommand::Delete { project } => {
+            let deleted = client.delete_project(&project)?;
+            if json_out {
+                print_json(&deleted);
+            } else {
+                println!("deleted project {}", deleted.name);
             }
         }
     }

@@ -202,11 +202,14 @@ fn a_second_scheduler_leaves_live_jobs_alone_and_takes_over_a_dead_ones() {
     let uri = crate::server::fresh_postgres_database();
     let shared = Server::temp_dir("shared-artifacts");
     let artifacts = format!("file://{}", shared.display());
+    let token_file = crate::server::bootstrap_token_file(&shared);
+    let token_file = token_file.to_str().unwrap();
     let common = [
         ("SEXTANT_METASTORE_URI", uri.as_str()),
         ("SEXTANT_ARTIFACTS_URI", artifacts.as_str()),
         ("SEXTANT_HEARTBEAT_TIMEOUT_SECONDS", "3"),
         ("SEXTANT_ANALYZER_FAULT", "slow"),
+        ("SEXTANT_BOOTSTRAP_TOKEN_FILE", token_file),
     ];
     let mut first = Server::start_fresh("scheduler-a", &common);
     demo_project(&first);

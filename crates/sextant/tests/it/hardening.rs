@@ -25,6 +25,10 @@ fn post_raw(server: &Server, path: &str, content_type: &str, body: Vec<u8>) -> (
     let mut answer = agent
         .post(format!("{}{path}", server.url))
         .header("Content-Type", content_type)
+        .header(
+            "Authorization",
+            format!("Bearer {}", server.token.as_deref().unwrap()),
+        )
         .send(&body[..])
         .unwrap();
     let status = answer.status().as_u16();
@@ -43,7 +47,8 @@ fn bodies_and_fields_are_bounded_and_errors_stay_short() {
     write!(
         stream,
         "POST /api/v1/projects HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{{\"name\": \"",
+         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{{\"name\": \"",
+        server.token.as_deref().unwrap(),
         2u64 << 30
     )
     .unwrap();
@@ -218,6 +223,9 @@ fn raw_request(
         "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if let Some(token) = &server.token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     for h in headers {
         head.push_str(h);
         head.push_str("\r\n");

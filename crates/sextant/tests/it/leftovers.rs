@@ -54,15 +54,11 @@ fn big_background(dir: &Path, mib: usize) -> PathBuf {
 /// Uploads `file` with the CLI in the background while `phase` files are looked for under the
 /// data folder; kills the server (SIGKILL) as soon as one appears. Returns what was left.
 fn kill_during(server: &mut Server, file: &Path, phase: fn(&str) -> bool) -> Vec<PathBuf> {
-    let (url, file) = (server.url.clone(), file.to_path_buf());
-    let upload = std::thread::spawn(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
-            .args(["data", "add", "credit"])
-            .arg(&file)
-            .args(["--name", "big", "--role", "background", "--server", &url])
-            .output()
-            .unwrap()
-    });
+    let mut command = server.cli_command(&["data", "add", "credit"]);
+    command
+        .arg(file)
+        .args(["--name", "big", "--role", "background"]);
+    let upload = std::thread::spawn(move || command.output().unwrap());
     let deadline = Instant::now() + MINUTE;
     let left = loop {
         let found = files(&server.data_dir, &phase);
@@ -119,7 +115,9 @@ fn leftovers_of_uploads_cut_short_are_swept_at_restart() {
     write!(
         stalled,
         "POST /api/v1/projects/credit/datasets HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {}\r\n\
          Content-Type: multipart/form-data; boundary=B\r\nContent-Length: {}\r\n\r\n{head}",
+        server.token.as_deref().unwrap(),
         100 << 20
     )
     .unwrap();

@@ -2,6 +2,7 @@
 //! compared with reference values produced by XGBoost, LightGBM and shap (tools/make_fixtures.py);
 //! and the platform (`sextant serve`, analyzer processes, the CLI client) over real HTTP.
 
+mod accounts;
 mod bad_input;
 mod conformance;
 mod container;

@@ -127,11 +127,14 @@ fn whole_flow_with_services_in_separate_processes() {
     let dir = Server::temp_dir("split");
     let metastore = crate::server::fresh_postgres_database();
     let s3 = crate::server::S3Prefix::fresh();
+    let token_file = crate::server::bootstrap_token_file(&dir);
+    let token_file = token_file.to_str().unwrap();
     let common = [
         ("SEXTANT_METASTORE_URI", metastore.as_str()),
         ("SEXTANT_ARTIFACTS_URI", s3.uri.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("SEXTANT_BOOTSTRAP_TOKEN_FILE", token_file),
     ];
     let start = |name: &str, extra: &[(&str, &str)]| {
         let data = dir.join(name);
@@ -149,6 +152,10 @@ fn whole_flow_with_services_in_separate_processes() {
             ("SEXTANT_PEER_SCHEDULER", &scheduler.url),
         ],
     );
+    // Each process checks credentials itself, also when reached past the gateway.
+    let anonymous = sextant_client::Client::new(&ingest.url);
+    let answer = anonymous.raw("GET", "/api/v1/projects", None).unwrap();
+    assert_eq!(answer.status, 401, "{}", answer.text);
     // Each process serves only its own routes.
     assert_eq!(ingest.get("/api/v1/jobs").unwrap().0, 404);
     assert_eq!(scheduler.get("/api/v1/projects").unwrap().0, 404);
@@ -403,14 +410,13 @@ pub(crate) fn influences_job(rows: u64) -> Value {
 #[test]
 fn a_cli_whose_reader_goes_away_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let server = Server::start_fresh("closed-pipe", &[]);
     demo_project(&server);
     run_job(&server, "predict", &[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(["job", "list", "credit", "--server", &server.url])
-        .env_remove("RUST_BACKTRACE")
+    let mut child = server
+        .cli_command(&["job", "list", "credit"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -14,11 +14,27 @@ use crate::support::Scratch;
 pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
-    /// The typed client of this server.
+    /// The typed client of this server, signed in as the first admin.
     pub client: Client,
+    /// The first admin's token (from the data directory's admin.token), when this server made
+    /// it.
+    pub token: Option<String>,
     child: Option<Child>,
     /// The data directory, when the server owns it.
     _scratch: Option<Scratch>,
+}
+
+/// Writes a fresh first-admin token to `dir/admin-bootstrap.token` for servers that share a
+/// metastore (as a Kubernetes Secret would hold it); answers the file.
+pub fn bootstrap_token_file(dir: &Path) -> PathBuf {
+    let token = format!(
+        "sxt_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let path = dir.join("admin-bootstrap.token");
+    std::fs::write(&path, token).unwrap();
+    path
 }
 
 fn free_port() -> u16 {
@@ -91,8 +107,9 @@ impl Server {
         configure(&mut command);
         let child = command.spawn().expect("sextant serve starts");
         let url = format!("http://127.0.0.1:{port}");
-        let server = Server {
+        let mut server = Server {
             client: Client::new(&url),
+            token: None,
             url,
             data_dir: data_dir.to_path_buf(),
             child: Some(child),
@@ -101,7 +118,27 @@ impl Server {
         wait_until("the server to be ready", Duration::from_secs(30), || {
             server.client.ready()
         });
+        // The first admin's token: written to the data folder, or (servers sharing a
+        // metastore) given to every process in a bootstrap token file.
+        let given = env
+            .iter()
+            .find(|(k, _)| *k == "SEXTANT_BOOTSTRAP_TOKEN_FILE")
+            .map(|(_, v)| PathBuf::from(v));
+        let files = [Some(data_dir.join("admin.token")), given];
+        if let Some(token) = files
+            .into_iter()
+            .flatten()
+            .find_map(|f| std::fs::read_to_string(f).ok())
+        {
+            server.sign_in(token.trim());
+        }
         server
+    }
+
+    /// Makes the helpers (client, CLI, raw calls) use `token`.
+    pub fn sign_in(&mut self, token: &str) {
+        self.token = Some(token.to_string());
+        self.client = Client::new(&self.url).with_token(token);
     }
 
     /// Starts `sextant serve` on a fresh data directory that lives as long as the server.
@@ -156,12 +193,25 @@ impl Server {
         self.call("DELETE", path, None).unwrap()
     }
 
-    /// Runs the CLI against this server.
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_sextant"))
+    /// The CLI as a command against this server, signed in as the server's admin (never with
+    /// the machine's own saved credentials).
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+        command
             .args(args)
             .args(["--server", &self.url])
             .env_remove("RUST_BACKTRACE")
+            .env_remove("SEXTANT_TOKEN")
+            .env("XDG_CONFIG_HOME", self.data_dir.join("cli-config"));
+        if let Some(token) = &self.token {
+            command.env("SEXTANT_TOKEN", token);
+        }
+        command
+    }
+
+    /// Runs the CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_command(args)
             .output()
             .expect("the sextant binary runs")
     }

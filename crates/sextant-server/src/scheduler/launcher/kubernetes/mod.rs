@@ -5,7 +5,8 @@
 //! a while after it finishes. A sharded job is an Indexed Job. The scheduler follows the Job and
 //! its pods with watches ([`follow`]): a pod that stays unschedulable fails the job with the
 //! scheduler's message (the missing resource), an `OOMKilled` container fails it as out of
-//! memory, and a Job deleted by someone else cancels it. After a restart the scheduler adopts
+//! memory, and a Job deleted by someone else cancels it. The job's token is in a Secret of its
+//! own that the Job owns, so it goes with the Job. After a restart the scheduler adopts
 //! Jobs still running, found by label; one scheduler leads at a time ([`lease`]).
 
 mod follow;
@@ -22,12 +23,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvFromSource, EnvVar, Pod, PodSecurityContext,
-    PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretEnvSource,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, Pod,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, Secret,
+    SecretEnvSource, SecretKeySelector, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use sextant_store::JobExecution;
 use uuid::Uuid;
@@ -43,6 +44,8 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 pub const JOB_LABEL: &str = "sextant.io/job";
 /// The label naming the attempt.
 pub const ATTEMPT_LABEL: &str = "sextant.io/attempt";
+/// The key of the token in an analyzer's Secret.
+pub const TOKEN_KEY: &str = "token";
 /// The user analyzers run as (the image's `sextant` user).
 const ANALYZER_UID: i64 = 10001;
 
@@ -83,11 +86,9 @@ impl KubernetesLauncher {
         format!("sextant-analyzer-{job_id}-{attempt}")
     }
 
-    /// The Job that runs one analyzer.
-    pub fn job_object(&self, request: &LaunchRequest) -> Job {
-        let c = &self.config;
-        let sizing = request.sizing;
-        let labels = BTreeMap::from([
+    /// The labels of an attempt's Job, its pods and its Secret.
+    fn labels(request: &LaunchRequest) -> BTreeMap<String, String> {
+        BTreeMap::from([
             ("app.kubernetes.io/name".to_string(), "sextant".to_string()),
             (
                 "app.kubernetes.io/component".to_string(),
@@ -95,7 +96,14 @@ impl KubernetesLauncher {
             ),
             (JOB_LABEL.to_string(), request.job_id.to_string()),
             (ATTEMPT_LABEL.to_string(), request.attempt.to_string()),
-        ]);
+        ])
+    }
+
+    /// The Job that runs one analyzer.
+    pub fn job_object(&self, request: &LaunchRequest) -> Job {
+        let c = &self.config;
+        let sizing = request.sizing;
+        let labels = Self::labels(request);
         let cpu = Quantity(format!("{}m", sizing.cpu_millis));
         let memory = Quantity(format!("{}Mi", sizing.memory_mib));
         // Requests equal limits: the analyzer gets what it was sized for, no more, and the node
@@ -114,9 +122,17 @@ impl KubernetesLauncher {
             })
             .collect();
         env.extend([
+            // The job's token is in its own Secret, never in the Job's spec.
             EnvVar {
                 name: "SEXTANT_JOB_TOKEN".into(),
-                value: Some(request.token.clone()),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: Self::job_name(request.job_id, request.attempt),
+                        key: TOKEN_KEY.into(),
+                        optional: Some(false),
+                    }),
+                    ..EnvVarSource::default()
+                }),
                 ..EnvVar::default()
             },
             EnvVar {
@@ -232,6 +248,35 @@ impl KubernetesLauncher {
         }
     }
 
+    /// The Secret that holds an attempt's token, owned by its Job: Kubernetes deletes it with the
+    /// Job (after the Job's TTL, or when the scheduler deletes it).
+    pub fn token_secret(request: &LaunchRequest, job: &Job) -> Secret {
+        let name = Self::job_name(request.job_id, request.attempt);
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: job.metadata.namespace.clone(),
+                labels: Some(Self::labels(request)),
+                owner_references: Some(vec![OwnerReference {
+                    api_version: "batch/v1".into(),
+                    kind: "Job".into(),
+                    name,
+                    uid: job.metadata.uid.clone().unwrap_or_default(),
+                    block_owner_deletion: Some(false),
+                    controller: Some(false),
+                }]),
+                ..ObjectMeta::default()
+            },
+            string_data: Some(BTreeMap::from([(
+                TOKEN_KEY.to_string(),
+                request.token.clone(),
+            )])),
+            type_: Some("Opaque".into()),
+            immutable: Some(true),
+            ..Secret::default()
+        }
+    }
+
     /// Starts following the pods of a Job; the analyzer ends when they do.
     fn follow(
         &self,
@@ -295,10 +340,21 @@ impl Launcher for KubernetesLauncher {
     async fn launch(&self, request: &LaunchRequest) -> Result<Box<dyn Analyzer>, String> {
         let job = self.job_object(request);
         let name = job.metadata.name.clone().unwrap_or_default();
-        self.jobs()
+        let created = self
+            .jobs()
             .create(&PostParams::default(), &job)
             .await
             .map_err(|e| format!("cannot create Job {name}: {e}"))?;
+        // The Secret comes second so that it can name the Job as its owner; the pod waits for it
+        // (the kubelet retries a missing Secret).
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.config.namespace);
+        let secret = Self::token_secret(request, &created);
+        if let Err(e) = secrets.create(&PostParams::default(), &secret).await {
+            delete_job(&self.jobs(), &name).await;
+            return Err(format!(
+                "cannot create Secret {name} for the job's token: {e}"
+            ));
+        }
         Ok(Box::new(self.follow(
             name,
             request.job_id,
