@@ -49,6 +49,55 @@ pub struct ResultQuery {
     pub limit: Option<u64>,
 }
 
+/// Which result to fetch whole (the query of the table endpoints): a [`ResultQuery`] without a
+/// page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TableQuery {
+    /// The dataset the result was computed on.
+    pub dataset: String,
+    /// For influences: `path-dependent` or `interventional` (default: interventional when
+    /// `background` is given, else path-dependent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<InfluenceMethod>,
+    /// For interventional influences: the background dataset (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+    /// A result over the first N rows only (default: the result over the whole dataset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1)]
+    pub rows: Option<u64>,
+    /// For predictions: the classification threshold the result used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
+    pub threshold: Option<f64>,
+    /// The result of this job; the other filters then do not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Uuid>,
+}
+
+impl From<TableQuery> for ResultQuery {
+    fn from(q: TableQuery) -> ResultQuery {
+        ResultQuery {
+            dataset: q.dataset,
+            method: q.method,
+            background: q.background,
+            rows: q.rows,
+            threshold: q.threshold,
+            job: q.job,
+            offset: None,
+            limit: None,
+        }
+    }
+}
+
+/// The media type of a whole result table.
+pub const PARQUET_MEDIA_TYPE: &str = "application/vnd.apache.parquet";
+
+/// The header that names the job whose result a whole table is.
+pub const SOURCE_JOB_HEADER: &str = "x-sextant-job";
+
 /// Where a result came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Provenance {

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sextant_api::{
     CreateJob, CreateProject, Dataset, DatasetRole, ImportanceReport, Job, MetricsReport, Model,
-    Project, ResultQuery, TablePage,
+    Project, ResultQuery, TablePage, TableQuery,
 };
 
 pub use analyzer::{SchedulerLink, ShardOf};
@@ -429,6 +429,64 @@ impl Client {
         query: &ResultQuery,
     ) -> ClientResult<MetricsReport> {
         self.get(&Self::result_path(project, model, "metrics", query))
+    }
+
+    /// The whole table of a result (`what`: `influences` or `predictions`), streamed into the
+    /// Parquet file `dest` (written aside and renamed, so `dest` is never half-written); answers
+    /// the id of the job whose result it is.
+    pub fn table(
+        &self,
+        project: &str,
+        model: &str,
+        what: &str,
+        query: &TableQuery,
+        dest: &Path,
+    ) -> ClientResult<uuid::Uuid> {
+        let mut path = format!(
+            "/api/v1/projects/{project}/models/{model}/{what}/table?dataset={}",
+            query.dataset
+        );
+        let options = [
+            ("method", query.method.map(|m| m.as_str().to_string())),
+            ("background", query.background.clone()),
+            ("rows", query.rows.map(|r| r.to_string())),
+            ("threshold", query.threshold.map(|t| t.to_string())),
+            ("job", query.job.map(|j| j.to_string())),
+        ];
+        for (name, value) in options {
+            if let Some(value) = value {
+                path.push_str(&format!("&{name}={value}"));
+            }
+        }
+        let response = self
+            .get_request(&path)
+            .call()
+            .map_err(|e| ClientError::unreachable(&self.base, e))?;
+        let status = response.status().as_u16();
+        let job = response
+            .headers()
+            .get(sextant_api::SOURCE_JOB_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let mut body = response.into_body();
+        if status != 200 {
+            let text = body.read_to_string().unwrap_or_default();
+            return Err(ClientError::from_answer(status, &text));
+        }
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let aside = dest.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let written = std::fs::File::create(&aside).and_then(|mut file| {
+            std::io::copy(&mut body.as_reader(), &mut file)?;
+            file.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&aside, dest)) {
+            let _ = std::fs::remove_file(&aside);
+            return Err(ClientError::Read(format!("{}: {e}", dest.display())));
+        }
+        job.ok_or_else(|| ClientError::Decode("the answer names no job".into()))
     }
 
     /// Sends a multipart form: text fields, then the file (streamed, not read into memory).

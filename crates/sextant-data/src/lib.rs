@@ -15,7 +15,7 @@ mod parquet_input;
 use std::path::Path;
 
 pub use error::DataError;
-pub use output::TableWriter;
+pub use output::{TableWriter, output_properties};
 use sextant_model::Feature;
 
 /// A block of consecutive rows, row-major, in the model's feature order.

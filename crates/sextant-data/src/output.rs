@@ -37,6 +37,24 @@ pub struct TableWriter {
     line: String,
 }
 
+/// How result tables are written to Parquet (also when the parts of a sharded result are
+/// joined into one file).
+pub fn output_properties() -> WriterProperties {
+    WriterProperties::builder()
+        // Results are read a page at a time: Snappy's decompression needs no context (zstd built
+        // one per column and page, most of a page's cost), and without a dictionary (floats
+        // rarely repeat) a page reads no more than its own bytes.
+        .set_compression(Compression::SNAPPY)
+        .set_dictionary_enabled(false)
+        // The writer holds a whole row group in memory: keep groups small enough that memory
+        // stays bounded whatever the number of rows.
+        .set_max_row_group_row_count(Some(OUTPUT_ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(OUTPUT_PAGE_ROWS)
+        .set_write_batch_size(OUTPUT_PAGE_ROWS)
+        .set_offset_index_disabled(false)
+        .build()
+}
+
 impl TableWriter {
     /// Starts a table at `path` (`-` for CSV on standard output; else the extension picks CSV or
     /// Parquet). Nothing appears at `path` until [`TableWriter::finish`].
@@ -75,25 +93,10 @@ impl TableWriter {
                     .map(|c| Field::new(c, DataType::Float64, true))
                     .collect();
                 let schema = Arc::new(Schema::new(fields));
-                let props = WriterProperties::builder()
-                    // Results are read a page at a time: Snappy's decompression needs no context
-                    // (zstd built one per column and page, most of a page's cost), and without a
-                    // dictionary (floats rarely repeat) a page reads no more than its own bytes.
-                    .set_compression(Compression::SNAPPY)
-                    .set_dictionary_enabled(false)
-                    // The writer holds a whole row group in memory: keep groups small enough
-                    // that memory stays bounded whatever the number of rows.
-                    .set_max_row_group_row_count(Some(OUTPUT_ROW_GROUP_ROWS))
-                    .set_data_page_row_count_limit(OUTPUT_PAGE_ROWS)
-                    .set_write_batch_size(OUTPUT_PAGE_ROWS)
-                    .set_offset_index_disabled(false)
-                    .build();
-                let writer =
-                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
-                        DataError::Parquet {
-                            path: display.clone(),
-                            message: e.to_string(),
-                        }
+                let writer = ArrowWriter::try_new(file, schema.clone(), Some(output_properties()))
+                    .map_err(|e| DataError::Parquet {
+                        path: display.clone(),
+                        message: e.to_string(),
                     })?;
                 Sink::Parquet(writer, schema)
             }

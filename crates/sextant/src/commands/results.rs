@@ -1,7 +1,7 @@
 //! The results of jobs: pages of `influences` and `predictions`, `importance`, `metrics`.
 
 use clap::Args;
-use sextant_api::ResultQuery;
+use sextant_api::{ResultQuery, TableQuery};
 use sextant_client::Client;
 
 use super::job::MethodArg;
@@ -37,18 +37,67 @@ pub struct ResultArgs {
     /// Rows.
     #[arg(long, default_value_t = 20)]
     limit: u64,
+    /// Write the whole table (every row) to this Parquet file instead of printing a page
+    /// (`influences` and `predictions`).
+    #[arg(long)]
+    output: Option<std::path::PathBuf>,
 }
 
-fn result_query(args: &ResultArgs, paged: bool) -> ResultQuery {
-    ResultQuery {
+/// Refuses `--output` where there is no table to write.
+fn no_output(args: &ResultArgs, what: &str) -> Result<(), Failure> {
+    match &args.output {
+        Some(_) => Err(Failure::Input(anyhow::anyhow!(
+            "--output writes a whole table: {what} is a document (print it with --json)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Writes a whole result table to the `--output` Parquet file.
+fn whole_table(
+    client: &Client,
+    json_out: bool,
+    what: &str,
+    args: &ResultArgs,
+    output: &std::path::Path,
+) -> Result<(), Failure> {
+    if output.extension().is_none_or(|e| e != "parquet") {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "{}: the whole table is written as Parquet: name a .parquet file",
+            output.display()
+        )));
+    }
+    let job = client.table(&args.project, &args.model, what, &table_query(args), output)?;
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    if json_out {
+        super::print_json(&serde_json::json!({
+            "path": output, "job": job, "bytes": bytes
+        }));
+    } else {
+        println!(
+            "wrote the {what} of job {job} to {} ({bytes} bytes)",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+fn table_query(args: &ResultArgs) -> TableQuery {
+    TableQuery {
         dataset: args.dataset.clone(),
         method: args.method.map(MethodArg::method),
         background: args.background.clone(),
         rows: args.rows,
         threshold: args.threshold,
         job: args.job,
+    }
+}
+
+fn result_query(args: &ResultArgs, paged: bool) -> ResultQuery {
+    ResultQuery {
         offset: paged.then_some(args.offset),
         limit: paged.then_some(args.limit),
+        ..table_query(args).into()
     }
 }
 
@@ -59,6 +108,9 @@ pub fn table_page(
     what: &str,
     args: ResultArgs,
 ) -> Result<(), Failure> {
+    if let Some(output) = &args.output {
+        return whole_table(client, json_out, what, &args, output);
+    }
     let query = result_query(&args, true);
     let page = match what {
         "influences" => client.influences(&args.project, &args.model, &query)?,
@@ -91,6 +143,7 @@ pub fn table_page(
 }
 
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+    no_output(&args, "importance")?;
     let doc = client.importance(&args.project, &args.model, &result_query(&args, false))?;
     if json_out {
         print_json_sorted(&doc)?;
@@ -101,6 +154,7 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 }
 
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
+    no_output(&args, "metrics")?;
     let doc = client.metrics(&args.project, &args.model, &result_query(&args, false))?;
     if json_out {
         print_json_sorted(&doc)?;

@@ -137,9 +137,15 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
                 .replace("{dataset}", "applicants")
                 .replace("{user}", "viewer")
                 .replace("{id}", id);
-            if ["predictions", "influences", "importance", "metrics"]
-                .iter()
-                .any(|r| route.ends_with(r))
+            if [
+                "predictions",
+                "influences",
+                "importance",
+                "metrics",
+                "table",
+            ]
+            .iter()
+            .any(|r| route.ends_with(r))
             {
                 path.push_str("?dataset=applicants");
             }

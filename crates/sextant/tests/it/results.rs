@@ -197,6 +197,30 @@ fn a_sharded_job_equals_the_whole() {
         }
     }
     assert_eq!(seen, 1000);
+    // The whole table: the parts joined in row order, equal to the reference.
+    let file = dir.join("whole.parquet");
+    server.cli_ok(&[
+        "influences",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    let whole = Table::read_parquet(&file);
+    assert_eq!(whole.rows.len(), 1000);
+    for (r, row) in whole.rows.iter().enumerate() {
+        assert_eq!(row[0], r as f64, "rows in order across parts");
+        for (j, name) in expected.columns.iter().enumerate() {
+            let got = row[whole.columns.iter().position(|c| c == name).unwrap()];
+            assert!(
+                (got - expected.rows[r][j]).abs() < 1e-12,
+                "row {r} {name}: {got}"
+            );
+        }
+    }
     // Importance over the parts equals mean |φ| over all rows.
     let importance =
         server.get_ok("/api/v1/projects/credit/models/xgb/importance?dataset=applicants");
@@ -298,4 +322,113 @@ fn results_are_chosen_by_what_the_query_names() {
             .contains("interventional"),
         "{body}"
     );
+}
+
+/// A whole table (`--output FILE.parquet`, `GET …/table`) holds exactly what its pages hold,
+/// every row, and names the job it comes from.
+#[test]
+fn a_whole_table_equals_its_pages() {
+    let dir = Server::temp_dir("whole-table");
+    let server = Server::start(&dir, &[]);
+    demo_project(&server);
+    let influences = run_job(&server, "influences", &[]);
+    run_job(&server, "predict", &[]);
+    for what in ["influences", "predictions"] {
+        let page = server.get_ok(&format!(
+            "/api/v1/projects/credit/models/xgb/{what}?dataset=applicants&limit=10000"
+        ));
+        let file = dir.join(format!("{what}.parquet"));
+        let said = json_out(&server.cli_ok(&[
+            what,
+            "credit",
+            "--model",
+            "xgb",
+            "--dataset",
+            "applicants",
+            "--output",
+            file.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(said["job"], page["source"]["job"]);
+        let whole = Table::read_parquet(&file);
+        let columns: Vec<String> = page["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(whole.columns, columns);
+        let rows = page["rows"].as_array().unwrap();
+        assert_eq!(whole.rows.len(), rows.len());
+        assert_eq!(rows.len(), 1000);
+        for (got, want) in whole.rows.iter().zip(rows) {
+            for (g, w) in got.iter().zip(want.as_array().unwrap()) {
+                // serde_json without `float_roundtrip` may read a shortest-form float one ulp
+                // off; the Parquet values are the stored ones.
+                match w.as_f64() {
+                    Some(w) => assert!((g - w).abs() <= 1e-15 * w.abs().max(1.0), "{g} vs {w}"),
+                    None => assert!(g.is_nan()),
+                }
+            }
+        }
+    }
+    assert_eq!(
+        influences["id"],
+        json_out(&server.cli_ok(&[
+            "influences",
+            "credit",
+            "--model",
+            "xgb",
+            "--dataset",
+            "applicants",
+            "--output",
+            dir.join("again.parquet").to_str().unwrap(),
+            "--json",
+        ]))["job"]
+    );
+    // What is not a table, or not Parquet, is refused before anything is written.
+    let out = server.cli(&[
+        "importance",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--output",
+        "x.parquet",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("importance is a document"));
+    let out = server.cli(&[
+        "influences",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--output",
+        "x.csv",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("name a .parquet file"));
+    // No result: the same 404 as a page's, and no file.
+    let missing = dir.join("missing.parquet");
+    let out = server.cli(&[
+        "influences",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--method",
+        "interventional",
+        "--output",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no influences (interventional)"));
+    assert!(!missing.exists());
+    let (status, _) = server
+        .get("/api/v1/projects/credit/models/xgb/influences/table?dataset=applicants&offset=3")
+        .unwrap();
+    assert_eq!(status, 400, "a table has no pages");
 }

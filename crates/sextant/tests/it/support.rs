@@ -41,6 +41,43 @@ pub struct Table {
 }
 
 impl Table {
+    /// A Parquet file of Float64 columns (a result table); nulls read as NaN.
+    pub fn read_parquet(path: &Path) -> Table {
+        use arrow_array::{Array, Float64Array};
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut table = Table {
+            columns: Vec::new(),
+            rows: Vec::new(),
+        };
+        for batch in reader {
+            let batch = batch.unwrap();
+            table.columns = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let arrays: Vec<&Float64Array> = batch
+                .columns()
+                .iter()
+                .map(|c| c.as_any().downcast_ref::<Float64Array>().unwrap())
+                .collect();
+            for r in 0..batch.num_rows() {
+                table.rows.push(
+                    arrays
+                        .iter()
+                        .map(|a| if a.is_null(r) { f64::NAN } else { a.value(r) })
+                        .collect(),
+                );
+            }
+        }
+        table
+    }
+
     pub fn read(path: &Path) -> Table {
         let mut reader =
             csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

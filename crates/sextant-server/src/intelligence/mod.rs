@@ -1,5 +1,5 @@
 //! The intelligence service: answers questions from stored results (predictions and influences
-//! paged by row, global importance, metrics). It computes nothing heavy: a page reads the rows
+//! paged by row or whole as Parquet ([`tables`]), global importance, metrics). It computes nothing heavy: a page reads the rows
 //! it needs from the Parquet tables of the parts it overlaps (local copies, fetched once from the
 //! artifact store into the scratch directory), and a document is read as stored.
 
@@ -25,6 +25,10 @@ use sextant_api::{
     ResultQuery, Role, StoredResult, TablePage, TablePart,
 };
 
+pub mod tables;
+
+use tables::{influences_table, predictions_table};
+
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
@@ -39,6 +43,14 @@ pub fn start_intelligence(deps: Deps) -> Router {
         .route(
             "/api/v1/projects/{project}/models/{model}/influences",
             get(influences),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/predictions/table",
+            get(predictions_table),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/influences/table",
+            get(influences_table),
         )
         .route(
             "/api/v1/projects/{project}/models/{model}/importance",
