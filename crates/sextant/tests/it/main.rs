@@ -12,6 +12,7 @@ mod jobs;
 mod leftovers;
 mod outputs;
 mod platform;
+mod python_sdk;
 mod quickstart;
 mod reference;
 mod results;

@@ -1,0 +1,555 @@
+"""The client: a connection to a Sextant server, its projects, and their jobs and results."""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import httpx
+import pandas as pd
+
+from . import errors
+
+DEFAULT_SERVER = "http://127.0.0.1:8640"
+
+PathLike = Union[str, "os.PathLike[str]"]  # noqa: UP007 (a runtime alias: Python 3.9)
+
+
+def _credentials_file() -> Path | None:
+    base = os.environ.get("XDG_CONFIG_HOME") or (
+        os.path.join(os.environ["HOME"], ".config") if os.environ.get("HOME") else None
+    )
+    return Path(base, "sextant", "credentials.toml") if base else None
+
+
+def _saved_credentials() -> dict[str, Any]:
+    """What ``sextant login`` saved: ``{"default": url, "servers": {url: {"token": …}}}``."""
+    path = _credentials_file()
+    if path is None or not path.exists():
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9 and 3.10
+        import tomli as tomllib
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def connect(url: str | None = None, token: str | None = None, timeout: float = 300.0) -> Sextant:
+    """Connects to a Sextant server.
+
+    ``url`` defaults to ``SEXTANT_SERVER``, then the server ``sextant login`` saved, then
+    ``http://127.0.0.1:8640``; ``token`` to ``SEXTANT_TOKEN``, then the token saved for that
+    server. The token is checked at once: a wrong one raises :class:`sextant.Unauthorized`.
+    """
+    saved = _saved_credentials()
+    url = (
+        url or os.environ.get("SEXTANT_SERVER") or saved.get("default") or DEFAULT_SERVER
+    ).rstrip("/")
+    if token is None:
+        token = os.environ.get("SEXTANT_TOKEN") or (
+            saved.get("servers", {}).get(url, {}).get("token")
+        )
+    client = Sextant(url, token, timeout)
+    client.whoami()
+    return client
+
+
+def _table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Sextant:
+    """A connection to one Sextant server (made by :func:`connect`)."""
+
+    def __init__(self, url: str, token: str | None, timeout: float = 300.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Sextant({self.url!r})"
+
+    def close(self) -> None:
+        """Closes the connection."""
+        self._http.close()
+
+    def __enter__(self) -> Sextant:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            answer = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as e:
+            raise errors.Unreachable(f"cannot reach the Sextant server at {self.url}: {e}") from e
+        if answer.status_code >= 400:
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            raise errors.from_answer(answer.status_code, body, answer.text)
+        return answer
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self._send(method, path, **kwargs)
+        return answer.json() if answer.content else None
+
+    # -- the server ---------------------------------------------------------------------------
+
+    def whoami(self) -> dict[str, Any]:
+        """The caller (``user``) and their roles (``roles``)."""
+        return self._json("GET", "/api/v1/me")
+
+    def projects(self) -> list[Project]:
+        """The projects the caller may see."""
+        return [Project(self, p) for p in self._json("GET", "/api/v1/projects")]
+
+    def project(self, name: str) -> Project:
+        """One project (:class:`sextant.NotFound` if it does not exist for the caller)."""
+        return Project(self, self._json("GET", f"/api/v1/projects/{name}"))
+
+    def create_project(
+        self,
+        name: str,
+        task: str = "binary",
+        features: None | Sequence[str] | Mapping[str, str] | pd.DataFrame = None,
+        label: str | None = None,
+        id: str | None = None,
+        classes: int | None = None,
+        score_type: str | None = None,
+    ) -> Project:
+        """Creates a project; the caller owns it.
+
+        ``features``: a list of names (numeric features), a mapping of name to ``"numeric"`` or
+        ``"categorical"``, or a DataFrame whose columns (but ``label`` and ``id``) become the
+        features (categorical where the column holds text or categories).
+        """
+        if features is None:
+            raise errors.BadRequest("give the features: a list of names, a mapping or a DataFrame")
+        if isinstance(features, pd.DataFrame):
+            spec = [
+                {
+                    "name": str(c),
+                    "type": "numeric"
+                    if pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+                    else "categorical",
+                }
+                for c, t in features.dtypes.items()
+                if c not in (label, id)
+            ]
+        elif isinstance(features, Mapping):
+            spec = [{"name": n, "type": t} for n, t in features.items()]
+        else:
+            spec = [{"name": n, "type": "numeric"} for n in features]
+        schema: dict[str, Any] = {
+            "features": spec,
+            "task": task,
+            "score_type": score_type or ("raw" if task == "regression" else "probability"),
+        }
+        if label is not None:
+            schema["label"] = label
+        if id is not None:
+            schema["id"] = id
+        if classes is not None:
+            schema["classes"] = classes
+        body = {"name": name, "schema": schema}
+        return Project(self, self._json("POST", "/api/v1/projects", json=body))
+
+    def jobs(self, limit: int = 50) -> list[Job]:
+        """Recent jobs of every project the caller may see, newest first."""
+        return [Job(self, j) for j in self._json("GET", "/api/v1/jobs", params={"limit": limit})]
+
+    def job(self, id: str) -> Job:
+        """One job, by id."""
+        return Job(self, self._json("GET", f"/api/v1/jobs/{id}"))
+
+
+def _save_model(model: Any, folder: str) -> str:
+    """A model object saved to a file the server reads: XGBoost as JSON, LightGBM as text."""
+    booster = model
+    if hasattr(model, "get_booster"):  # xgboost's scikit-learn models
+        booster = model.get_booster()
+    elif hasattr(model, "booster_"):  # lightgbm's scikit-learn models
+        booster = model.booster_
+    kind = type(booster).__module__.split(".")[0]
+    if kind == "xgboost":
+        path = os.path.join(folder, "model.json")
+        booster.save_model(path)
+        return path
+    if kind == "lightgbm":
+        path = os.path.join(folder, "model.txt")
+        booster.save_model(path)
+        return path
+    raise errors.BadRequest(
+        f"cannot send a {type(model).__name__}: give a file path, or an XGBoost or LightGBM model"
+    )
+
+
+class Project:
+    """A project: its schema, models, datasets, jobs and results."""
+
+    def __init__(self, client: Sextant, doc: dict[str, Any]) -> None:
+        self._client = client
+        self.name: str = doc["name"]
+        self.schema: dict[str, Any] = doc["schema"]
+        self.created_at: str = doc.get("created_at", "")
+
+    def __repr__(self) -> str:
+        return f"Project({self.name!r}, task={self.schema['task']!r})"
+
+    def _repr_html_(self) -> str:
+        features = ", ".join(f["name"] for f in self.schema["features"])
+        return _table_html(
+            ["project", "task", "label", "id", "features"],
+            [
+                [
+                    self.name,
+                    self.schema["task"],
+                    self.schema.get("label") or "-",
+                    self.schema.get("id") or "-",
+                    features,
+                ]
+            ],
+        )
+
+    @property
+    def _path(self) -> str:
+        return f"/api/v1/projects/{self.name}"
+
+    def models(self) -> Listing:
+        """The project's models."""
+        return Listing("model", self._client._json("GET", f"{self._path}/models"))
+
+    def datasets(self) -> Listing:
+        """The project's datasets."""
+        return Listing("dataset", self._client._json("GET", f"{self._path}/datasets"))
+
+    def jobs(self, limit: int = 50) -> list[Job]:
+        """The project's recent jobs, newest first."""
+        docs = self._client._json("GET", f"{self._path}/jobs", params={"limit": limit})
+        return [Job(self._client, j) for j in docs]
+
+    def _upload(self, what: str, fields: dict[str, str], path: str) -> dict[str, Any]:
+        with open(path, "rb") as f:
+            files = {"file": (os.path.basename(path), f, "application/octet-stream")}
+            return self._client._json("POST", f"{self._path}/{what}", data=fields, files=files)
+
+    def add_model(self, name: str, model: Any, format: str | None = None) -> dict[str, Any]:
+        """Uploads a model: a file path (XGBoost JSON, LightGBM text), or an in-memory XGBoost or
+        LightGBM model (``Booster``, ``XGBClassifier``, ``LGBMClassifier``, …). It is checked
+        against the project's schema (:class:`sextant.InvalidInput` names what does not fit)."""
+        fields = {"name": name}
+        if format:
+            fields["format"] = format
+        if isinstance(model, (str, os.PathLike)):
+            return self._upload("models", fields, os.fspath(model))
+        with tempfile.TemporaryDirectory() as folder:
+            return self._upload("models", fields, _save_model(model, folder))
+
+    def add_data(
+        self,
+        name: str,
+        data: pd.DataFrame | PathLike,
+        role: str = "test",
+        label: str | None = None,
+    ) -> dict[str, Any]:
+        """Uploads a dataset: a DataFrame (sent as Parquet) or a CSV or Parquet file. ``role`` is
+        train, test, production, background or custom; ``label`` (optional) must be the
+        project's label column, and the data must then hold it."""
+        if label is not None and label != self.schema.get("label"):
+            raise errors.InvalidInput(
+                f"project {self.name!r} has label {self.schema.get('label')!r}, not {label!r}"
+            )
+        if label is not None and isinstance(data, pd.DataFrame) and label not in data.columns:
+            raise errors.InvalidInput(f"the data has no column {label!r} (the label)")
+        fields = {"name": name, "role": role}
+        if not isinstance(data, pd.DataFrame):
+            return self._upload("datasets", fields, os.fspath(data))
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, f"{name}.parquet")
+            data.to_parquet(path, index=False)
+            return self._upload("datasets", fields, path)
+
+    def _run(self, body: dict[str, Any], wait: bool, progress: bool) -> Job:
+        job = Job(self._client, self._client._json("POST", f"{self._path}/jobs", json=body))
+        if wait:
+            job.wait(progress=progress)
+        return job
+
+    def predict(
+        self,
+        model: str,
+        data: str,
+        threshold: float | None = None,
+        rows: int | None = None,
+        wait: bool = True,
+        progress: bool = True,
+    ) -> Job:
+        """Runs a predict job (predictions, and metrics when the data is labelled). With
+        ``wait`` it returns once the job has finished, showing a progress bar."""
+        options: dict[str, Any] = {}
+        if threshold is not None:
+            options["threshold"] = threshold
+        if rows is not None:
+            options["rows"] = rows
+        return self._run(
+            {"kind": "predict", "model": model, "dataset": data, "options": options}, wait, progress
+        )
+
+    def influences(
+        self,
+        model: str,
+        data: str,
+        method: str | None = None,
+        background: str | None = None,
+        rows: int | None = None,
+        wait: bool = True,
+        progress: bool = True,
+    ) -> Job:
+        """Runs an influences job: exact Shapley values (TreeSHAP) of every feature for every
+        row. ``method`` is ``"path-dependent"`` or ``"interventional"`` (which needs a
+        ``background`` dataset); by default interventional when a background is given, else
+        path-dependent, and the result queries below default the same way."""
+        options: dict[str, Any] = {}
+        if method is not None:
+            options["method"] = method
+        if rows is not None:
+            options["rows"] = rows
+        body: dict[str, Any] = {
+            "kind": "influences",
+            "model": model,
+            "dataset": data,
+            "options": options,
+        }
+        if background is not None:
+            body["background"] = background
+        return self._run(body, wait, progress)
+
+    def _query(self, data: str, **options: Any) -> dict[str, Any]:
+        query = {"dataset": data}
+        query.update({k: v for k, v in options.items() if v is not None})
+        return query
+
+    def _table(self, model: str, what: str, query: dict[str, Any]) -> pd.DataFrame:
+        answer = self._client._send(
+            "GET", f"{self._path}/models/{model}/{what}/table", params=query
+        )
+        frame = pd.read_parquet(io.BytesIO(answer.content))
+        index = self.schema.get("id") or "row"
+        if index in frame.columns:
+            frame = frame.set_index(index)
+            if (
+                index == "row"
+                or frame.index.dtype.kind == "f"
+                and (frame.index == frame.index.round()).all()
+            ):
+                frame.index = frame.index.astype("int64")
+        frame.attrs["job"] = answer.headers.get("x-sextant-job")
+        return frame
+
+    def predictions(
+        self,
+        model: str,
+        data: str,
+        threshold: float | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """Every prediction of a stored result, indexed by the dataset's id column (else the
+        row's position): ``margin``, ``prediction`` (per class for multiclass), ``label``."""
+        query = self._query(data, threshold=threshold, rows=rows, job=job)
+        return self._table(model, "predictions", query)
+
+    def influences_table(
+        self,
+        model: str,
+        data: str,
+        method: str | None = None,
+        background: str | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """Every influence of a stored result: one column per feature (per class for
+        multiclass), then ``base_value`` and ``margin``; each row's influences plus the base
+        value equal its margin."""
+        query = self._query(data, method=method, background=background, rows=rows, job=job)
+        return self._table(model, "influences", query)
+
+    def importance(
+        self,
+        model: str,
+        data: str,
+        method: str | None = None,
+        background: str | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """Global importance: mean |influence| (``mean_abs``) and mean influence (``mean``) per
+        feature, largest first."""
+        query = self._query(data, method=method, background=background, rows=rows, job=job)
+        doc = self._client._json("GET", f"{self._path}/models/{model}/importance", params=query)
+        frame = pd.DataFrame(doc["result"]["features"])[["feature", "mean_abs", "mean"]]
+        frame.attrs["job"] = doc["source"]["job"]
+        return frame.sort_values("mean_abs", ascending=False, ignore_index=True)
+
+    def metrics(
+        self,
+        model: str,
+        data: str,
+        threshold: float | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> dict[str, Any]:
+        """Quality metrics of a stored predict result on a labelled dataset (accuracy, ROC AUC, …
+        for classifiers; RMSE, MAE, R² for regression)."""
+        query = self._query(data, threshold=threshold, rows=rows, job=job)
+        doc = self._client._json("GET", f"{self._path}/models/{model}/metrics", params=query)
+        return doc["result"]
+
+
+class Listing(list):
+    """Models or datasets of a project: a list of dicts that shows as a table in Jupyter."""
+
+    def __init__(self, kind: str, items: Iterable[dict[str, Any]]) -> None:
+        super().__init__(items)
+        self.kind = kind
+
+    def _repr_html_(self) -> str:
+        if self.kind == "model":
+            rows = [
+                [
+                    m["name"],
+                    m["summary"]["format"],
+                    m["summary"]["objective"],
+                    len(m["summary"]["features"]),
+                    m["sha256"][:12],
+                ]
+                for m in self
+            ]
+            return _table_html(["model", "format", "objective", "features", "sha256"], rows)
+        rows = [
+            [
+                d["name"],
+                d["summary"]["role"],
+                d["summary"]["rows"],
+                d["summary"]["format"],
+                d["sha256"][:12],
+            ]
+            for d in self
+        ]
+        return _table_html(["dataset", "role", "rows", "format", "sha256"], rows)
+
+
+class Job:
+    """A job: its state and progress as last read (``refresh`` reads them again)."""
+
+    def __init__(self, client: Sextant, doc: dict[str, Any]) -> None:
+        self._client = client
+        self._doc = doc
+
+    @property
+    def id(self) -> str:
+        """The job's id."""
+        return self._doc["id"]
+
+    @property
+    def kind(self) -> str:
+        """``predict`` or ``influences``."""
+        return self._doc["spec"]["kind"]
+
+    @property
+    def state(self) -> str:
+        """The state as last read: queued, starting, running, succeeded, failed, cancelled."""
+        return self._doc["state"]
+
+    @property
+    def status(self) -> str:
+        """The state now (read from the server)."""
+        return self.refresh().state
+
+    @property
+    def reason(self) -> str | None:
+        """Why the job failed or was cancelled."""
+        return self._doc.get("reason")
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Phase, rows done and in all, percent, ETA, as last read."""
+        return self._doc["progress"]
+
+    @property
+    def cached(self) -> bool:
+        """Whether the job was answered from a stored identical result."""
+        return bool(self._doc.get("cached"))
+
+    def refresh(self) -> Job:
+        """Reads the job again."""
+        self._doc = self._client._json("GET", f"/api/v1/jobs/{self.id}")
+        return self
+
+    def wait(self, timeout: float | None = None, progress: bool = True) -> Job:
+        """Waits until the job has finished (raising :class:`sextant.SextantError` with the
+        reason if it failed or was cancelled, ``TimeoutError`` after ``timeout`` seconds),
+        with a progress bar of the rows done."""
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=100, desc=f"{self.kind} {self.id[:8]}", unit="%")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while self.refresh().state not in ("succeeded", "failed", "cancelled"):
+                if bar is not None:
+                    bar.n = round(self.progress.get("percent", 0.0), 1)
+                    bar.refresh()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"job {self.id} is still {self.state} after {timeout} s")
+                time.sleep(0.2)
+            if bar is not None:
+                bar.n = 100 if self.state == "succeeded" else bar.n
+                bar.refresh()
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.state != "succeeded":
+            raise errors.SextantError(f"job {self.id} {self.state}: {self.reason}")
+        return self
+
+    def cancel(self) -> Job:
+        """Cancels the job (a queued one never runs, a running one's analyzer is stopped)."""
+        self._doc = self._client._json("DELETE", f"/api/v1/jobs/{self.id}")
+        return self
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r}, {self.kind}, {self.state})"
+
+    def _repr_html_(self) -> str:
+        p = self.progress
+        return _table_html(
+            ["job", "kind", "state", "rows", "reason"],
+            [
+                [
+                    self.id,
+                    self.kind,
+                    self.state,
+                    f"{p.get('rows_done', 0)}/{p.get('rows_total', 0)}",
+                    self.reason or "-",
+                ]
+            ],
+        )

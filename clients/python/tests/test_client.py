@@ -1,0 +1,276 @@
+"""The client against a real server: every public call, the errors, and the tables against the
+CLI's."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+
+import sextant
+
+DEMO = REPO / "demo"
+
+
+def fresh(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def applicants() -> pd.DataFrame:
+    return pd.read_csv(DEMO / "applicants.csv")
+
+
+@pytest.fixture(scope="module")
+def admin(server) -> sextant.Sextant:
+    return sextant.Sextant(server.url, server.token)
+
+
+@pytest.fixture(scope="module")
+def credit(admin, applicants) -> sextant.Project:
+    """A project with the demo model, its applicants (a DataFrame) and the background rows (a
+    file), predictions and path-dependent influences computed."""
+    p = admin.create_project(
+        fresh("credit"), task="binary", features=applicants, label="defaulted", id="applicant_id"
+    )
+    p.add_model("xgb", DEMO / "credit_model.json")
+    p.add_data("applicants", applicants, role="test", label="defaulted")
+    p.add_data("background", DEMO / "background.csv", role="background")
+    p.predict("xgb", "applicants", progress=False)
+    p.influences("xgb", "applicants", progress=False)
+    return p
+
+
+def test_connect_reads_arguments_environment_and_saved_credentials(
+    server, isolated_config, monkeypatch
+):
+    s = sextant.connect(server.url, server.token)
+    assert s.whoami()["user"]["name"] == "admin"
+    monkeypatch.setenv("SEXTANT_SERVER", server.url)
+    monkeypatch.setenv("SEXTANT_TOKEN", server.token)
+    assert sextant.connect().url == server.url
+    monkeypatch.delenv("SEXTANT_SERVER")
+    monkeypatch.delenv("SEXTANT_TOKEN")
+    saved = isolated_config / "sextant" / "credentials.toml"
+    saved.parent.mkdir()
+    saved.write_text(
+        f'default = "{server.url}"\n\n[servers."{server.url}"]\ntoken = "{server.token}"\n'
+    )
+    assert sextant.connect().whoami()["user"]["admin"] is True
+
+
+def test_bad_credentials_and_no_server_raise_their_errors(server, isolated_config):
+    with pytest.raises(sextant.Unauthorized, match="not known"):
+        sextant.connect(server.url, "sxt_" + "0" * 64)
+    with pytest.raises(sextant.Unauthorized, match="needs credentials"):
+        sextant.connect(server.url)
+    with pytest.raises(sextant.Unreachable, match="cannot reach"):
+        sextant.connect("http://127.0.0.1:9", "sxt_" + "0" * 64)
+
+
+def test_projects_models_and_datasets(admin, credit, applicants):
+    assert credit.schema["id"] == "applicant_id"
+    types = {f["name"]: f["type"] for f in credit.schema["features"]}
+    assert types["region"] == "categorical" and types["age"] == "numeric"
+    assert "defaulted" not in types and "applicant_id" not in types
+    assert credit.name in [p.name for p in admin.projects()]
+    assert admin.project(credit.name).schema == credit.schema
+    assert [m["name"] for m in credit.models()] == ["xgb"]
+    datasets = credit.datasets()
+    assert sorted(d["name"] for d in datasets) == ["applicants", "background"]
+    assert {d["name"]: d["summary"]["rows"] for d in datasets}["applicants"] == len(applicants)
+    assert "<table>" in credit._repr_html_() and "applicants" in datasets._repr_html_()
+    assert "xgb" in credit.models()._repr_html_()
+
+
+def test_feature_lists_and_mappings_make_schemas(admin):
+    p = admin.create_project(fresh("listed"), task="regression", features=["a", "b"])
+    assert p.schema["score_type"] == "raw"
+    q = admin.create_project(fresh("mapped"), features={"a": "numeric", "c": "categorical"})
+    assert [f["type"] for f in q.schema["features"]] == ["numeric", "categorical"]
+    with pytest.raises(sextant.Conflict, match="already exists"):
+        admin.create_project(p.name, features=["a"])
+    with pytest.raises(sextant.BadRequest, match="give the features"):
+        admin.create_project(fresh("none"))
+
+
+def test_bad_input_raises_typed_errors_with_the_servers_message(admin, credit, applicants):
+    with pytest.raises(sextant.NotFound, match='project "no-such-project" does not exist'):
+        admin.project("no-such-project")
+    narrow = admin.create_project(fresh("narrow"), features=["age", "income"])
+    with pytest.raises(sextant.InvalidInput, match="debt_ratio"):
+        narrow.add_model("xgb", DEMO / "credit_model.json")
+    with pytest.raises(sextant.InvalidInput, match="income"):
+        credit.add_data("partial", applicants.drop(columns=["income"]), role="test")
+    with pytest.raises(sextant.InvalidInput, match="no column 'defaulted'"):
+        credit.add_data("unlabelled", applicants.drop(columns=["defaulted"]), label="defaulted")
+    with pytest.raises(sextant.NoResult, match="run a influences job first|interventional"):
+        credit.influences_table("xgb", "applicants", method="interventional")
+    with pytest.raises(sextant.BadRequest, match="XGBoost or LightGBM"):
+        credit.add_model("odd", object())
+
+
+def test_jobs_and_their_results(admin, credit, applicants, server, tmp_path):
+    job = credit.predict("xgb", "applicants", progress=False)
+    assert job.state == "succeeded" and job.cached, "answered from the stored result"
+    assert job.status == "succeeded" and job.kind == "predict"
+    assert job.id in [j.id for j in credit.jobs()] and job.id in [j.id for j in admin.jobs()]
+    assert admin.job(job.id).state == "succeeded" and "<table>" in job._repr_html_()
+
+    predictions = credit.predictions("xgb", "applicants")
+    assert predictions.index.name == "applicant_id"
+    assert list(predictions.index[:3]) == list(applicants["applicant_id"][:3])
+    assert len(predictions) == len(applicants)
+    assert ((predictions["prediction"] > 0) & (predictions["prediction"] < 1)).all()
+    assert (predictions["label"].to_numpy() == applicants["defaulted"].to_numpy()).all()
+
+    table = credit.influences_table("xgb", "applicants")
+    features = [f["name"] for f in credit.schema["features"]]
+    total = table[features].sum(axis=1) + table["base_value"]
+    assert np.allclose(total, table["margin"], atol=1e-9), "influences add up to the margin"
+
+    # The same tables and documents as the CLI's.
+    path = tmp_path / "influences.parquet"
+    server.cli(
+        "influences",
+        credit.name,
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+        "--output",
+        str(path),
+    )
+    cli = pd.read_parquet(path).set_index("applicant_id")
+    cli.index = cli.index.astype("int64")
+    pd.testing.assert_frame_equal(table, cli, check_exact=True)
+    importance = credit.importance("xgb", "applicants")
+    assert list(importance.columns) == ["feature", "mean_abs", "mean"]
+    assert importance["mean_abs"].is_monotonic_decreasing
+    mean_abs = table[features].abs().mean()
+    for row in importance.itertuples():
+        assert abs(row.mean_abs - mean_abs[row.feature]) < 1e-12
+    metrics = credit.metrics("xgb", "applicants")
+    assert 0.5 < metrics["roc_auc"] <= 1.0 and metrics["rows"] == len(applicants)
+
+
+def test_interventional_influences_against_a_background(credit):
+    job = credit.influences(
+        "xgb",
+        "applicants",
+        method="interventional",
+        background="background",
+        rows=50,
+        progress=False,
+    )
+    table = credit.influences_table(
+        "xgb", "applicants", method="interventional", background="background", rows=50
+    )
+    assert len(table) == 50 and table.attrs["job"] == job.id
+    # With a background and no method, jobs and queries mean interventional, as the server does.
+    again = credit.influences("xgb", "applicants", background="background", rows=50, progress=False)
+    assert again.cached
+    importance = credit.importance("xgb", "applicants", background="background", rows=50)
+    assert importance.attrs["job"] == again.id, "the newest job of that result"
+
+
+def test_a_model_in_memory(admin):
+    lightgbm = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    frame["y"] = (frame["a"] + 0.5 * frame["b"] > 0).astype(int)
+    booster = lightgbm.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 4},
+        lightgbm.Dataset(frame[["a", "b"]], frame["y"]),
+        num_boost_round=10,
+    )
+    p = admin.create_project(fresh("memory"), features=frame, label="y")
+    model = p.add_model("lgb", booster)
+    assert model["summary"]["format"] == "lightgbm-text"
+    p.add_data("train", frame, role="train", label="y")
+    p.influences("lgb", "train", progress=False)
+    table = p.influences_table("lgb", "train")
+    assert len(table) == 400 and table.index.name == "row"
+    assert list(table.index[:3]) == [0, 1, 2]
+
+
+def test_roles_are_the_servers(admin, credit, server):
+    made = admin._json("POST", "/api/v1/users", json={"name": fresh("viewer")})
+    admin._send(
+        "PUT",
+        f"/api/v1/projects/{credit.name}/members/{made['user']['name']}",
+        json={"role": "viewer"},
+    )
+    viewer = sextant.connect(server.url, made["token"])
+    mine = viewer.project(credit.name)
+    assert len(mine.predictions("xgb", "applicants")) == 1000
+    with pytest.raises(sextant.Forbidden, match="this needs editor"):
+        mine.predict("xgb", "applicants", progress=False)
+
+
+def test_cancel_and_wait(slow_server, applicants):
+    s = sextant.Sextant(slow_server.url, slow_server.token)
+    p = s.create_project("slow", features=applicants, label="defaulted", id="applicant_id")
+    p.add_model("xgb", DEMO / "credit_model.json")
+    p.add_data("applicants", applicants, label="defaulted")
+    job = p.influences("xgb", "applicants", wait=False)
+    assert job.state in ("queued", "starting", "running")
+    with pytest.raises(TimeoutError, match="still"):
+        job.wait(timeout=0.5, progress=False)
+    job.cancel()
+    assert job.state == "cancelled" and job.status == "cancelled"
+    with pytest.raises(sextant.SextantError, match="cancelled"):
+        job.wait(progress=False)
+    with pytest.raises(sextant.Conflict, match="already"):
+        job.cancel()
+
+
+def test_plots_render_and_share_figures(credit, applicants):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from sextant import plot
+
+    influences = credit.influences_table("xgb", "applicants")
+    predictions = credit.predictions("xgb", "applicants")
+    features = len(credit.schema["features"])
+
+    def png(ax) -> bytes:
+        out = io.BytesIO()
+        ax.figure.savefig(out, format="png")
+        assert out.getvalue().startswith(b"\x89PNG")
+        return out.getvalue()
+
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot.importance(credit.importance("xgb", "applicants"), ax=left) is left
+    assert len(left.patches) == features
+    assert plot.dependence(influences, applicants, "age", color_by="income", ax=right) is right
+    assert right.collections[0].get_offsets().shape == (len(applicants), 2)
+    png(left)
+    ax = plot.dependence(influences, applicants, "region")
+    assert [t.get_text() for t in ax.get_xticklabels()] == sorted(applicants["region"].unique())
+    png(ax)
+    ax = plot.beeswarm(influences, applicants, top=5)
+    assert len(ax.collections) == 5 and len(ax.get_yticklabels()) == 5
+    png(ax)
+    ax = plot.waterfall(influences, applicants["applicant_id"][0], top=3)
+    assert len(ax.patches) == 4, "3 features and the rest"
+    png(ax)
+    assert len(plot.waterfall(influences, applicants["applicant_id"][1]).patches) == features
+    ax = plot.roc(predictions)
+    assert len(ax.lines) == 2 and "AUC" in ax.get_legend().get_texts()[0].get_text()
+    png(ax)
+    assert len(plot.calibration(predictions, bins=5).lines) == 2
+    ax = plot.confusion(predictions)
+    counts = sorted(int(t.get_text()) for t in ax.texts)
+    assert len(ax.images) == 1 and sum(counts) == len(applicants)
+    png(ax)
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        plot.dependence(influences, applicants, "nope")
+    plt.close("all")
