@@ -9,6 +9,7 @@
 //! [`run`] composes the services a process is configured for on one listener.
 
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod connections;
 pub mod error;
@@ -137,6 +138,10 @@ pub fn compose(
         .layer(axum::middleware::from_fn_with_state(
             origins::AllowedHosts::from_config(&deps.config),
             origins::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(deps.config.http.trusted_proxies.clone()),
+            clients::identify,
         ))
         .layer(axum::middleware::from_fn_with_state(
             deps.telemetry.clone(),

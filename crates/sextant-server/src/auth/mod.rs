@@ -426,12 +426,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The address a request came from (unknown only for requests made inside this process).
+/// The address a request came from ([`crate::clients`]; unknown only for requests made inside
+/// this process).
 pub fn client_address(request_extensions: &axum::http::Extensions) -> IpAddr {
-    request_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    match request_extensions.get::<crate::clients::ClientAddress>() {
+        Some(client) => client.0,
+        None => request_extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+    }
 }
 
 /// A 429 for a client that failed too often.

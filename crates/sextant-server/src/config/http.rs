@@ -1,4 +1,5 @@
-//! The `[http]` section: the names the server answers to and the bounds on client connections.
+//! The `[http]` section: the names the server answers to, the bounds on client connections and
+//! the proxies trusted to say who a client is.
 
 use serde::Deserialize;
 
@@ -10,6 +11,7 @@ pub(super) struct FileHttpConfig {
     public_names: Option<Vec<String>>,
     max_connections: Option<usize>,
     header_read_timeout_seconds: Option<f64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The names clients use and the bounds on their connections.
@@ -24,6 +26,9 @@ pub struct HttpConfig {
     /// A client must send a request's headers within this time, and a connection idle between
     /// requests for this long is closed.
     pub header_read_timeout_seconds: f64,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` tells the client's address: the
+    /// Ingress controller's or load balancer's, and the gateway's in a split deployment.
+    pub trusted_proxies: Vec<crate::clients::Network>,
 }
 
 impl HttpConfig {
@@ -45,6 +50,25 @@ impl HttpConfig {
                 .num("SEXTANT_HEADER_READ_TIMEOUT_SECONDS")?
                 .or(h.header_read_timeout_seconds)
                 .unwrap_or(30.0),
+            trusted_proxies: match env.var("SEXTANT_TRUSTED_PROXIES") {
+                Some(list) => list
+                    .split(',')
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| {
+                        n.parse()
+                            .map_err(|e| format!("SEXTANT_TRUSTED_PROXIES: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                // An entry may hold several, comma-separated (a chart value); empty ones are none.
+                None => h
+                    .trusted_proxies
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|entry| entry.split(','))
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| n.parse().map_err(|e| format!("http.trusted_proxies: {e}")))
+                    .collect::<Result<_, _>>()?,
+            },
         })
     }
 

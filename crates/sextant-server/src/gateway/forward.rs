@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use std::net::SocketAddr;
 use utoipa::OpenApi;
 
 use crate::config::Service;
@@ -134,6 +135,20 @@ async fn forward(State(peer): State<Arc<Peer>>, request: Request) -> Response {
     let mut headers = end_to_end(&parts.headers);
     if let Some(host) = parts.headers.get(header::HOST) {
         headers.insert("x-forwarded-host", host.clone());
+    }
+    // The client, for services that trust this gateway (http.trusted_proxies).
+    if let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        let chain = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(before) => format!("{before}, {}", peer.0.ip()),
+            None => peer.0.ip().to_string(),
+        };
+        if let Ok(value) = axum::http::HeaderValue::from_str(&chain) {
+            headers.insert("x-forwarded-for", value);
+        }
     }
     let sent = peer
         .client

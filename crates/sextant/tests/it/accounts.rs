@@ -932,3 +932,60 @@ fn metrics_take_the_scrape_token_or_an_admin() {
         401
     );
 }
+
+/// A request with `X-Forwarded-For` and an unknown token; answers the status.
+fn forwarded_failure(server: &Server, client: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .get(format!("{}/api/v1/projects", server.url))
+        .header("Authorization", format!("Bearer sxt_{}", "0".repeat(64)))
+        .header("X-Forwarded-For", client)
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn forwarded_addresses_count_only_behind_trusted_proxies() {
+    // Behind a trusted proxy (here the test itself, on loopback), each client is counted and
+    // audited by the address the proxy recorded.
+    let behind = Server::start_fresh(
+        "trusted-proxy",
+        &[
+            ("SEXTANT_TRUSTED_PROXIES", "127.0.0.0/8"),
+            ("SEXTANT_MAX_AUTH_FAILURES_PER_MINUTE", "3"),
+        ],
+    );
+    for _ in 0..3 {
+        assert_eq!(forwarded_failure(&behind, "203.0.113.7"), 401);
+    }
+    assert_eq!(forwarded_failure(&behind, "203.0.113.7"), 429);
+    assert_eq!(
+        forwarded_failure(&behind, "198.51.100.9"),
+        401,
+        "another client is not blocked"
+    );
+    let log = behind
+        .client
+        .audit(&sextant_api::AuditQuery::default())
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.client == "203.0.113.7" && e.status == 429)
+    );
+    assert!(log.iter().any(|e| e.client == "198.51.100.9"));
+    // Without trusted proxies the header is the client's own word: ignored.
+    let direct = Server::start_fresh("no-proxy", &[("SEXTANT_MAX_AUTH_FAILURES_PER_MINUTE", "3")]);
+    for client in ["203.0.113.7", "198.51.100.9", "192.0.2.1"] {
+        assert_eq!(forwarded_failure(&direct, client), 401);
+    }
+    assert_eq!(
+        forwarded_failure(&direct, "192.0.2.2"),
+        429,
+        "all one address: 127.0.0.1"
+    );
+}
