@@ -1,7 +1,7 @@
 # Container images, built without any registry (see deploy/docker/), and the Kubernetes manifests.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: image image-dev manifests check-manifests
+.PHONY: image image-dev deb manifests check-manifests
 
 # The release image: sextant:<version> and sextant:latest, from a stripped release build.
 image:
@@ -13,6 +13,13 @@ image:
 image-dev:
 	cargo build -p sextant
 	deploy/docker/build-image.sh target/debug/sextant sextant:dev
+
+# The Debian package of a stripped release build: target/sextant_<version>_<arch>.deb
+# (tools/debian-check.sh PACKAGE tries it in a clean Debian).
+deb:
+	cargo build --release -p sextant
+	strip -o target/release/sextant.stripped target/release/sextant
+	deploy/debian/build-deb.sh target/release/sextant.stripped target/sextant_$(VERSION)_$$(dpkg --print-architecture).deb
 
 # deploy/k8s/base from the Helm chart (run after editing deploy/helm/sextant).
 manifests:

@@ -67,7 +67,14 @@ pub fn forward_routes(
         // Long uploads and event streams: no overall timeout, but notice a dead peer.
         .tcp_keepalive(PEER_KEEPALIVE)
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            format!(
+                "cannot build the HTTP client for peer services: {e}{cause} (are the system's CA certificates installed? Debian: ca-certificates)"
+            )
+        })?;
     let mut router = Router::new();
     let mut by_service: BTreeMap<Service, Arc<Peer>> = BTreeMap::new();
     for (path, service) in route_table() {

@@ -6,6 +6,7 @@ mod accounts;
 mod bad_input;
 mod conformance;
 mod container;
+mod debian;
 mod faults;
 mod hardening;
 mod jobs;
