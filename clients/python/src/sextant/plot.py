@@ -78,6 +78,7 @@ def beeswarm(
     ax = _axes(ax)
     rng = np.random.default_rng(seed)
     features = _ranked(influences, top)
+    points = None
     for rank, feature in enumerate(reversed(features)):
         phi = influences[feature].to_numpy(dtype=float)
         y = rank + rng.uniform(-0.3, 0.3, size=len(phi))
@@ -85,9 +86,13 @@ def beeswarm(
             values = _values(data, feature.split("__class")[0], len(phi))
             low, high = np.nanmin(values), np.nanmax(values)
             scale = (values - low) / (high - low) if high > low else np.zeros_like(values)
-            ax.scatter(phi, y, c=scale, cmap="coolwarm", s=6, vmin=0, vmax=1)
+            points = ax.scatter(phi, y, c=scale, cmap="coolwarm", s=6, vmin=0, vmax=1)
         else:
             ax.scatter(phi, y, color="#1f77b4", s=6)
+    if points is not None:
+        bar = ax.figure.colorbar(points, ax=ax, ticks=[0, 1])
+        bar.ax.set_yticklabels(["low", "high"])
+        bar.set_label("feature value")
     ax.set_yticks(range(len(features)))
     ax.set_yticklabels(list(reversed(features)))
     ax.axvline(0, color="grey", linewidth=0.8)
@@ -143,16 +148,31 @@ def waterfall(influences: pd.DataFrame, row: Any, top: int = 10, ax: Axes | None
     rest = order[top:]
     if len(rest):
         steps.append((f"{len(rest)} other features", float(phi[rest].sum())))
-    start = float(line["base_value"])
+    base, margin = float(line["base_value"]), float(line["margin"])
+    start = base
+    ends = [base, margin]
     for i, (_, value) in enumerate(steps):
         ax.barh(i, value, left=start, color="#d62728" if value > 0 else "#1f77b4")
+        ax.text(
+            start + value,
+            i,
+            f" {value:+.3f} ",
+            va="center",
+            ha="left" if value > 0 else "right",
+            fontsize=8,
+        )
         start += value
+        ends.append(start)
+    # Room for the base, the margin and the labels beyond the bars' ends.
+    low, high = min(ends), max(ends)
+    pad = 0.25 * (high - low or 1.0)
+    ax.set_xlim(low - pad, high + pad)
     ax.set_yticks(range(len(steps)))
     ax.set_yticklabels([name for name, _ in steps])
     ax.invert_yaxis()
-    ax.axvline(float(line["base_value"]), color="grey", linewidth=0.8, linestyle=":")
-    ax.axvline(float(line["margin"]), color="black", linewidth=0.8)
-    ax.set_xlabel(f"margin: base {float(line['base_value']):.3f} → {float(line['margin']):.3f}")
+    ax.axvline(base, color="grey", linewidth=0.8, linestyle=":")
+    ax.axvline(margin, color="black", linewidth=0.8)
+    ax.set_xlabel(f"margin: base {base:.3f} → {margin:.3f}")
     ax.set_title(f"row {row}")
     return ax
 
@@ -228,4 +248,5 @@ def confusion(predictions: pd.DataFrame, threshold: float = 0.5, ax: Axes | None
     ax.set_yticks([0, 1])
     ax.set_xlabel(f"predicted (threshold {threshold})")
     ax.set_ylabel("actual")
+    ax.set_title("confusion matrix")
     return ax

@@ -377,14 +377,15 @@ pub fn audit(client: &Client, json_out: bool, args: AuditArgs) -> Result<(), Fai
         print_json(&entries);
         return Ok(());
     }
+    // The request as made (method and path); --json also has the route it matched.
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
+            let method = e.action.split(' ').next().unwrap_or_default();
             vec![
                 e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 e.user.clone().unwrap_or_else(|| "-".into()),
-                e.action.clone(),
-                e.resource.clone(),
+                format!("{method} {}", e.resource),
                 e.status.to_string(),
                 e.outcome.clone(),
                 e.client.clone(),
@@ -392,9 +393,7 @@ pub fn audit(client: &Client, json_out: bool, args: AuditArgs) -> Result<(), Fai
         })
         .collect();
     print_table(
-        &[
-            "TIME", "USER", "ACTION", "RESOURCE", "STATUS", "OUTCOME", "CLIENT",
-        ],
+        &["TIME", "USER", "REQUEST", "STATUS", "OUTCOME", "CLIENT"],
         &rows,
     );
     Ok(())
