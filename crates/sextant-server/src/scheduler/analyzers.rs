@@ -29,12 +29,7 @@ async fn authorize(state: &SchedulerState, id: Uuid, headers: &HeaderMap) -> Api
     let execution = state.deps.metastore.execution(id).await?;
     let expected = execution.token.unwrap_or_default();
     let equal = !expected.is_empty()
-        && expected.len() == presented.len()
-        && expected
-            .bytes()
-            .zip(presented.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+        && crate::auth::secrets::same_secret(expected.as_bytes(), presented.as_bytes());
     if !equal {
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
