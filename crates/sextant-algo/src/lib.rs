@@ -8,6 +8,7 @@
 //! `out[(r * n_outputs + k) * (n_features + 1) + j]`, and the base value at `j = n_features`.
 
 mod additivity;
+mod columns;
 mod interventional;
 mod leaf_paths;
 mod metrics;
@@ -16,6 +17,9 @@ mod path_dependent;
 mod predict;
 
 pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
+pub use columns::{
+    Explainer, explanation_columns, prediction_columns, push_explanations, push_predictions,
+};
 pub use interventional::Interventional;
 pub use metrics::{
     ClassificationMetrics, RegressionMetrics, classification_metrics, regression_metrics,

@@ -66,9 +66,11 @@ impl<'f> PathDependent<'f> {
         for (tree, &output) in forest.trees().iter().zip(forest.tree_outputs()) {
             base_values[output as usize] += expected_value(tree);
         }
+        // Tabulating is per tree and takes tens of milliseconds on a large forest: spread it over
+        // the cores, as the explanations are (a one-row call is then not mostly set-up).
         let trees: Vec<LeafPaths> = forest
             .trees()
-            .iter()
+            .par_iter()
             .map(|t| LeafPaths::new(t, table_depth))
             .collect();
         let mut strategy = Strategy {

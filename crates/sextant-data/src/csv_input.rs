@@ -6,9 +6,9 @@ use std::path::Path;
 
 use sextant_model::Feature;
 
-use crate::cells::CellParser;
 use crate::error::{DataError, match_columns};
 use crate::{Batch, BatchReader, Progress};
+use sextant_model::CellParser;
 
 pub(crate) struct CsvReader {
     path: String,

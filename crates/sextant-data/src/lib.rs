@@ -6,7 +6,6 @@
 //! Output tables (CSV, Parquet, or CSV on standard output) are written atomically: to a
 //! temporary file renamed into place when complete.
 
-mod cells;
 mod csv_input;
 mod error;
 mod output;

@@ -14,9 +14,9 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use sextant_model::Feature;
 
-use crate::cells::CellParser;
 use crate::error::{DataError, match_columns};
 use crate::{Batch, BatchReader, Progress};
+use sextant_model::CellParser;
 
 pub(crate) struct ParquetReader {
     path: String,

@@ -6,6 +6,7 @@
 //! function that turns margins into responses. Importers (`sextant-import`) build it; algorithms
 //! (`sextant-algo`) read it. The representation does no IO and holds no global state.
 
+mod cells;
 mod error;
 mod forest;
 mod matrix;
@@ -13,6 +14,7 @@ mod model;
 mod split;
 mod tree;
 
+pub use cells::{CellParser, is_missing};
 pub use error::ModelError;
 pub use forest::{Feature, FeatureKind, Forest, Link, MAX_FEATURES, ModelInfo};
 pub use matrix::Rows;

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use sextant_algo::{
     ADDITIVITY_TOLERANCE, Additivity, Interventional, PathDependent, Predictor, check_additivity,
-    explanation_len,
+    explanation_len, push_explanations,
 };
 use sextant_data::{Batch, TableWriter, open_table, read_table};
 use sextant_model::Rows;
@@ -93,10 +93,7 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
             .borrow_mut()
             .merge(check_additivity(&phi, &margins, n_features));
         let mut table = Vec::with_capacity(n * n_out * (n_features + 2));
-        for (block, margin) in phi.chunks(n_features + 1).zip(&margins) {
-            table.extend_from_slice(block);
-            table.push(*margin);
-        }
+        push_explanations(&phi, &margins, n_features, &mut table);
         Ok::<_, Failure>(table)
     };
     let keep = || {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use sextant_algo::ModelPredictor;
+use sextant_algo::{ModelPredictor, push_predictions};
 use sextant_data::{Batch, TableWriter, open_table};
 use sextant_model::Rows;
 
@@ -48,10 +48,7 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
         predictor.predict_margins(rows, &mut margins);
         let mut table = Vec::with_capacity(2 * n * n_out);
         for m in margins.chunks(n_out) {
-            table.extend_from_slice(m);
-            let start = table.len();
-            table.extend_from_slice(m);
-            model.link().apply(&mut table[start..]);
+            push_predictions(&model, m, &mut table);
         }
         Ok::<_, Failure>(table)
     };

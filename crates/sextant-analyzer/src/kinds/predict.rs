@@ -68,7 +68,9 @@ impl Analysis for Predict {
 mod compute {
     use std::cell::RefCell;
 
-    use sextant_algo::{ModelPredictor, classification_metrics, regression_metrics};
+    use sextant_algo::{
+        ModelPredictor, classification_metrics, push_predictions, regression_metrics,
+    };
     use sextant_api::{
         ClassificationQuality, ClassificationTask, Metrics, RegressionQuality, RegressionTask, Task,
     };
@@ -107,10 +109,7 @@ mod compute {
                 if input.id {
                     table.push(ids[r]);
                 }
-                table.extend_from_slice(m);
-                let start = table.len();
-                table.extend_from_slice(m);
-                model.link().apply(&mut table[start..]);
+                let start = push_predictions(model, m, &mut table);
                 if input.label {
                     table.push(labels[r]);
                     if !labels[r].is_nan() {

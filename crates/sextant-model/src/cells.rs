@@ -1,15 +1,18 @@
-//! Turning one text cell into a feature value.
+//! Turning one text cell into a feature value: the rule every reader of data follows (CSV and
+//! Parquet files, the Python client's local mode), so that one cell means the same everywhere.
 
 use std::collections::HashMap;
 
-use sextant_model::{Feature, FeatureKind};
+use crate::forest::{Feature, FeatureKind};
 
 /// How the cells of one feature's column are read.
-pub(crate) struct CellParser {
+pub struct CellParser {
     categories: Option<HashMap<String, f64>>,
 }
 
 impl CellParser {
+    /// The parser of `feature`'s cells: numbers for every feature, and category names for a
+    /// categorical feature whose model records them.
     pub fn new(feature: &Feature) -> CellParser {
         let categories = match &feature.kind {
             FeatureKind::Categorical {
@@ -50,7 +53,9 @@ impl CellParser {
     }
 }
 
-pub(crate) fn is_missing(cell: &str) -> bool {
+/// Whether a cell's text stands for a missing value: empty, or `nan`, `na`, `null`, `none` in
+/// any case.
+pub fn is_missing(cell: &str) -> bool {
     cell.is_empty()
         || ["nan", "na", "null", "none"]
             .iter()

@@ -1,0 +1,82 @@
+//! The result tables' column names, and TreeSHAP in either game behind one type: what every
+//! caller that writes influences or predictions shares (the jobs, the numeric commands and the
+//! Python client's local mode), so their tables agree column for column.
+
+use sextant_model::{Model, Rows};
+
+use crate::{Interventional, PathDependent};
+
+/// The suffix of output `k`'s columns: `__class<k>` for multi-output models, none otherwise.
+fn output_suffix(model: &Model, k: usize) -> String {
+    if model.n_outputs() > 1 {
+        format!("__class{k}")
+    } else {
+        String::new()
+    }
+}
+
+/// `margin` and `prediction`, with a `__class<k>` suffix for multi-output models.
+pub fn prediction_columns(model: &Model) -> Vec<String> {
+    let mut columns: Vec<String> = (0..model.n_outputs())
+        .map(|k| format!("margin{}", output_suffix(model, k)))
+        .collect();
+    columns
+        .extend((0..model.n_outputs()).map(|k| format!("prediction{}", output_suffix(model, k))));
+    columns
+}
+
+/// One column per feature, then `base_value` and `margin`; for multi-output models one such
+/// block per output with a `__class<k>` suffix.
+pub fn explanation_columns(model: &Model) -> Vec<String> {
+    let mut columns = Vec::new();
+    for k in 0..model.n_outputs() {
+        let suffix = output_suffix(model, k);
+        columns.extend(
+            model
+                .features()
+                .iter()
+                .map(|f| format!("{}{suffix}", f.name)),
+        );
+        columns.push(format!("base_value{suffix}"));
+        columns.push(format!("margin{suffix}"));
+    }
+    columns
+}
+
+/// TreeSHAP in either game.
+pub enum Explainer<'a> {
+    /// Absent features follow the training cover.
+    PathDependent(PathDependent<'a>),
+    /// Absent features take the background rows' values.
+    Interventional(Interventional<'a>),
+}
+
+impl Explainer<'_> {
+    /// Writes the influences of `rows` into `out` (see `sextant_algo::explanation_len`).
+    pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
+        match self {
+            Explainer::PathDependent(e) => e.explain(rows, out),
+            Explainer::Interventional(e) => e.explain(rows, out),
+        }
+    }
+}
+
+/// Appends one row's cells of the prediction table (`prediction_columns`): its margins (one per
+/// output), then its responses. Returns where the responses start in `table`.
+pub fn push_predictions(model: &Model, margins: &[f64], table: &mut Vec<f64>) -> usize {
+    table.extend_from_slice(margins);
+    let start = table.len();
+    table.extend_from_slice(margins);
+    model.link().apply(&mut table[start..]);
+    start
+}
+
+/// Appends rows of influences (layout of `explanation_len`) with their margins (`rows ×
+/// outputs`) as the influence table lays them out (`explanation_columns`): per row and output,
+/// the influences, the base value, the margin.
+pub fn push_explanations(phi: &[f64], margins: &[f64], n_features: usize, table: &mut Vec<f64>) {
+    for (block, margin) in phi.chunks(n_features + 1).zip(margins) {
+        table.extend_from_slice(block);
+        table.push(*margin);
+    }
+}
