@@ -1,10 +1,13 @@
 """Sextant's Python client: projects, models, datasets, jobs and their results as pandas
-DataFrames, against a Sextant server.
+DataFrames, against a Sextant server; and a local mode that computes predictions and exact
+Shapley values in this process, with no server.
 
 >>> import sextant
 >>> s = sextant.connect()                      # SEXTANT_SERVER / SEXTANT_TOKEN / `sextant login`
 >>> p = s.project("credit-demo")
 >>> p.importance("credit-xgb", "applicants")   # a DataFrame: feature, mean_abs, mean
+
+>>> sextant.explain("model.json", X)              # local mode: a DataFrame of influences
 
 Plots (matplotlib, ``pip install ./clients/python[plot]``) are in :mod:`sextant.plot`.
 """
@@ -25,6 +28,7 @@ from .errors import (
     Unauthorized,
     Unreachable,
 )
+from .local import LocalModel, explain, importance, load_model, predict
 
 __all__ = [
     "plot",
@@ -34,6 +38,11 @@ __all__ = [
     "Project",
     "Sextant",
     "connect",
+    "LocalModel",
+    "explain",
+    "importance",
+    "load_model",
+    "predict",
     "BadRequest",
     "Conflict",
     "Forbidden",

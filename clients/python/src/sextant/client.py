@@ -16,6 +16,7 @@ import httpx
 import pandas as pd
 
 from . import errors
+from ._boosters import unwrap
 
 DEFAULT_SERVER = "http://127.0.0.1:8640"
 
@@ -182,12 +183,7 @@ class Sextant:
 
 def _save_model(model: Any, folder: str) -> str:
     """A model object saved to a file the server reads: XGBoost as JSON, LightGBM as text."""
-    booster = model
-    if hasattr(model, "get_booster"):  # xgboost's scikit-learn models
-        booster = model.get_booster()
-    elif hasattr(model, "booster_"):  # lightgbm's scikit-learn models
-        booster = model.booster_
-    kind = type(booster).__module__.split(".")[0]
+    kind, booster = unwrap(model)
     if kind == "xgboost":
         path = os.path.join(folder, "model.json")
         booster.save_model(path)

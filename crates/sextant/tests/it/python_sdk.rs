@@ -1,5 +1,6 @@
-//! The Python SDK (`clients/python`): its own pytest suite (`tools/python-tests.sh`) against
-//! real servers started from this build's binary, and ruff's lint and format checks.
+//! The Python SDK (`clients/python`): its wheel built (with the local mode's native extension)
+//! and installed, its own pytest suite (`tools/python-tests.sh`) against real servers started
+//! from this build's binary, and ruff's lint and format checks.
 
 use std::process::Command;
 
