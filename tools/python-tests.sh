@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python SDK's checks: ruff (lint and format), and pytest against real `sextant serve`
+# The Python SDK's checks: ruff (lint and format), mypy, and pytest against real `sextant serve`
 # processes started from BINARY (default target/debug/sextant), with the SDK installed from the
 # wheel this script builds.
 #
@@ -34,4 +34,5 @@ rm -rf "$WHEELS"
 cd clients/python
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
 SEXTANT_BINARY="$BIN" exec "$VENV/bin/pytest" -q -p no:cacheprovider "$@"

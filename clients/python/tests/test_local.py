@@ -346,5 +346,5 @@ def test_the_installed_wheel_holds_the_extension_and_the_types():
     package = importlib.resources.files("sextant")
     assert "clients/python/src" not in str(package), package
     names = {p.name for p in package.iterdir()}
-    assert {"py.typed", "local.py", "client.py", "plot.py"} <= names, names
+    assert {"py.typed", "_native.pyi", "local.py", "client.py", "plot.py"} <= names, names
     assert any(n.startswith("_native.") and n.endswith(".so") for n in names), names

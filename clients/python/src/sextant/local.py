@@ -31,8 +31,11 @@ from . import _native
 from ._boosters import unwrap
 
 Matrix = Union[pd.DataFrame, np.ndarray]
+"""Rows to compute on: a DataFrame (columns matched by name) or a 2-D array (feature order)."""
 METHODS = ("path-dependent", "interventional")
+"""The games ``explain`` plays: absent features follow the training cover, or the background."""
 OUTPUTS = ("prediction", "margin", "both")
+"""What ``predict`` returns: the response, the raw score, or both as the server's table."""
 
 
 class LocalModel:

@@ -199,7 +199,9 @@ def roc(predictions: pd.DataFrame, ax: Axes | None = None) -> Axes:
     fp = (distinct + 1) - tp
     tpr = np.r_[0.0, tp / max(tp[-1], 1)]
     fpr = np.r_[0.0, fp / max(fp[-1], 1)]
-    auc = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+    # numpy 2 names it trapezoid; numpy 1 (the package allows >= 1.22) only trapz.
+    trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009
+    auc = float(trapezoid(tpr, fpr))
     ax.plot(fpr, tpr, label=f"AUC {auc:.3f}")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("false positive rate")
