@@ -13,7 +13,8 @@ Plots (matplotlib, ``pip install ./clients/python[plot]``) are in :mod:`sextant.
 """
 
 from . import plot
-from .client import DEFAULT_SERVER, Job, Listing, Project, Sextant, connect
+from ._html import Listing
+from .client import DEFAULT_SERVER, Project, Sextant, connect
 from .errors import (
     BadRequest,
     Conflict,
@@ -28,6 +29,7 @@ from .errors import (
     Unauthorized,
     Unreachable,
 )
+from .jobs import Job
 from .local import LocalModel, explain, importance, load_model, predict
 
 __all__ = [

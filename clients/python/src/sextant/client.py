@@ -1,14 +1,12 @@
-"""The client: a connection to a Sextant server, its projects, and their jobs and results."""
+"""The client: a connection to a Sextant server, its projects, their models, data and results."""
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -17,6 +15,8 @@ import pandas as pd
 
 from . import errors
 from ._boosters import unwrap
+from ._html import Listing, table_html
+from .jobs import Job
 
 DEFAULT_SERVER = "http://127.0.0.1:8640"
 
@@ -61,14 +61,6 @@ def connect(url: str | None = None, token: str | None = None, timeout: float = 3
     client = Sextant(url, token, timeout)
     client.whoami()
     return client
-
-
-def _table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 class Sextant:
@@ -211,7 +203,7 @@ class Project:
 
     def _repr_html_(self) -> str:
         features = ", ".join(f["name"] for f in self.schema["features"])
-        return _table_html(
+        return table_html(
             ["project", "task", "label", "id", "features"],
             [
                 [
@@ -417,135 +409,3 @@ class Project:
         query = self._query(data, threshold=threshold, rows=rows, job=job)
         doc = self._client._json("GET", f"{self._path}/models/{model}/metrics", params=query)
         return doc["result"]
-
-
-class Listing(list):
-    """Models or datasets of a project: a list of dicts that shows as a table in Jupyter."""
-
-    def __init__(self, kind: str, items: Iterable[dict[str, Any]]) -> None:
-        super().__init__(items)
-        self.kind = kind
-
-    def _repr_html_(self) -> str:
-        if self.kind == "model":
-            rows = [
-                [
-                    m["name"],
-                    m["summary"]["format"],
-                    m["summary"]["objective"],
-                    len(m["summary"]["features"]),
-                    m["sha256"][:12],
-                ]
-                for m in self
-            ]
-            return _table_html(["model", "format", "objective", "features", "sha256"], rows)
-        rows = [
-            [
-                d["name"],
-                d["summary"]["role"],
-                d["summary"]["rows"],
-                d["summary"]["format"],
-                d["sha256"][:12],
-            ]
-            for d in self
-        ]
-        return _table_html(["dataset", "role", "rows", "format", "sha256"], rows)
-
-
-class Job:
-    """A job: its state and progress as last read (``refresh`` reads them again)."""
-
-    def __init__(self, client: Sextant, doc: dict[str, Any]) -> None:
-        self._client = client
-        self._doc = doc
-
-    @property
-    def id(self) -> str:
-        """The job's id."""
-        return self._doc["id"]
-
-    @property
-    def kind(self) -> str:
-        """``predict`` or ``influences``."""
-        return self._doc["spec"]["kind"]
-
-    @property
-    def state(self) -> str:
-        """The state as last read: queued, starting, running, succeeded, failed, cancelled."""
-        return self._doc["state"]
-
-    @property
-    def status(self) -> str:
-        """The state now (read from the server)."""
-        return self.refresh().state
-
-    @property
-    def reason(self) -> str | None:
-        """Why the job failed or was cancelled."""
-        return self._doc.get("reason")
-
-    @property
-    def progress(self) -> dict[str, Any]:
-        """Phase, rows done and in all, percent, ETA, as last read."""
-        return self._doc["progress"]
-
-    @property
-    def cached(self) -> bool:
-        """Whether the job was answered from a stored identical result."""
-        return bool(self._doc.get("cached"))
-
-    def refresh(self) -> Job:
-        """Reads the job again."""
-        self._doc = self._client._json("GET", f"/api/v1/jobs/{self.id}")
-        return self
-
-    def wait(self, timeout: float | None = None, progress: bool = True) -> Job:
-        """Waits until the job has finished (raising :class:`sextant.SextantError` with the
-        reason if it failed or was cancelled, ``TimeoutError`` after ``timeout`` seconds),
-        with a progress bar of the rows done."""
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=100, desc=f"{self.kind} {self.id[:8]}", unit="%")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while self.refresh().state not in ("succeeded", "failed", "cancelled"):
-                if bar is not None:
-                    bar.n = round(self.progress.get("percent", 0.0), 1)
-                    bar.refresh()
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"job {self.id} is still {self.state} after {timeout} s")
-                time.sleep(0.2)
-            if bar is not None:
-                bar.n = 100 if self.state == "succeeded" else bar.n
-                bar.refresh()
-        finally:
-            if bar is not None:
-                bar.close()
-        if self.state != "succeeded":
-            raise errors.SextantError(f"job {self.id} {self.state}: {self.reason}")
-        return self
-
-    def cancel(self) -> Job:
-        """Cancels the job (a queued one never runs, a running one's analyzer is stopped)."""
-        self._doc = self._client._json("DELETE", f"/api/v1/jobs/{self.id}")
-        return self
-
-    def __repr__(self) -> str:
-        return f"Job({self.id!r}, {self.kind}, {self.state})"
-
-    def _repr_html_(self) -> str:
-        p = self.progress
-        return _table_html(
-            ["job", "kind", "state", "rows", "reason"],
-            [
-                [
-                    self.id,
-                    self.kind,
-                    self.state,
-                    f"{p.get('rows_done', 0)}/{p.get('rows_total', 0)}",
-                    self.reason or "-",
-                ]
-            ],
-        )
