@@ -3,6 +3,7 @@
 //! and the platform (`sextant serve`, analyzer processes, the CLI client) over real HTTP.
 
 mod accounts;
+mod accounts_cli;
 mod bad_input;
 mod conformance;
 mod container;
@@ -17,6 +18,7 @@ mod python_sdk;
 mod quickstart;
 mod reference;
 mod results;
+mod roles;
 mod server;
 mod small_models;
 mod support;
