@@ -24,6 +24,8 @@ mod postgres;
 #[cfg(feature = "metastore")]
 mod sql;
 #[cfg(feature = "metastore")]
+mod sql_jobs;
+#[cfg(feature = "metastore")]
 mod sql_projects;
 #[cfg(feature = "metastore")]
 mod sqlite;

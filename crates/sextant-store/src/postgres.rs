@@ -17,6 +17,7 @@ use crate::metastore::{Metastore, ProjectRemains};
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
+use crate::sql_jobs::sql_job_queue;
 use crate::sql_projects::sql_projects;
 use sextant_api::{
     AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
@@ -56,3 +57,4 @@ impl PostgresMetastore {
 sql_metastore!(PostgresMetastore, sqlx::Postgres, PgRow);
 sql_accounts!(PostgresMetastore, PgRow);
 sql_projects!(PostgresMetastore);
+sql_job_queue!(PostgresMetastore);

@@ -20,6 +20,7 @@ use crate::metastore::{Metastore, ProjectRemains};
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
+use crate::sql_jobs::sql_job_queue;
 use crate::sql_projects::sql_projects;
 use sextant_api::{
     AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
@@ -71,3 +72,4 @@ impl SqliteMetastore {
 sql_metastore!(SqliteMetastore, sqlx::Sqlite, SqliteRow);
 sql_accounts!(SqliteMetastore, SqliteRow);
 sql_projects!(SqliteMetastore);
+sql_job_queue!(SqliteMetastore);
