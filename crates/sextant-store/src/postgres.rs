@@ -57,4 +57,4 @@ impl PostgresMetastore {
 sql_metastore!(PostgresMetastore, sqlx::Postgres, PgRow);
 sql_accounts!(PostgresMetastore, PgRow);
 sql_projects!(PostgresMetastore);
-sql_job_queue!(PostgresMetastore);
+sql_job_queue!(PostgresMetastore, PgRow);

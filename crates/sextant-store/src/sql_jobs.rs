@@ -3,9 +3,9 @@
 //! Expanded per database by [`sql_job_queue!`] beside [`sql_metastore!`](crate::sql::sql_metastore),
 //! whose row helpers it uses; the [`Metastore`](crate::Metastore) methods call these.
 
-/// Expands the job queue of `$store` (a `pool` field).
+/// Expands the job queue of `$store` (a `pool` field) with rows `$row`.
 macro_rules! sql_job_queue {
-    ($store:ty) => {
+    ($store:ty, $row:ty) => {
 impl $store {
     /// [`Metastore::create_job`](crate::Metastore::create_job).
     async fn sql_create_job(&self, job: &Job) -> StoreResult<Job> {
@@ -88,13 +88,17 @@ impl $store {
 
     /// [`Metastore::job`](crate::Metastore::job).
     async fn sql_job(&self, id: Uuid) -> StoreResult<Job> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+        job_row(&self.job_record(id).await?)
+    }
+
+    /// The row of job `id`, whatever is read of it.
+    async fn job_record(&self, id: Uuid) -> StoreResult<$row> {
+        sqlx::query("SELECT * FROM jobs WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db("read a job"))?
-            .ok_or_else(|| not_found("job", id.to_string()))?;
-        job_row(&row)
+            .ok_or_else(|| not_found("job", id.to_string()))
     }
 
     /// [`Metastore::jobs`](crate::Metastore::jobs).
@@ -185,13 +189,7 @@ impl $store {
 
     /// [`Metastore::execution`](crate::Metastore::execution).
     async fn sql_execution(&self, id: Uuid) -> StoreResult<JobExecution> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("read a job"))?
-            .ok_or_else(|| not_found("job", id.to_string()))?;
-        execution_row(&row)
+        execution_row(&self.job_record(id).await?)
     }
 
     /// [`Metastore::executions`](crate::Metastore::executions).

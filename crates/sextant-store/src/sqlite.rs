@@ -72,4 +72,4 @@ impl SqliteMetastore {
 sql_metastore!(SqliteMetastore, sqlx::Sqlite, SqliteRow);
 sql_accounts!(SqliteMetastore, SqliteRow);
 sql_projects!(SqliteMetastore);
-sql_job_queue!(SqliteMetastore);
+sql_job_queue!(SqliteMetastore, SqliteRow);
