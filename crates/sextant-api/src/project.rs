@@ -100,3 +100,67 @@ pub struct CreateProject {
     /// Features, label, id, task, score type.
     pub schema: ProjectSchema,
 }
+
+impl FeatureSpec {
+    /// Reads a feature list as the CLI and the GUI take it: names separated by commas, each
+    /// optionally `name:numeric` or `name:categorical` (numeric when not said).
+    pub fn parse_list(list: &[String]) -> Result<Vec<FeatureSpec>, String> {
+        let mut features: Vec<FeatureSpec> = Vec::new();
+        for item in list.iter().flat_map(|l| l.split(',')) {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            let (name, kind) = match item.split_once(':') {
+                Some((n, "categorical")) => (n, FeatureType::Categorical),
+                Some((n, "numeric")) => (n, FeatureType::Numeric),
+                Some((_, other)) => {
+                    return Err(format!(
+                        "feature type {other:?} is not numeric or categorical"
+                    ));
+                }
+                None => (item, FeatureType::Numeric),
+            };
+            let name = name.trim().to_string();
+            if features.iter().any(|f| f.name == name) {
+                return Err(format!("feature {name:?} is listed twice"));
+            }
+            features.push(FeatureSpec {
+                name,
+                kind,
+                categories: None,
+            });
+        }
+        Ok(features)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_lists() {
+        let f = FeatureSpec::parse_list(&["age, region:categorical".into(), "x:numeric".into()])
+            .unwrap();
+        let names: Vec<(&str, FeatureType)> = f.iter().map(|f| (f.name.as_str(), f.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                ("age", FeatureType::Numeric),
+                ("region", FeatureType::Categorical),
+                ("x", FeatureType::Numeric)
+            ]
+        );
+        assert!(
+            FeatureSpec::parse_list(&["a:text".into()])
+                .unwrap_err()
+                .contains("text")
+        );
+        assert!(
+            FeatureSpec::parse_list(&["a,a".into()])
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+}

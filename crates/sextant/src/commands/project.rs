@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
-use sextant_api::{CreateProject, FeatureSpec, FeatureType, ProjectSchema, Role, ScoreType, Task};
+use sextant_api::{CreateProject, FeatureSpec, ProjectSchema, Role, ScoreType, Task};
 use sextant_client::Client;
 
 use super::print_json;
@@ -97,25 +97,7 @@ pub struct ProjectCreate {
 pub fn project_schema(args: &ProjectCreate) -> anyhow::Result<ProjectSchema> {
     let features = match (&args.from_data, args.features.is_empty()) {
         (Some(path), true) => infer_features(path, args.label.as_deref(), args.id.as_deref())?,
-        (None, false) => args
-            .features
-            .iter()
-            .map(|f| {
-                let (name, kind) = match f.split_once(':') {
-                    Some((n, "categorical")) => (n, FeatureType::Categorical),
-                    Some((n, "numeric")) => (n, FeatureType::Numeric),
-                    Some((_, other)) => {
-                        bail!("feature type {other:?} is not numeric or categorical")
-                    }
-                    None => (f.as_str(), FeatureType::Numeric),
-                };
-                Ok(FeatureSpec {
-                    name: name.trim().to_string(),
-                    kind,
-                    categories: None,
-                })
-            })
-            .collect::<anyhow::Result<_>>()?,
+        (None, false) => FeatureSpec::parse_list(&args.features).map_err(anyhow::Error::msg)?,
         (Some(_), false) => bail!("give --features or --from-data, not both"),
         (None, true) => bail!("give the features: --features f1,f2,… or --from-data FILE"),
     };
