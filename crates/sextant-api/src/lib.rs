@@ -3,7 +3,8 @@
 //!
 //! - API views and request bodies: [`Project`], [`Model`], [`Dataset`], [`Job`], [`CreateJob`],
 //!   [`ErrorBody`], and the intelligence service's answers ([`TablePage`], [`ImportanceReport`],
-//!   [`MetricsReport`]);
+//!   [`MetricsReport`], and the views reduced for plotting: [`CurvesReport`], [`InfluencePoints`],
+//!   [`RowExplanation`]);
 //! - persisted documents, each with a `version` so later releases read what earlier ones wrote:
 //!   [`JobSpec`], [`ResultManifest`], and the typed [`Importance`] and [`Metrics`] documents;
 //! - accounts: [`User`], [`Role`], [`Member`], [`TokenInfo`], [`AuditEntry`];
@@ -22,6 +23,7 @@ mod project;
 mod protocol;
 mod report;
 mod result;
+mod views;
 mod whole;
 
 pub use accounts::*;
@@ -34,6 +36,7 @@ pub use project::*;
 pub use protocol::*;
 pub use report::*;
 pub use result::*;
+pub use views::*;
 
 /// The version of the algorithms, part of every cache key: a release whose numbers may differ
 /// changes it, so results it would compute differently are computed again.

@@ -26,6 +26,7 @@ use sextant_api::{
 };
 
 pub mod tables;
+pub mod views;
 
 use tables::{influences_table, predictions_table};
 
@@ -51,6 +52,18 @@ pub fn start_intelligence(deps: Deps) -> Router {
         .route(
             "/api/v1/projects/{project}/models/{model}/influences/table",
             get(influences_table),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/influences/points",
+            get(views::influence_points),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/curves",
+            get(views::curves),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/explanation",
+            get(views::explanation),
         )
         .route(
             "/api/v1/projects/{project}/models/{model}/importance",

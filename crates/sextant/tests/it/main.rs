@@ -24,3 +24,4 @@ mod small_models;
 mod support;
 mod upgrade;
 mod uploads;
+mod views;

@@ -8,7 +8,7 @@ use crate::server::{Server, wait_until};
 use crate::support::{Table, repo};
 
 /// Writes `features.csv` with a `y` column appended, taken from `label(prediction row)`.
-fn labelled_copy(
+pub(crate) fn labelled_copy(
     dir: &std::path::Path,
     name: &str,
     label: impl Fn(&[f64]) -> f64,
@@ -28,7 +28,7 @@ fn labelled_copy(
 
 /// Project `name` (its label `y`) from `data`, with the model `m` and the test dataset `d`, and
 /// the jobs of `kinds` run on them.
-fn labelled_project(
+pub(crate) fn labelled_project(
     server: &Server,
     name: &str,
     task: &[&str],
