@@ -274,3 +274,35 @@ def test_plots_render_and_share_figures(credit, applicants):
     with pytest.raises(KeyError, match="no column 'nope'"):
         plot.dependence(influences, applicants, "nope")
     plt.close("all")
+
+
+def test_views_reduced_for_plots(credit, applicants):
+    credit.predict("xgb", "applicants", progress=False)
+    credit.influences("xgb", "applicants", progress=False)
+    curves = credit.curves("xgb", "applicants")
+    assert set(curves) == {"roc", "precision_recall", "calibration", "thresholds"}
+    half = curves["thresholds"].set_index("threshold").loc[0.5]
+    metrics = credit.metrics("xgb", "applicants")
+    assert [[half.tn, half.fp], [half["fn"], half.tp]] == metrics["confusion_matrix"]
+    assert curves["calibration"]["rows"].sum() == len(applicants) == curves["roc"].attrs["labelled"]
+
+    table = credit.influences_table("xgb", "applicants")
+    points = credit.influence_points("xgb", "applicants", features=["age", "region"], points=50)
+    assert list(points.columns) == ["row", "feature", "value", "influence"]
+    assert len(points) == 100 and set(points["feature"]) == {"age", "region"}
+    age = points[points["feature"] == "age"]
+    ids = applicants["applicant_id"].to_numpy()[age["row"].to_numpy()]
+    assert np.array_equal(age["influence"].to_numpy(), table.loc[ids, "age"].to_numpy())
+    assert np.array_equal(age["value"].to_numpy(), applicants["age"].to_numpy()[age["row"]])
+    region = points[points["feature"] == "region"]
+    assert list(region["value"]) == list(applicants["region"].to_numpy()[region["row"]])
+
+    row = credit.explanation("xgb", "applicants", id=42)
+    assert row.attrs["row"] == 41 and row.attrs["id"] == 42
+    assert abs(row["influence"].sum() + row.attrs["base_value"] - row.attrs["margin"]) < 1e-9
+    assert row["influence"].abs().is_monotonic_decreasing
+    features = [f["name"] for f in credit.schema["features"]]
+    by_feature = row.set_index("feature")["influence"]
+    assert np.array_equal(by_feature[features].to_numpy(), table.loc[42, features].to_numpy())
+    with pytest.raises(sextant.SextantError, match="give row or id"):
+        credit.explanation("xgb", "applicants")

@@ -15,6 +15,7 @@ mod accounts;
 mod analyzer;
 mod error;
 mod multipart;
+mod views;
 
 use std::fmt::Display;
 use std::io::{BufRead, BufReader};

@@ -93,6 +93,13 @@ enum Command {
     Importance(OnServer<commands::ResultArgs>),
     /// Quality metrics of stored predictions.
     Metrics(OnServer<commands::ResultArgs>),
+    /// Quality curves of stored predictions: ROC, precision-recall, calibration, counts by
+    /// threshold; residuals of a regression.
+    Curves(OnServer<commands::CurvesArgs>),
+    /// Stored influences at sampled rows, beside the data's values there.
+    Points(OnServer<commands::PointsArgs>),
+    /// One row's stored explanation, by its index or its id.
+    Explanation(OnServer<commands::ExplanationArgs>),
     /// Save a server's token for the CLI (checked with the server first).
     Login(OnServer<commands::LoginArgs>),
     /// Who the CLI is logged in as, and their roles.
@@ -235,6 +242,9 @@ fn main() -> ExitCode {
         }),
         Command::Importance(on) => on_server(on, commands::importance),
         Command::Metrics(on) => on_server(on, commands::metrics),
+        Command::Curves(on) => on_server(on, commands::curves),
+        Command::Points(on) => on_server(on, commands::points),
+        Command::Explanation(on) => on_server(on, commands::explanation),
         Command::Login(on) => commands::login(on.client, on.args),
         Command::Whoami(on) => on_server(on, |c, json, _| commands::whoami(c, json)),
         Command::User(on) => on_server(on, |c, json, g| commands::user(c, json, g.command)),

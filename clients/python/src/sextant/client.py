@@ -409,3 +409,102 @@ class Project:
         query = self._query(data, threshold=threshold, rows=rows, job=job)
         doc = self._client._json("GET", f"{self._path}/models/{model}/metrics", params=query)
         return doc["result"]
+
+    def curves(
+        self,
+        model: str,
+        data: str,
+        threshold: float | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Quality curves of a stored predict result on a labelled dataset, reduced on the
+        server. A binary classifier's: ``roc`` (``x`` false positive rate, ``y`` true positive
+        rate, ``threshold``), ``precision_recall`` (``x`` recall, ``y`` precision,
+        ``threshold``), ``calibration`` (``from``, ``to``, ``predicted``, ``observed``,
+        ``rows``) and ``thresholds`` (``threshold``, ``tp``, ``fp``, ``tn``, ``fn`` at 0.00,
+        0.01, …, 1.00). A regression's: ``points`` (``row``, ``prediction``, ``label``: at most
+        2,000 rows) and ``residuals`` (a 40-bin histogram: ``from``, ``to``, ``count``). A
+        multiclass model has none (its confusion matrix is in :meth:`metrics`)."""
+        query = self._query(data, threshold=threshold, rows=rows, job=job)
+        doc = self._client._json("GET", f"{self._path}/models/{model}/curves", params=query)
+        parts = doc["binary"] or doc["regression"] or {}
+        frames = {name: pd.DataFrame(values) for name, values in parts.items()}
+        for frame in frames.values():
+            frame.attrs.update(job=doc["source"]["job"], labelled=doc["labelled"])
+        return frames
+
+    def influence_points(
+        self,
+        model: str,
+        data: str,
+        features: list[str] | None = None,
+        points: int | None = None,
+        class_index: int | None = None,
+        method: str | None = None,
+        background: str | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """Stored influences at ``points`` rows spread evenly over the result (default 1,000,
+        at most 5,000) for ``features`` (default: the 12 most important), with the data's value
+        at each: one row per sampled row and feature (``row``, ``feature``, ``value``,
+        ``influence``; ``value`` is a category's name for a categorical feature). What a
+        beeswarm or a dependence plot draws, without fetching the whole table."""
+        query = self._query(
+            data,
+            features=",".join(features) if features else None,
+            points=points,
+            **{"class": class_index},
+            method=method,
+            background=background,
+            rows=rows,
+            job=job,
+        )
+        doc = self._client._json(
+            "GET", f"{self._path}/models/{model}/influences/points", params=query
+        )
+        records = []
+        for f in doc["features"]:
+            names = f["categories"]
+            for row, value, influence in zip(doc["rows"], f["values"], f["influences"]):
+                shown = names[int(value)] if names and value is not None else value
+                records.append((row, f["feature"], shown, influence))
+        frame = pd.DataFrame(records, columns=["row", "feature", "value", "influence"])
+        frame.attrs["job"] = doc["source"]["job"]
+        return frame
+
+    def explanation(
+        self,
+        model: str,
+        data: str,
+        row: int | None = None,
+        id: float | None = None,
+        class_index: int | None = None,
+        method: str | None = None,
+        background: str | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """One row's stored explanation, found by its position (``row``) or by the project's
+        id column (``id``): ``feature``, ``value`` (as the data has it), ``influence``, largest
+        |influence| first; ``attrs`` hold ``row``, ``id``, ``base_value`` and ``margin``
+        (``base_value`` plus the influences)."""
+        query = self._query(
+            data,
+            row=row,
+            id=id,
+            **{"class": class_index},
+            method=method,
+            background=background,
+            job=job,
+        )
+        doc = self._client._json("GET", f"{self._path}/models/{model}/explanation", params=query)
+        frame = pd.DataFrame(doc["contributions"], columns=["feature", "value", "influence"])
+        frame.attrs.update(
+            job=doc["source"]["job"],
+            row=doc["row"],
+            id=doc["id"],
+            base_value=doc["base_value"],
+            margin=doc["margin"],
+        )
+        return frame

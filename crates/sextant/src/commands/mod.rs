@@ -1,5 +1,6 @@
 //! The CLI client, a module per noun: `project`, `model`, `data`, `job`, and the results
-//! (`influences`, `predictions`, `importance`, `metrics`). Human tables by default, `--json` for
+//! (`influences`, `predictions`, `importance`, `metrics`) and their views (`curves`, `points`,
+//! `explanation`). Human tables by default, `--json` for
 //! scripts.
 
 mod accounts;
@@ -8,6 +9,7 @@ mod job;
 mod model;
 mod project;
 mod results;
+mod views;
 
 use clap::Args;
 
@@ -19,6 +21,7 @@ pub use job::{JobCommand, job, wait_for};
 pub use model::{ModelCommand, model};
 pub use project::{ProjectCommand, project};
 pub use results::{ResultArgs, importance, metrics, table_page};
+pub use views::{CurvesArgs, ExplanationArgs, PointsArgs, curves, explanation, points};
 
 #[derive(Args)]
 pub struct ClientArgs {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::platform::{demo_project, run_job};
+use crate::platform::{demo_project, json_out, run_job};
 use crate::results::{labelled_copy, labelled_project};
 use crate::server::Server;
 use crate::support::repo;
@@ -141,6 +141,52 @@ fn the_demo_views_agree_with_its_tables() {
         cells[42][data_column("region")],
         "a category by its name"
     );
+
+    // The CLI shows the same documents, and tables of them.
+    let on = ["credit", "--model", "xgb", "--dataset", "applicants"];
+    let cli = |command: &str, extra: &[&str]| {
+        let mut args = vec![command];
+        args.extend_from_slice(&on);
+        args.extend_from_slice(extra);
+        server.cli_ok(&args)
+    };
+    assert_eq!(json_out(&cli("curves", &["--json"])), curves);
+    assert_eq!(
+        json_out(&cli("points", &["--points", "100", "--json"])),
+        points
+    );
+    assert_eq!(
+        json_out(&cli("explanation", &["--id", "42", "--json"])),
+        by_id
+    );
+    let text = cli("explanation", &["--row", "41"]);
+    assert!(
+        text.starts_with("row 41 (id 42) of applicants: base value"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FEATURE") && text.contains("RUNNING"),
+        "{text}"
+    );
+    let text = cli("curves", &[]);
+    assert!(
+        text.contains("ROC: ") && text.contains("0.50       171"),
+        "{text}"
+    );
+    let text = cli("points", &["--points", "3", "--features", "region"]);
+    assert!(
+        text.contains("φ(region)") && text.contains("3 rows of 1000"),
+        "{text}"
+    );
+    let refused = server.cli(&[
+        "explanation",
+        "credit",
+        "--model",
+        "xgb",
+        "--dataset",
+        "applicants",
+    ]);
+    assert!(!refused.status.success());
 }
 
 #[test]

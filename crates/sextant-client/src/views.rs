@@ -1,0 +1,106 @@
+//! The intelligence service's views reduced for plotting: quality curves, influence points and
+//! one row's explanation.
+
+use serde::Serialize;
+use serde_json::Value;
+use sextant_api::{
+    CurvesQuery, CurvesReport, ExplanationQuery, InfluencePoints, PointsQuery, RowExplanation,
+};
+
+use crate::{Client, ClientResult};
+
+/// `base?k=v&…` from a query's fields that are set, percent-encoded.
+fn with_query(base: String, query: &impl Serialize) -> String {
+    let fields = match serde_json::to_value(query) {
+        Ok(Value::Object(fields)) => fields,
+        _ => return base,
+    };
+    let pairs: Vec<String> = fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{k}={}", encode(&text))
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Client {
+    fn view_path(project: &str, model: &str, what: &str, query: &impl Serialize) -> String {
+        with_query(
+            format!(
+                "/api/v1/projects/{}/models/{}/{what}",
+                encode(project),
+                encode(model)
+            ),
+            query,
+        )
+    }
+
+    /// Quality curves of a model's predictions on a labelled dataset.
+    pub fn curves(
+        &self,
+        project: &str,
+        model: &str,
+        query: &CurvesQuery,
+    ) -> ClientResult<CurvesReport> {
+        self.get(&Self::view_path(project, model, "curves", query))
+    }
+
+    /// Influences at sampled rows, with the data's values there.
+    pub fn influence_points(
+        &self,
+        project: &str,
+        model: &str,
+        query: &PointsQuery,
+    ) -> ClientResult<InfluencePoints> {
+        self.get(&Self::view_path(project, model, "influences/points", query))
+    }
+
+    /// One row's explanation, by its index or its id.
+    pub fn explanation(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ExplanationQuery,
+    ) -> ClientResult<RowExplanation> {
+        self.get(&Self::view_path(project, model, "explanation", query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_carry_the_fields_set_encoded() {
+        let query = PointsQuery {
+            dataset: "my data".into(),
+            features: Some("a,b".into()),
+            points: Some(10),
+            ..PointsQuery::default()
+        };
+        assert_eq!(
+            Client::view_path("p", "m", "influences/points", &query),
+            "/api/v1/projects/p/models/m/influences/points?dataset=my%20data&features=a%2Cb&points=10"
+        );
+    }
+}
