@@ -15,8 +15,10 @@ ROOTFS="$PWD/target/debian-rootfs/bookworm-minbase-ca.tar"
 IMAGE="sextant-debian-rootfs:bookworm-ca"
 if [ ! -f "$ROOTFS" ]; then
     if ! command -v debootstrap >/dev/null; then
-        apt-get install -y debootstrap >/dev/null 2>&1 ||
-            { apt-get update >/dev/null && apt-get install -y debootstrap >/dev/null; }
+        # Other tests may install packages at the same time: one apt-get at a time.
+        apt() { flock /tmp/sextant-apt.lock apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+        apt install -y debootstrap >/dev/null 2>&1 ||
+            { apt update >/dev/null && apt install -y debootstrap >/dev/null; }
     fi
     ROOT="$(mktemp -d)"
     echo "making a Debian bookworm root filesystem with debootstrap" >&2

@@ -4,7 +4,8 @@
 //! - [`ingest::start_ingest`]: projects, model and dataset uploads;
 //! - [`intelligence::start_intelligence`]: results, importance, metrics;
 //! - [`scheduler::start_scheduler`]: jobs and the analyzers that run them;
-//! - [`gateway::start_gateway`]: health, readiness, metrics, the OpenAPI document.
+//! - [`gateway::start_gateway`]: health, readiness, metrics, the OpenAPI document, and the web
+//!   GUI ([`gui`]).
 //!
 //! [`run`] composes the services a process is configured for on one listener.
 
@@ -14,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod error;
 pub mod gateway;
+pub mod gui;
 pub mod housekeeping;
 pub mod ingest;
 pub mod intelligence;
@@ -109,8 +111,11 @@ pub fn compose(
 ) -> Result<Router, String> {
     let mut router = gateway::health_routes(deps.clone());
     let local = &deps.config.services;
+    // The GUI asks the API through the composed router, filled in below.
+    let api: gui::ApiHandle = Default::default();
     if local.contains(&Service::Gateway) {
         router = router.merge(gateway::forward::forward_routes(local, &deps.config.peers)?);
+        router = router.merge(gui::gui_routes(api.clone()));
     }
     for service in &deps.config.services {
         router = router.merge(match service {
@@ -122,7 +127,7 @@ pub fn compose(
             Service::Gateway => gateway::start_gateway(deps.clone()),
         });
     }
-    Ok(router
+    let router = router
         .fallback(gateway::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             ingest::JSON_BODY_LIMIT,
@@ -146,7 +151,9 @@ pub fn compose(
         .layer(axum::middleware::from_fn_with_state(
             deps.telemetry.clone(),
             telemetry::track_http,
-        )))
+        ));
+    let _ = api.set(router.clone());
+    Ok(router)
 }
 
 /// Serves the configured services on `listener` until `shutdown` completes.

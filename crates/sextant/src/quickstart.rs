@@ -2,6 +2,8 @@
 //! data this binary carries, predictions and influences with live progress, the results, and the
 //! server kept running until Ctrl-C.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -158,6 +160,39 @@ fn sign_in(client: Client, data_dir: &Path, url: &str) -> anyhow::Result<Client>
     Ok(client)
 }
 
+/// The file the first admin's GUI password is written to, in the data folder.
+const PASSWORD_FILE: &str = "admin.password";
+
+/// Gives the first admin a GUI password when they have none (made up, written to the data
+/// folder readable by this user only) and returns the file; `None` when authentication is off.
+fn gui_password(client: &Client, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let me = client.whoami()?;
+    let path = data_dir.join(PASSWORD_FILE);
+    if me.user.name != sextant_server::auth::bootstrap::ADMIN || !me.user.admin {
+        return Ok(None);
+    }
+    if me.user.has_password {
+        return Ok(path.exists().then_some(path));
+    }
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{password}").with_context(|| format!("cannot write {}", path.display()))?;
+    client.update_user(
+        &me.user.name,
+        &sextant_api::UpdateUser {
+            password: Some(password),
+            ..Default::default()
+        },
+    )?;
+    Ok(Some(path))
+}
+
 fn write_demo_files(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     let files = [
@@ -305,7 +340,14 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
     println!();
     print_metrics(&client.metrics(PROJECT, MODEL, &applicants)?);
     let token_file = sextant_server::auth::bootstrap::token_path(data_dir);
-    println!("\n4. explore (the API needs the admin's token; the CLI has it saved)");
+    if let Some(password_file) = gui_password(client, data_dir)? {
+        println!("\n4. the web GUI   {url}/");
+        println!(
+            "  sign in as admin with the password in {} (change it: sextant user password admin)",
+            password_file.display()
+        );
+    }
+    println!("\n5. explore the API (it needs the admin's token; the CLI has it saved)");
     println!("  API document   {url}/api/v1/openapi.json");
     println!(
         "  with curl      curl -H \"Authorization: Bearer $(cat {})\" {url}/api/v1/projects",

@@ -9,6 +9,7 @@ mod conformance;
 mod container;
 mod debian;
 mod faults;
+mod gui;
 mod hardening;
 mod jobs;
 mod leftovers;

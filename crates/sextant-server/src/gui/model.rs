@@ -1,0 +1,433 @@
+//! A model on a dataset: its quality (metrics, curves, confusion at a threshold, residuals),
+//! its influences (importance, beeswarm, dependence, one row's waterfall), and its result tables
+//! page by page.
+
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+use sextant_api::{
+    CurvesReport, Dataset, ImportanceReport, InfluencePoints, Metrics, MetricsReport, Model,
+    Project, RowExplanation, TablePage,
+};
+
+use super::failure_page;
+use super::layout::{count, data_block, encode, number, page};
+use super::project::signed_in;
+use super::visit::{ApiFailure, Visit};
+
+/// Which result a model page shows.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ResultChoice {
+    /// The dataset (default: the project's first labelled one).
+    pub dataset: Option<String>,
+    /// `path-dependent` or `interventional`.
+    pub method: Option<String>,
+    /// The background of interventional influences.
+    pub background: Option<String>,
+}
+
+impl ResultChoice {
+    /// The query string of the API's result endpoints for this choice.
+    pub fn api_query(&self, dataset: &str) -> String {
+        let mut q = format!("dataset={}", encode(dataset));
+        if let Some(m) = self.method.as_deref().filter(|m| !m.is_empty()) {
+            q.push_str(&format!("&method={}", encode(m)));
+        }
+        if let Some(b) = self.background.as_deref().filter(|b| !b.is_empty()) {
+            q.push_str(&format!("&background={}", encode(b)));
+        }
+        q
+    }
+}
+
+/// What the model page's script draws, as it receives it.
+#[derive(Serialize)]
+pub struct ModelData {
+    pub project: String,
+    pub model: String,
+    pub dataset: String,
+    pub query: String,
+    pub task: sextant_api::Task,
+    pub features: Vec<String>,
+    pub id_column: Option<String>,
+    pub metrics: Option<Metrics>,
+    pub curves: Option<CurvesReport>,
+    pub importance: Option<ImportanceReport>,
+    pub points: Option<InfluencePoints>,
+    /// The first sampled row's explanation, drawn as the first waterfall.
+    pub explanation: Option<RowExplanation>,
+}
+
+/// Results that may not exist yet: a "no result" answer is `None` with its message.
+pub(super) fn optional<T>(
+    answer: Result<T, ApiFailure>,
+    notes: &mut Vec<String>,
+) -> Result<Option<T>, ApiFailure> {
+    match answer {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND && e.message.starts_with("no ") => {
+            notes.push(e.message);
+            Ok(None)
+        }
+        Err(e)
+            if e.status == axum::http::StatusCode::NOT_FOUND && e.message.contains("no labels") =>
+        {
+            notes.push(e.message);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Loads everything a model page (or its report) shows.
+pub(super) async fn load(
+    visit: &mut Visit,
+    project: &str,
+    model: &str,
+    choice: &ResultChoice,
+    points: u32,
+) -> Result<(ModelData, Model, Dataset, Vec<Dataset>, Vec<String>), ApiFailure> {
+    signed_in(visit).await?;
+    let base = format!("/api/v1/projects/{}", encode(project));
+    let p: Project = visit.get(&base).await?;
+    let m: Model = visit
+        .get(&format!("{base}/models/{}", encode(model)))
+        .await?;
+    let datasets: Vec<Dataset> = visit.get(&format!("{base}/datasets")).await?;
+    let chosen = match &choice.dataset {
+        Some(d) => datasets.iter().find(|x| &x.name == d),
+        None => datasets
+            .iter()
+            .find(|d| d.summary.has_label)
+            .or(datasets.first()),
+    };
+    let Some(dataset) = chosen.cloned() else {
+        return Err(ApiFailure {
+            status: axum::http::StatusCode::NOT_FOUND,
+            message: match &choice.dataset {
+                Some(d) => format!("project {project:?} has no dataset {d:?}"),
+                None => format!("project {project:?} has no dataset yet: upload one first"),
+            },
+        });
+    };
+    let query = choice.api_query(&dataset.name);
+    let at = format!("{base}/models/{}", encode(model));
+    let mut notes = Vec::new();
+    let plain = format!("dataset={}", encode(&dataset.name));
+    let metrics: Option<MetricsReport> = optional(
+        visit.get(&format!("{at}/metrics?{plain}")).await,
+        &mut notes,
+    )?;
+    let curves = if metrics.is_some() {
+        optional(visit.get(&format!("{at}/curves?{plain}")).await, &mut notes)?
+    } else {
+        None
+    };
+    let importance: Option<ImportanceReport> = optional(
+        visit.get(&format!("{at}/importance?{query}")).await,
+        &mut notes,
+    )?;
+    let points: Option<InfluencePoints> = if importance.is_some() {
+        optional(
+            visit
+                .get(&format!("{at}/influences/points?{query}&points={points}"))
+                .await,
+            &mut notes,
+        )?
+    } else {
+        None
+    };
+    let explanation: Option<RowExplanation> = match &points {
+        Some(p) if !p.rows.is_empty() => optional(
+            visit
+                .get(&format!("{at}/explanation?{query}&row={}", p.rows[0]))
+                .await,
+            &mut notes,
+        )?,
+        _ => None,
+    };
+    let data = ModelData {
+        project: project.to_string(),
+        model: model.to_string(),
+        dataset: dataset.name.clone(),
+        query,
+        task: p.schema.task,
+        features: m.summary.features.clone(),
+        id_column: p.schema.id.clone(),
+        metrics: metrics.map(|m| m.result),
+        curves,
+        importance,
+        points,
+        explanation,
+    };
+    Ok((data, m, dataset, datasets, notes))
+}
+
+pub async fn model_page(
+    mut visit: Visit,
+    Path((project, model)): Path<(String, String)>,
+    Query(choice): Query<ResultChoice>,
+) -> Response {
+    let (data, _, dataset, datasets, notes) =
+        match load(&mut visit, &project, &model, &choice, POINTS).await {
+            Ok(loaded) => loaded,
+            Err(e) => return failure_page(&visit, e),
+        };
+    let at = format!(
+        "/ui/projects/{}/models/{}",
+        encode(&project),
+        encode(&model)
+    );
+    let crumbs = [
+        (
+            project.clone(),
+            format!("/ui/projects/{}", encode(&project)),
+        ),
+        (
+            model.clone(),
+            format!("{at}?dataset={}", encode(&dataset.name)),
+        ),
+    ];
+    let body = html! {
+        h1 { (model) " on " (dataset.name) }
+        form.inline.choice method="get" action=(at) {
+            label for="dataset" { "Dataset" }
+            select #dataset name="dataset" { @for d in &datasets {
+                option selected[d.name == dataset.name] { (d.name) }
+            } }
+            label for="method" { "Influences" }
+            select #method name="method" {
+                option value="" { "default" }
+                option value="path-dependent" selected[choice.method.as_deref() == Some("path-dependent")] { "path-dependent" }
+                option value="interventional" selected[choice.method.as_deref() == Some("interventional")] { "interventional" }
+            }
+            label for="background" { "Background" }
+            select #background name="background" {
+                option value="" { "any" }
+                @for d in &datasets { option selected[choice.background.as_deref() == Some(d.name.as_str())] { (d.name) } }
+            }
+            button type="submit" { "Show" }
+        }
+        p.links {
+            a href={ (at) "/table?kind=influences&" (data.query) } { "Influence table" } " · "
+            a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) } { "Prediction table" } " · "
+            a href={ (at) "/report?" (data.query) } { "Printable report" }
+        }
+        @for note in &notes { p.note { (note) } }
+        (quality_section(&data))
+        (influence_section(&data))
+        (data_block("sx-model", &data))
+    };
+    page(
+        &visit,
+        &format!("{model} on {}", dataset.name),
+        &crumbs,
+        body,
+    )
+    .into_response()
+}
+
+/// The metrics as a table, and the quality plots' places.
+pub(super) fn quality_section(data: &ModelData) -> Markup {
+    let Some(metrics) = &data.metrics else {
+        return html! {};
+    };
+    html! {
+        section.quality {
+            h2 { "Quality" }
+            (metrics_table(metrics))
+            @match metrics {
+                Metrics::Classification(q) if q.classes == 2 => {
+                    div.plots {
+                        figure { div.plot #plot-roc data-kind="roc" {} figcaption { "ROC curve" } }
+                        figure { div.plot #plot-pr data-kind="pr" {} figcaption { "Precision-recall" } }
+                        figure { div.plot #plot-calibration data-kind="calibration" {} figcaption { "Calibration" } }
+                        figure {
+                            div.plot #plot-confusion data-kind="confusion" {}
+                            figcaption {
+                                label for="threshold" { "Confusion at threshold " output #threshold-value { "0.50" } }
+                                input #threshold type="range" min="0" max="1" step="0.01" value=(q.threshold.unwrap_or(0.5));
+                            }
+                        }
+                    }
+                }
+                Metrics::Classification(_) => {
+                    div.plots { figure { div.plot #plot-confusion data-kind="confusion" {} figcaption { "Confusion matrix" } } }
+                }
+                Metrics::Regression(_) => {
+                    div.plots {
+                        figure { div.plot #plot-residuals data-kind="residuals" {} figcaption { "Prediction against label" } }
+                        figure { div.plot #plot-residual-histogram data-kind="residual-histogram" {} figcaption { "Residuals (label − prediction)" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Metrics as a two-column table.
+pub(super) fn metrics_table(metrics: &Metrics) -> Markup {
+    let rows: Vec<(&str, String)> = match metrics {
+        Metrics::Classification(q) => vec![
+            ("rows", count(q.rows)),
+            ("accuracy", number(Some(q.accuracy))),
+            ("ROC AUC", number(q.roc_auc)),
+            ("log loss", number(Some(q.log_loss))),
+            ("Brier", number(Some(q.brier))),
+            ("precision", number(Some(q.precision))),
+            ("recall", number(Some(q.recall))),
+            ("F1", number(Some(q.f1))),
+            ("threshold", number(q.threshold)),
+        ],
+        Metrics::Regression(q) => vec![
+            ("rows", count(q.rows)),
+            ("RMSE", number(Some(q.rmse))),
+            ("MAE", number(Some(q.mae))),
+            ("R²", number(q.r2)),
+            ("MAPE %", number(q.mape)),
+        ],
+    };
+    html! {
+        table.metrics {
+            tbody { @for (name, value) in rows { tr { th scope="row" { (name) } td.num { (value) } } } }
+        }
+    }
+}
+
+fn influence_section(data: &ModelData) -> Markup {
+    let Some(importance) = &data.importance else {
+        return html! {};
+    };
+    let method = importance.source.method.map_or("", |m| m.as_str());
+    html! {
+        section.influences {
+            h2 { "Influences" span.meta { " " (method) " · " (count(importance.source.rows_total)) " rows" } }
+            div.plots {
+                figure.wide { div.plot #plot-importance data-kind="importance" {} figcaption { "Global importance: mean |influence|" } }
+                figure.wide { div.plot #plot-beeswarm data-kind="beeswarm" {} figcaption { "Influence of each sampled row, coloured by the feature's value (high red, low blue); click a point for its explanation" } }
+                figure {
+                    div.plot #plot-dependence data-kind="dependence" {}
+                    figcaption {
+                        label for="dep-feature" { "Dependence of " }
+                        select #dep-feature { @for f in &data.features { option { (f) } } }
+                        label for="dep-colour" { " coloured by " }
+                        select #dep-colour { option value="" { "none" } @for f in &data.features { option { (f) } } }
+                    }
+                }
+                figure {
+                    div.plot #plot-waterfall data-kind="waterfall" {}
+                    figcaption {
+                        form #waterfall-form.inline {
+                            label for="wf-row" { "Explain row" }
+                            input #wf-row type="number" min="0" value="0";
+                            @if let Some(id) = &data.id_column {
+                                label for="wf-id" { "or " (id) }
+                                input #wf-id type="number";
+                            }
+                            button type="submit" { "Explain" }
+                        }
+                        p #waterfall-error.error role="alert" hidden {}
+                    }
+                }
+            }
+            h3 { "Most important features" }
+            table.list {
+                thead { tr { th { "Feature" } th { "mean |influence|" } th { "mean influence" } } }
+                tbody { @for f in importance.result.features.iter().take(20) {
+                    tr { td { (f.feature) } td.num { (number(Some(f.mean_abs))) } td.num { (number(Some(f.mean))) } }
+                } }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TableChoice {
+    kind: Option<String>,
+    dataset: String,
+    method: Option<String>,
+    background: Option<String>,
+    offset: Option<u64>,
+}
+
+/// Rows sampled for the beeswarm (per feature) and the first dependence plot.
+const POINTS: u32 = 500;
+
+/// Rows of a result table shown per page.
+const TABLE_ROWS: u64 = 50;
+
+pub async fn table_page(
+    mut visit: Visit,
+    Path((project, model)): Path<(String, String)>,
+    Query(q): Query<TableChoice>,
+) -> Response {
+    if let Err(e) = signed_in(&mut visit).await {
+        return failure_page(&visit, e);
+    }
+    let kind = if q.kind.as_deref() == Some("predictions") {
+        "predictions"
+    } else {
+        "influences"
+    };
+    let choice = ResultChoice {
+        dataset: Some(q.dataset.clone()),
+        method: q.method.clone(),
+        background: q.background.clone(),
+    };
+    let query = choice.api_query(&q.dataset);
+    let offset = q.offset.unwrap_or(0);
+    let api = format!(
+        "/api/v1/projects/{}/models/{}/{kind}?{query}&offset={offset}&limit={TABLE_ROWS}",
+        encode(&project),
+        encode(&model)
+    );
+    let table: TablePage = match visit.get(&api).await {
+        Ok(t) => t,
+        Err(e) => return failure_page(&visit, e),
+    };
+    let at = format!(
+        "/ui/projects/{}/models/{}",
+        encode(&project),
+        encode(&model)
+    );
+    let here = format!("{at}/table?kind={kind}&{query}");
+    let total = table.source.rows_total;
+    let last_page = total.saturating_sub(1) / TABLE_ROWS * TABLE_ROWS;
+    let crumbs = [
+        (
+            project.clone(),
+            format!("/ui/projects/{}", encode(&project)),
+        ),
+        (model.clone(), format!("{at}?{query}")),
+    ];
+    let body = html! {
+        h1 { (kind) " of " (model) " on " (q.dataset) }
+        p.meta { "Rows " (count(offset.min(total))) "–" (count((offset + TABLE_ROWS).min(total))) " of " (count(total))
+            " · click a column's name to sort this page by it" }
+        (pager(&here, offset, last_page))
+        div.scroll {
+            table.list.sortable.results {
+                thead { tr { @for c in &table.columns { th scope="col" { button.sort type="button" { (c) } } } } }
+                tbody { @for row in &table.rows {
+                    tr { @for v in row { td.num data-value=(v.map_or(String::new(), |v| v.to_string())) { (number(*v)) } } }
+                } }
+            }
+        }
+        (pager(&here, offset, last_page))
+    };
+    page(&visit, &format!("{kind} of {model}"), &crumbs, body).into_response()
+}
+
+fn pager(here: &str, offset: u64, last: u64) -> Markup {
+    let prev = offset.saturating_sub(TABLE_ROWS);
+    let next = (offset + TABLE_ROWS).min(last);
+    html! {
+        nav.pager aria-label="Pages" {
+            a href={ (here) "&offset=0" } { "« first" }
+            a href={ (here) "&offset=" (prev) } { "‹ previous" }
+            a href={ (here) "&offset=" (next) } { "next ›" }
+            a href={ (here) "&offset=" (last) } { "last »" }
+        }
+    }
+}

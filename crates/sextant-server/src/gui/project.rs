@@ -1,0 +1,747 @@
+//! Signing in and out, the projects, and one project's page: its models, datasets, jobs (with
+//! live progress), members, and the forms that change them.
+
+use axum::Form;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+use sextant_api::{
+    CreateJob, CreateProject, Dataset, DatasetRole, FeatureSpec, GrantRole, InfluenceMethod, Job,
+    JobKind, JobOptions, Login, Member, Model, Project, ProjectSchema, Role, ScoreType, Task,
+    Whoami,
+};
+
+use super::failure_page;
+use super::layout::{count, csrf_field, encode, page, size, time};
+use super::visit::{ApiFailure, CSRF_FIELD, Visit};
+
+/// Who is signed in, or the sign-in page.
+pub(super) async fn signed_in(visit: &mut Visit) -> Result<Whoami, ApiFailure> {
+    let me: Whoami = visit.get("/api/v1/me").await?;
+    visit.user = Some(me.user.name.clone());
+    Ok(me)
+}
+
+/// The caller's role on `project` (an admin is an owner everywhere).
+pub(super) fn role_on(me: &Whoami, project: &str) -> Option<Role> {
+    if me.user.admin {
+        return Some(Role::Owner);
+    }
+    me.roles
+        .iter()
+        .find(|m| m.project == project)
+        .map(|m| m.role)
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Where sign-in may send the browser: a page of this GUI only.
+fn next_page(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") => n.to_string(),
+        _ => "/ui/projects".into(),
+    }
+}
+
+pub async fn signin_page(visit: Visit, Query(q): Query<NextQuery>) -> Response {
+    signin_form(&visit, q.next.as_deref(), None, StatusCode::OK)
+}
+
+fn signin_form(
+    visit: &Visit,
+    next: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let body = html! {
+        section.signin {
+            h1 { "Sign in to Sextant" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form method="post" action="/ui/signin" {
+                (csrf_field(visit))
+                input type="hidden" name="next" value=(next_page(next));
+                label for="user" { "User" }
+                input #user type="text" name="user" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+            p.hint { "An administrator sets passwords with " code { "sextant user password NAME" } "." }
+        }
+    };
+    (status, page(visit, "Sign in", &[], body)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SigninForm {
+    csrf: String,
+    user: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn signin(visit: Visit, Form(form): Form<SigninForm>) -> Response {
+    let next = form.next.as_deref();
+    if let Err(e) = visit.check_csrf(&form.csrf) {
+        return signin_form(&visit, next, Some(&e.message), e.status);
+    }
+    let login = Login {
+        user: form.user,
+        password: form.password,
+    };
+    let body = serde_json::to_vec(&login).expect("a login serialises");
+    match visit
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            Some("application/json"),
+            Body::from(body),
+        )
+        .await
+    {
+        Ok(answer) => {
+            let mut response = Redirect::to(&next_page(next)).into_response();
+            for cookie in answer.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            response
+        }
+        Err(e) => signin_form(&visit, next, Some(&e.message), e.status),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn signout(visit: Visit, Form(form): Form<CsrfForm>) -> Response {
+    if let Err(e) = visit.check_csrf(&form.csrf) {
+        return failure_page(&visit, e);
+    }
+    match visit
+        .call(Method::POST, "/api/v1/logout", None, Body::empty())
+        .await
+    {
+        Ok(answer) => {
+            let mut response = Redirect::to("/ui/signin").into_response();
+            for cookie in answer.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            response
+        }
+        Err(e) => failure_page(&visit, e),
+    }
+}
+
+pub async fn projects_page(mut visit: Visit) -> Response {
+    projects_view(&mut visit, None, StatusCode::OK).await
+}
+
+async fn projects_view(visit: &mut Visit, error: Option<String>, status: StatusCode) -> Response {
+    let me = match signed_in(visit).await {
+        Ok(me) => me,
+        Err(e) => return failure_page(visit, e),
+    };
+    let projects: Vec<Project> = match visit.get("/api/v1/projects").await {
+        Ok(p) => p,
+        Err(e) => return failure_page(visit, e),
+    };
+    let body = html! {
+        h1 { "Projects" }
+        @if let Some(error) = &error { p.error role="alert" { (error) } }
+        @if projects.is_empty() {
+            p { "No project you can see yet." }
+        } @else {
+            table.list {
+                thead { tr { th { "Project" } th { "Task" } th { "Features" } th { "Your role" } th { "Created" } } }
+                tbody {
+                    @for p in &projects {
+                        tr {
+                            td { a href={ "/ui/projects/" (encode(&p.name)) } { (p.name) } }
+                            td { (task_name(p.schema.task)) }
+                            td.num { (p.schema.features.len()) }
+                            td { (role_on(&me, &p.name).map_or("—", Role::as_str)) }
+                            td { (time(&p.created_at)) }
+                        }
+                    }
+                }
+            }
+        }
+        section.panel {
+            h2 { "Create a project" }
+            form.grid method="post" action="/ui/projects" {
+                (csrf_field(visit))
+                label for="name" { "Name" }
+                input #name name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._-]*";
+                label for="task" { "Task" }
+                select #task name="task" {
+                    option value="binary" { "binary classification" }
+                    option value="multiclass" { "multiclass classification" }
+                    option value="regression" { "regression" }
+                }
+                label for="classes" { "Classes (multiclass)" }
+                input #classes name="classes" type="number" min="3";
+                label for="features" { "Features" }
+                textarea #features name="features" required rows="3"
+                    placeholder="age, income, region:categorical" {}
+                label for="label" { "Label column" }
+                input #label name="label";
+                label for="id" { "Id column" }
+                input #id name="id";
+                span {}
+                button type="submit" { "Create" }
+            }
+        }
+    };
+    (status, page(visit, "Projects", &[], body)).into_response()
+}
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Binary => "binary",
+        Task::Multiclass => "multiclass",
+        Task::Regression => "regression",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProjectForm {
+    csrf: String,
+    name: String,
+    task: String,
+    classes: Option<String>,
+    features: String,
+    label: Option<String>,
+    id: Option<String>,
+}
+
+pub async fn create_project(mut visit: Visit, Form(form): Form<ProjectForm>) -> Response {
+    let request = match project_request(&visit, form) {
+        Ok(r) => r,
+        Err(e) => return projects_view(&mut visit, Some(e.message), e.status).await,
+    };
+    let name = request.name.clone();
+    match visit
+        .send::<_, Project>(Method::POST, "/api/v1/projects", &request)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/ui/projects/{}", encode(&name))).into_response(),
+        Err(e) => projects_view(&mut visit, Some(e.message), e.status).await,
+    }
+}
+
+fn project_request(visit: &Visit, form: ProjectForm) -> Result<CreateProject, ApiFailure> {
+    visit.check_csrf(&form.csrf)?;
+    let bad = |message: String| ApiFailure {
+        status: StatusCode::BAD_REQUEST,
+        message,
+    };
+    let task = match form.task.as_str() {
+        "binary" => Task::Binary,
+        "multiclass" => Task::Multiclass,
+        "regression" => Task::Regression,
+        other => {
+            return Err(bad(format!(
+                "task {other:?} is not binary, multiclass or regression"
+            )));
+        }
+    };
+    let classes = match form
+        .classes
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(c) => Some(
+            c.parse::<u32>()
+                .map_err(|_| bad(format!("classes {c:?} is not a whole number")))?,
+        ),
+    };
+    let features = FeatureSpec::parse_list(&[form.features]).map_err(bad)?;
+    let optional = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(CreateProject {
+        name: form.name.trim().to_string(),
+        schema: ProjectSchema {
+            features,
+            label: optional(form.label),
+            id: optional(form.id),
+            task,
+            score_type: if task == Task::Regression {
+                ScoreType::Raw
+            } else {
+                ScoreType::Probability
+            },
+            classes,
+        },
+    })
+}
+
+/// Everything a project's page shows.
+struct ProjectView {
+    me: Whoami,
+    project: Project,
+    models: Vec<Model>,
+    datasets: Vec<Dataset>,
+    jobs: Vec<Job>,
+    members: Option<Vec<Member>>,
+}
+
+async fn load_project(visit: &mut Visit, name: &str) -> Result<ProjectView, ApiFailure> {
+    let me = signed_in(visit).await?;
+    let base = format!("/api/v1/projects/{}", encode(name));
+    let project: Project = visit.get(&base).await?;
+    let models = visit.get(&format!("{base}/models")).await?;
+    let datasets = visit.get(&format!("{base}/datasets")).await?;
+    let jobs = visit.get(&format!("{base}/jobs?limit=50")).await?;
+    let members = if role_on(&me, name) == Some(Role::Owner) {
+        Some(visit.get(&format!("{base}/members")).await?)
+    } else {
+        None
+    };
+    Ok(ProjectView {
+        me,
+        project,
+        models,
+        datasets,
+        jobs,
+        members,
+    })
+}
+
+pub async fn project_page(mut visit: Visit, Path(name): Path<String>) -> Response {
+    project_view(&mut visit, &name, None, StatusCode::OK).await
+}
+
+async fn project_view(
+    visit: &mut Visit,
+    name: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let view = match load_project(visit, name).await {
+        Ok(v) => v,
+        Err(e) => return failure_page(visit, e),
+    };
+    let body = project_body(visit, &view, error.as_deref());
+    let crumbs = [(name.to_string(), format!("/ui/projects/{}", encode(name)))];
+    (status, page(visit, name, &crumbs, body)).into_response()
+}
+
+fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
+    let p = &v.project;
+    let role = role_on(&v.me, &p.name);
+    let editor = role >= Some(Role::Editor);
+    let at = format!("/ui/projects/{}", encode(&p.name));
+    let first_dataset = v
+        .datasets
+        .iter()
+        .find(|d| d.summary.has_label)
+        .or(v.datasets.first());
+    html! {
+        h1 { (p.name) }
+        @if let Some(error) = error { p.error role="alert" { (error) } }
+        p.meta {
+            (task_name(p.schema.task)) " · " (p.schema.features.len()) " features"
+            @if let Some(label) = &p.schema.label { " · label " code { (label) } }
+            @if let Some(id) = &p.schema.id { " · id " code { (id) } }
+            " · your role: " strong { (role.map_or("—", Role::as_str)) }
+        }
+        section {
+            h2 { "Models" }
+            @if v.models.is_empty() { p { "No model yet." } } @else {
+                table.list {
+                    thead { tr { th { "Model" } th { "Format" } th { "Objective" } th { "Trees" } th { "Size" } th { "Uploaded" } th { "Results" } } }
+                    tbody { @for m in &v.models {
+                        tr {
+                            td { (m.name) }
+                            td { (m.summary.format) }
+                            td { (m.summary.objective) }
+                            td.num { (m.summary.trees.as_ref().map_or(0, |t| t.trees)) }
+                            td.num { (size(m.summary.size_bytes)) }
+                            td { (time(&m.created_at)) }
+                            td { @for d in v.datasets.iter().filter(|d| d.summary.role != DatasetRole::Background) {
+                                a.chip href={ (at) "/models/" (encode(&m.name)) "?dataset=" (encode(&d.name)) } { "on " (d.name) }
+                            } }
+                        }
+                    } }
+                }
+                @if v.models.len() > 1 && let Some(d) = first_dataset {
+                    p { a href={ (at) "/compare?dataset=" (encode(&d.name)) } { "Compare the models on " (d.name) } }
+                }
+            }
+        }
+        section {
+            h2 { "Datasets" }
+            @if v.datasets.is_empty() { p { "No dataset yet." } } @else {
+                table.list {
+                    thead { tr { th { "Dataset" } th { "Role" } th { "Rows" } th { "Labels" } th { "Columns" } th { "Size" } th { "Uploaded" } } }
+                    tbody { @for d in &v.datasets {
+                        tr {
+                            td { (d.name) }
+                            td { (d.summary.role.as_str()) }
+                            td.num { (count(d.summary.rows)) }
+                            td { @if d.summary.has_label { "yes" } @else { "no" } }
+                            td.columns { (d.summary.columns.join(", ")) }
+                            td.num { (size(d.summary.size_bytes)) }
+                            td { (time(&d.created_at)) }
+                        }
+                    } }
+                }
+            }
+        }
+        section {
+            h2 { "Jobs" }
+            @if v.jobs.is_empty() { p { "No job yet." } } @else {
+                table.list.jobs {
+                    thead { tr { th { "Job" } th { "Kind" } th { "Model" } th { "Dataset" } th { "State" } th { "Progress" } th { "Created" } @if editor { th {} } } }
+                    tbody { @for j in &v.jobs { (job_row(visit, &at, j, editor)) } }
+                }
+            }
+        }
+        @if editor { (forms(visit, v, &at)) }
+        @if let Some(members) = &v.members { (members_section(visit, members, &at)) }
+    }
+}
+
+fn job_row(visit: &Visit, at: &str, j: &Job, editor: bool) -> Markup {
+    let live = !j.state.is_terminal();
+    let percent = j.progress.percent;
+    let method = j
+        .spec
+        .options
+        .method
+        .map(|m| format!(" ({})", m.as_str()))
+        .unwrap_or_default();
+    html! {
+        tr data-job=(j.id) data-live=(live) {
+            td { code { (j.id.to_string()[..8]) } }
+            td { (j.spec.kind.as_str()) (method) }
+            td { (j.spec.model().name) }
+            td { (j.spec.data().name) }
+            td.state { span class={ "state " (j.state.as_str()) } { (j.state.as_str()) }
+                @if let Some(reason) = &j.reason { div.reason { (reason) } } }
+            td.progress {
+                progress max="100" value=(format!("{percent:.0}")) aria-label="progress" {}
+                span.percent { (format!("{percent:.0} %")) }
+                span.phase { (j.progress.phase) }
+            }
+            td { (time(&j.created_at)) }
+            @if editor { td { @if live {
+                form method="post" action={ (at) "/jobs/" (j.id) "/cancel" } {
+                    (csrf_field(visit)) button.small type="submit" { "Cancel" }
+                }
+            } } }
+        }
+    }
+}
+
+fn forms(visit: &Visit, v: &ProjectView, at: &str) -> Markup {
+    let csrf = encode(&visit.csrf);
+    html! {
+        section.forms {
+            div.panel {
+                h2 { "Upload a model" }
+                form.grid method="post" enctype="multipart/form-data" action={ (at) "/models?" (CSRF_FIELD) "=" (csrf) } {
+                    label for="model-name" { "Name" }
+                    input #model-name name="name" required;
+                    label for="model-file" { "File (XGBoost JSON, LightGBM text)" }
+                    input #model-file type="file" name="file" required;
+                    span {} button type="submit" { "Upload model" }
+                }
+            }
+            div.panel {
+                h2 { "Upload a dataset" }
+                form.grid method="post" enctype="multipart/form-data" action={ (at) "/datasets?" (CSRF_FIELD) "=" (csrf) } {
+                    label for="dataset-name" { "Name" }
+                    input #dataset-name name="name" required;
+                    label for="dataset-role" { "Role" }
+                    select #dataset-role name="role" {
+                        @for r in ["test", "train", "production", "background", "custom"] { option value=(r) { (r) } }
+                    }
+                    label for="dataset-file" { "File (CSV with a header, Parquet)" }
+                    input #dataset-file type="file" name="file" required;
+                    span {} button type="submit" { "Upload dataset" }
+                }
+            }
+            div.panel {
+                h2 { "Run a job" }
+                form.grid method="post" action={ (at) "/jobs" } {
+                    (csrf_field(visit))
+                    label for="job-kind" { "Kind" }
+                    select #job-kind name="kind" {
+                        option value="influences" { "influences (TreeSHAP)" }
+                        option value="predict" { "predict (and metrics on labelled data)" }
+                    }
+                    label for="job-model" { "Model" }
+                    select #job-model name="model" required { @for m in &v.models { option { (m.name) } } }
+                    label for="job-dataset" { "Dataset" }
+                    select #job-dataset name="dataset" required { @for d in &v.datasets { option { (d.name) } } }
+                    label for="job-background" { "Background (interventional)" }
+                    select #job-background name="background" {
+                        option value="" { "none: path-dependent" }
+                        @for d in &v.datasets { option { (d.name) } }
+                    }
+                    label for="job-rows" { "First rows only" }
+                    input #job-rows name="rows" type="number" min="1" placeholder="all";
+                    span {} button type="submit" { "Run" }
+                }
+            }
+        }
+    }
+}
+
+fn members_section(visit: &Visit, members: &[Member], at: &str) -> Markup {
+    html! {
+        section.panel {
+            h2 { "Members" }
+            table.list {
+                thead { tr { th { "User" } th { "Role" } th { "Granted" } th { "By" } th {} } }
+                tbody { @for m in members {
+                    tr {
+                        td { (m.user) } td { (m.role.as_str()) } td { (time(&m.granted_at)) }
+                        td { (m.granted_by.as_deref().unwrap_or("—")) }
+                        td { form method="post" action={ (at) "/members/" (encode(&m.user)) "/revoke" } {
+                            (csrf_field(visit)) button.small type="submit" { "Revoke" }
+                        } }
+                    }
+                } }
+            }
+            form.inline method="post" action={ (at) "/members" } {
+                (csrf_field(visit))
+                label for="member-user" { "User" }
+                input #member-user name="user" required;
+                label for="member-role" { "Role" }
+                select #member-role name="role" { option { "viewer" } option { "editor" } option { "owner" } }
+                button type="submit" { "Grant" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    csrf: Option<String>,
+}
+
+/// Streams an upload form's body to the API's upload endpoint unchanged.
+async fn upload(
+    visit: &mut Visit,
+    project: &str,
+    what: &str,
+    q: UploadQuery,
+    request: Request,
+) -> Response {
+    let kind = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let result = match visit.check_csrf(q.csrf.as_deref().unwrap_or_default()) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let path = format!("/api/v1/projects/{}/{what}", encode(project));
+            visit
+                .call(Method::POST, &path, kind.as_deref(), request.into_body())
+                .await
+        }
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
+        Err(e) => project_view(visit, project, Some(e.message), e.status).await,
+    }
+}
+
+pub async fn upload_model(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> Response {
+    upload(&mut visit, &project, "models", q, request).await
+}
+
+pub async fn upload_dataset(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> Response {
+    upload(&mut visit, &project, "datasets", q, request).await
+}
+
+#[derive(Deserialize)]
+pub struct JobForm {
+    csrf: String,
+    kind: String,
+    model: String,
+    dataset: String,
+    background: Option<String>,
+    rows: Option<String>,
+}
+
+fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
+    let bad = |message: String| ApiFailure {
+        status: StatusCode::BAD_REQUEST,
+        message,
+    };
+    let kind =
+        JobKind::parse(&form.kind).ok_or_else(|| bad(format!("no job kind {:?}", form.kind)))?;
+    let background = form.background.filter(|b| !b.is_empty());
+    let rows = match form
+        .rows
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        None => None,
+        Some(r) => Some(
+            r.parse::<u64>()
+                .map_err(|_| bad(format!("rows {r:?} is not a whole number")))?,
+        ),
+    };
+    let method = match (kind, &background) {
+        (JobKind::Influences, Some(_)) => Some(InfluenceMethod::Interventional),
+        _ => None,
+    };
+    Ok(CreateJob {
+        kind,
+        model: form.model,
+        dataset: form.dataset,
+        background: if kind == JobKind::Influences {
+            background
+        } else {
+            None
+        },
+        options: JobOptions {
+            method,
+            rows,
+            ..JobOptions::default()
+        },
+        memory_mib: None,
+        shards: None,
+    })
+}
+
+pub async fn run_job(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Form(form): Form<JobForm>,
+) -> Response {
+    let result = match visit
+        .check_csrf(&form.csrf)
+        .and_then(|()| job_request(form))
+    {
+        Err(e) => Err(e),
+        Ok(request) => {
+            let path = format!("/api/v1/projects/{}/jobs", encode(&project));
+            visit
+                .send::<_, Job>(Method::POST, &path, &request)
+                .await
+                .map(|_| ())
+        }
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+/// Back to the project's page after a change, or the page with the API's message.
+async fn after_change(
+    visit: &mut Visit,
+    project: &str,
+    result: Result<(), ApiFailure>,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
+        Err(e) => project_view(visit, project, Some(e.message), e.status).await,
+    }
+}
+
+pub async fn cancel_job(
+    mut visit: Visit,
+    Path((project, job)): Path<(String, uuid::Uuid)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => visit
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/jobs/{job}"),
+                None,
+                Body::empty(),
+            )
+            .await
+            .map(|_| ()),
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    csrf: String,
+    user: String,
+    role: String,
+}
+
+pub async fn grant(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Form(form): Form<GrantForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => match Role::parse(&form.role) {
+            None => Err(ApiFailure {
+                status: StatusCode::BAD_REQUEST,
+                message: format!("no role {:?}", form.role),
+            }),
+            Some(role) => {
+                let path = format!(
+                    "/api/v1/projects/{}/members/{}",
+                    encode(&project),
+                    encode(form.user.trim())
+                );
+                visit
+                    .send::<_, Member>(Method::PUT, &path, &GrantRole { role })
+                    .await
+                    .map(|_| ())
+            }
+        },
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+pub async fn revoke(
+    mut visit: Visit,
+    Path((project, user)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let path = format!(
+                "/api/v1/projects/{}/members/{}",
+                encode(&project),
+                encode(&user)
+            );
+            visit
+                .call(Method::DELETE, &path, None, Body::empty())
+                .await
+                .map(|_| ())
+        }
+    };
+    after_change(&mut visit, &project, result).await
+}

@@ -1,0 +1,202 @@
+//! The printable model report (one document per model and dataset: metrics, plots, top
+//! features, the data, and where every number came from), and models compared on one dataset.
+
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde::{Deserialize, Serialize};
+use sextant_api::{ALGORITHM_VERSION, ImportanceReport, Job, Metrics, MetricsReport, Model};
+
+use super::failure_page;
+use super::layout::{count, data_block, encode, number, page, size, time};
+use super::model::{ResultChoice, load, metrics_table, optional, quality_section};
+use super::project::signed_in;
+use super::visit::Visit;
+
+pub async fn report_page(
+    mut visit: Visit,
+    Path((project, model)): Path<(String, String)>,
+    Query(choice): Query<ResultChoice>,
+) -> Response {
+    let (data, m, dataset, _, notes) = match load(&mut visit, &project, &model, &choice, 300).await
+    {
+        Ok(loaded) => loaded,
+        Err(e) => return failure_page(&visit, e),
+    };
+    let mut jobs = Vec::new();
+    let sources = [
+        data.importance.as_ref().map(|r| r.source.job),
+        data.curves.as_ref().map(|r| r.source.job),
+    ];
+    for id in sources.into_iter().flatten() {
+        match visit.get::<Job>(&format!("/api/v1/jobs/{id}")).await {
+            Ok(job) => jobs.push(job),
+            Err(e) => return failure_page(&visit, e),
+        }
+    }
+    let at = format!(
+        "/ui/projects/{}/models/{}",
+        encode(&project),
+        encode(&model)
+    );
+    let crumbs = [
+        (
+            project.clone(),
+            format!("/ui/projects/{}", encode(&project)),
+        ),
+        (model.clone(), format!("{at}?{}", data.query)),
+    ];
+    let body = html! {
+        article.report {
+            h1 { "Model report: " (model) " on " (dataset.name) }
+            p.meta { "Project " (project) " · printed " (time(&chrono::Utc::now())) " · "
+                button.print #print type="button" { "Print or save as PDF" } }
+            section {
+                h2 { "Model" }
+                table.metrics { tbody {
+                    tr { th scope="row" { "name" } td { (m.name) } }
+                    tr { th scope="row" { "format" } td { (m.summary.format) " (" (m.summary.library_version) ")" } }
+                    tr { th scope="row" { "objective" } td { (m.summary.objective) } }
+                    @if let Some(t) = &m.summary.trees {
+                        tr { th scope="row" { "trees" } td { (t.trees) " trees, " (t.leaves) " leaves, depth ≤ " (t.max_depth) } }
+                    }
+                    tr { th scope="row" { "features" } td { (m.summary.features.len()) } }
+                    tr { th scope="row" { "sha256" } td { code { (m.sha256) } } }
+                } }
+            }
+            section {
+                h2 { "Data" }
+                table.metrics { tbody {
+                    tr { th scope="row" { "dataset" } td { (dataset.name) " (" (dataset.summary.role.as_str()) ")" } }
+                    tr { th scope="row" { "rows" } td { (count(dataset.summary.rows)) } }
+                    tr { th scope="row" { "labels" } td { @if dataset.summary.has_label { "yes" } @else { "no" } } }
+                    tr { th scope="row" { "columns" } td { (dataset.summary.columns.join(", ")) } }
+                    tr { th scope="row" { "size" } td { (size(dataset.summary.size_bytes)) " " (dataset.summary.format) } }
+                    tr { th scope="row" { "sha256" } td { code { (dataset.sha256) } } }
+                } }
+            }
+            @for note in &notes { p.note { (note) } }
+            (quality_section(&data))
+            @if let Some(importance) = &data.importance {
+                section.influences {
+                    h2 { "Top features" }
+                    div.plots { figure.wide { div.plot #plot-importance data-kind="importance" {} figcaption { "Global importance: mean |influence|" } } }
+                    table.list {
+                        thead { tr { th { "#" } th { "Feature" } th { "mean |influence|" } th { "mean influence" } } }
+                        tbody { @for (i, f) in importance.result.features.iter().take(15).enumerate() {
+                            tr { td.num { (i + 1) } td { (f.feature) } td.num { (number(Some(f.mean_abs))) } td.num { (number(Some(f.mean))) } }
+                        } }
+                    }
+                }
+            }
+            section.provenance {
+                h2 { "Provenance" }
+                table.list {
+                    thead { tr { th { "Result" } th { "Job" } th { "Model sha256" } th { "Data sha256" } th { "Options" } th { "Finished" } } }
+                    tbody { @for j in &jobs {
+                        tr {
+                            td { (j.spec.kind.as_str()) }
+                            td { code { (j.id) } }
+                            td { code { (j.spec.model().sha256[..16]) "…" } }
+                            td { code { (j.spec.data().sha256[..16]) "…" } }
+                            td { (j.spec.options.method.map_or("—", |m| m.as_str()))
+                                 @if let Some(b) = j.spec.background() { " vs " (b.name) } }
+                            td { (j.finished_at.as_ref().map(time).unwrap_or_default()) }
+                        }
+                    } }
+                }
+                p { "Algorithm version of this server: " code { (ALGORITHM_VERSION) }
+                    " (it is part of each result's cache key: a result computed by other algorithms is computed again)." }
+            }
+            (data_block("sx-model", &data))
+        }
+    };
+    page(&visit, &format!("Report: {model}"), &crumbs, body).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CompareQuery {
+    dataset: String,
+}
+
+/// What the compare page's script draws.
+#[derive(Serialize)]
+struct Comparison {
+    models: Vec<String>,
+    importance: Vec<Option<ImportanceReport>>,
+}
+
+pub async fn compare_page(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Query(q): Query<CompareQuery>,
+) -> Response {
+    if let Err(e) = signed_in(&mut visit).await {
+        return failure_page(&visit, e);
+    }
+    let base = format!("/api/v1/projects/{}", encode(&project));
+    let models: Vec<Model> = match visit.get(&format!("{base}/models")).await {
+        Ok(m) => m,
+        Err(e) => return failure_page(&visit, e),
+    };
+    let mut notes = Vec::new();
+    let mut metrics: Vec<Option<Metrics>> = Vec::new();
+    let mut importance: Vec<Option<ImportanceReport>> = Vec::new();
+    let dataset = encode(&q.dataset);
+    for m in &models {
+        let at = format!("{base}/models/{}", encode(&m.name));
+        let got: Result<Option<MetricsReport>, _> = optional(
+            visit.get(&format!("{at}/metrics?dataset={dataset}")).await,
+            &mut notes,
+        );
+        match got {
+            Ok(r) => metrics.push(r.map(|r| r.result)),
+            Err(e) => return failure_page(&visit, e),
+        }
+        match optional(
+            visit
+                .get(&format!("{at}/importance?dataset={dataset}"))
+                .await,
+            &mut notes,
+        ) {
+            Ok(r) => importance.push(r),
+            Err(e) => return failure_page(&visit, e),
+        }
+    }
+    let crumbs = [(
+        project.clone(),
+        format!("/ui/projects/{}", encode(&project)),
+    )];
+    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+    let body = html! {
+        h1 { "Models compared on " (q.dataset) }
+        @for note in &notes { p.note { (note) } }
+        section {
+            h2 { "Metrics" }
+            div.side-by-side {
+                @for (m, metrics) in models.iter().zip(&metrics) {
+                    div { h3 { (m.name) }
+                        @if let Some(metrics) = metrics { (metrics_table(metrics)) } @else { p { "No metrics yet." } } }
+                }
+            }
+        }
+        section {
+            h2 { "Importance" }
+            div.plots { figure.wide { div.plot #plot-compare-importance data-kind="compare-importance" {} figcaption { "Mean |influence| per model (each model's top 15 features)" } } }
+            div.side-by-side {
+                @for (m, imp) in models.iter().zip(&importance) {
+                    div { h3 { (m.name) }
+                        @if let Some(imp) = imp {
+                            table.list { thead { tr { th { "Feature" } th { "mean |influence|" } } }
+                                tbody { @for f in imp.result.features.iter().take(15) {
+                                    tr { td { (f.feature) } td.num { (number(Some(f.mean_abs))) } }
+                                } } }
+                        } @else { p { "No influences yet." } }
+                    }
+                }
+            }
+        }
+        (data_block("sx-compare", &Comparison { models: names, importance }))
+    };
+    page(&visit, &format!("Compare on {}", q.dataset), &crumbs, body).into_response()
+}
