@@ -8,10 +8,12 @@
 //! value in a SameSite=Strict cookie, repeated in the form) before anything is asked of the API.
 
 mod assets;
+mod changes;
 mod layout;
 mod model;
 mod project;
 mod report;
+mod signin;
 mod visit;
 
 use std::sync::{Arc, OnceLock};
@@ -34,11 +36,8 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route("/", get(|| async { Redirect::to("/ui/projects") }))
         .route("/ui", get(|| async { Redirect::to("/ui/projects") }))
         .route("/ui/static/{version}/{file}", get(assets::serve))
-        .route(
-            "/ui/signin",
-            get(project::signin_page).post(project::signin),
-        )
-        .route("/ui/signout", post(project::signout))
+        .route("/ui/signin", get(signin::signin_page).post(signin::signin))
+        .route("/ui/signout", post(signin::signout))
         .route(
             "/ui/projects",
             get(project::projects_page).post(project::create_project),
@@ -46,21 +45,21 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route("/ui/projects/{project}", get(project::project_page))
         .route(
             "/ui/projects/{project}/models",
-            post(project::upload_model).layer(DefaultBodyLimit::disable()),
+            post(changes::upload_model).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/ui/projects/{project}/datasets",
-            post(project::upload_dataset).layer(DefaultBodyLimit::disable()),
+            post(changes::upload_dataset).layer(DefaultBodyLimit::disable()),
         )
-        .route("/ui/projects/{project}/jobs", post(project::run_job))
+        .route("/ui/projects/{project}/jobs", post(changes::run_job))
         .route(
             "/ui/projects/{project}/jobs/{job}/cancel",
-            post(project::cancel_job),
+            post(changes::cancel_job),
         )
-        .route("/ui/projects/{project}/members", post(project::grant))
+        .route("/ui/projects/{project}/members", post(changes::grant))
         .route(
             "/ui/projects/{project}/members/{user}/revoke",
-            post(project::revoke),
+            post(changes::revoke),
         )
         .route(
             "/ui/projects/{project}/models/{model}",

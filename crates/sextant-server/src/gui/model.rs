@@ -13,7 +13,7 @@ use sextant_api::{
 
 use super::failure_page;
 use super::layout::{count, data_block, encode, number, page};
-use super::project::signed_in;
+use super::signin::signed_in;
 use super::visit::{ApiFailure, Visit};
 
 /// Which result a model page shows.

@@ -10,7 +10,7 @@ use sextant_api::{ALGORITHM_VERSION, ImportanceReport, Job, Metrics, MetricsRepo
 use super::failure_page;
 use super::layout::{count, data_block, encode, number, page, size, time};
 use super::model::{ResultChoice, load, metrics_table, optional, quality_section};
-use super::project::signed_in;
+use super::signin::signed_in;
 use super::visit::Visit;
 
 pub async fn report_page(

@@ -25,6 +25,8 @@ use sextant_api::{
     ResultQuery, Role, StoredResult, TablePage, TablePart,
 };
 
+mod reading;
+mod reduction;
 pub mod tables;
 pub mod views;
 

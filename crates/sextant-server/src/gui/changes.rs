@@ -1,0 +1,233 @@
+//! What a project's forms change: uploads (streamed to the API unchanged), jobs run and
+//! cancelled, roles granted and revoked; each back to the project's page, or the page with the
+//! API's message.
+
+use axum::Form;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sextant_api::{CreateJob, GrantRole, InfluenceMethod, Job, JobKind, JobOptions, Member, Role};
+
+use super::failure_page;
+use super::layout::encode;
+use super::project::project_view;
+use super::signin::CsrfForm;
+use super::visit::{ApiFailure, Visit};
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    csrf: Option<String>,
+}
+
+/// Streams an upload form's body to the API's upload endpoint unchanged.
+async fn upload(
+    visit: &mut Visit,
+    project: &str,
+    what: &str,
+    q: UploadQuery,
+    request: Request,
+) -> Response {
+    let kind = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let result = match visit.check_csrf(q.csrf.as_deref().unwrap_or_default()) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let path = format!("/api/v1/projects/{}/{what}", encode(project));
+            visit
+                .call(Method::POST, &path, kind.as_deref(), request.into_body())
+                .await
+        }
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
+        Err(e) => project_view(visit, project, Some(e.message), e.status).await,
+    }
+}
+
+pub async fn upload_model(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> Response {
+    upload(&mut visit, &project, "models", q, request).await
+}
+
+pub async fn upload_dataset(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> Response {
+    upload(&mut visit, &project, "datasets", q, request).await
+}
+
+#[derive(Deserialize)]
+pub struct JobForm {
+    csrf: String,
+    kind: String,
+    model: String,
+    dataset: String,
+    background: Option<String>,
+    rows: Option<String>,
+}
+
+fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
+    let bad = |message: String| ApiFailure {
+        status: StatusCode::BAD_REQUEST,
+        message,
+    };
+    let kind =
+        JobKind::parse(&form.kind).ok_or_else(|| bad(format!("no job kind {:?}", form.kind)))?;
+    let background = form.background.filter(|b| !b.is_empty());
+    let rows = match form
+        .rows
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        None => None,
+        Some(r) => Some(
+            r.parse::<u64>()
+                .map_err(|_| bad(format!("rows {r:?} is not a whole number")))?,
+        ),
+    };
+    let method = match (kind, &background) {
+        (JobKind::Influences, Some(_)) => Some(InfluenceMethod::Interventional),
+        _ => None,
+    };
+    Ok(CreateJob {
+        kind,
+        model: form.model,
+        dataset: form.dataset,
+        background: if kind == JobKind::Influences {
+            background
+        } else {
+            None
+        },
+        options: JobOptions {
+            method,
+            rows,
+            ..JobOptions::default()
+        },
+        memory_mib: None,
+        shards: None,
+    })
+}
+
+pub async fn run_job(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Form(form): Form<JobForm>,
+) -> Response {
+    let result = match visit
+        .check_csrf(&form.csrf)
+        .and_then(|()| job_request(form))
+    {
+        Err(e) => Err(e),
+        Ok(request) => {
+            let path = format!("/api/v1/projects/{}/jobs", encode(&project));
+            visit
+                .send::<_, Job>(Method::POST, &path, &request)
+                .await
+                .map(|_| ())
+        }
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+/// Back to the project's page after a change, or the page with the API's message.
+async fn after_change(
+    visit: &mut Visit,
+    project: &str,
+    result: Result<(), ApiFailure>,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
+        Err(e) => project_view(visit, project, Some(e.message), e.status).await,
+    }
+}
+
+pub async fn cancel_job(
+    mut visit: Visit,
+    Path((project, job)): Path<(String, uuid::Uuid)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => visit
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/jobs/{job}"),
+                None,
+                Body::empty(),
+            )
+            .await
+            .map(|_| ()),
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    csrf: String,
+    user: String,
+    role: String,
+}
+
+pub async fn grant(
+    mut visit: Visit,
+    Path(project): Path<String>,
+    Form(form): Form<GrantForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => match Role::parse(&form.role) {
+            None => Err(ApiFailure {
+                status: StatusCode::BAD_REQUEST,
+                message: format!("no role {:?}", form.role),
+            }),
+            Some(role) => {
+                let path = format!(
+                    "/api/v1/projects/{}/members/{}",
+                    encode(&project),
+                    encode(form.user.trim())
+                );
+                visit
+                    .send::<_, Member>(Method::PUT, &path, &GrantRole { role })
+                    .await
+                    .map(|_| ())
+            }
+        },
+    };
+    after_change(&mut visit, &project, result).await
+}
+
+pub async fn revoke(
+    mut visit: Visit,
+    Path((project, user)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = match visit.check_csrf(&form.csrf) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let path = format!(
+                "/api/v1/projects/{}/members/{}",
+                encode(&project),
+                encode(&user)
+            );
+            visit
+                .call(Method::DELETE, &path, None, Body::empty())
+                .await
+                .map(|_| ())
+        }
+    };
+    after_change(&mut visit, &project, result).await
+}
