@@ -38,6 +38,19 @@ pub use report::*;
 pub use result::*;
 pub use views::*;
 
+/// What a URL component keeps as it is: letters, digits and `-_.~` (RFC 3986's unreserved).
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a URL component (a path segment or a query value): the names of projects,
+/// models and datasets in the API's URLs.
+pub fn url_component(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
 /// The version of the algorithms, part of every cache key: a release whose numbers may differ
 /// changes it, so results it would compute differently are computed again.
 pub const ALGORITHM_VERSION: &str = concat!("sextant-", env!("CARGO_PKG_VERSION"), "+algo.1");

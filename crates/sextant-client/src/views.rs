@@ -8,6 +8,7 @@ use sextant_api::{
 };
 
 use crate::{Client, ClientResult};
+use sextant_api::url_component;
 
 /// `base?k=v&…` from a query's fields that are set, percent-encoded.
 fn with_query(base: String, query: &impl Serialize) -> String {
@@ -23,24 +24,10 @@ fn with_query(base: String, query: &impl Serialize) -> String {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            format!("{k}={}", encode(&text))
+            format!("{k}={}", url_component(&text))
         })
         .collect();
     format!("{base}?{}", pairs.join("&"))
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 impl Client {
@@ -48,8 +35,8 @@ impl Client {
         with_query(
             format!(
                 "/api/v1/projects/{}/models/{}/{what}",
-                encode(project),
-                encode(model)
+                url_component(project),
+                url_component(model)
             ),
             query,
         )

@@ -95,16 +95,7 @@ pub fn time(t: &DateTime<Utc>) -> String {
 
 /// Percent-encodes a URL component.
 pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    sextant_api::url_component(text)
 }
 
 /// A bytes size for people.

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use tower::ServiceExt;
 
 use super::ApiHandle;
+use crate::auth::cookie;
 
 /// The name of the cookie that holds a browser's CSRF token.
 pub const CSRF_COOKIE: &str = "sextant_csrf";
@@ -51,18 +52,6 @@ pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
-}
-
-/// The value of cookie `name` in a request's headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// What the API answered instead of what a page asked for.

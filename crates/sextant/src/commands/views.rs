@@ -127,13 +127,29 @@ fn print_curves(report: &CurvesReport) {
     }
 }
 
+/// Which influence result: the options that pick it, as the result commands take them.
 #[derive(Args)]
-pub struct PointsArgs {
+pub struct InfluenceResult {
     project: String,
     #[arg(long)]
     model: String,
     #[arg(long)]
     dataset: String,
+    /// Influence method (default: interventional with --background, else path-dependent).
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// The background dataset of interventional influences (default: any).
+    #[arg(long)]
+    background: Option<String>,
+    /// The result of this job (its id), whatever the other options.
+    #[arg(long)]
+    job: Option<uuid::Uuid>,
+}
+
+#[derive(Args)]
+pub struct PointsArgs {
+    #[command(flatten)]
+    result: InfluenceResult,
     /// Features, comma-separated (default: the 12 most important).
     #[arg(long)]
     features: Option<String>,
@@ -143,32 +159,24 @@ pub struct PointsArgs {
     /// For a multiclass model: the class whose influences to give (default 0).
     #[arg(long)]
     class: Option<u32>,
-    /// Influence method (default: interventional with --background, else path-dependent).
-    #[arg(long, value_enum)]
-    method: Option<MethodArg>,
-    /// The background dataset of interventional influences (default: any).
-    #[arg(long)]
-    background: Option<String>,
     /// The result over the first N rows (default: the result over the whole dataset).
     #[arg(long)]
     rows: Option<u64>,
-    /// The result of this job (its id), whatever the other options.
-    #[arg(long)]
-    job: Option<uuid::Uuid>,
 }
 
 pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), Failure> {
+    let on = args.result;
     let query = PointsQuery {
-        dataset: args.dataset,
-        method: args.method.map(MethodArg::method),
-        background: args.background,
+        dataset: on.dataset,
+        method: on.method.map(MethodArg::method),
+        background: on.background,
         rows: args.rows,
-        job: args.job,
+        job: on.job,
         features: args.features,
         points: args.points,
         class: args.class,
     };
-    let points = client.influence_points(&args.project, &args.model, &query)?;
+    let points = client.influence_points(&on.project, &on.model, &query)?;
     if json_out {
         print_json_sorted(&points)?;
         return Ok(());
@@ -210,11 +218,8 @@ pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), F
 
 #[derive(Args)]
 pub struct ExplanationArgs {
-    project: String,
-    #[arg(long)]
-    model: String,
-    #[arg(long)]
-    dataset: String,
+    #[command(flatten)]
+    result: InfluenceResult,
     /// The row's index in the dataset (from 0).
     #[arg(long, required_unless_present = "id", conflicts_with = "id")]
     row: Option<u64>,
@@ -224,28 +229,20 @@ pub struct ExplanationArgs {
     /// For a multiclass model: the class explained (default 0).
     #[arg(long)]
     class: Option<u32>,
-    /// Influence method (default: interventional with --background, else path-dependent).
-    #[arg(long, value_enum)]
-    method: Option<MethodArg>,
-    /// The background dataset of interventional influences (default: any).
-    #[arg(long)]
-    background: Option<String>,
-    /// The result of this job (its id), whatever the other options.
-    #[arg(long)]
-    job: Option<uuid::Uuid>,
 }
 
 pub fn explanation(client: &Client, json_out: bool, args: ExplanationArgs) -> Result<(), Failure> {
+    let on = args.result;
     let query = ExplanationQuery {
-        dataset: args.dataset,
-        method: args.method.map(MethodArg::method),
-        background: args.background,
-        job: args.job,
+        dataset: on.dataset,
+        method: on.method.map(MethodArg::method),
+        background: on.background,
+        job: on.job,
         row: args.row,
         id: args.id,
         class: args.class,
     };
-    let e = client.explanation(&args.project, &args.model, &query)?;
+    let e = client.explanation(&on.project, &on.model, &query)?;
     if json_out {
         print_json_sorted(&e)?;
         return Ok(());
