@@ -160,6 +160,31 @@ fn whole_flow_with_services_in_separate_processes() {
     assert_eq!(ingest.get("/api/v1/jobs").unwrap().0, 404);
     assert_eq!(scheduler.get("/api/v1/projects").unwrap().0, 404);
     whole_flow(&front, &scheduler, &|| s3.keys());
+    // The GUI, served by the gateway, reads through it from every service. (The flow deleted
+    // the model; the same file again finds its stored results.)
+    let model = repo("demo/credit_model.json");
+    front.cli_ok(&[
+        "model",
+        "add",
+        "credit",
+        model.to_str().unwrap(),
+        "--name",
+        "xgb",
+    ]);
+    let cookie = crate::gui::sign_in_admin(&front);
+    let (status, html) = crate::gui::page(&front, &cookie, "/ui/projects/credit");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("applicants") && html.contains("data-job="),
+        "{html}"
+    );
+    let model_page = "/ui/projects/credit/models/xgb?dataset=applicants";
+    let (status, html) = crate::gui::page(&front, &cookie, model_page);
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("id=\"sx-model\"") && html.contains("plot-beeswarm"),
+        "{html}"
+    );
     // Nothing was written to the processes' own disks but logs and scratch copies.
     assert!(!dir.join("ingest/artifacts").exists());
 
