@@ -205,8 +205,10 @@ def test_models_compared(server: Server, admin_password: str) -> None:
             "the comparison drawn", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
         )
         assert plot(driver, "plot-compare-importance")["traces"] == 2
-        tables = driver.find_elements(By.CSS_SELECTOR, ".side-by-side table.metrics")
-        assert len(tables) == 2
+        header = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.compare thead th")]
+        assert header == ["metric", "xgb", "xgb-copy"], header
+        auc = driver.find_element(By.XPATH, "//table[contains(@class,'compare')]//tr[th='ROC AUC']")
+        assert auc.text.split()[-2:] == ["0.8811", "0.8811"], auc.text
         screenshot(driver, "compare", full=True)
         assert console_errors(driver) == []
     finally:

@@ -266,9 +266,9 @@ pub(super) fn quality_section(data: &ModelData) -> Markup {
     }
 }
 
-/// Metrics as a two-column table.
-pub(super) fn metrics_table(metrics: &Metrics) -> Markup {
-    let rows: Vec<(&str, String)> = match metrics {
+/// A model's metrics for people: (name, value) in the order the pages show them.
+pub(super) fn metric_rows(metrics: &Metrics) -> Vec<(&'static str, String)> {
+    match metrics {
         Metrics::Classification(q) => vec![
             ("rows", count(q.rows)),
             ("accuracy", number(Some(q.accuracy))),
@@ -287,10 +287,14 @@ pub(super) fn metrics_table(metrics: &Metrics) -> Markup {
             ("R²", number(q.r2)),
             ("MAPE %", number(q.mape)),
         ],
-    };
+    }
+}
+
+/// Metrics as a two-column table.
+pub(super) fn metrics_table(metrics: &Metrics) -> Markup {
     html! {
         table.metrics {
-            tbody { @for (name, value) in rows { tr { th scope="row" { (name) } td.num { (value) } } } }
+            tbody { @for (name, value) in metric_rows(metrics) { tr { th scope="row" { (name) } td.num { (value) } } } }
         }
     }
 }

@@ -9,7 +9,7 @@ use sextant_api::{ALGORITHM_VERSION, ImportanceReport, Job, Metrics, MetricsRepo
 
 use super::failure_page;
 use super::layout::{count, data_block, encode, number, page, size, time};
-use super::model::{ResultChoice, load, metrics_table, optional, quality_section};
+use super::model::{ResultChoice, load, metric_rows, optional, quality_section};
 use super::signin::signed_in;
 use super::visit::Visit;
 
@@ -173,11 +173,15 @@ pub async fn compare_page(
         @for note in &notes { p.note { (note) } }
         section {
             h2 { "Metrics" }
-            div.side-by-side {
-                @for (m, metrics) in models.iter().zip(&metrics) {
-                    div { h3 { (m.name) }
-                        @if let Some(metrics) = metrics { (metrics_table(metrics)) } @else { p { "No metrics yet." } } }
-                }
+            @let metric_names: Vec<&str> = metrics.iter().flatten().next().map(|m| metric_rows(m).into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
+            @let values: Vec<Option<Vec<String>>> = metrics.iter().map(|m| m.as_ref().map(|m| metric_rows(m).into_iter().map(|(_, v)| v).collect())).collect();
+            table.list.compare {
+                thead { tr { th scope="col" { "metric" } @for m in &models { th scope="col" { (m.name) } } } }
+                tbody { @for (i, name) in metric_names.iter().enumerate() {
+                    tr { th scope="row" { (name) } @for v in &values {
+                        td.num { (v.as_ref().and_then(|v| v.get(i)).map_or("—", String::as_str)) }
+                    } }
+                } }
             }
         }
         section {

@@ -298,7 +298,7 @@
       if (imp) imp.result.features.forEach(f => { by[f.feature] = f.mean_abs; });
       return { type: "bar", name: name, x: features, y: features.map(f => (f in by ? by[f] : null)) };
     }).filter((_, i) => c.importance[i]);
-    if (traces.length) draw("plot-compare-importance", traces, { barmode: "group", xaxis: { tickangle: -30 }, yaxis: { title: { text: "mean |influence|" } } });
+    if (traces.length) draw("plot-compare-importance", traces, { barmode: "group", margin: { l: 60, r: 20, t: 20, b: 110 }, xaxis: { tickangle: -30, automargin: true }, yaxis: { title: { text: "mean |influence|" } } });
   }
 
   // ---- tables ----------------------------------------------------------------------------
