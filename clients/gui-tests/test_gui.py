@@ -192,7 +192,7 @@ def test_models_compared(server: Server, admin_password: str) -> None:
     model = server.api("GET", f"{base}/models/xgb")
     assert isinstance(model, dict)
     # A second model: the demo model re-uploaded is enough to compare side by side.
-    _upload_model_copy(server)
+    _upload(server, f"{base}/models", {"name": "xgb-copy"}, DEMO / "credit_model.json")
     for kind in ("predict", "influences"):
         job = server.api("POST", f"{base}/jobs", {"kind": kind, "model": "xgb-copy", "dataset": "applicants"})
         assert isinstance(job, dict)
@@ -227,26 +227,6 @@ def _state(server: Server, job: str) -> str:
     answer = server.api("GET", f"/api/v1/jobs/{job}")
     assert isinstance(answer, dict)
     return str(answer["state"])
-
-
-def _upload_model_copy(server: Server) -> None:
-    boundary = "sextant-test-boundary"
-    content = (DEMO / "credit_model.json").read_bytes()
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nxgb-copy\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="m.json"\r\n'
-            "Content-Type: application/json\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        f"{server.url}/api/v1/projects/{PROJECT}/models", data=body, method="POST"
-    )
-    request.add_header("Authorization", f"Bearer {server.token}")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    urllib.request.urlopen(request).close()
 
 
 def test_viewers_see_no_forms_and_strangers_no_project(server: Server) -> None:
@@ -319,3 +299,87 @@ def test_pages_carry_a_strict_content_security_policy(server: Server) -> None:
     assert "<script>" not in html and "<script src=" in html
     with urllib.request.urlopen(f"{server.url}/ui/signin") as r:
         assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def _labelled(name: str, label: Callable[[list[float]], float], folder: Path) -> Path:
+    """A small fixture's rows with a label `y` computed from the model's own predictions."""
+    small = REPO / "tests" / "data" / "small"
+    rows = (small / f"{name}.csv").read_text().splitlines()
+    predictions = (small / f"{name}.pred.csv").read_text().splitlines()[1:]
+    out = [rows[0] + ",y"]
+    for row, prediction in zip(rows[1:], predictions, strict=True):
+        out.append(f"{row},{label([float(v) for v in prediction.split(',')])}")
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _task_project(server: Server, name: str, task: dict[str, object], model: str, data: Path) -> None:
+    features = [{"name": f, "type": "numeric"} for f in data.read_text().split("\n", 1)[0].split(",")[:-1]]
+    schema = {"features": features, "label": "y", **task}
+    server.api("POST", "/api/v1/projects", {"name": name, "schema": schema})
+    _upload(
+        server, f"/api/v1/projects/{name}/models", {"name": "m"}, REPO / "tests" / "data" / "small" / model
+    )
+    _upload(server, f"/api/v1/projects/{name}/datasets", {"name": "d", "role": "test"}, data)
+    for kind in ("predict", "influences"):
+        job = server.api(
+            "POST", f"/api/v1/projects/{name}/jobs", {"kind": kind, "model": "m", "dataset": "d"}
+        )
+        assert isinstance(job, dict)
+        wait_for(f"{name}'s {kind} job", lambda job=job: _state(server, job["id"]) == "succeeded")
+
+
+def _upload(server: Server, path: str, fields: dict[str, str], file: Path) -> None:
+    boundary = "sextant-test-boundary"
+    body = b""
+    for key, value in fields.items():
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n\r\n'
+    ).encode()
+    body += file.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{server.url}{path}", data=body, method="POST")
+    request.add_header("Authorization", f"Bearer {server.token}")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    urllib.request.urlopen(request).close()
+
+
+def test_regression_and_multiclass_pages(server: Server, admin_password: str, tmp_path: Path) -> None:
+    regression = _labelled("xgb_poisson", lambda p: p[1] + 0.5, tmp_path)
+    _task_project(
+        server, "counts", {"task": "regression", "score_type": "raw"}, "xgb_poisson.json", regression
+    )
+    multiclass = _labelled("xgb_multiclass", lambda p: max(range(3), key=lambda k: p[3 + k]), tmp_path)
+    _task_project(
+        server,
+        "classes",
+        {"task": "multiclass", "classes": 3, "score_type": "probability"},
+        "xgb_multiclass.json",
+        multiclass,
+    )
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(f"{server.url}/ui/projects/counts/models/m?dataset=d")
+        wait_for(
+            "the regression's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
+        )
+        residuals = plot(driver, "plot-residuals")
+        assert residuals["traces"] == 2 and residuals["points"] > 0
+        assert plot(driver, "plot-residual-histogram")["bars"] == 40
+        assert "RMSE" in driver.find_element(By.CSS_SELECTOR, "table.metrics").text
+        assert driver.find_elements(By.ID, "plot-roc") == []
+        screenshot(driver, "regression", full=True)
+        assert console_errors(driver) == []
+
+        driver.get(f"{server.url}/ui/projects/classes/models/m?dataset=d")
+        wait_for(
+            "the classifier's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
+        )
+        cells = driver.execute_script("return document.getElementById('plot-confusion').data[0].z;")
+        assert len(cells) == 3 and all(cells[a][p] == 0 for a in range(3) for p in range(3) if a != p)
+        assert plot(driver, "plot-beeswarm")["traces"] > 0
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
