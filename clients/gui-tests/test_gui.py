@@ -178,7 +178,7 @@ def test_a_project_from_sign_in_to_results(server: Server, admin_password: str) 
             "the report's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
         )
         text = driver.find_element(By.TAG_NAME, "main").text
-        for part in ("Provenance", "sha256", "Top features", "debt_ratio", "ROC AUC"):
+        for part in ("Provenance", "sha256", "Top features", "debt_ratio", "ROC AUC", "+algo."):
             assert part in text, part
         screenshot(driver, "report", full=True)
         assert console_errors(driver) == []

@@ -113,6 +113,10 @@ pub struct Provenance {
     pub background: Option<String>,
     /// Rows in the result.
     pub rows_total: u64,
+    /// The algorithms' version that computed it (part of its cache key).
+    pub algorithm_version: String,
+    /// When it was stored.
+    pub computed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A page of a result table.

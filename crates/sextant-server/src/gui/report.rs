@@ -5,7 +5,7 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::{Deserialize, Serialize};
-use sextant_api::{ALGORITHM_VERSION, ImportanceReport, Job, Metrics, MetricsReport, Model};
+use sextant_api::{ImportanceReport, Job, Metrics, MetricsReport, Model};
 
 use super::failure_page;
 use super::layout::{count, data_block, encode, number, page, size, time};
@@ -25,12 +25,12 @@ pub async fn report_page(
     };
     let mut jobs = Vec::new();
     let sources = [
-        data.importance.as_ref().map(|r| r.source.job),
-        data.curves.as_ref().map(|r| r.source.job),
+        data.importance.as_ref().map(|r| r.source.clone()),
+        data.curves.as_ref().map(|r| r.source.clone()),
     ];
-    for id in sources.into_iter().flatten() {
-        match visit.get::<Job>(&format!("/api/v1/jobs/{id}")).await {
-            Ok(job) => jobs.push(job),
+    for source in sources.into_iter().flatten() {
+        match visit.get::<Job>(&format!("/api/v1/jobs/{}", source.job)).await {
+            Ok(job) => jobs.push((job, source)),
             Err(e) => return failure_page(&visit, e),
         }
     }
@@ -92,8 +92,8 @@ pub async fn report_page(
             section.provenance {
                 h2 { "Provenance" }
                 table.list {
-                    thead { tr { th { "Result" } th { "Job" } th { "Model sha256" } th { "Data sha256" } th { "Options" } th { "Finished" } } }
-                    tbody { @for j in &jobs {
+                    thead { tr { th { "Result" } th { "Job" } th { "Model sha256" } th { "Data sha256" } th { "Options" } th { "Algorithms" } th { "Computed" } } }
+                    tbody { @for (j, source) in &jobs {
                         tr {
                             td { (j.spec.kind.as_str()) }
                             td { code { (j.id) } }
@@ -101,12 +101,12 @@ pub async fn report_page(
                             td { code { (j.spec.data().sha256[..16]) "…" } }
                             td { (j.spec.options.method.map_or("—", |m| m.as_str()))
                                  @if let Some(b) = j.spec.background() { " vs " (b.name) } }
-                            td { (j.finished_at.as_ref().map(time).unwrap_or_default()) }
+                            td { code { (source.algorithm_version) } }
+                            td { (time(&source.computed_at)) }
                         }
                     } }
                 }
-                p { "Algorithm version of this server: " code { (ALGORITHM_VERSION) }
-                    " (it is part of each result's cache key: a result computed by other algorithms is computed again)." }
+                p { "Each result is keyed by its model's and data's hashes, its options and the algorithms' version: the same inputs give the same numbers, and other algorithms compute them again." }
             }
             (data_block("sx-model", &data))
         }

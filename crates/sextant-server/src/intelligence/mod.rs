@@ -147,6 +147,8 @@ fn provenance(job: &Job, result: &StoredResult) -> Provenance {
         method: job.spec.options.method,
         background: job.spec.background().map(|b| b.name.clone()),
         rows_total: result.manifest.rows,
+        algorithm_version: result.manifest.algorithm_version.clone(),
+        computed_at: result.created_at,
     }
 }
 
