@@ -190,11 +190,17 @@ def main() -> None:
         f"model page of {args.rows} rows x {len(header)} features,"
         f" median of {args.runs} loads, headless Chromium"
     )
-    print(f"{'load':<6} {'plots drawn (s)':>16} {'goal':>6} {'transferred (bytes)':>20} {'goal':>10}")
+    columns = ("load", "plots drawn (s)", "range (s)", "goal", "transferred (bytes)", "goal")
+    widths = (-6, 16, 12, 6, 20, 10)
+    print(" ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for name, runs in (("cold", cold), ("warm", warm)):
-        seconds = statistics.median(r[0] for r in runs)
+        times = [r[0] for r in runs]
+        seconds = statistics.median(times)
+        spread = f"{min(times):.2f}-{max(times):.2f}"
         transferred = int(statistics.median(r[1] for r in runs))
-        print(f"{name:<6} {seconds:>16.2f} {GOAL_SECONDS:>6} {transferred:>20,} {GOAL_BYTES:>10,}")
+        print(
+            f"{name:<6} {seconds:>16.2f} {spread:>12} {GOAL_SECONDS:>6} {transferred:>20,} {GOAL_BYTES:>10,}"
+        )
 
 
 if __name__ == "__main__":

@@ -113,40 +113,33 @@ pub(super) async fn load(
     };
     let query = choice.api_query(&dataset.name);
     let at = format!("{base}/models/{}", encode(model));
-    let mut notes = Vec::new();
     let plain = format!("dataset={}", encode(&dataset.name));
-    let metrics: Option<MetricsReport> = optional(
-        visit.get(&format!("{at}/metrics?{plain}")).await,
-        &mut notes,
-    )?;
-    let curves = if metrics.is_some() {
-        optional(visit.get(&format!("{at}/curves?{plain}")).await, &mut notes)?
-    } else {
-        None
+    // Every result the page shows, asked for at once; the first sampled row is row 0.
+    let paths = [
+        format!("{at}/metrics?{plain}"),
+        format!("{at}/curves?{plain}"),
+        format!("{at}/importance?{query}"),
+        format!("{at}/influences/points?{query}&points={points}"),
+        format!("{at}/explanation?{query}&row=0"),
+    ];
+    let (metrics, curves, importance, points, explanation) = tokio::join!(
+        visit.get::<MetricsReport>(&paths[0]),
+        visit.get::<CurvesReport>(&paths[1]),
+        visit.get::<ImportanceReport>(&paths[2]),
+        visit.get::<InfluencePoints>(&paths[3]),
+        visit.get::<RowExplanation>(&paths[4]),
+    );
+    let mut notes = Vec::new();
+    let metrics = optional(metrics, &mut notes)?;
+    // Without metrics (no predictions, or no labels) the curves' note would say it again.
+    let curves = match metrics {
+        Some(_) => optional(curves, &mut notes)?,
+        None => None,
     };
-    let importance: Option<ImportanceReport> = optional(
-        visit.get(&format!("{at}/importance?{query}")).await,
-        &mut notes,
-    )?;
-    let points: Option<InfluencePoints> = if importance.is_some() {
-        optional(
-            visit
-                .get(&format!("{at}/influences/points?{query}&points={points}"))
-                .await,
-            &mut notes,
-        )?
-    } else {
-        None
-    };
-    let explanation: Option<RowExplanation> = match &points {
-        Some(p) if !p.rows.is_empty() => optional(
-            visit
-                .get(&format!("{at}/explanation?{query}&row={}", p.rows[0]))
-                .await,
-            &mut notes,
-        )?,
-        _ => None,
-    };
+    let importance = optional(importance, &mut notes)?;
+    let points = optional(points, &mut notes)?;
+    let explanation = optional(explanation, &mut notes)?;
+    notes.dedup();
     let data = ModelData {
         project: project.to_string(),
         model: model.to_string(),

@@ -29,7 +29,10 @@ pub async fn report_page(
         data.curves.as_ref().map(|r| r.source.clone()),
     ];
     for source in sources.into_iter().flatten() {
-        match visit.get::<Job>(&format!("/api/v1/jobs/{}", source.job)).await {
+        match visit
+            .get::<Job>(&format!("/api/v1/jobs/{}", source.job))
+            .await
+        {
             Ok(job) => jobs.push((job, source)),
             Err(e) => return failure_page(&visit, e),
         }

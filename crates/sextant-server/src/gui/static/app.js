@@ -163,17 +163,24 @@
   function beeswarm(d) {
     if (!d.points) return;
     const features = d.points.features.slice().reverse();
-    const traces = features.map(function (f, i) {
+    // One trace for every feature's points (a trace each costs more to draw than its points).
+    const trace = {
+      type: "scatter", mode: "markers", name: "rows", x: [], y: [], text: [], customdata: [],
+      marker: { size: 4, color: [], colorscale: [[0, BLUE], [1, RED]], cmin: 0, cmax: 1, opacity: 0.7 },
+      hovertemplate: "%{text}<br>row %{customdata}<br>influence %{x}<extra></extra>",
+    };
+    features.forEach(function (f, i) {
       const colours = scaled(f.values);
-      // Rows spread vertically by a deterministic jitter, so the drawing is the same each time.
-      const y = f.influences.map((_, k) => i + (((k * 2654435761) % 1000) / 1000 - 0.5) * 0.6);
-      return {
-        type: "scatter", mode: "markers", name: f.feature, x: f.influences, y: y,
-        customdata: d.points.rows,
-        marker: { size: 4, color: colours.map(c => (c === null ? 0.5 : c)), colorscale: [[0, BLUE], [1, RED]], cmin: 0, cmax: 1, opacity: 0.7 },
-        hovertemplate: f.feature + "<br>row %{customdata}<br>influence %{x}<extra></extra>",
-      };
+      f.influences.forEach(function (phi, k) {
+        trace.x.push(phi);
+        // Rows spread vertically by a deterministic jitter, so the drawing is the same each time.
+        trace.y.push(i + (((k * 2654435761) % 1000) / 1000 - 0.5) * 0.6);
+        trace.text.push(f.feature);
+        trace.customdata.push(d.points.rows[k]);
+        trace.marker.color.push(colours[k] === null ? 0.5 : colours[k]);
+      });
     });
+    const traces = [trace];
     draw("plot-beeswarm", traces, {
       showlegend: false, margin: { l: 140, r: 20, t: 10, b: 40 }, height: Math.max(300, 34 * features.length + 60),
       xaxis: { title: { text: "influence on the margin" }, zeroline: true },
