@@ -380,6 +380,14 @@ def test_regression_and_multiclass_pages(server: Server, admin_password: str, tm
         cells = driver.execute_script("return document.getElementById('plot-confusion').data[0].z;")
         assert len(cells) == 3 and all(cells[a][p] == 0 for a in range(3) for p in range(3) if a != p)
         assert plot(driver, "plot-beeswarm")["traces"] > 0
+        # Another class's influences: the page's points and first explanation are of class 2.
+        Select(driver.find_element(By.ID, "class")).select_by_value("2")
+        driver.find_element(By.ID, "class").find_element(By.XPATH, "./ancestor::form").submit()
+        wait_for("class 2's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn"))
+        shown = driver.execute_script("return JSON.parse(document.getElementById('sx-model').textContent);")
+        assert shown["class"] == 2 and shown["explanation"]["class"] == 2
+        assert "class=2" in driver.current_url
+        assert plot(driver, "plot-waterfall")["traces"] == 1
         assert console_errors(driver) == []
     finally:
         driver.quit()

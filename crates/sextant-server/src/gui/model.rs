@@ -25,9 +25,20 @@ pub struct ResultChoice {
     pub method: Option<String>,
     /// The background of interventional influences.
     pub background: Option<String>,
+    /// For a multiclass model: the class whose influences to show (default 0).
+    #[serde(rename = "class")]
+    pub output: Option<u32>,
 }
 
 impl ResultChoice {
+    /// The query string's class part, for the views that take one (empty for class 0).
+    pub fn class_query(&self) -> String {
+        match self.output {
+            Some(k) if k > 0 => format!("&class={k}"),
+            _ => String::new(),
+        }
+    }
+
     /// The query string of the API's result endpoints for this choice.
     pub fn api_query(&self, dataset: &str) -> String {
         let mut q = format!("dataset={}", encode(dataset));
@@ -48,6 +59,11 @@ pub struct ModelData {
     pub model: String,
     pub dataset: String,
     pub query: String,
+    /// `&class=K` for the views of class K of a multiclass model, else empty.
+    pub class_query: String,
+    /// The class shown, and how many there are (multiclass).
+    pub class: u32,
+    pub classes: Option<u32>,
     pub task: sextant_api::Task,
     pub features: Vec<String>,
     pub id_column: Option<String>,
@@ -114,13 +130,14 @@ pub(super) async fn load(
     let query = choice.api_query(&dataset.name);
     let at = format!("{base}/models/{}", encode(model));
     let plain = format!("dataset={}", encode(&dataset.name));
+    let class_query = choice.class_query();
     // Every result the page shows, asked for at once; the first sampled row is row 0.
     let paths = [
         format!("{at}/metrics?{plain}"),
         format!("{at}/curves?{plain}"),
         format!("{at}/importance?{query}"),
-        format!("{at}/influences/points?{query}&points={points}"),
-        format!("{at}/explanation?{query}&row=0"),
+        format!("{at}/influences/points?{query}&points={points}{class_query}"),
+        format!("{at}/explanation?{query}&row=0{class_query}"),
     ];
     let (metrics, curves, importance, points, explanation) = tokio::join!(
         visit.get::<MetricsReport>(&paths[0]),
@@ -145,6 +162,11 @@ pub(super) async fn load(
         model: model.to_string(),
         dataset: dataset.name.clone(),
         query,
+        class_query,
+        class: choice.output.unwrap_or(0),
+        classes: (p.schema.task == sextant_api::Task::Multiclass)
+            .then_some(p.schema.classes)
+            .flatten(),
         task: p.schema.task,
         features: m.summary.features.clone(),
         id_column: p.schema.id.clone(),
@@ -200,12 +222,18 @@ pub async fn model_page(
                 option value="" { "any" }
                 @for d in &datasets { option selected[choice.background.as_deref() == Some(d.name.as_str())] { (d.name) } }
             }
+            @if let Some(classes) = data.classes {
+                label for="class" { "Class" }
+                select #class name="class" { @for k in 0..classes {
+                    option value=(k) selected[k == data.class] { (k) }
+                } }
+            }
             button type="submit" { "Show" }
         }
         p.links {
             a href={ (at) "/table?kind=influences&" (data.query) } { "Influence table" } " · "
             a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) } { "Prediction table" } " · "
-            a href={ (at) "/report?" (data.query) } { "Printable report" }
+            a href={ (at) "/report?" (data.query) (data.class_query) } { "Printable report" }
         }
         @for note in &notes { p.note { (note) } }
         (quality_section(&data))
@@ -371,6 +399,7 @@ pub async fn table_page(
         dataset: Some(q.dataset.clone()),
         method: q.method.clone(),
         background: q.background.clone(),
+        output: None,
     };
     let query = choice.api_query(&q.dataset);
     let offset = q.offset.unwrap_or(0);

@@ -60,11 +60,16 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
                 "importance",
                 "metrics",
                 "table",
+                "curves",
+                "points",
             ]
             .iter()
             .any(|r| route.ends_with(r))
             {
                 path.push_str("?dataset=applicants");
+            }
+            if route.ends_with("/explanation") {
+                path.push_str("?dataset=applicants&row=0");
             }
             let body = match (method.as_str(), route.as_str()) {
                 ("GET" | "DELETE", _) => Body::Empty,

@@ -146,9 +146,12 @@
   // ---- influences ------------------------------------------------------------------------
   function importance(d) {
     if (!d.importance) return;
-    const top = d.importance.result.features.slice(0, 20).reverse();
+    // A multiclass model's importance for the class shown.
+    const size = f => (f.mean_abs_by_class ? f.mean_abs_by_class[d.class] : f.mean_abs);
+    const ranked = d.importance.result.features.slice().sort((a, b) => size(b) - size(a));
+    const top = ranked.slice(0, 20).reverse();
     draw("plot-importance", [{
-      type: "bar", orientation: "h", x: top.map(f => f.mean_abs), y: top.map(f => f.feature),
+      type: "bar", orientation: "h", x: top.map(size), y: top.map(f => f.feature),
       marker: { color: BLUE }, name: "mean |influence|",
     }], { margin: { l: 140, r: 20, t: 10, b: 40 }, xaxis: { title: { text: "mean |influence|" } }, height: Math.max(260, 22 * top.length + 60) });
   }
@@ -224,7 +227,7 @@
     };
     const update = function () {
       const names = wanted();
-      return track(api(base + "/influences/points?" + d.query + "&points=1000&features=" + names.map(encodeURIComponent).join(","))
+      return track(api(base + "/influences/points?" + d.query + d.class_query + "&points=1000&features=" + names.map(encodeURIComponent).join(","))
         .then(plotPoints)
         .catch(function (e) { showError(e.message); }));
     };
@@ -244,7 +247,7 @@
 
   function waterfall(d, by) {
     const base = "/api/v1/projects/" + encodeURIComponent(d.project) + "/models/" + encodeURIComponent(d.model);
-    return track(api(base + "/explanation?" + d.query + "&" + by)
+    return track(api(base + "/explanation?" + d.query + d.class_query + "&" + by)
       .then(drawWaterfall)
       .catch(function (err) { showError(err.message); }));
   }
