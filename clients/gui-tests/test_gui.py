@@ -211,6 +211,20 @@ def test_models_compared(server: Server, admin_password: str) -> None:
         assert auc.text.split()[-2:] == ["0.8811", "0.8811"], auc.text
         screenshot(driver, "compare", full=True)
         assert console_errors(driver) == []
+
+        # Deleting the copy from the project page asks first; declined, nothing changes.
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        delete = "form.delete[action$='/models/xgb-copy/delete'] button"
+        driver.find_element(By.CSS_SELECTOR, delete).click()
+        alert = driver.switch_to.alert
+        assert "Delete model xgb-copy" in alert.text
+        alert.dismiss()
+        assert driver.find_elements(By.CSS_SELECTOR, delete)
+        driver.find_element(By.CSS_SELECTOR, delete).click()
+        driver.switch_to.alert.accept()
+        wait_for("the copy gone", lambda: not driver.find_elements(By.CSS_SELECTOR, delete))
+        models = server.api("GET", f"{base}/models")
+        assert isinstance(models, list) and [m["name"] for m in models] == ["xgb"]
     finally:
         driver.quit()
 
@@ -242,6 +256,7 @@ def test_viewers_see_no_forms_and_strangers_no_project(server: Server) -> None:
         assert driver.find_elements(By.CSS_SELECTOR, "input[type=file]") == []
         assert driver.find_elements(By.CSS_SELECTOR, "form[action$='/jobs']") == []
         assert driver.find_elements(By.CSS_SELECTOR, "form[action$='/members']") == []
+        assert driver.find_elements(By.CSS_SELECTOR, "form.delete") == []
         assert driver.find_elements(By.CSS_SELECTOR, "tr[data-job]"), "a viewer sees the jobs"
         screenshot(driver, "viewer")
         driver.get(server.url + MODEL_PAGE)

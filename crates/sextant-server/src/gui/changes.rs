@@ -211,17 +211,45 @@ pub async fn grant(
 }
 
 pub async fn revoke(
-    mut visit: Visit,
+    visit: Visit,
     Path((project, user)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
+) -> Response {
+    remove(visit, &project, "members", &user, &form).await
+}
+
+pub async fn delete_model(
+    visit: Visit,
+    Path((project, model)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    remove(visit, &project, "models", &model, &form).await
+}
+
+pub async fn delete_dataset(
+    visit: Visit,
+    Path((project, dataset)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    remove(visit, &project, "datasets", &dataset, &form).await
+}
+
+/// Deletes `name` from a project's `collection` (a member's role, a model, a dataset) through
+/// the API, which refuses what a running job still reads.
+async fn remove(
+    mut visit: Visit,
+    project: &str,
+    collection: &str,
+    name: &str,
+    form: &CsrfForm,
 ) -> Response {
     let result = match visit.check_csrf(&form.csrf) {
         Err(e) => Err(e),
         Ok(()) => {
             let path = format!(
-                "/api/v1/projects/{}/members/{}",
-                encode(&project),
-                encode(&user)
+                "/api/v1/projects/{}/{collection}/{}",
+                encode(project),
+                encode(name)
             );
             visit
                 .call(Method::DELETE, &path, None, Body::empty())
@@ -229,5 +257,5 @@ pub async fn revoke(
                 .map(|_| ())
         }
     };
-    after_change(&mut visit, &project, result).await
+    after_change(&mut visit, project, result).await
 }

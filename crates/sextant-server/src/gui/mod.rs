@@ -66,6 +66,14 @@ pub fn gui_routes(api: ApiHandle) -> Router {
             get(model::model_page),
         )
         .route(
+            "/ui/projects/{project}/models/{model}/delete",
+            post(changes::delete_model),
+        )
+        .route(
+            "/ui/projects/{project}/datasets/{dataset}/delete",
+            post(changes::delete_dataset),
+        )
+        .route(
             "/ui/projects/{project}/models/{model}/table",
             get(model::table_page),
         )

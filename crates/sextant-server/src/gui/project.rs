@@ -235,7 +235,7 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
             h2 { "Models" }
             @if v.models.is_empty() { p { "No model yet." } } @else {
                 table.list {
-                    thead { tr { th { "Model" } th { "Format" } th { "Objective" } th { "Trees" } th { "Size" } th { "Uploaded" } th { "Results" } } }
+                    thead { tr { th { "Model" } th { "Format" } th { "Objective" } th { "Trees" } th { "Size" } th { "Uploaded" } th { "Results" } @if editor { th {} } } }
                     tbody { @for m in &v.models {
                         tr {
                             td { (m.name) }
@@ -247,6 +247,7 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
                             td { @for d in v.datasets.iter().filter(|d| d.summary.role != DatasetRole::Background) {
                                 a.chip href={ (at) "/models/" (encode(&m.name)) "?dataset=" (encode(&d.name)) } { "on " (d.name) }
                             } }
+                            @if editor { td { (delete_form(visit, &format!("{at}/models/{}/delete", encode(&m.name)), &format!("Delete model {} and its results?", m.name))) } }
                         }
                     } }
                 }
@@ -259,7 +260,7 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
             h2 { "Datasets" }
             @if v.datasets.is_empty() { p { "No dataset yet." } } @else {
                 table.list {
-                    thead { tr { th { "Dataset" } th { "Role" } th { "Rows" } th { "Labels" } th { "Columns" } th { "Size" } th { "Uploaded" } } }
+                    thead { tr { th { "Dataset" } th { "Role" } th { "Rows" } th { "Labels" } th { "Columns" } th { "Size" } th { "Uploaded" } @if editor { th {} } } }
                     tbody { @for d in &v.datasets {
                         tr {
                             td { (d.name) }
@@ -269,6 +270,7 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
                             td.columns { (d.summary.columns.join(", ")) }
                             td.num { (size(d.summary.size_bytes)) }
                             td { (time(&d.created_at)) }
+                            @if editor { td { (delete_form(visit, &format!("{at}/datasets/{}/delete", encode(&d.name)), &format!("Delete dataset {} and its results?", d.name))) } }
                         }
                     } }
                 }
@@ -285,6 +287,15 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
         }
         @if editor { (forms(visit, v, &at)) }
         @if let Some(members) = &v.members { (members_section(visit, members, &at)) }
+    }
+}
+
+/// A button that deletes something, after the browser asks `question` (app.js).
+fn delete_form(visit: &Visit, action: &str, question: &str) -> Markup {
+    html! {
+        form.delete method="post" action=(action) data-confirm=(question) {
+            (csrf_field(visit)) button.small.danger type="submit" { "Delete" }
+        }
     }
 }
 

@@ -330,8 +330,18 @@
     });
   }
 
+  // Forms that delete something ask first.
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
   function start() {
     followJobs();
+    confirmations();
     sortable();
     const print = document.getElementById("print");
     if (print) print.addEventListener("click", () => window.print());
