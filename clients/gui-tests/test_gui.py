@@ -43,6 +43,21 @@ def sign_in(driver: WebDriver, server: Server, user: str, password: str) -> None
     wait_for("the projects page", lambda: driver.current_url.endswith("/ui/projects"))
 
 
+def wait_drawn(driver: WebDriver, what: str) -> None:
+    """Waits until the page's script has drawn every plot."""
+    wait_for(what, lambda: driver.execute_script("return document.body.dataset.plotsDrawn"))
+
+
+def run_jobs(server: Server, project: str, model: str, dataset: str) -> None:
+    """Runs a predict and an influences job through the API and waits for both."""
+    for kind in ("predict", "influences"):
+        job = server.api(
+            "POST", f"/api/v1/projects/{project}/jobs", {"kind": kind, "model": model, "dataset": dataset}
+        )
+        assert isinstance(job, dict)
+        wait_for(f"{project}'s {kind} job", lambda job=job: _state(server, job["id"]) == "succeeded")
+
+
 def console_errors(driver: WebDriver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -123,7 +138,7 @@ def test_a_project_from_sign_in_to_results(server: Server, admin_password: str) 
 
         started = time.monotonic()
         driver.get(server.url + MODEL_PAGE)
-        wait_for("every plot drawn", lambda: driver.execute_script("return document.body.dataset.plotsDrawn"))
+        wait_drawn(driver, "every plot drawn")
         print(f"model page drawn in {time.monotonic() - started:.2f} s")
         assert plot(driver, "plot-roc")["traces"] == 2
         assert plot(driver, "plot-pr")["traces"] == 1
@@ -174,9 +189,7 @@ def test_a_project_from_sign_in_to_results(server: Server, admin_password: str) 
         screenshot(driver, "table")
 
         driver.get(f"{server.url}/ui/projects/{PROJECT}/models/xgb/report?dataset=applicants")
-        wait_for(
-            "the report's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
-        )
+        wait_drawn(driver, "the report's plots")
         text = driver.find_element(By.TAG_NAME, "main").text
         for part in ("Provenance", "sha256", "Top features", "debt_ratio", "ROC AUC", "+algo."):
             assert part in text, part
@@ -193,17 +206,12 @@ def test_models_compared(server: Server, admin_password: str) -> None:
     assert isinstance(model, dict)
     # A second model: the demo model re-uploaded is enough to compare side by side.
     _upload(server, f"{base}/models", {"name": "xgb-copy"}, DEMO / "credit_model.json")
-    for kind in ("predict", "influences"):
-        job = server.api("POST", f"{base}/jobs", {"kind": kind, "model": "xgb-copy", "dataset": "applicants"})
-        assert isinstance(job, dict)
-        wait_for(f"the copy's {kind} job", lambda job=job: _state(server, job["id"]) == "succeeded")
+    run_jobs(server, PROJECT, "xgb-copy", "applicants")
     driver = new_browser()
     try:
         sign_in(driver, server, "admin", admin_password)
         driver.get(f"{server.url}/ui/projects/{PROJECT}/compare?dataset=applicants")
-        wait_for(
-            "the comparison drawn", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
-        )
+        wait_drawn(driver, "the comparison drawn")
         assert plot(driver, "plot-compare-importance")["traces"] == 2
         header = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.compare thead th")]
         assert header == ["metric", "xgb", "xgb-copy"], header
@@ -260,9 +268,7 @@ def test_viewers_see_no_forms_and_strangers_no_project(server: Server) -> None:
         assert driver.find_elements(By.CSS_SELECTOR, "tr[data-job]"), "a viewer sees the jobs"
         screenshot(driver, "viewer")
         driver.get(server.url + MODEL_PAGE)
-        wait_for(
-            "the viewer's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
-        )
+        wait_drawn(driver, "the viewer's plots")
         driver.delete_all_cookies()
 
         sign_in(driver, server, "sam", "stranger password 1")
@@ -337,12 +343,7 @@ def _task_project(server: Server, name: str, task: dict[str, object], model: str
         server, f"/api/v1/projects/{name}/models", {"name": "m"}, REPO / "tests" / "data" / "small" / model
     )
     _upload(server, f"/api/v1/projects/{name}/datasets", {"name": "d", "role": "test"}, data)
-    for kind in ("predict", "influences"):
-        job = server.api(
-            "POST", f"/api/v1/projects/{name}/jobs", {"kind": kind, "model": "m", "dataset": "d"}
-        )
-        assert isinstance(job, dict)
-        wait_for(f"{name}'s {kind} job", lambda job=job: _state(server, job["id"]) == "succeeded")
+    run_jobs(server, name, "m", "d")
 
 
 def _upload(server: Server, path: str, fields: dict[str, str], file: Path) -> None:
@@ -377,9 +378,7 @@ def test_regression_and_multiclass_pages(server: Server, admin_password: str, tm
     try:
         sign_in(driver, server, "admin", admin_password)
         driver.get(f"{server.url}/ui/projects/counts/models/m?dataset=d")
-        wait_for(
-            "the regression's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
-        )
+        wait_drawn(driver, "the regression's plots")
         residuals = plot(driver, "plot-residuals")
         assert residuals["traces"] == 2 and residuals["points"] > 0
         assert plot(driver, "plot-residual-histogram")["bars"] == 40
@@ -389,16 +388,14 @@ def test_regression_and_multiclass_pages(server: Server, admin_password: str, tm
         assert console_errors(driver) == []
 
         driver.get(f"{server.url}/ui/projects/classes/models/m?dataset=d")
-        wait_for(
-            "the classifier's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn")
-        )
+        wait_drawn(driver, "the classifier's plots")
         cells = driver.execute_script("return document.getElementById('plot-confusion').data[0].z;")
         assert len(cells) == 3 and all(cells[a][p] == 0 for a in range(3) for p in range(3) if a != p)
         assert plot(driver, "plot-beeswarm")["traces"] > 0
         # Another class's influences: the page's points and first explanation are of class 2.
         Select(driver.find_element(By.ID, "class")).select_by_value("2")
         driver.find_element(By.ID, "class").find_element(By.XPATH, "./ancestor::form").submit()
-        wait_for("class 2's plots", lambda: driver.execute_script("return document.body.dataset.plotsDrawn"))
+        wait_drawn(driver, "class 2's plots")
         shown = driver.execute_script("return JSON.parse(document.getElementById('sx-model').textContent);")
         assert shown["class"] == 2 and shown["explanation"]["class"] == 2
         assert "class=2" in driver.current_url

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sextant_api::{CreateJob, GrantRole, InfluenceMethod, Job, JobKind, JobOptions, Member, Role};
 
 use super::failure_page;
-use super::layout::encode;
+use super::layout::{encode, project_url};
 use super::project::project_view;
 use super::signin::CsrfForm;
 use super::visit::{ApiFailure, Visit};
@@ -44,7 +44,7 @@ async fn upload(
         }
     };
     match result {
-        Ok(_) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Ok(_) => Redirect::to(&project_url(project)).into_response(),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
         Err(e) => project_view(visit, project, Some(e.message), e.status).await,
     }
@@ -80,6 +80,7 @@ pub struct JobForm {
 
 fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
     let bad = |message: String| ApiFailure {
+        code: None,
         status: StatusCode::BAD_REQUEST,
         message,
     };
@@ -149,7 +150,7 @@ async fn after_change(
     result: Result<(), ApiFailure>,
 ) -> Response {
     match result {
-        Ok(()) => Redirect::to(&format!("/ui/projects/{}", encode(project))).into_response(),
+        Ok(()) => Redirect::to(&project_url(project)).into_response(),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => failure_page(visit, e),
         Err(e) => project_view(visit, project, Some(e.message), e.status).await,
     }
@@ -191,6 +192,7 @@ pub async fn grant(
         Err(e) => Err(e),
         Ok(()) => match Role::parse(&form.role) {
             None => Err(ApiFailure {
+                code: None,
                 status: StatusCode::BAD_REQUEST,
                 message: format!("no role {:?}", form.role),
             }),

@@ -93,6 +93,29 @@ pub fn time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// The URL of a project's page.
+pub fn project_url(project: &str) -> String {
+    format!("/ui/projects/{}", encode(project))
+}
+
+/// The URL of a model's page (its table and report pages are below it).
+pub fn model_url(project: &str, model: &str) -> String {
+    format!("{}/models/{}", project_url(project), encode(model))
+}
+
+/// The links above a page's title: its project, and the model's page for the result `query`
+/// names when there is one.
+pub fn crumbs(project: &str, model: Option<(&str, &str)>) -> Vec<(String, String)> {
+    let mut links = vec![(project.to_string(), project_url(project))];
+    if let Some((model, query)) = model {
+        links.push((
+            model.to_string(),
+            format!("{}?{query}", model_url(project, model)),
+        ));
+    }
+    links
+}
+
 /// Percent-encodes a URL component.
 pub fn encode(text: &str) -> String {
     sextant_api::url_component(text)

@@ -24,7 +24,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-pub use visit::{ApiFailure, Visit};
+use visit::{ApiFailure, Visit};
 
 /// The composed router the GUI's pages ask the API through, set once the router is built.
 pub type ApiHandle = Arc<OnceLock<Router>>;
@@ -110,7 +110,7 @@ async fn secure_headers(mut response: Response) -> Response {
 
 /// A page's answer when the API refused what it asked: to the sign-in page when the session is
 /// missing or over, else the API's message on an error page.
-pub(crate) fn failure_page(visit: &Visit, failure: ApiFailure) -> Response {
+fn failure_page(visit: &Visit, failure: ApiFailure) -> Response {
     if failure.status == axum::http::StatusCode::UNAUTHORIZED {
         let next = visit.path.clone();
         return Redirect::to(&format!("/ui/signin?next={}", layout::encode(&next))).into_response();

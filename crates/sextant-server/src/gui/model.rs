@@ -12,7 +12,7 @@ use sextant_api::{
 };
 
 use super::failure_page;
-use super::layout::{count, data_block, encode, number, page};
+use super::layout::{count, crumbs, data_block, encode, model_url, number, page};
 use super::signin::signed_in;
 use super::visit::{ApiFailure, Visit};
 
@@ -75,20 +75,15 @@ pub struct ModelData {
     pub explanation: Option<RowExplanation>,
 }
 
-/// Results that may not exist yet: a "no result" answer is `None` with its message.
+/// Results that may not exist yet: the API's `no_result` answer (no job has computed it, or the
+/// data has no labels) is `None`, its message kept as a note.
 pub(super) fn optional<T>(
     answer: Result<T, ApiFailure>,
     notes: &mut Vec<String>,
 ) -> Result<Option<T>, ApiFailure> {
     match answer {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND && e.message.starts_with("no ") => {
-            notes.push(e.message);
-            Ok(None)
-        }
-        Err(e)
-            if e.status == axum::http::StatusCode::NOT_FOUND && e.message.contains("no labels") =>
-        {
+        Err(e) if e.code.as_deref() == Some("no_result") => {
             notes.push(e.message);
             Ok(None)
         }
@@ -120,6 +115,7 @@ pub(super) async fn load(
     };
     let Some(dataset) = chosen.cloned() else {
         return Err(ApiFailure {
+            code: None,
             status: axum::http::StatusCode::NOT_FOUND,
             message: match &choice.dataset {
                 Some(d) => format!("project {project:?} has no dataset {d:?}"),
@@ -189,21 +185,9 @@ pub async fn model_page(
             Ok(loaded) => loaded,
             Err(e) => return failure_page(&visit, e),
         };
-    let at = format!(
-        "/ui/projects/{}/models/{}",
-        encode(&project),
-        encode(&model)
-    );
-    let crumbs = [
-        (
-            project.clone(),
-            format!("/ui/projects/{}", encode(&project)),
-        ),
-        (
-            model.clone(),
-            format!("{at}?dataset={}", encode(&dataset.name)),
-        ),
-    ];
+    let at = model_url(&project, &model);
+    let dataset_query = format!("dataset={}", encode(&dataset.name));
+    let crumbs = crumbs(&project, Some((&model, &dataset_query)));
     let body = html! {
         h1 { (model) " on " (dataset.name) }
         form.inline.choice method="get" action=(at) {
@@ -412,21 +396,11 @@ pub async fn table_page(
         Ok(t) => t,
         Err(e) => return failure_page(&visit, e),
     };
-    let at = format!(
-        "/ui/projects/{}/models/{}",
-        encode(&project),
-        encode(&model)
-    );
+    let at = model_url(&project, &model);
     let here = format!("{at}/table?kind={kind}&{query}");
     let total = table.source.rows_total;
     let last_page = total.saturating_sub(1) / TABLE_ROWS * TABLE_ROWS;
-    let crumbs = [
-        (
-            project.clone(),
-            format!("/ui/projects/{}", encode(&project)),
-        ),
-        (model.clone(), format!("{at}?{query}")),
-    ];
+    let crumbs = crumbs(&project, Some((&model, &query)));
     let body = html! {
         h1 { (kind) " of " (model) " on " (q.dataset) }
         p.meta { "Rows " (count(offset.min(total))) "–" (count((offset + TABLE_ROWS).min(total))) " of " (count(total))

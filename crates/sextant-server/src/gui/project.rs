@@ -13,7 +13,7 @@ use sextant_api::{
 };
 
 use super::failure_page;
-use super::layout::{count, csrf_field, encode, page, size, time};
+use super::layout::{count, crumbs, csrf_field, encode, page, project_url, size, time};
 use super::signin::{role_on, signed_in};
 use super::visit::{ApiFailure, CSRF_FIELD, Visit};
 
@@ -109,7 +109,7 @@ pub async fn create_project(mut visit: Visit, Form(form): Form<ProjectForm>) -> 
         .send::<_, Project>(Method::POST, "/api/v1/projects", &request)
         .await
     {
-        Ok(_) => Redirect::to(&format!("/ui/projects/{}", encode(&name))).into_response(),
+        Ok(_) => Redirect::to(&project_url(&name)).into_response(),
         Err(e) => projects_view(&mut visit, Some(e.message), e.status).await,
     }
 }
@@ -117,6 +117,7 @@ pub async fn create_project(mut visit: Visit, Form(form): Form<ProjectForm>) -> 
 fn project_request(visit: &Visit, form: ProjectForm) -> Result<CreateProject, ApiFailure> {
     visit.check_csrf(&form.csrf)?;
     let bad = |message: String| ApiFailure {
+        code: None,
         status: StatusCode::BAD_REQUEST,
         message,
     };
@@ -208,7 +209,7 @@ pub(super) async fn project_view(
         Err(e) => return failure_page(visit, e),
     };
     let body = project_body(visit, &view, error.as_deref());
-    let crumbs = [(name.to_string(), format!("/ui/projects/{}", encode(name)))];
+    let crumbs = crumbs(name, None);
     (status, page(visit, name, &crumbs, body)).into_response()
 }
 
@@ -216,7 +217,7 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
     let p = &v.project;
     let role = role_on(&v.me, &p.name);
     let editor = role >= Some(Role::Editor);
-    let at = format!("/ui/projects/{}", encode(&p.name));
+    let at = project_url(&p.name);
     let first_dataset = v
         .datasets
         .iter()

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sextant_api::{ImportanceReport, Job, Metrics, MetricsReport, Model};
 
 use super::failure_page;
-use super::layout::{count, data_block, encode, number, page, size, time};
+use super::layout::{count, crumbs, data_block, encode, number, page, size, time};
 use super::model::{ResultChoice, load, metric_rows, optional, quality_section};
 use super::signin::signed_in;
 use super::visit::Visit;
@@ -37,18 +37,7 @@ pub async fn report_page(
             Err(e) => return failure_page(&visit, e),
         }
     }
-    let at = format!(
-        "/ui/projects/{}/models/{}",
-        encode(&project),
-        encode(&model)
-    );
-    let crumbs = [
-        (
-            project.clone(),
-            format!("/ui/projects/{}", encode(&project)),
-        ),
-        (model.clone(), format!("{at}?{}", data.query)),
-    ];
+    let crumbs = crumbs(&project, Some((&model, &data.query)));
     let body = html! {
         article.report {
             h1 { "Model report: " (model) " on " (dataset.name) }
@@ -166,10 +155,7 @@ pub async fn compare_page(
             Err(e) => return failure_page(&visit, e),
         }
     }
-    let crumbs = [(
-        project.clone(),
-        format!("/ui/projects/{}", encode(&project)),
-    )];
+    let crumbs = crumbs(&project, None);
     let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
     let body = html! {
         h1 { "Models compared on " (q.dataset) }

@@ -59,6 +59,8 @@ pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
 pub struct ApiFailure {
     /// The API's status.
     pub status: StatusCode,
+    /// The API's error code (`no_result`, `not_found`, …), when the API gave the answer.
+    pub code: Option<String>,
     /// The API's message, as it gave it.
     pub message: String,
 }
@@ -126,6 +128,7 @@ impl Visit {
     pub fn check_csrf(&self, given: &str) -> Result<(), ApiFailure> {
         if self.csrf.is_empty() || given != self.csrf {
             return Err(ApiFailure {
+code: None,
                 status: StatusCode::FORBIDDEN,
                 message: "the form's security token does not match this browser's (the page may be old, or from another site): reload the page and send it again".into(),
             });
@@ -142,6 +145,7 @@ impl Visit {
         body: Body,
     ) -> Result<Response, ApiFailure> {
         let router = self.api.get().cloned().ok_or_else(|| ApiFailure {
+            code: None,
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: "the server is starting".into(),
         })?;
@@ -150,6 +154,7 @@ impl Visit {
             .uri(path)
             .body(body)
             .map_err(|e| ApiFailure {
+                code: None,
                 status: StatusCode::BAD_REQUEST,
                 message: format!("{path}: {e}"),
             })?;
@@ -171,11 +176,19 @@ impl Visit {
         let bytes = axum::body::to_bytes(response.into_body(), ANSWER_LIMIT)
             .await
             .unwrap_or_default();
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-        Err(ApiFailure { status, message })
+        let body = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+        let text = |field: &str| {
+            body.as_ref()
+                .and_then(|v| v["error"][field].as_str().map(str::to_string))
+        };
+        let code = text("code");
+        let message =
+            text("message").unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        Err(ApiFailure {
+            status,
+            code,
+            message,
+        })
     }
 
     /// GETs and reads an API document.
@@ -204,11 +217,13 @@ pub async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailu
     let bytes = axum::body::to_bytes(response.into_body(), ANSWER_LIMIT)
         .await
         .map_err(|e| ApiFailure {
+            code: None,
             status: StatusCode::BAD_GATEWAY,
             message: format!("reading the API's answer: {e}"),
         })?;
     let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
     serde_json::from_slice(bytes).map_err(|e| ApiFailure {
+        code: None,
         status: StatusCode::BAD_GATEWAY,
         message: format!("the API's answer is not what the page expected: {e}"),
     })

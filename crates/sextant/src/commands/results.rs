@@ -9,28 +9,35 @@ use super::print_json_sorted;
 use crate::Failure;
 use crate::report::{figure, print_importance, print_metrics, print_table};
 
+/// Which result: the options that pick it, shared by the result commands and their views.
 #[derive(Args)]
-pub struct ResultArgs {
-    project: String,
+pub struct WhichResult {
+    pub(super) project: String,
     #[arg(long)]
-    model: String,
+    pub(super) model: String,
     #[arg(long)]
-    dataset: String,
+    pub(super) dataset: String,
     /// Influence method (default: interventional with --background, else path-dependent).
     #[arg(long, value_enum)]
-    method: Option<MethodArg>,
+    pub(super) method: Option<MethodArg>,
     /// The background dataset of interventional influences (default: any).
     #[arg(long)]
-    background: Option<String>,
+    pub(super) background: Option<String>,
+    /// The result of this job (its id), whatever the other options.
+    #[arg(long)]
+    pub(super) job: Option<uuid::Uuid>,
+}
+
+#[derive(Args)]
+pub struct ResultArgs {
+    #[command(flatten)]
+    on: WhichResult,
     /// The result over the first N rows (default: the result over the whole dataset).
     #[arg(long)]
     rows: Option<u64>,
     /// The classification threshold of predictions and metrics (default: none given).
     #[arg(long)]
     threshold: Option<f64>,
-    /// The result of this job (its id), whatever the other options.
-    #[arg(long)]
-    job: Option<uuid::Uuid>,
     /// First row.
     #[arg(long, default_value_t = 0)]
     offset: u64,
@@ -67,7 +74,13 @@ fn whole_table(
             output.display()
         )));
     }
-    let job = client.table(&args.project, &args.model, what, &table_query(args), output)?;
+    let job = client.table(
+        &args.on.project,
+        &args.on.model,
+        what,
+        &table_query(args),
+        output,
+    )?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     if json_out {
         super::print_json(&serde_json::json!({
@@ -84,12 +97,12 @@ fn whole_table(
 
 fn table_query(args: &ResultArgs) -> TableQuery {
     TableQuery {
-        dataset: args.dataset.clone(),
-        method: args.method.map(MethodArg::method),
-        background: args.background.clone(),
+        dataset: args.on.dataset.clone(),
+        method: args.on.method.map(MethodArg::method),
+        background: args.on.background.clone(),
         rows: args.rows,
         threshold: args.threshold,
-        job: args.job,
+        job: args.on.job,
     }
 }
 
@@ -113,8 +126,8 @@ pub fn table_page(
     }
     let query = result_query(&args, true);
     let page = match what {
-        "influences" => client.influences(&args.project, &args.model, &query)?,
-        _ => client.predictions(&args.project, &args.model, &query)?,
+        "influences" => client.influences(&args.on.project, &args.on.model, &query)?,
+        _ => client.predictions(&args.on.project, &args.on.model, &query)?,
     };
     if json_out {
         print_json_sorted(&page)?;
@@ -144,7 +157,11 @@ pub fn table_page(
 
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "importance")?;
-    let doc = client.importance(&args.project, &args.model, &result_query(&args, false))?;
+    let doc = client.importance(
+        &args.on.project,
+        &args.on.model,
+        &result_query(&args, false),
+    )?;
     if json_out {
         print_json_sorted(&doc)?;
     } else {
@@ -155,7 +172,11 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "metrics")?;
-    let doc = client.metrics(&args.project, &args.model, &result_query(&args, false))?;
+    let doc = client.metrics(
+        &args.on.project,
+        &args.on.model,
+        &result_query(&args, false),
+    )?;
     if json_out {
         print_json_sorted(&doc)?;
     } else {

@@ -8,6 +8,7 @@ use sextant_client::Client;
 
 use super::job::MethodArg;
 use super::print_json_sorted;
+use super::results::WhichResult;
 use crate::Failure;
 use crate::report::{figure, print_table};
 
@@ -127,29 +128,10 @@ fn print_curves(report: &CurvesReport) {
     }
 }
 
-/// Which influence result: the options that pick it, as the result commands take them.
-#[derive(Args)]
-pub struct InfluenceResult {
-    project: String,
-    #[arg(long)]
-    model: String,
-    #[arg(long)]
-    dataset: String,
-    /// Influence method (default: interventional with --background, else path-dependent).
-    #[arg(long, value_enum)]
-    method: Option<MethodArg>,
-    /// The background dataset of interventional influences (default: any).
-    #[arg(long)]
-    background: Option<String>,
-    /// The result of this job (its id), whatever the other options.
-    #[arg(long)]
-    job: Option<uuid::Uuid>,
-}
-
 #[derive(Args)]
 pub struct PointsArgs {
     #[command(flatten)]
-    result: InfluenceResult,
+    result: WhichResult,
     /// Features, comma-separated (default: the 12 most important).
     #[arg(long)]
     features: Option<String>,
@@ -219,7 +201,7 @@ pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), F
 #[derive(Args)]
 pub struct ExplanationArgs {
     #[command(flatten)]
-    result: InfluenceResult,
+    result: WhichResult,
     /// The row's index in the dataset (from 0).
     #[arg(long, required_unless_present = "id", conflicts_with = "id")]
     row: Option<u64>,
