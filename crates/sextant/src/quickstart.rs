@@ -343,7 +343,7 @@ fn demo(client: &Client, data_dir: &Path, url: &str) -> anyhow::Result<()> {
     if let Some(password_file) = gui_password(client, data_dir)? {
         println!("\n4. the web GUI   {url}/");
         println!(
-            "  sign in as admin with the password in {} (change it: sextant user password admin)",
+            "  sign in as admin with the password in {} (change it: sextant user passwd admin)",
             password_file.display()
         );
     }

@@ -67,7 +67,7 @@ fn signin_form(
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
-            p.hint { "An administrator sets passwords with " code { "sextant user password NAME" } "." }
+            p.hint { "An administrator sets passwords with " code { "sextant user passwd NAME" } "." }
         }
     };
     (status, page(visit, "Sign in", &[], body)).into_response()
