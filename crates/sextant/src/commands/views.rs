@@ -163,32 +163,27 @@ pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), F
         print_json_sorted(&points)?;
         return Ok(());
     }
-    let mut header = vec!["ROW".to_string()];
+    // One line per feature and sampled row, so that the table fits a terminal however many
+    // features are asked for.
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for f in &points.features {
-        header.push(f.feature.clone());
-        header.push(format!("φ({})", f.feature));
+        for (i, row) in points.rows.iter().enumerate() {
+            let value = match (f.values[i], &f.categories) {
+                (Some(v), Some(names)) => names
+                    .get(v as usize)
+                    .cloned()
+                    .unwrap_or_else(|| figure(Some(v))),
+                (v, _) => figure(v),
+            };
+            rows.push(vec![
+                f.feature.clone(),
+                row.to_string(),
+                value,
+                figure(f.influences[i]),
+            ]);
+        }
     }
-    let rows: Vec<Vec<String>> = points
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let mut cells = vec![row.to_string()];
-            for f in &points.features {
-                cells.push(match (f.values[i], &f.categories) {
-                    (Some(v), Some(names)) => names
-                        .get(v as usize)
-                        .cloned()
-                        .unwrap_or_else(|| figure(Some(v))),
-                    (v, _) => figure(v),
-                });
-                cells.push(figure(f.influences[i]));
-            }
-            cells
-        })
-        .collect();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    print_table(&header, &rows);
+    print_table(&["FEATURE", "ROW", "VALUE", "INFLUENCE"], &rows);
     println!(
         "{} rows of {} sampled evenly (job {})",
         points.rows.len(),
