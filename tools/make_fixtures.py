@@ -15,6 +15,7 @@ import os
 import shutil
 
 import lightgbm as lgb
+import onnx_fixtures
 import numpy as np
 import pandas as pd
 import shap
@@ -188,6 +189,7 @@ def main():
     args = ap.parse_args()
     workload_subsets(args.bench_data, args.out)
     small_fixtures(args.out)
+    onnx_fixtures.onnx_fixtures(args.out, args.bench_data)
     demo(args.demo)
     versions = {"xgboost": xgb.__version__, "lightgbm": lgb.__version__, "shap": shap.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__}

@@ -15,6 +15,7 @@ mod metrics;
 mod model_predictor;
 mod path_dependent;
 mod predict;
+mod sampled;
 
 pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
 pub use columns::{
@@ -24,9 +25,13 @@ pub use interventional::Interventional;
 pub use metrics::{
     ClassificationMetrics, RegressionMetrics, classification_metrics, regression_metrics,
 };
-pub use model_predictor::ModelPredictor;
+pub use model_predictor::{GRAPH_BLOCK_ROWS, ModelPredictor, predict_graph};
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
 pub use predict::{Predictor, predict_margins, predict_responses};
+pub use sampled::{
+    DEFAULT_EXACT_MAX_FEATURES, DEFAULT_MAX_EVALS, MIN_PAIRS, MarginModel, Sampled, SampledOptions,
+    SampledStats,
+};
 
 /// Length of the explanation buffer for `n_rows` rows of a forest.
 pub fn explanation_len(forest: &sextant_model::Forest, n_rows: usize) -> usize {

@@ -105,6 +105,11 @@ impl<'f> Predictor<'f> {
         self.push_subtree(t, tree, n.right);
     }
 
+    /// Outputs per row.
+    pub fn n_outputs(&self) -> usize {
+        self.forest.n_outputs()
+    }
+
     /// Writes each row's margins (one per output) into `out` (`n_rows × n_outputs`).
     pub fn predict_margins(&self, rows: Rows<'_>, out: &mut [f64]) {
         let n_out = self.forest.n_outputs();

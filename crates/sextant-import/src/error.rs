@@ -14,12 +14,15 @@ pub enum ImportError {
     },
     /// The content is neither XGBoost JSON nor LightGBM text.
     #[error(
-        "not a model file Sextant can read: expected XGBoost JSON (starts with '{{') or LightGBM text (starts with 'tree')"
+        "not a model file Sextant can read: expected XGBoost JSON (starts with '{{'), LightGBM text (starts with 'tree') or ONNX (a protobuf ModelProto)"
     )]
     UnknownFormat,
     /// A format name that is not one of Sextant's.
-    #[error("unknown model format {0:?} (expected xgboost-json or lightgbm-text)")]
+    #[error("unknown model format {0:?} (expected xgboost-json, lightgbm-text or onnx)")]
     UnknownFormatName(String),
+    /// The file is not a well-formed ONNX model.
+    #[error("{0}")]
+    Onnx(String),
     /// The JSON itself is malformed.
     #[error("invalid JSON at line {line}, column {column}: {message}")]
     Json {

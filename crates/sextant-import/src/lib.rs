@@ -1,5 +1,4 @@
-//! Sextant's model importers: XGBoost JSON and LightGBM text into a [`sextant_model::Model`] (a
-//! tree ensemble). A file's format is named ([`ModelFormat::from_name`]) or recognised from its
+//! Sextant's model importers: XGBoost JSON, LightGBM text and ONNX into a [`sextant_model::Model`]. A file's format is named ([`ModelFormat::from_name`]) or recognised from its
 //! first bytes where that is unambiguous ([`detect_format`]).
 //!
 //! Every importer returns a typed [`ImportError`] that says what is wrong and where (a JSON path,
@@ -10,6 +9,7 @@ mod error;
 mod json;
 mod lightgbm;
 mod lightgbm_sections;
+mod onnx;
 mod xgboost;
 mod xgboost_tree;
 
@@ -17,6 +17,7 @@ use std::path::Path;
 
 pub use error::ImportError;
 pub use lightgbm::parse_lightgbm;
+pub use onnx::parse_onnx;
 pub use xgboost::parse_xgboost_json;
 
 use sextant_model::Model;
@@ -28,17 +29,24 @@ pub enum ModelFormat {
     XgboostJson,
     /// LightGBM `Booster.save_model("m.txt")`.
     LightgbmText,
+    /// ONNX (`.onnx`): tree ensembles of the ai.onnx.ml operators, and other graphs.
+    Onnx,
 }
 
 impl ModelFormat {
     /// Every format.
-    pub const ALL: [ModelFormat; 2] = [ModelFormat::XgboostJson, ModelFormat::LightgbmText];
+    pub const ALL: [ModelFormat; 3] = [
+        ModelFormat::XgboostJson,
+        ModelFormat::LightgbmText,
+        ModelFormat::Onnx,
+    ];
 
     /// Its name (`xgboost-json`, `lightgbm-text`), as uploads and the CLI give it.
     pub fn name(self) -> &'static str {
         match self {
             ModelFormat::XgboostJson => "xgboost-json",
             ModelFormat::LightgbmText => "lightgbm-text",
+            ModelFormat::Onnx => "onnx",
         }
     }
 
@@ -55,6 +63,7 @@ impl ModelFormat {
         match self {
             ModelFormat::XgboostJson => parse_xgboost_json(bytes).map(Model::from),
             ModelFormat::LightgbmText => parse_lightgbm(bytes).map(Model::from),
+            ModelFormat::Onnx => parse_onnx(bytes),
         }
     }
 }
@@ -69,9 +78,17 @@ pub fn detect_format(bytes: &[u8]) -> Option<ModelFormat> {
         Some(ModelFormat::XgboostJson)
     } else if start.starts_with(b"tree\n") || start.starts_with(b"tree\r\n") {
         Some(ModelFormat::LightgbmText)
+    } else if looks_like_onnx(bytes) {
+        Some(ModelFormat::Onnx)
     } else {
         None
     }
+}
+
+/// Whether the bytes start as an ONNX `ModelProto` does: field 1 (`ir_version`, a small varint)
+/// first, as every exporter writes it.
+fn looks_like_onnx(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x08, v, ..] if (1..=0x40).contains(v))
 }
 
 /// Parses a model held in memory in `format`, or — when none is given — in the format its
@@ -111,8 +128,12 @@ mod tests {
         for format in ModelFormat::ALL {
             assert_eq!(ModelFormat::from_name(format.name()).unwrap(), format);
         }
-        let named = ModelFormat::from_name("onnx").unwrap_err();
-        assert!(named.to_string().contains("\"onnx\""), "{named}");
+        let named = ModelFormat::from_name("pmml").unwrap_err();
+        assert!(named.to_string().contains("\"pmml\""), "{named}");
+        assert_eq!(
+            detect_format(b"\x08\x08\x12\x07skl2onnx"),
+            Some(ModelFormat::Onnx)
+        );
         // A named format is used as named: LightGBM text read as XGBoost JSON is refused.
         assert!(parse_model(b"tree\nversion=v4\n", Some(ModelFormat::XgboostJson)).is_err());
         assert_eq!(detect_format(b""), None);

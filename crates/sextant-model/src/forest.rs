@@ -1,6 +1,7 @@
 //! A tree ensemble with its features, base margin and link.
 
 use crate::error::ModelError;
+use crate::matrix::Rows;
 use crate::tree::Tree;
 
 /// The most input features a model may have.
@@ -106,6 +107,7 @@ pub struct Forest {
     base_margin: Vec<f64>,
     link: Link,
     info: ModelInfo,
+    covers_known: bool,
 }
 
 impl Forest {
@@ -162,7 +164,34 @@ impl Forest {
             base_margin,
             link,
             info,
+            covers_known: true,
         })
+    }
+
+    /// Marks the node covers as unknown: the file held none (ONNX trees), so path-dependent
+    /// TreeSHAP must not run until [`Forest::count_covers`] has counted them from data.
+    pub fn without_covers(mut self) -> Forest {
+        self.covers_known = false;
+        self
+    }
+
+    /// Whether every node's cover is known: from training (XGBoost, LightGBM), or counted.
+    pub fn has_covers(&self) -> bool {
+        self.covers_known
+    }
+
+    /// Sets every node's cover to the number of `rows` that reach it, as training would have
+    /// recorded with unit weights, and marks the covers known.
+    pub fn count_covers(&mut self, rows: Rows<'_>) {
+        assert_eq!(
+            rows.n_features(),
+            self.n_features(),
+            "rows do not have the model's features"
+        );
+        for tree in &mut self.trees {
+            tree.count_covers(rows);
+        }
+        self.covers_known = true;
     }
 
     /// The input features, in the order rows must hold them.

@@ -9,6 +9,7 @@
 mod cells;
 mod error;
 mod forest;
+mod graph;
 mod matrix;
 mod model;
 mod split;
@@ -17,6 +18,7 @@ mod tree;
 pub use cells::{CellParser, is_missing};
 pub use error::ModelError;
 pub use forest::{Feature, FeatureKind, Forest, Link, MAX_FEATURES, ModelInfo};
+pub use graph::{BatchPredict, Graph};
 pub use matrix::Rows;
 pub use model::{Model, TreeShape};
 pub use split::{LIGHTGBM_ZERO_THRESHOLD, Missing, Split, f32_less_boundary};

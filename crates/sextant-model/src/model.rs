@@ -3,13 +3,15 @@
 //! link and batch prediction (in `sextant-algo`); a tree ensemble also exposes its trees, which
 //! exact TreeSHAP needs. A kind without trees (an ONNX graph, say) is explained by sampling.
 
-use crate::{Feature, Forest, Link, ModelInfo};
+use crate::{Feature, Forest, Graph, Link, ModelInfo};
 
 /// A model of any kind.
 #[derive(Clone, Debug)]
 pub enum Model {
-    /// A tree ensemble (XGBoost, LightGBM).
+    /// A tree ensemble (XGBoost, LightGBM, ONNX tree operators).
     Trees(Forest),
+    /// A model that can only be run (an ONNX graph): its output is its response, with no link.
+    Graph(Graph),
 }
 
 /// The shape of a tree ensemble, for summaries and cost estimates.
@@ -28,6 +30,7 @@ impl Model {
     pub fn info(&self) -> &ModelInfo {
         match self {
             Model::Trees(forest) => forest.info(),
+            Model::Graph(graph) => graph.info(),
         }
     }
 
@@ -35,6 +38,7 @@ impl Model {
     pub fn features(&self) -> &[Feature] {
         match self {
             Model::Trees(forest) => forest.features(),
+            Model::Graph(graph) => graph.features(),
         }
     }
 
@@ -47,6 +51,7 @@ impl Model {
     pub fn n_outputs(&self) -> usize {
         match self {
             Model::Trees(forest) => forest.n_outputs(),
+            Model::Graph(graph) => graph.n_outputs(),
         }
     }
 
@@ -54,6 +59,7 @@ impl Model {
     pub fn link(&self) -> Link {
         match self {
             Model::Trees(forest) => forest.link(),
+            Model::Graph(_) => Link::Identity,
         }
     }
 
@@ -61,6 +67,7 @@ impl Model {
     pub fn trees(&self) -> Option<&Forest> {
         match self {
             Model::Trees(forest) => Some(forest),
+            Model::Graph(_) => None,
         }
     }
 

@@ -17,6 +17,26 @@ pub enum Split {
     /// LightGBM categories: `x` is truncated toward zero; a negative integer is never in the set;
     /// values in the set go left.
     CategoriesTruncated,
+    /// `x == threshold` goes left (ONNX `BRANCH_EQ` on a double input).
+    Equal,
+    /// `x`, rounded to `f32`, equal to the threshold goes left (ONNX `BRANCH_EQ` on a float input).
+    EqualF32,
+    /// ONNX `BRANCH_MEMBER` on a double input: `x` goes left when it is a non-negative integer in
+    /// the node's set.
+    Members,
+    /// ONNX `BRANCH_MEMBER` on a float input: as [`Split::Members`], with `x` rounded to `f32`
+    /// first.
+    MembersF32,
+}
+
+impl Split {
+    /// Whether the split looks `x` up in a category set.
+    pub fn uses_categories(self) -> bool {
+        matches!(
+            self,
+            Split::CategoriesF32 | Split::CategoriesTruncated | Split::Members | Split::MembersF32
+        )
+    }
 }
 
 /// What counts as missing at a split, and what happens to it.

@@ -145,20 +145,16 @@ impl Tree {
                     n_features,
                 });
             }
-            match n.split {
-                Split::Less | Split::LessOrEqual if n.threshold.is_nan() => {
-                    return Err(bad(i, "threshold", n.threshold));
+            if n.split.uses_categories() {
+                let end = n.categories_start as usize + n.categories_len as usize;
+                if end > category_words.len() {
+                    return Err(ModelError::CategoriesOutOfRange {
+                        tree: index,
+                        node: i,
+                    });
                 }
-                Split::CategoriesF32 | Split::CategoriesTruncated => {
-                    let end = n.categories_start as usize + n.categories_len as usize;
-                    if end > category_words.len() {
-                        return Err(ModelError::CategoriesOutOfRange {
-                            tree: index,
-                            node: i,
-                        });
-                    }
-                }
-                _ => {}
+            } else if n.threshold.is_nan() {
+                return Err(bad(i, "threshold", n.threshold));
             }
         }
         let depth = check_shape(index, &nodes)?;
@@ -214,6 +210,13 @@ impl Tree {
                 x >= 0.0 && self.in_categories(node, x as f64)
             }
             Split::CategoriesTruncated => x > -1.0 && self.in_categories(node, x),
+            Split::Equal => x == node.threshold,
+            Split::EqualF32 => (x as f32) as f64 == node.threshold,
+            Split::Members => x >= 0.0 && x.fract() == 0.0 && self.in_categories(node, x),
+            Split::MembersF32 => {
+                let x = (x as f32) as f64;
+                x >= 0.0 && x.fract() == 0.0 && self.in_categories(node, x)
+            }
         }
     }
 
@@ -244,6 +247,26 @@ impl Tree {
     #[inline]
     pub fn predict_row(&self, row: &[f64]) -> f64 {
         self.nodes[self.leaf_index(row)].value
+    }
+
+    /// Sets each node's cover to the number of `rows` whose path goes through it.
+    pub(crate) fn count_covers(&mut self, rows: crate::Rows<'_>) {
+        let mut counts = vec![0u64; self.nodes.len()];
+        for r in 0..rows.n_rows() {
+            let row = rows.row(r);
+            let mut i = 0usize;
+            loop {
+                counts[i] += 1;
+                let node = &self.nodes[i];
+                if node.is_leaf() {
+                    break;
+                }
+                i = self.next(node, row[node.feature as usize]) as usize;
+            }
+        }
+        for (node, count) in self.nodes.iter_mut().zip(counts) {
+            node.cover = count as f64;
+        }
     }
 
     /// Whether non-negative `x`'s integer part is in `node`'s category set.
@@ -308,7 +331,7 @@ mod tests {
 
     fn stump(split: Split, missing: Missing, default_left: bool, threshold: f64) -> Tree {
         let mut root = Node::numeric(0, split, threshold, missing, default_left, 1, 2, 2.0);
-        if matches!(split, Split::CategoriesF32 | Split::CategoriesTruncated) {
+        if split.uses_categories() {
             root.categories_start = 0;
             root.categories_len = 1;
         }
@@ -362,6 +385,20 @@ mod tests {
             left(&t, 2.999_999_999_9),
             "XGBoost rounds to f32 first: 3.0"
         );
+    }
+
+    #[test]
+    fn onnx_equality_and_membership() {
+        let t = stump(Split::Equal, Missing::Nan, false, 0.1);
+        assert!(left(&t, 0.1) && !left(&t, 0.1f32 as f64) && !left(&t, f64::NAN));
+        let t = stump(Split::EqualF32, Missing::Nan, true, 0.1f32 as f64);
+        assert!(left(&t, 0.1) && left(&t, 0.1f32 as f64) && !left(&t, 0.2) && left(&t, f64::NAN));
+        // Set {1, 3}: exact members only.
+        let t = stump(Split::Members, Missing::Nan, false, 0.0);
+        assert!(left(&t, 3.0) && !left(&t, 3.5) && !left(&t, 2.0) && !left(&t, -1.0));
+        assert!(!left(&t, 2.999_999_999_9));
+        let t = stump(Split::MembersF32, Missing::Nan, false, 0.0);
+        assert!(left(&t, 2.999_999_999_9) && !left(&t, 2.9) && !left(&t, 64.0));
     }
 
     #[test]

@@ -206,7 +206,9 @@ impl Model {
             by_chunks(n_rows, |start, end| {
                 let rows = Rows::new(&values[start * n_features..end * n_features], n_features);
                 margins.resize((end - start) * n_out, 0.0);
-                threads.run(|| predictor.predict_margins(rows, &mut margins));
+                threads
+                    .run(|| predictor.predict_margins(rows, &mut margins))
+                    .map_err(|e| LocalError::Input(format!("the model failed: {e}")))?;
                 for m in margins.chunks(n_out) {
                     push_predictions(model, m, &mut table);
                 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::Args;
 use sextant_algo::{ModelPredictor, push_predictions};
 use sextant_data::{Batch, TableWriter, open_table};
@@ -45,7 +45,9 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
     let compute = |batch: &Batch, n: usize| {
         let rows = Rows::new(&batch.values[..n * n_features], n_features);
         margins.resize(n * n_out, 0.0);
-        predictor.predict_margins(rows, &mut margins);
+        predictor
+            .predict_margins(rows, &mut margins)
+            .map_err(|e| anyhow!("the model failed: {e}"))?;
         let mut table = Vec::with_capacity(2 * n * n_out);
         for m in margins.chunks(n_out) {
             push_predictions(&model, m, &mut table);

@@ -101,7 +101,9 @@ mod compute {
         let compute = |batch: &Batch, n: usize| {
             let (features, ids, labels) = input.split(batch, n);
             let mut margins = vec![0.0; n * n_out];
-            predictor.predict_margins(Rows::new(&features, model.n_features()), &mut margins);
+            predictor
+                .predict_margins(Rows::new(&features, model.n_features()), &mut margins)
+                .map_err(|e| AnalyzerError::input(format!("the model failed: {e}")))?;
             let mut table = Vec::new();
             let mut scored = scored.borrow_mut();
             for (r, m) in margins.chunks(n_out).enumerate() {

@@ -215,7 +215,7 @@ pub struct ModelUpload {
     name: String,
     /// The file's format (default: recognised from its content).
     #[serde(default)]
-    #[schema(value_type = String, pattern = "^(xgboost-json|lightgbm-text)$")]
+    #[schema(value_type = String, pattern = "^(xgboost-json|lightgbm-text|onnx)$")]
     format: Option<String>,
     /// The model file: XGBoost JSON or LightGBM text.
     #[schema(value_type = String, format = Binary)]

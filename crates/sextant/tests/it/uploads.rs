@@ -310,11 +310,11 @@ fn a_model_format_can_be_named_and_is_read_as_named() {
         ])
     };
     // A name Sextant does not know is a 400 that lists the ones it does.
-    let out = add("odd", "onnx");
+    let out = add("odd", "pmml");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success()
-            && stderr.contains("unknown model format \"onnx\"")
+            && stderr.contains("unknown model format \"pmml\"")
             && stderr.contains("HTTP 400"),
         "{stderr}"
     );

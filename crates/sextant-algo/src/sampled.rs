@@ -1,0 +1,579 @@
+//! Shapley values of any model by sampling: the interventional game `v(S) = mean over background
+//! rows z of f(x_S, z_not S)` (the game interventional TreeSHAP solves exactly for trees, and the
+//! one QII plays), for a model known only by batch prediction.
+//!
+//! **Sampling.** One sample is a permutation of the features and one background row `z`: walking
+//! the permutation from `z` to `x`, setting one feature at a time to `x`'s value, each feature is
+//! credited with the change of the model's output at its step. Every sample is paired with the
+//! reversed permutation on the same `z` (antithetic sampling: the pair's errors largely cancel),
+//! and a pair's mean is one draw. Background rows are taken in turn from a random start, so that
+//! every row of the background is used equally often. A pair costs `2·(M−1)` model rows (the ends
+//! of each walk, `f(z)` and `f(x)`, are computed once).
+//!
+//! **Error bars.** Each value's standard error is the standard deviation of its draws over the
+//! square root of their count. A row is done when every one of its values' standard errors is at
+//! most the target, or when its budget of model rows is spent; at least [`MIN_PAIRS`] pairs are
+//! drawn so that the standard errors are themselves estimated.
+//!
+//! **Efficiency.** Each draw's credits add up to `f(x) − f(z)`; the values must add up to
+//! `f(x) − E f(Z)`. The difference (the sampled background rows' mean output minus the whole
+//! background's) is known exactly, and is taken from the values in proportion to their variances,
+//! so that the values add up exactly whatever the number of draws, and the most certain values
+//! move least.
+//!
+//! **Exact mode.** With few features (and `2^M` background sweeps within the budget), every
+//! coalition is evaluated against every background row, and the Shapley formula is applied
+//! exactly: no sampling error, standard errors of zero.
+//!
+//! **Reproducibility.** Each row's draws come from a generator seeded by the seed and the row's
+//! position in the dataset, so the values do not depend on batching, sharding or thread count.
+//!
+//! Model calls are batched: a block of rows builds all its hybrid rows for a round of pairs and
+//! predicts them in one call (thousands of rows); blocks run in parallel on every core.
+
+use rayon::prelude::*;
+use sextant_model::Rows;
+
+/// Pairs drawn for every row before its standard errors are trusted.
+pub const MIN_PAIRS: usize = 8;
+/// Pairs drawn per row in one round (one model call per block of rows).
+const PAIRS_PER_ROUND: usize = 8;
+/// Rows sampled together: their hybrid rows go to the model in one call.
+const ROWS_PER_BLOCK: usize = 16;
+/// Hybrid rows per model call in exact mode.
+const EXACT_ROWS_PER_CALL: usize = 16_384;
+
+/// How sampling stops and where it starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampledOptions {
+    /// Stop a row once every value's standard error is at most this (margin units).
+    pub target_stderr: f64,
+    /// The most model rows spent on one explained row.
+    pub max_evals: u64,
+    /// Seeds every row's generator (with the row's position).
+    pub seed: u64,
+    /// Enumerate every coalition exactly when the model has at most this many features (and the
+    /// enumeration fits `max_evals`).
+    pub exact_max_features: usize,
+}
+
+/// The default budget of model rows per explained row.
+pub const DEFAULT_MAX_EVALS: u64 = 100_000;
+/// The default feature count up to which coalitions are enumerated.
+pub const DEFAULT_EXACT_MAX_FEATURES: usize = 12;
+
+/// What sampling did over some rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SampledStats {
+    /// Rows explained.
+    pub rows: u64,
+    /// Model rows evaluated for them (hybrids; the background's outputs are counted once).
+    pub evals: u64,
+    /// Antithetic pairs drawn, over all rows.
+    pub pairs: u64,
+    /// Rows that stopped on their budget before reaching the target.
+    pub budget_stops: u64,
+    /// The largest standard error of any value.
+    pub worst_stderr: f64,
+}
+
+impl SampledStats {
+    /// Folds another block's statistics in.
+    pub fn merge(&mut self, other: SampledStats) {
+        self.rows += other.rows;
+        self.evals += other.evals;
+        self.pairs += other.pairs;
+        self.budget_stops += other.budget_stops;
+        self.worst_stderr = self.worst_stderr.max(other.worst_stderr);
+    }
+}
+
+/// A model as sampling sees it: rows in, `rows × outputs` margins out.
+pub trait MarginModel: Sync {
+    /// Outputs per row.
+    fn n_outputs(&self) -> usize;
+    /// Writes the margins of `rows` into `out`.
+    fn margins(&self, rows: Rows<'_>, out: &mut [f64]) -> Result<(), String>;
+}
+
+impl MarginModel for crate::ModelPredictor<'_> {
+    fn n_outputs(&self) -> usize {
+        crate::ModelPredictor::n_outputs(self)
+    }
+
+    fn margins(&self, rows: Rows<'_>, out: &mut [f64]) -> Result<(), String> {
+        self.predict_margins(rows, out)
+    }
+}
+
+/// Sampled (or, for few features, exact) Shapley values of one model against one background.
+pub struct Sampled<'a, M: MarginModel> {
+    model: &'a M,
+    background: Rows<'a>,
+    /// The background rows' margins (`rows × outputs`).
+    background_out: Vec<f64>,
+    /// Mean background margin per output: the base values.
+    base: Vec<f64>,
+    options: SampledOptions,
+    exact: bool,
+}
+
+/// Pair-mean draws of one row: per output and feature, their sum and sum of squares.
+struct Draws {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    /// Sum of `f(z)` over the pairs' background rows, per output.
+    background_sum: Vec<f64>,
+    pairs: usize,
+    rng: SplitMix,
+    next_background: usize,
+    done: bool,
+}
+
+impl<'a, M: MarginModel> Sampled<'a, M> {
+    /// Prepares the explainer: the background's outputs and the base values. The background
+    /// must have at least one row.
+    pub fn new(
+        model: &'a M,
+        background: Rows<'a>,
+        options: SampledOptions,
+    ) -> Result<Self, String> {
+        assert!(
+            background.n_rows() > 0,
+            "the background needs at least one row"
+        );
+        let n_out = model.n_outputs();
+        let mut background_out = vec![0.0; background.n_rows() * n_out];
+        model.margins(background, &mut background_out)?;
+        let mut base = vec![0.0; n_out];
+        for row in background_out.chunks(n_out) {
+            for (b, v) in base.iter_mut().zip(row) {
+                *b += v;
+            }
+        }
+        base.iter_mut()
+            .for_each(|b| *b /= background.n_rows() as f64);
+        let m = background.n_features();
+        let enumeration = (background.n_rows() as u64).saturating_mul(1u64 << m.min(63));
+        let exact = m <= options.exact_max_features && enumeration <= options.max_evals;
+        Ok(Sampled {
+            model,
+            background,
+            background_out,
+            base,
+            options,
+            exact,
+        })
+    }
+
+    /// Whether every coalition is enumerated (exact values, no sampling).
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// The base values (the mean background margin of each output).
+    pub fn base_values(&self) -> &[f64] {
+        &self.base
+    }
+
+    /// Explains `rows`, the first of which is row `first_row` of its dataset (for seeding).
+    /// Writes influences in the crate's layout into `phi` and standard errors into `stderr`
+    /// (`rows × outputs × features`).
+    pub fn explain(
+        &self,
+        rows: Rows<'_>,
+        first_row: u64,
+        phi: &mut [f64],
+        stderr: &mut [f64],
+    ) -> Result<SampledStats, String> {
+        let (m, k) = (rows.n_features(), self.model.n_outputs());
+        assert_eq!(
+            m,
+            self.background.n_features(),
+            "rows do not have the model's features"
+        );
+        assert_eq!(
+            phi.len(),
+            rows.n_rows() * k * (m + 1),
+            "influence buffer has the wrong length"
+        );
+        assert_eq!(
+            stderr.len(),
+            rows.n_rows() * k * m,
+            "stderr buffer has the wrong length"
+        );
+        let blocks = phi
+            .par_chunks_mut(ROWS_PER_BLOCK * k * (m + 1))
+            .zip(stderr.par_chunks_mut(ROWS_PER_BLOCK * k * m))
+            .enumerate();
+        blocks
+            .map(|(b, (phi, stderr))| {
+                let start = b * ROWS_PER_BLOCK;
+                let block = rows.slice(start, start + phi.len() / (k * (m + 1)));
+                if self.exact {
+                    self.exact_block(block, phi, stderr)
+                } else {
+                    self.sample_block(block, first_row + start as u64, phi, stderr)
+                }
+            })
+            .try_reduce(SampledStats::default, |mut a, b| {
+                a.merge(b);
+                Ok(a)
+            })
+    }
+
+    /// Enumerates every coalition for each row of the block.
+    fn exact_block(
+        &self,
+        rows: Rows<'_>,
+        phi: &mut [f64],
+        stderr: &mut [f64],
+    ) -> Result<SampledStats, String> {
+        let (m, k, nb) = (
+            rows.n_features(),
+            self.model.n_outputs(),
+            self.background.n_rows(),
+        );
+        let coalitions = 1usize << m;
+        let weights = shapley_weights(m);
+        stderr.fill(0.0);
+        let mut stats = SampledStats::default();
+        let mut value = vec![0.0; coalitions * k];
+        let per_call = (EXACT_ROWS_PER_CALL / nb).max(1);
+        let mut hybrids = Vec::new();
+        let mut out = Vec::new();
+        for r in 0..rows.n_rows() {
+            let x = rows.row(r);
+            value.fill(0.0);
+            for first in (0..coalitions).step_by(per_call) {
+                let last = (first + per_call).min(coalitions);
+                hybrids.clear();
+                for s in first..last {
+                    for z in 0..nb {
+                        let zr = self.background.row(z);
+                        hybrids.extend((0..m).map(|j| if s >> j & 1 == 1 { x[j] } else { zr[j] }));
+                    }
+                }
+                out.resize((last - first) * nb * k, 0.0);
+                self.model.margins(Rows::new(&hybrids, m), &mut out)?;
+                stats.evals += ((last - first) * nb) as u64;
+                for (i, s) in (first..last).enumerate() {
+                    for z in 0..nb {
+                        let o = &out[(i * nb + z) * k..(i * nb + z + 1) * k];
+                        for (v, o) in value[s * k..(s + 1) * k].iter_mut().zip(o) {
+                            *v += o;
+                        }
+                    }
+                }
+            }
+            value.iter_mut().for_each(|v| *v /= nb as f64);
+            for o in 0..k {
+                let p = &mut phi[(r * k + o) * (m + 1)..(r * k + o + 1) * (m + 1)];
+                p.fill(0.0);
+                for s in 0..coalitions {
+                    let size = (s as u64).count_ones() as usize;
+                    for (j, pj) in p[..m].iter_mut().enumerate() {
+                        if s >> j & 1 == 0 {
+                            *pj += weights[size] * (value[(s | 1 << j) * k + o] - value[s * k + o]);
+                        }
+                    }
+                }
+                p[m] = self.base[o];
+            }
+        }
+        stats.rows = rows.n_rows() as u64;
+        Ok(stats)
+    }
+
+    /// Draws antithetic pairs for the block's rows, in rounds, until each row is done.
+    fn sample_block(
+        &self,
+        rows: Rows<'_>,
+        first_row: u64,
+        phi: &mut [f64],
+        stderr: &mut [f64],
+    ) -> Result<SampledStats, String> {
+        let (m, k, nb) = (
+            rows.n_features(),
+            self.model.n_outputs(),
+            self.background.n_rows(),
+        );
+        let n = rows.n_rows();
+        // Each row's own output, f(x): the end of every forward walk.
+        let mut own = vec![0.0; n * k];
+        self.model.margins(rows, &mut own)?;
+        let mut stats = SampledStats {
+            evals: n as u64,
+            ..SampledStats::default()
+        };
+        let mut draws: Vec<Draws> = (0..n)
+            .map(|r| {
+                let mut rng = SplitMix::new(self.options.seed, first_row + r as u64);
+                let next_background = (rng.next() % nb as u64) as usize;
+                Draws {
+                    sum: vec![0.0; m * k],
+                    sum_sq: vec![0.0; m * k],
+                    background_sum: vec![0.0; k],
+                    pairs: 0,
+                    rng,
+                    next_background,
+                    done: false,
+                }
+            })
+            .collect();
+        let pair_cost = 2 * (m.saturating_sub(1)) as u64;
+        let budget_pairs =
+            (self.options.max_evals / pair_cost.max(1)).max(MIN_PAIRS as u64) as usize;
+        let mut hybrids = Vec::new();
+        let mut out = Vec::new();
+        // Per pair in the round: its row, permutation and background row.
+        let mut plan: Vec<(usize, Vec<usize>, usize)> = Vec::new();
+        let (mut forward, mut backward) = (vec![0.0; m * k], vec![0.0; m * k]);
+        while draws.iter().any(|d| !d.done) {
+            plan.clear();
+            hybrids.clear();
+            for (r, d) in draws.iter_mut().enumerate().filter(|(_, d)| !d.done) {
+                let pairs = PAIRS_PER_ROUND.min(budget_pairs - d.pairs);
+                for _ in 0..pairs {
+                    let order = d.rng.permutation(m);
+                    let z = d.next_background;
+                    d.next_background = (z + 1) % nb;
+                    let (x, zr) = (rows.row(r), self.background.row(z));
+                    // The inner steps of the walk in `order` and of its reverse.
+                    for reverse in [false, true] {
+                        let mut h = zr.to_vec();
+                        for step in 0..m - 1 {
+                            let j = if reverse {
+                                order[m - 1 - step]
+                            } else {
+                                order[step]
+                            };
+                            h[j] = x[j];
+                            hybrids.extend_from_slice(&h);
+                        }
+                    }
+                    plan.push((r, order, z));
+                }
+            }
+            out.resize(hybrids.len() / m.max(1) * k, 0.0);
+            if !hybrids.is_empty() {
+                self.model.margins(Rows::new(&hybrids, m), &mut out)?;
+            }
+            stats.evals += (hybrids.len() / m.max(1)) as u64;
+            let walk = m.saturating_sub(1) * k;
+            for (p, (r, order, z)) in plan.iter().enumerate() {
+                let (start, end) = (
+                    &self.background_out[z * k..(z + 1) * k],
+                    &own[r * k..(r + 1) * k],
+                );
+                let inner = &out[p * 2 * walk..(p + 1) * 2 * walk];
+                credit(
+                    &mut forward,
+                    order.iter().copied(),
+                    start,
+                    &inner[..walk],
+                    end,
+                    k,
+                );
+                credit(
+                    &mut backward,
+                    order.iter().rev().copied(),
+                    start,
+                    &inner[walk..],
+                    end,
+                    k,
+                );
+                let d = &mut draws[*r];
+                for i in 0..m * k {
+                    let draw = 0.5 * (forward[i] + backward[i]);
+                    d.sum[i] += draw;
+                    d.sum_sq[i] += draw * draw;
+                }
+                for (s, v) in d.background_sum.iter_mut().zip(start) {
+                    *s += v;
+                }
+                d.pairs += 1;
+            }
+            for d in draws.iter_mut().filter(|d| !d.done) {
+                if d.pairs >= budget_pairs {
+                    d.done = true;
+                    if worst_stderr(d) > self.options.target_stderr {
+                        stats.budget_stops += 1;
+                    }
+                } else if d.pairs >= MIN_PAIRS && worst_stderr(d) <= self.options.target_stderr {
+                    d.done = true;
+                }
+            }
+        }
+        for (r, d) in draws.iter().enumerate() {
+            stats.pairs += d.pairs as u64;
+            for o in 0..k {
+                let p = &mut phi[(r * k + o) * (m + 1)..(r * k + o + 1) * (m + 1)];
+                let se = &mut stderr[(r * k + o) * m..(r * k + o + 1) * m];
+                let n = d.pairs as f64;
+                let mut variances = vec![0.0; m];
+                for j in 0..m {
+                    let i = j * k + o;
+                    let mean = d.sum[i] / n;
+                    p[j] = mean;
+                    variances[j] = variance(d.sum[i], d.sum_sq[i], d.pairs);
+                    se[j] = (variances[j] / n).sqrt();
+                    stats.worst_stderr = stats.worst_stderr.max(se[j]);
+                }
+                // The draws add up to f(x) − mean f(z) over the drawn z; the values must add up
+                // to f(x) − E f(Z).
+                let gap = d.background_sum[o] / n - self.base[o];
+                share_out(&mut p[..m], &variances, gap);
+                p[m] = self.base[o];
+            }
+        }
+        stats.rows = n as u64;
+        Ok(stats)
+    }
+}
+
+/// Credits each feature of `order` with the change of the output at its step of a walk from
+/// `start` (the background row's output) through the `inner` outputs to `end` (the row's own).
+fn credit(
+    credits: &mut [f64],
+    order: impl Iterator<Item = usize>,
+    start: &[f64],
+    inner: &[f64],
+    end: &[f64],
+    k: usize,
+) {
+    let mut previous = start;
+    let steps = inner.len() / k.max(1);
+    for (step, j) in order.enumerate() {
+        let current = if step < steps {
+            &inner[step * k..(step + 1) * k]
+        } else {
+            end
+        };
+        for o in 0..k {
+            credits[j * k + o] = current[o] - previous[o];
+        }
+        previous = current;
+    }
+}
+
+/// The unbiased sample variance of `count` draws from their sum and sum of squares.
+fn variance(sum: f64, sum_sq: f64, count: usize) -> f64 {
+    if count < 2 {
+        return 0.0;
+    }
+    let n = count as f64;
+    ((sum_sq - sum * sum / n) / (n - 1.0)).max(0.0)
+}
+
+/// The largest standard error among a row's values.
+fn worst_stderr(d: &Draws) -> f64 {
+    d.sum
+        .iter()
+        .zip(&d.sum_sq)
+        .map(|(&s, &q)| (variance(s, q, d.pairs) / d.pairs as f64).sqrt())
+        .fold(0.0, f64::max)
+}
+
+/// Adds `gap` to the values in proportion to their variances (evenly when all are zero), so
+/// that their sum moves by exactly `gap`.
+fn share_out(values: &mut [f64], variances: &[f64], gap: f64) {
+    let total: f64 = variances.iter().sum();
+    for (v, var) in values.iter_mut().zip(variances) {
+        let share = if total > 0.0 {
+            var / total
+        } else {
+            1.0 / variances.len() as f64
+        };
+        *v += gap * share;
+    }
+}
+
+/// `s!(M−s−1)!/M!` for coalition sizes `s` in `0..M`.
+fn shapley_weights(m: usize) -> Vec<f64> {
+    (0..m)
+        .map(|s| {
+            // 1 / (M · C(M−1, s)), computed without large factorials.
+            let mut binomial = 1.0;
+            for i in 0..s {
+                binomial *= (m - 1 - i) as f64 / (i + 1) as f64;
+            }
+            1.0 / (m as f64 * binomial)
+        })
+        .collect()
+}
+
+/// SplitMix64: a small, fast generator whose streams, seeded by (seed, row), do not overlap in
+/// practice.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn new(seed: u64, row: u64) -> SplitMix {
+        let mut g = SplitMix(seed ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        g.next();
+        g
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniformly random permutation of `0..m` (Fisher–Yates, with Lemire's unbiased range).
+    fn permutation(&mut self, m: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..m).collect();
+        for i in (1..m).rev() {
+            let bound = (i + 1) as u64;
+            let j = ((self.next() as u128 * bound as u128) >> 64) as usize;
+            order.swap(i, j);
+        }
+        order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_sum_to_one_over_coalitions() {
+        for m in 1..10 {
+            let w = shapley_weights(m);
+            // Σ_s C(M−1, s) w(s) = 1 for each feature.
+            let mut total = 0.0;
+            let mut binomial = 1.0;
+            for (s, ws) in w.iter().enumerate() {
+                total += binomial * ws;
+                binomial *= (m - 1 - s) as f64 / (s + 1) as f64;
+            }
+            assert!((total - 1.0).abs() < 1e-12, "m={m}: {total}");
+        }
+    }
+
+    #[test]
+    fn permutations_are_permutations_and_reproducible() {
+        let mut a = SplitMix::new(7, 3);
+        let mut b = SplitMix::new(7, 3);
+        for _ in 0..100 {
+            let p = a.permutation(9);
+            assert_eq!(p, b.permutation(9));
+            let mut sorted = p.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..9).collect::<Vec<_>>());
+        }
+        assert_ne!(SplitMix::new(7, 3).next(), SplitMix::new(7, 4).next());
+    }
+
+    #[test]
+    fn sharing_out_moves_the_sum_exactly() {
+        let mut v = [1.0, 2.0, 3.0];
+        share_out(&mut v, &[0.0, 1.0, 3.0], 0.4);
+        assert_eq!(v, [1.0, 2.1, 3.3]);
+        let mut v = [0.0, 0.0];
+        share_out(&mut v, &[0.0, 0.0], 1.0);
+        assert_eq!(v, [0.5, 0.5]);
+    }
+}
