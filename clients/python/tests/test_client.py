@@ -306,3 +306,33 @@ def test_views_reduced_for_plots(credit, applicants):
     assert np.array_equal(by_feature[features].to_numpy(), table.loc[42, features].to_numpy())
     with pytest.raises(sextant.SextantError, match="give row or id"):
         credit.explanation("xgb", "applicants")
+
+
+def test_sampled_influences_carry_error_bars(credit):
+    # A budget under exact enumeration's 2^7 x 100 evaluations, so that the values are sampled.
+    job = credit.influences(
+        "xgb",
+        "applicants",
+        method="sampled",
+        background="background",
+        rows=20,
+        max_evals=2000,
+        seed=5,
+        progress=False,
+    )
+    assert job.spec["options"]["method"] == "sampled"
+    assert job.spec["options"]["max_evals"] == 2000
+    table = credit.influences_table(
+        "xgb", "applicants", method="sampled", background="background", rows=20
+    )
+    assert "age__stderr" in table.columns and (table["age__stderr"] > 0).all()
+    importance = credit.importance(
+        "xgb", "applicants", method="sampled", background="background", rows=20
+    )
+    assert (importance["mean_abs_low"] < importance["mean_abs"]).all()
+    assert (importance["mean_abs"] < importance["mean_abs_high"]).all()
+    # TreeSHAP's importance has no interval.
+    exact = credit.importance(
+        "xgb", "applicants", method="interventional", background="background", rows=50
+    )
+    assert "mean_abs_stderr" not in exact.columns

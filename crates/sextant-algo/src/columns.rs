@@ -1,10 +1,11 @@
-//! The result tables' column names, and TreeSHAP in either game behind one type: what every
-//! caller that writes influences or predictions shares (the jobs, the numeric commands and the
-//! Python client's local mode), so their tables agree column for column.
+//! The result tables' column names, and every influence method behind one type (TreeSHAP in
+//! either game, sampled Shapley): what every caller that writes influences or predictions shares
+//! (the jobs, the numeric commands and the Python client's local mode), so their tables agree
+//! column for column.
 
 use sextant_model::{Model, Rows};
 
-use crate::{Interventional, PathDependent};
+use crate::{Interventional, ModelPredictor, PathDependent, Sampled, SampledStats};
 
 /// The suffix of output `k`'s columns: `__class<k>` for multi-output models, none otherwise.
 fn output_suffix(model: &Model, k: usize) -> String {
@@ -43,21 +44,55 @@ pub fn explanation_columns(model: &Model) -> Vec<String> {
     columns
 }
 
-/// TreeSHAP in either game.
+/// One `<feature>__stderr` column per feature (`<feature>__class<k>__stderr` per output of a
+/// multi-output model): the standard errors of sampled influences, after the influence blocks.
+pub fn stderr_columns(model: &Model) -> Vec<String> {
+    let mut columns = Vec::new();
+    for k in 0..model.n_outputs() {
+        let suffix = output_suffix(model, k);
+        columns.extend(
+            model
+                .features()
+                .iter()
+                .map(|f| format!("{}{suffix}__stderr", f.name)),
+        );
+    }
+    columns
+}
+
+/// An influence method ready to run.
 pub enum Explainer<'a> {
-    /// Absent features follow the training cover.
+    /// TreeSHAP: absent features follow the training cover.
     PathDependent(PathDependent<'a>),
-    /// Absent features take the background rows' values.
+    /// TreeSHAP: absent features take the background rows' values.
     Interventional(Interventional<'a>),
+    /// Sampled Shapley values of the interventional game, for any model, with standard errors.
+    Sampled(Sampled<'a, ModelPredictor<'a>>),
 }
 
 impl Explainer<'_> {
-    /// Writes the influences of `rows` into `out` (see `sextant_algo::explanation_len`).
-    pub fn explain(&self, rows: Rows<'_>, out: &mut [f64]) {
+    /// Whether the method's values carry standard errors (the table has `stderr_columns`).
+    pub fn has_stderr(&self) -> bool {
+        matches!(self, Explainer::Sampled(_))
+    }
+
+    /// Writes the influences of `rows` (the first being row `first_row` of its dataset, which
+    /// seeds sampling) into `out` (`rows × outputs × (features + 1)`), and for sampling their
+    /// standard errors into `stderr` (`rows × outputs × features`; untouched otherwise). The
+    /// statistics are sampling's (empty for TreeSHAP); the error is the model's.
+    pub fn explain(
+        &self,
+        rows: Rows<'_>,
+        first_row: u64,
+        out: &mut [f64],
+        stderr: &mut [f64],
+    ) -> Result<SampledStats, String> {
         match self {
             Explainer::PathDependent(e) => e.explain(rows, out),
             Explainer::Interventional(e) => e.explain(rows, out),
+            Explainer::Sampled(e) => return e.explain(rows, first_row, out, stderr),
         }
+        Ok(SampledStats::default())
     }
 }
 

@@ -10,7 +10,7 @@ use crate::InputRef;
 /// What was learnt about a model file when it was uploaded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModelSummary {
-    /// `xgboost-json` or `lightgbm-text`.
+    /// `xgboost-json`, `lightgbm-text` or `onnx`.
     pub format: String,
     /// The training objective recorded in the file.
     pub objective: String,
@@ -25,6 +25,26 @@ pub struct ModelSummary {
     pub features: Vec<String>,
     /// File size in bytes.
     pub size_bytes: u64,
+    /// For a model without trees (an ONNX graph): about the multiply-adds one row costs, for
+    /// cost estimates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_row: Option<f64>,
+    /// For a tree ensemble whose file records no node covers (ONNX): path-dependent TreeSHAP
+    /// cannot run on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_covers: bool,
+}
+
+impl ModelSummary {
+    /// About the tree-node visits (or their equivalent) one prediction of one row costs: a walk
+    /// of every tree to a leaf, or a graph's multiply-adds (ten to a visit).
+    pub fn prediction_cost(&self) -> f64 {
+        match (self.trees, self.cost_per_row) {
+            (Some(t), _) => t.trees.max(1) as f64 * t.max_depth.max(1) as f64,
+            (None, Some(c)) => (c / 10.0).max(1.0),
+            (None, None) => self.features.len().max(1) as f64,
+        }
+    }
 }
 
 /// The shape of a tree ensemble.

@@ -18,6 +18,9 @@ pub enum InfluenceScale {
     /// The model's margin (log-odds for classifiers), whatever the project's score type:
     /// TreeSHAP explains the margin.
     Margin,
+    /// The model's output as its file computes it (an ONNX graph's probabilities or values):
+    /// sampled Shapley on a graph explains what the graph outputs.
+    Output,
 }
 
 /// One feature's global importance.
@@ -32,6 +35,10 @@ pub struct FeatureImportance {
     /// Mean |influence| per output (multiclass models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_abs_by_class: Option<Vec<f64>>,
+    /// Sampled influences: the standard error of `mean_abs` that sampling leaves (the rows
+    /// taken as given); `mean_abs ± 1.96 × mean_abs_stderr` is its 95 % confidence interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_abs_stderr: Option<f64>,
 }
 
 /// Global importance of an influences result (stored as `importance.json`).
@@ -67,16 +74,22 @@ impl Importance {
         let first = parts.first()?;
         let total: u64 = parts.iter().map(|p| p.rows).sum();
         let mut order: Vec<&str> = Vec::new();
-        let mut sums: BTreeMap<&str, (f64, f64, Vec<f64>)> = BTreeMap::new();
+        // Per feature: weighted sums of mean |φ|, of mean φ, per class, and of the variance.
+        type Sums = (f64, f64, Vec<f64>, Option<f64>);
+        let mut sums: BTreeMap<&str, Sums> = BTreeMap::new();
         for part in parts {
             let weight = part.rows as f64 / total.max(1) as f64;
             for entry in &part.features {
                 let sum = sums.entry(&entry.feature).or_insert_with(|| {
                     order.push(&entry.feature);
-                    (0.0, 0.0, Vec::new())
+                    (0.0, 0.0, Vec::new(), None)
                 });
                 sum.0 += weight * entry.mean_abs;
                 sum.1 += weight * entry.mean;
+                // Independent parts: their weighted variances add.
+                if let Some(se) = entry.mean_abs_stderr {
+                    *sum.3.get_or_insert(0.0) += (weight * se).powi(2);
+                }
                 if let Some(by_class) = &entry.mean_abs_by_class {
                     sum.2.resize(by_class.len(), 0.0);
                     for (s, v) in sum.2.iter_mut().zip(by_class) {
@@ -88,12 +101,13 @@ impl Importance {
         let features = order
             .iter()
             .map(|name| {
-                let (mean_abs, mean, by_class) = &sums[name];
+                let (mean_abs, mean, by_class, variance) = &sums[name];
                 FeatureImportance {
                     feature: name.to_string(),
                     mean: *mean,
                     mean_abs: *mean_abs,
                     mean_abs_by_class: (!by_class.is_empty()).then(|| by_class.clone()),
+                    mean_abs_stderr: variance.map(f64::sqrt),
                 }
             })
             .collect();
@@ -118,6 +132,7 @@ mod tests {
             mean,
             mean_abs,
             mean_abs_by_class: None,
+            mean_abs_stderr: None,
         }
     }
 
@@ -142,6 +157,19 @@ mod tests {
         assert_eq!(m.features[0].feature, "y");
         assert_eq!((m.features[0].mean_abs, m.features[0].mean), (3.0, 0.0));
         assert_eq!((m.features[1].mean_abs, m.features[1].mean), (2.0, 0.5));
+        assert_eq!(m.features[0].mean_abs_stderr, None);
+    }
+
+    #[test]
+    fn merged_standard_errors_add_as_variances() {
+        let with = |se: f64| FeatureImportance {
+            mean_abs_stderr: Some(se),
+            ..feature("x", 1.0, 0.5)
+        };
+        let m =
+            Importance::merge(&[part(100, vec![with(0.3)]), part(100, vec![with(0.4)])]).unwrap();
+        // sqrt((0.5 × 0.3)² + (0.5 × 0.4)²) = 0.25
+        assert!((m.features[0].mean_abs_stderr.unwrap() - 0.25).abs() < 1e-15);
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum InfluenceMethod {
     PathDependent,
     /// Absent features take the values of background rows.
     Interventional,
+    /// Sampled Shapley values of the interventional game, for any model (antithetic permutation
+    /// sampling against the background, or exact enumeration for few features), with a standard
+    /// error per value.
+    Sampled,
 }
 
 impl InfluenceMethod {
@@ -52,7 +56,19 @@ impl InfluenceMethod {
         match self {
             InfluenceMethod::PathDependent => "path-dependent",
             InfluenceMethod::Interventional => "interventional",
+            InfluenceMethod::Sampled => "sampled",
         }
+    }
+
+    /// The method of a name (`path-dependent`, `interventional`, `sampled`).
+    pub fn parse(name: &str) -> Option<InfluenceMethod> {
+        [
+            InfluenceMethod::PathDependent,
+            InfluenceMethod::Interventional,
+            InfluenceMethod::Sampled,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
     }
 }
 
@@ -76,6 +92,27 @@ pub struct JobOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub threshold: Option<f64>,
+    /// Sampled influences: a row is done once every value's standard error is at most this, in
+    /// the units of the model's output (default 0.001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0)]
+    pub target_stderr: Option<f64>,
+    /// Sampled influences: the most model evaluations spent on one row (default 100000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u64"
+    )]
+    #[schema(minimum = 1)]
+    pub max_evals: Option<u64>,
+    /// Sampled influences: the seed; the same seed gives the same values however the job is
+    /// sharded (default 0).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u64"
+    )]
+    pub seed: Option<u64>,
 }
 
 /// A model or dataset a job reads, pinned by content.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use error::ImportError;
 pub use lightgbm::parse_lightgbm;
-pub use onnx::parse_onnx;
+pub use onnx::{has_positional_names, name_positional_features, parse_onnx};
 pub use xgboost::parse_xgboost_json;
 
 use sextant_model::Model;

@@ -199,6 +199,14 @@ impl Forest {
         &self.features
     }
 
+    /// Renames the features in order (their kinds stay); `names` has one per feature.
+    pub fn rename_features(&mut self, names: &[String]) {
+        assert_eq!(names.len(), self.features.len(), "one name per feature");
+        for (f, name) in self.features.iter_mut().zip(names) {
+            f.name = name.clone();
+        }
+    }
+
     /// Number of input features.
     pub fn n_features(&self) -> usize {
         self.features.len()

@@ -57,6 +57,14 @@ impl Graph {
         &self.features
     }
 
+    /// Renames the features in order; `names` has one per feature.
+    pub fn rename_features(&mut self, names: &[String]) {
+        assert_eq!(names.len(), self.features.len(), "one name per feature");
+        for (f, name) in self.features.iter_mut().zip(names) {
+            f.name = name.clone();
+        }
+    }
+
     /// Outputs per row.
     pub fn n_outputs(&self) -> usize {
         self.n_outputs

@@ -63,6 +63,14 @@ impl Model {
         }
     }
 
+    /// Renames the features in order (their kinds stay); `names` has one per feature.
+    pub fn rename_features(&mut self, names: &[String]) {
+        match self {
+            Model::Trees(forest) => forest.rename_features(names),
+            Model::Graph(graph) => graph.rename_features(names),
+        }
+    }
+
     /// The trees, for a tree ensemble.
     pub fn trees(&self) -> Option<&Forest> {
         match self {

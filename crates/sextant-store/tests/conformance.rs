@@ -53,6 +53,8 @@ fn model(project: &str, name: &str, sha: &str) -> Model {
             outputs: 1,
             features: vec!["x".into()],
             size_bytes: 10,
+            cost_per_row: None,
+            without_covers: false,
         },
         created_at: Utc::now(),
     }

@@ -5,21 +5,24 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use sextant_model::{FeatureKind, Forest};
+use sextant_model::{Feature, FeatureKind, Forest, Graph, Model};
 
 use crate::Failure;
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The model file (XGBoost JSON or LightGBM text).
+    /// The model file (XGBoost JSON, LightGBM text or ONNX).
     #[arg(long)]
     model: PathBuf,
 }
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
     let model = crate::load_model(&args.model)?;
-    let forest = crate::tree_ensemble(&model, &args.model)?;
-    let out = describe(forest).expect("formatting into a String cannot fail");
+    let out = match &model {
+        Model::Trees(forest) => describe(forest),
+        Model::Graph(graph) => describe_graph(graph),
+    }
+    .expect("formatting into a String cannot fail");
     // A reader that stops early (`| head`) is not an error.
     match std::io::stdout().write_all(out.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::from(e)
@@ -53,8 +56,37 @@ fn describe(forest: &Forest) -> Result<String, std::fmt::Error> {
         .map(|m| format!("{m:?}"))
         .collect();
     writeln!(out, "base margin  {}", margins.join(", "))?;
-    writeln!(out, "features     {}", forest.n_features())?;
-    for f in forest.features() {
+    if !forest.has_covers() {
+        writeln!(
+            out,
+            "covers       none in the file: path-dependent TreeSHAP needs --cover-data (interventional and sampled do not)"
+        )?;
+    }
+    write_features(&mut out, forest.features())?;
+    Ok(out)
+}
+
+fn describe_graph(graph: &Graph) -> Result<String, std::fmt::Error> {
+    let mut out = String::new();
+    let info = graph.info();
+    writeln!(
+        out,
+        "format       {} (producer {})",
+        info.format, info.library_version
+    )?;
+    writeln!(out, "objective    {}", info.objective)?;
+    writeln!(out, "outputs      {}", graph.n_outputs())?;
+    writeln!(
+        out,
+        "runs         through tract; influences by sampled Shapley (no trees for TreeSHAP)"
+    )?;
+    write_features(&mut out, graph.features())?;
+    Ok(out)
+}
+
+fn write_features(out: &mut String, features: &[Feature]) -> std::fmt::Result {
+    writeln!(out, "features     {}", features.len())?;
+    for f in features {
         match &f.kind {
             FeatureKind::Numeric => writeln!(out, "  {}", f.name)?,
             FeatureKind::Categorical {
@@ -65,5 +97,5 @@ fn describe(forest: &Forest) -> Result<String, std::fmt::Error> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

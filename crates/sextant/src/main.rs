@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "sextant",
     version,
-    about = "Self-hosted model intelligence: predictions and feature influences for tree ensembles"
+    about = "Self-hosted model intelligence: predictions and feature influences for tree ensembles and ONNX models"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,9 +63,10 @@ struct Group<C: Subcommand> {
 enum Command {
     /// Predict: one row of margins and responses (probabilities, values) per input row.
     Predict(Computing<predict::PredictArgs>),
-    /// Explain: exact Shapley values (TreeSHAP) of every feature for every input row.
+    /// Explain: Shapley values of every feature for every input row (exact TreeSHAP for trees,
+    /// sampled with standard errors for any model).
     Explain(Computing<explain::ExplainArgs>),
-    /// Describe a model file: format, objective, trees, depth, features.
+    /// Describe a model file: format, objective, trees or graph, depth, features.
     Inspect(inspect::InspectArgs),
     /// Benchmark against XGBoost, LightGBM, shap and FastTreeSHAP on a workload folder.
     Bench(Computing<bench::BenchArgs>),
@@ -116,13 +117,18 @@ enum Command {
 #[derive(clap::Args)]
 struct NoArgs {}
 
-/// The TreeSHAP game.
+/// How influences are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Method {
-    /// Absent features follow the training cover (XGBoost pred_contribs, LightGBM pred_contrib).
+    /// TreeSHAP: absent features follow the training cover (XGBoost pred_contribs, LightGBM
+    /// pred_contrib).
     PathDependent,
-    /// Absent features take background rows' values (shap's interventional TreeExplainer).
+    /// TreeSHAP: absent features take background rows' values (shap's interventional
+    /// TreeExplainer).
     Interventional,
+    /// Sampled Shapley values of the interventional game, for any model, with standard errors
+    /// (exact enumeration for few features).
+    Sampled,
 }
 
 impl Method {
@@ -130,6 +136,7 @@ impl Method {
         match self {
             Method::PathDependent => "path-dependent",
             Method::Interventional => "interventional",
+            Method::Sampled => "sampled",
         }
     }
 }
@@ -171,6 +178,48 @@ fn end_quietly_when_the_reader_goes() {
 pub fn load_model(path: &std::path::Path) -> anyhow::Result<sextant_model::Model> {
     use anyhow::Context;
     sextant_import::load_model(path, None).context("cannot load the model")
+}
+
+/// Loads a model file and, for an ONNX file that names no features, names them from
+/// `--feature-names` (comma-separated, in the input's column order).
+pub fn load_named_model(
+    path: &std::path::Path,
+    names: Option<&str>,
+) -> anyhow::Result<sextant_model::Model> {
+    let mut model = load_model(path)?;
+    let Some(names) = names else {
+        return Ok(model);
+    };
+    let names: Vec<String> = names.split(',').map(|n| n.trim().to_string()).collect();
+    if !sextant_import::has_positional_names(&model) {
+        anyhow::bail!(
+            "{}: --feature-names is for an ONNX file that names no features, and this one names them ({})",
+            path.display(),
+            model
+                .features()
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !sextant_import::name_positional_features(&mut model, &names) {
+        anyhow::bail!(
+            "--feature-names lists {} names and the model reads {} columns",
+            names.len(),
+            model.n_features()
+        );
+    }
+    Ok(model)
+}
+
+/// A hint for a data file whose columns are not an ONNX model's positional names.
+pub fn naming_hint(model: &sextant_model::Model) -> &'static str {
+    if sextant_import::has_positional_names(model) {
+        " (the ONNX file names no features, so they are f0, f1, …: name them with --feature-names)"
+    } else {
+        ""
+    }
 }
 
 /// The trees of a model that must be a tree ensemble: exact TreeSHAP, `inspect` and `bench`

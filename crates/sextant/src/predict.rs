@@ -19,9 +19,13 @@ const BATCH_ROWS: usize = 16_384;
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// The model file (XGBoost JSON or LightGBM text).
+    /// The model file (XGBoost JSON, LightGBM text or ONNX).
     #[arg(long)]
     model: PathBuf,
+    /// For an ONNX file that names no features: their names, comma-separated, in the input's
+    /// column order (the data's columns are matched by name).
+    #[arg(long)]
+    feature_names: Option<String>,
     /// The rows to predict (CSV with a header, or Parquet); columns are matched by name.
     #[arg(long)]
     data: PathBuf,
@@ -34,8 +38,9 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
-    let model = sextant_import::load_model(&args.model, None).context("cannot load the model")?;
-    let reader = open_table(&args.data, model.features(), BATCH_ROWS)?;
+    let model = crate::load_named_model(&args.model, args.feature_names.as_deref())?;
+    let reader = open_table(&args.data, model.features(), BATCH_ROWS)
+        .with_context(|| format!("cannot read the data{}", crate::naming_hint(&model)))?;
     let output = output_path(args.output);
     let writer = TableWriter::create(&output, &prediction_columns(&model))?;
     let (n_features, n_out) = (model.n_features(), model.n_outputs());
@@ -63,10 +68,13 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
         || Ok(()),
     )?;
     let seconds = progress.finish();
+    let shape = match model.tree_shape() {
+        Some(t) => format!("{} trees", t.trees),
+        None => format!("a {} graph", model.info().format),
+    };
     eprintln!(
-        "predicted {done} rows in {seconds:.3} s ({} rows/s), {} trees",
+        "predicted {done} rows in {seconds:.3} s ({} rows/s), {shape}",
         rate(done, seconds),
-        model.tree_shape().map_or(0, |t| t.trees)
     );
     Ok(())
 }

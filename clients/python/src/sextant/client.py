@@ -239,9 +239,10 @@ class Project:
             return self._client._json("POST", f"{self._path}/{what}", data=fields, files=files)
 
     def add_model(self, name: str, model: Any, format: str | None = None) -> dict[str, Any]:
-        """Uploads a model: a file path (XGBoost JSON, LightGBM text), or an in-memory XGBoost or
-        LightGBM model (``Booster``, ``XGBClassifier``, ``LGBMClassifier``, …). It is checked
-        against the project's schema (:class:`sextant.InvalidInput` names what does not fit)."""
+        """Uploads a model: a file path (XGBoost JSON, LightGBM text, ONNX), or an in-memory
+        XGBoost or LightGBM model (``Booster``, ``XGBClassifier``, ``LGBMClassifier``, …). It is
+        checked against the project's schema (:class:`sextant.InvalidInput` names what does not
+        fit); an ONNX file that names no features takes the project's, in order."""
         fields = {"name": name}
         if format:
             fields["format"] = format
@@ -309,16 +310,30 @@ class Project:
         rows: int | None = None,
         wait: bool = True,
         progress: bool = True,
+        target_stderr: float | None = None,
+        max_evals: int | None = None,
+        seed: int | None = None,
     ) -> Job:
-        """Runs an influences job: exact Shapley values (TreeSHAP) of every feature for every
-        row. ``method`` is ``"path-dependent"`` or ``"interventional"`` (which needs a
-        ``background`` dataset); by default interventional when a background is given, else
-        path-dependent, and the result queries below default the same way."""
+        """Runs an influences job: the Shapley value of every feature for every row.
+        ``method`` is ``"path-dependent"`` or ``"interventional"`` (exact TreeSHAP, for tree
+        ensembles; interventional needs a ``background`` dataset) or ``"sampled"`` (any
+        model, against a ``background``: sampled Shapley values with a ``<feature>__stderr``
+        column each, stopped at ``target_stderr`` or after ``max_evals`` model evaluations a
+        row, reproducible by ``seed``). By default: for a tree ensemble interventional when a
+        background is given, else path-dependent; for any other model (an ONNX graph)
+        sampled. The result queries below default the same way."""
         options: dict[str, Any] = {}
         if method is not None:
             options["method"] = method
         if rows is not None:
             options["rows"] = rows
+        for name, value in (
+            ("target_stderr", target_stderr),
+            ("max_evals", max_evals),
+            ("seed", seed),
+        ):
+            if value is not None:
+                options[name] = value
         body: dict[str, Any] = {
             "kind": "influences",
             "model": model,
@@ -389,10 +404,17 @@ class Project:
         job: str | None = None,
     ) -> pd.DataFrame:
         """Global importance: mean |influence| (``mean_abs``) and mean influence (``mean``) per
-        feature, largest first."""
+        feature, largest first. Sampled influences add ``mean_abs_stderr`` (sampling's standard
+        error of ``mean_abs``) and its 95 % interval, ``mean_abs_low`` and ``mean_abs_high``."""
         query = self._query(data, method=method, background=background, rows=rows, job=job)
         doc = self._client._json("GET", f"{self._path}/models/{model}/importance", params=query)
-        frame = pd.DataFrame(doc["result"]["features"])[["feature", "mean_abs", "mean"]]
+        features = pd.DataFrame(doc["result"]["features"])
+        if "mean_abs_stderr" in features:
+            frame = features[["feature", "mean_abs", "mean", "mean_abs_stderr"]].copy()
+            frame["mean_abs_low"] = frame["mean_abs"] - 1.96 * frame["mean_abs_stderr"]
+            frame["mean_abs_high"] = frame["mean_abs"] + 1.96 * frame["mean_abs_stderr"]
+        else:
+            frame = features[["feature", "mean_abs", "mean"]]
         frame.attrs["job"] = doc["source"]["job"]
         return frame.sort_values("mean_abs", ascending=False, ignore_index=True)
 

@@ -30,6 +30,12 @@ class Job:
         return self._doc["spec"]["kind"]
 
     @property
+    def spec(self) -> dict[str, Any]:
+        """What the job computes: kind, inputs, options (with the server's defaults filled in),
+        resources."""
+        return self._doc["spec"]
+
+    @property
     def state(self) -> str:
         """The state as last read: queued, starting, running, succeeded, failed, cancelled."""
         return self._doc["state"]

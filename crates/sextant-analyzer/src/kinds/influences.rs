@@ -1,11 +1,18 @@
-//! `influences`: every feature's exact Shapley value for every row (TreeSHAP, path-dependent or
-//! interventional against background rows), checked for additivity, and global importance.
+//! `influences`: every feature's Shapley value for every row, checked for additivity, and global
+//! importance: exact TreeSHAP (path-dependent, or interventional against background rows) for a
+//! tree ensemble, sampled Shapley (with a standard error per value) for any model.
 
 use sextant_api::{
-    CreateJob, Importance, InfluenceMethod, JobKind, JobOptions, ProjectSchema, TreeSummary,
+    CreateJob, Importance, InfluenceMethod, JobKind, JobOptions, ModelSummary, ProjectSchema,
+    TreeSummary,
 };
 
 use super::{Analysis, Cost, CostInputs, Documents};
+
+/// Sampled influences stop a row at this standard error unless asked otherwise.
+pub const DEFAULT_TARGET_STDERR: f64 = 1e-3;
+/// Sampled influences spend at most this many model evaluations on a row unless asked otherwise.
+pub const DEFAULT_MAX_EVALS: u64 = 100_000;
 
 /// Feature influences.
 pub struct Influences;
@@ -19,36 +26,86 @@ impl Analysis for Influences {
         "influences"
     }
 
-    fn default_options(&self, background: bool) -> JobOptions {
+    /// TreeSHAP for trees (interventional with a background, else path-dependent), sampling
+    /// for any other model.
+    fn default_options(&self, background: bool, model: &ModelSummary) -> JobOptions {
+        let method = if model.trees.is_none() {
+            InfluenceMethod::Sampled
+        } else if background {
+            InfluenceMethod::Interventional
+        } else {
+            InfluenceMethod::PathDependent
+        };
         JobOptions {
-            method: Some(if background {
-                InfluenceMethod::Interventional
-            } else {
-                InfluenceMethod::PathDependent
-            }),
+            method: Some(method),
             ..JobOptions::default()
         }
     }
 
-    fn check(&self, request: &CreateJob, _schema: &ProjectSchema) -> Result<JobOptions, String> {
+    fn check(
+        &self,
+        request: &CreateJob,
+        _schema: &ProjectSchema,
+        model: &ModelSummary,
+    ) -> Result<JobOptions, String> {
         let mut options = request.options.clone();
         if options.threshold.is_some() {
             return Err("options.threshold applies to predict jobs only".into());
         }
         let method = options
             .method
-            .or(self.default_options(request.background.is_some()).method)
+            .or(self
+                .default_options(request.background.is_some(), model)
+                .method)
             .unwrap_or(InfluenceMethod::PathDependent);
+        if model.trees.is_none() && method != InfluenceMethod::Sampled {
+            return Err(format!(
+                "{} influences are TreeSHAP, which needs a tree ensemble, and this {} model has no trees; use method sampled (with a background dataset)",
+                method.as_str(),
+                model.format
+            ));
+        }
         match (method, &request.background) {
-            (InfluenceMethod::Interventional, None) => {
-                return Err(
-                    "interventional influences need a background dataset (\"background\")".into(),
-                );
-            }
             (InfluenceMethod::PathDependent, Some(_)) => {
-                return Err("path-dependent influences take no background dataset; use method interventional".into());
+                return Err("path-dependent influences take no background dataset; use method interventional or sampled".into());
             }
-            _ => {}
+            (InfluenceMethod::PathDependent, None) if model.without_covers => {
+                return Err(format!(
+                    "path-dependent influences need the trees' node covers, and this {} model's file records none; use method interventional or sampled with a background dataset",
+                    model.format
+                ));
+            }
+            (InfluenceMethod::PathDependent, None) => {}
+            (m, None) => {
+                return Err(format!(
+                    "{} influences need a background dataset (\"background\")",
+                    m.as_str()
+                ));
+            }
+            (_, Some(_)) => {}
+        }
+        if method == InfluenceMethod::Sampled {
+            let target = *options.target_stderr.get_or_insert(DEFAULT_TARGET_STDERR);
+            if !(target >= 0.0 && target.is_finite()) {
+                return Err(format!(
+                    "options.target_stderr must be a finite number at or above 0, not {target}"
+                ));
+            }
+            if *options.max_evals.get_or_insert(DEFAULT_MAX_EVALS) == 0 {
+                return Err("options.max_evals must be at least 1".into());
+            }
+            options.seed.get_or_insert(0);
+        } else if let Some(field) = [
+            ("target_stderr", options.target_stderr.is_some()),
+            ("max_evals", options.max_evals.is_some()),
+            ("seed", options.seed.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, set)| set.then_some(name))
+        {
+            return Err(format!(
+                "options.{field} applies to sampled influences only (method sampled)"
+            ));
         }
         options.method = Some(method);
         Ok(options)
@@ -70,7 +127,7 @@ impl Analysis for Influences {
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
         let m = inputs.model;
-        // TreeSHAP needs trees: a job on another model is refused before it runs.
+        // TreeSHAP needs trees: a TreeSHAP job on another model is refused before it runs.
         let shape = m.trees.unwrap_or(TreeSummary {
             trees: 1,
             leaves: 1,
@@ -85,11 +142,24 @@ impl Analysis for Influences {
             Some(InfluenceMethod::Interventional) => {
                 trees * depth * inputs.background_rows.unwrap_or(100).max(1) as f64
             }
+            // Model evaluations a row (the budget, or every coalition against every background
+            // row when that is fewer) times one evaluation's cost.
+            Some(InfluenceMethod::Sampled) => {
+                let budget = inputs.spec.options.max_evals.unwrap_or(DEFAULT_MAX_EVALS) as f64;
+                let exact = inputs.background_rows.unwrap_or(100).max(1) as f64
+                    * 2f64.powi(m.features.len().min(1000) as i32);
+                budget.min(exact) * m.prediction_cost()
+            }
             _ => trees * leaves_per_tree * depth * depth,
+        };
+        let stderr_columns = if inputs.spec.options.method == Some(InfluenceMethod::Sampled) {
+            features
+        } else {
+            0.0
         };
         Cost {
             work: inputs.rows * per_row,
-            table_bytes: inputs.rows * outputs * (features + 2.0) * 8.0,
+            table_bytes: inputs.rows * outputs * (features + 2.0 + stderr_columns) * 8.0,
         }
     }
 
@@ -107,7 +177,8 @@ mod compute {
     use std::cell::RefCell;
 
     use sextant_algo::{
-        Additivity, Interventional, PathDependent, Predictor, check_additivity, explanation_len,
+        Additivity, DEFAULT_EXACT_MAX_FEATURES, Interventional, ModelPredictor, PathDependent,
+        Sampled, SampledOptions, check_additivity, stderr_columns,
     };
     use sextant_api::{
         AdditivitySummary, FeatureImportance, Importance, InfluenceMethod, InfluenceScale,
@@ -115,6 +186,7 @@ mod compute {
     use sextant_data::{Batch, TableWriter, read_table};
     use sextant_model::Rows;
 
+    use super::{DEFAULT_MAX_EVALS, DEFAULT_TARGET_STDERR};
     use crate::columns::{Explainer, additivity_verdict, explanation_columns};
     use crate::kinds::Documents;
     use crate::part::{PartInput, PartOutput};
@@ -123,7 +195,7 @@ mod compute {
     /// Rows read and explained at a time.
     const BATCH_ROWS: usize = 2048;
 
-    /// The background rows of an interventional job.
+    /// The background rows of an interventional or sampled job.
     fn background(input: &PartInput) -> AnalyzerResult<Option<Batch>> {
         let Some(b) = input.task.spec.background() else {
             return Ok(None);
@@ -138,49 +210,106 @@ mod compute {
         Ok(Some(rows))
     }
 
+    /// Per output and feature: sums of |φ|, of φ, and of the standard errors' squares.
+    struct Sums {
+        abs: Vec<f64>,
+        signed: Vec<f64>,
+        variance: Vec<f64>,
+    }
+
     pub fn influences(input: &PartInput) -> AnalyzerResult<PartOutput> {
         let task = input.task;
+        let options = &task.spec.options;
         let background = background(input)?;
         let model = input.model;
-        let forest = model.trees().ok_or_else(|| {
-            AnalyzerError::input(format!(
-                "influences by TreeSHAP need a tree ensemble, and this {} model has no trees",
-                model.info().format
-            ))
-        })?;
-        let (nf, n_out) = (forest.n_features(), forest.n_outputs());
-        let explainer = match (task.spec.options.method, &background) {
-            (Some(InfluenceMethod::Interventional), Some(b)) => {
-                Explainer::Interventional(Interventional::new(forest, Rows::new(&b.values, nf)))
-            }
-            (Some(InfluenceMethod::Interventional), None) => {
-                return Err(AnalyzerError::input(
-                    "interventional influences need a background dataset",
-                ));
-            }
-            _ => Explainer::PathDependent(PathDependent::new(forest)),
+        let (nf, n_out) = (model.n_features(), model.n_outputs());
+        let predictor = ModelPredictor::new(model);
+        let background_rows = background.as_ref().map(|b| Rows::new(&b.values, nf));
+        let method = options.method.unwrap_or(InfluenceMethod::PathDependent);
+        let needs_trees = || {
+            model.trees().ok_or_else(|| {
+                AnalyzerError::input(format!(
+                    "{} influences are TreeSHAP, which needs a tree ensemble, and this {} model has no trees",
+                    method.as_str(),
+                    model.info().format
+                ))
+            })
         };
-        let value_columns = explanation_columns(model);
+        let no_background = || {
+            AnalyzerError::input(format!(
+                "{} influences need a background dataset",
+                method.as_str()
+            ))
+        };
+        let explainer = match method {
+            InfluenceMethod::PathDependent => {
+                let forest = needs_trees()?;
+                if !forest.has_covers() {
+                    return Err(AnalyzerError::input(
+                        "path-dependent influences need the trees' node covers, and the model's file records none",
+                    ));
+                }
+                Explainer::PathDependent(PathDependent::new(forest))
+            }
+            InfluenceMethod::Interventional => Explainer::Interventional(Interventional::new(
+                needs_trees()?,
+                background_rows.ok_or_else(no_background)?,
+            )),
+            InfluenceMethod::Sampled => {
+                let sampling = SampledOptions {
+                    target_stderr: options.target_stderr.unwrap_or(DEFAULT_TARGET_STDERR),
+                    max_evals: options.max_evals.unwrap_or(DEFAULT_MAX_EVALS),
+                    seed: options.seed.unwrap_or(0),
+                    exact_max_features: DEFAULT_EXACT_MAX_FEATURES,
+                };
+                Explainer::Sampled(
+                    Sampled::new(
+                        &predictor,
+                        background_rows.ok_or_else(no_background)?,
+                        sampling,
+                    )
+                    .map_err(|e| {
+                        AnalyzerError::input(format!(
+                            "the model failed on the background rows: {e}"
+                        ))
+                    })?,
+                )
+            }
+        };
+        let with_stderr = explainer.has_stderr();
+        let mut value_columns = explanation_columns(model);
+        if with_stderr {
+            value_columns.extend(stderr_columns(model));
+        }
         let mut columns = input.key_columns();
         columns.extend(value_columns.iter().cloned());
         let writer = TableWriter::create(input.out_file, &columns)?;
-        let predictor = Predictor::new(forest);
         let additivity = RefCell::new(Additivity::default());
-        // Per output and feature: sums of |φ| and of φ.
-        let sums = RefCell::new((vec![0.0; n_out * nf], vec![0.0; n_out * nf]));
+        let sums = RefCell::new(Sums {
+            abs: vec![0.0; n_out * nf],
+            signed: vec![0.0; n_out * nf],
+            variance: vec![0.0; n_out * nf],
+        });
         let mut next_row = input.skip;
+        let model_failed = |e: String| AnalyzerError::input(format!("the model failed: {e}"));
         let compute = |batch: &Batch, n: usize| {
             let (features, ids, _) = input.split(batch, n);
             let rows = Rows::new(&features, nf);
-            let mut phi = vec![0.0; explanation_len(forest, n)];
+            let mut phi = vec![0.0; n * n_out * (nf + 1)];
+            let mut stderr = vec![0.0; if with_stderr { n * n_out * nf } else { 0 }];
             let mut margins = vec![0.0; n * n_out];
-            explainer.explain(rows, &mut phi);
-            predictor.predict_margins(rows, &mut margins);
+            explainer
+                .explain(rows, next_row as u64, &mut phi, &mut stderr)
+                .map_err(model_failed)?;
+            predictor
+                .predict_margins(rows, &mut margins)
+                .map_err(model_failed)?;
             additivity
                 .borrow_mut()
                 .merge(check_additivity(&phi, &margins, nf));
             let mut sums = sums.borrow_mut();
-            let mut table = Vec::with_capacity(n * (2 + n_out * (nf + 2)));
+            let width = n_out * (nf + 2) + stderr.len() / n.max(1);
+            let mut table = Vec::with_capacity(n * (2 + width));
             for r in 0..n {
                 table.push((next_row + r) as f64);
                 if input.id {
@@ -189,11 +318,18 @@ mod compute {
                 for k in 0..n_out {
                     let block = &phi[(r * n_out + k) * (nf + 1)..(r * n_out + k + 1) * (nf + 1)];
                     for (j, v) in block[..nf].iter().enumerate() {
-                        sums.0[k * nf + j] += v.abs();
-                        sums.1[k * nf + j] += v;
+                        sums.abs[k * nf + j] += v.abs();
+                        sums.signed[k * nf + j] += v;
                     }
                     table.extend_from_slice(block);
                     table.push(margins[r * n_out + k]);
+                }
+                if with_stderr {
+                    let errors = &stderr[r * n_out * nf..(r + 1) * n_out * nf];
+                    for (i, se) in errors.iter().enumerate() {
+                        sums.variance[i] += se * se;
+                    }
+                    table.extend_from_slice(errors);
                 }
             }
             next_row += n;
@@ -209,19 +345,23 @@ mod compute {
             keep,
         )?;
         let a = additivity.into_inner();
-        let (abs, signed) = sums.into_inner();
+        let sums = sums.into_inner();
         let n = done.max(1) as f64;
         let features = (0..nf)
             .map(|j| {
-                let per_class: Vec<f64> = (0..n_out).map(|k| abs[k * nf + j] / n).collect();
+                let per_class: Vec<f64> = (0..n_out).map(|k| sums.abs[k * nf + j] / n).collect();
                 let mean_abs = per_class.iter().sum::<f64>() / n_out as f64;
                 let mean: f64 =
-                    (0..n_out).map(|k| signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
+                    (0..n_out).map(|k| sums.signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
+                // The mean of |φ| over rows and outputs moves with each value's sampling error:
+                // its variance is the sum of theirs over the count squared.
+                let variance: f64 = (0..n_out).map(|k| sums.variance[k * nf + j]).sum();
                 FeatureImportance {
-                    feature: forest.features()[j].name.clone(),
+                    feature: model.features()[j].name.clone(),
                     mean,
                     mean_abs,
                     mean_abs_by_class: (n_out > 1).then_some(per_class),
+                    mean_abs_stderr: with_stderr.then(|| variance.sqrt() / (n * n_out as f64)),
                 }
             })
             .collect();
@@ -229,10 +369,15 @@ mod compute {
             background: task.spec.background().map(|b| b.name.clone()),
             dataset: task.spec.data().name.clone(),
             features,
-            method: task.spec.options.method,
+            method: options.method,
             rows: done as u64,
-            // TreeSHAP explains the margin (log-odds for classifiers), whatever the score type.
-            scale: InfluenceScale::Margin,
+            // TreeSHAP explains the margin (log-odds for classifiers), whatever the score type;
+            // sampling explains what the model computes, which for a graph is its output.
+            scale: if model.trees().is_some() {
+                InfluenceScale::Margin
+            } else {
+                InfluenceScale::Output
+            },
             shards: None,
         };
         importance.sort();

@@ -19,7 +19,7 @@ use crate::part::{PartInput, PartOutput};
 /// What a job costs: the basis of its analyzer's size.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cost {
-    /// Tree-node visits (a core does about 10⁸ a second).
+    /// Tree-node visits, or their equivalent for other models (a core does about 10⁸ a second).
     pub work: f64,
     /// Bytes of the result table's column buffers.
     pub table_bytes: f64,
@@ -56,9 +56,14 @@ pub trait Analysis: Sync {
     /// What its results are called, for messages (`predictions`, `influences`).
     fn results_name(&self) -> &'static str;
 
-    /// Checks a request's options against the project and fills in their defaults; the error
-    /// says what is wrong, for a person.
-    fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String>;
+    /// Checks a request's options against the project and its model, and fills in their
+    /// defaults; the error says what is wrong, for a person.
+    fn check(
+        &self,
+        request: &CreateJob,
+        schema: &ProjectSchema,
+        model: &ModelSummary,
+    ) -> Result<JobOptions, String>;
 
     /// Why several analyzers may not share its rows; `None` when they may (each storing a
     /// part).
@@ -69,10 +74,10 @@ pub trait Analysis: Sync {
         self.unsharded_because().is_none()
     }
 
-    /// The options a job of this kind gets when it names none (`background`: whether it has a
-    /// background dataset); a result query that names none means these too.
-    fn default_options(&self, background: bool) -> JobOptions {
-        let _ = background;
+    /// The options a job of this kind on `model` gets when it names none (`background`:
+    /// whether it has a background dataset); a result query that names none means these too.
+    fn default_options(&self, background: bool, model: &ModelSummary) -> JobOptions {
+        let _ = (background, model);
         JobOptions::default()
     }
 

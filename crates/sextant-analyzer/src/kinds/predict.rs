@@ -1,7 +1,7 @@
 //! `predict`: the model's margins and predictions for every row, and quality metrics when the
 //! data carries labels.
 
-use sextant_api::{CreateJob, JobKind, JobOptions, ProjectSchema, Task};
+use sextant_api::{CreateJob, JobKind, JobOptions, ModelSummary, ProjectSchema, Task};
 
 use super::{Analysis, Cost, CostInputs};
 
@@ -17,11 +17,21 @@ impl Analysis for Predict {
         "predictions"
     }
 
-    fn check(&self, request: &CreateJob, schema: &ProjectSchema) -> Result<JobOptions, String> {
+    fn check(
+        &self,
+        request: &CreateJob,
+        schema: &ProjectSchema,
+        _model: &ModelSummary,
+    ) -> Result<JobOptions, String> {
         let options = request.options.clone();
-        if options.method.is_some() || request.background.is_some() {
+        if options.method.is_some()
+            || request.background.is_some()
+            || options.target_stderr.is_some()
+            || options.max_evals.is_some()
+            || options.seed.is_some()
+        {
             return Err(
-                "a predict job takes no method or background (those are for influences)".into(),
+                "a predict job takes no method, background or sampling options (those are for influences)".into(),
             );
         }
         if let Some(t) = options.threshold {
@@ -43,11 +53,7 @@ impl Analysis for Predict {
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
         let m = inputs.model;
-        // A row walks every tree to a leaf; a model without trees costs about one visit a
-        // feature.
-        let per_row = m.trees.map_or(m.features.len().max(1) as f64, |t| {
-            t.trees.max(1) as f64 * t.max_depth.max(1) as f64
-        });
+        let per_row = m.prediction_cost();
         let outputs = m.outputs.max(1) as f64;
         Cost {
             work: inputs.rows * per_row,

@@ -34,6 +34,28 @@ const TREE_OPS: [&str; 3] = [
     "TreeEnsemble",
 ];
 
+/// Whether an ONNX model's features carry the importer's positional names (`f0`, `f1`, …):
+/// its file named none.
+pub fn has_positional_names(model: &Model) -> bool {
+    model.info().format == "onnx"
+        && model
+            .features()
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.name == format!("f{i}"))
+}
+
+/// Gives an ONNX model whose file names no features (see [`has_positional_names`]) the names
+/// `names`, in order, when there is one per input column; returns whether it did. A project's
+/// features name the columns of such a model, as the data's columns do.
+pub fn name_positional_features(model: &mut Model, names: &[String]) -> bool {
+    if !has_positional_names(model) || names.len() != model.n_features() {
+        return false;
+    }
+    model.rename_features(names);
+    true
+}
+
 /// Parses an ONNX model.
 pub fn parse_onnx(bytes: &[u8]) -> Result<Model, ImportError> {
     let model = ModelProto::decode(bytes)

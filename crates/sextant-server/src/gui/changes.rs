@@ -75,6 +75,7 @@ pub struct JobForm {
     model: String,
     dataset: String,
     background: Option<String>,
+    method: Option<String>,
     rows: Option<String>,
 }
 
@@ -99,9 +100,15 @@ fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
                 .map_err(|_| bad(format!("rows {r:?} is not a whole number")))?,
         ),
     };
-    let method = match (kind, &background) {
-        (JobKind::Influences, Some(_)) => Some(InfluenceMethod::Interventional),
-        _ => None,
+    // No method chosen: the server's default for the model (TreeSHAP for trees, interventional
+    // with a background; sampled for any other model).
+    let method = match form.method.as_deref().filter(|m| !m.is_empty()) {
+        None => None,
+        Some(_) if kind != JobKind::Influences => None,
+        Some(name) => Some(
+            InfluenceMethod::parse(name)
+                .ok_or_else(|| bad(format!("no influence method {name:?}")))?,
+        ),
     };
     Ok(CreateJob {
         kind,

@@ -75,6 +75,18 @@ pub fn number(value: Option<f64>) -> String {
     }
 }
 
+/// A 95 % interval `low – high` around `value` from its standard error, `—` for none.
+pub fn interval(value: f64, stderr: Option<f64>) -> String {
+    match stderr {
+        Some(se) if se.is_finite() => format!(
+            "{} – {}",
+            number(Some(value - 1.96 * se)),
+            number(Some(value + 1.96 * se))
+        ),
+        _ => "—".into(),
+    }
+}
+
 /// A count with thousands separators.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();

@@ -12,7 +12,7 @@ use sextant_api::{
 };
 
 use super::failure_page;
-use super::layout::{count, crumbs, data_block, encode, model_url, number, page};
+use super::layout::{count, crumbs, data_block, encode, interval, model_url, number, page};
 use super::signin::signed_in;
 use super::visit::{ApiFailure, Visit};
 
@@ -21,7 +21,7 @@ use super::visit::{ApiFailure, Visit};
 pub struct ResultChoice {
     /// The dataset (default: the project's first labelled one).
     pub dataset: Option<String>,
-    /// `path-dependent` or `interventional`.
+    /// `path-dependent`, `interventional` or `sampled`.
     pub method: Option<String>,
     /// The background of interventional influences.
     pub background: Option<String>,
@@ -200,6 +200,7 @@ pub async fn model_page(
                 option value="" { "default" }
                 option value="path-dependent" selected[choice.method.as_deref() == Some("path-dependent")] { "path-dependent" }
                 option value="interventional" selected[choice.method.as_deref() == Some("interventional")] { "interventional" }
+                option value="sampled" selected[choice.method.as_deref() == Some("sampled")] { "sampled" }
             }
             label for="background" { "Background" }
             select #background name="background" {
@@ -341,10 +342,19 @@ fn influence_section(data: &ModelData) -> Markup {
                 }
             }
             h3 { "Most important features" }
+            @let sampled = importance.result.features.iter().any(|f| f.mean_abs_stderr.is_some());
             table.list {
-                thead { tr { th { "Feature" } th { "mean |influence|" } th { "mean influence" } } }
+                thead { tr {
+                    th { "Feature" } th { "mean |influence|" }
+                    @if sampled { th { "95 % interval (sampling)" } }
+                    th { "mean influence" }
+                } }
                 tbody { @for f in importance.result.features.iter().take(20) {
-                    tr { td { (f.feature) } td.num { (number(Some(f.mean_abs))) } td.num { (number(Some(f.mean))) } }
+                    tr {
+                        td { (f.feature) } td.num { (number(Some(f.mean_abs))) }
+                        @if sampled { td.num { (interval(f.mean_abs, f.mean_abs_stderr)) } }
+                        td.num { (number(Some(f.mean))) }
+                    }
                 } }
             }
         }

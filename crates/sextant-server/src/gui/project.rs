@@ -366,17 +366,24 @@ fn forms(visit: &Visit, v: &ProjectView, at: &str) -> Markup {
                     (csrf_field(visit))
                     label for="job-kind" { "Kind" }
                     select #job-kind name="kind" {
-                        option value="influences" { "influences (TreeSHAP)" }
+                        option value="influences" { "influences (TreeSHAP or sampled Shapley)" }
                         option value="predict" { "predict (and metrics on labelled data)" }
                     }
                     label for="job-model" { "Model" }
                     select #job-model name="model" required { @for m in &v.models { option { (m.name) } } }
                     label for="job-dataset" { "Dataset" }
                     select #job-dataset name="dataset" required { @for d in &v.datasets { option { (d.name) } } }
-                    label for="job-background" { "Background (interventional)" }
+                    label for="job-background" { "Background (interventional, sampled)" }
                     select #job-background name="background" {
                         option value="" { "none: path-dependent" }
                         @for d in &v.datasets { option { (d.name) } }
+                    }
+                    label for="job-method" { "Influence method" }
+                    select #job-method name="method" {
+                        option value="" { "default: TreeSHAP for trees, sampled for other models" }
+                        option value="path-dependent" { "path-dependent TreeSHAP" }
+                        option value="interventional" { "interventional TreeSHAP" }
+                        option value="sampled" { "sampled Shapley (any model, with error bars)" }
                     }
                     label for="job-rows" { "First rows only" }
                     input #job-rows name="rows" type="number" min="1" placeholder="all";

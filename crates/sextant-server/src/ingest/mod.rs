@@ -273,6 +273,15 @@ pub async fn upload_model(
             "{file_name:?} is not a model Sextant can read: {e}"
         ))
     })?;
+    let mut loaded = loaded;
+    // An ONNX file that names no features reads the project's, in order, when the widths agree.
+    let names: Vec<String> = project
+        .schema
+        .features
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    sextant_import::name_positional_features(&mut loaded, &names);
     check_model(&project, &loaded)?;
     let summary = ModelSummary {
         format: loaded.info().format.to_string(),
@@ -286,6 +295,11 @@ pub async fn upload_model(
         outputs: loaded.n_outputs(),
         features: loaded.features().iter().map(|f| f.name.clone()).collect(),
         size_bytes: upload.file.bytes,
+        cost_per_row: match &loaded {
+            sextant_model::Model::Graph(g) => Some(g.cost_per_row()),
+            sextant_model::Model::Trees(_) => None,
+        },
+        without_covers: loaded.trees().is_some_and(|f| !f.has_covers()),
     };
     let key = model_key(&upload.file.sha256);
     if !deps.artifacts.exists(&key).await? {

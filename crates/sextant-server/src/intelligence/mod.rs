@@ -92,7 +92,8 @@ async fn find(
     let current_model = deps.metastore.model(project, model).await?;
     let current_dataset = deps.metastore.dataset(project, &query.dataset).await?;
     let all_rows = current_dataset.summary.rows;
-    let defaults = analysis(kind).default_options(query.background.is_some());
+    let defaults =
+        analysis(kind).default_options(query.background.is_some(), &current_model.summary);
     let method = query.method.or(defaults.method);
     let threshold = query.threshold.or(defaults.threshold);
     // Rows a job's result covers: its limit, or the whole dataset.

@@ -13,8 +13,8 @@ use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
     ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
-    JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, Project, Resources,
-    Role,
+    JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, ModelSummary, Project,
+    Resources, Role,
 };
 use sextant_store::{Metastore, sha256_hex};
 use uuid::Uuid;
@@ -33,12 +33,16 @@ const EVENT_POLL: Duration = Duration::from_millis(500);
 pub const MAX_SHARDS: u32 = 64;
 
 /// The request's options, checked by its kind and completed with their defaults.
-fn check_options(request: &CreateJob, project: &Project) -> ApiResult<JobOptions> {
+fn check_options(
+    request: &CreateJob,
+    project: &Project,
+    model: &ModelSummary,
+) -> ApiResult<JobOptions> {
     if request.options.rows == Some(0) {
         return Err(ApiError::bad_request("options.rows must be at least 1"));
     }
     analysis(request.kind)
-        .check(request, &project.schema)
+        .check(request, &project.schema, model)
         .map_err(ApiError::invalid)
 }
 
@@ -92,8 +96,8 @@ pub async fn create_job(
     let deps = &state.deps;
     caller.require(deps, &project, Role::Editor).await?;
     let project = deps.metastore.project(&project).await?;
-    let options = check_options(&request, &project)?;
     let model = deps.metastore.model(&project.name, &request.model).await?;
+    let options = check_options(&request, &project, &model.summary)?;
     let dataset = deps
         .metastore
         .dataset(&project.name, &request.dataset)

@@ -15,8 +15,12 @@ use crate::report::print_table;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum MethodArg {
+    /// TreeSHAP; absent features follow the training cover.
     PathDependent,
+    /// TreeSHAP; absent features take the background rows' values.
     Interventional,
+    /// Sampled Shapley values of the interventional game, for any model, with standard errors.
+    Sampled,
 }
 
 impl MethodArg {
@@ -24,6 +28,7 @@ impl MethodArg {
         match self {
             MethodArg::PathDependent => InfluenceMethod::PathDependent,
             MethodArg::Interventional => InfluenceMethod::Interventional,
+            MethodArg::Sampled => InfluenceMethod::Sampled,
         }
     }
 }
@@ -43,11 +48,23 @@ pub struct JobRun {
     model: String,
     #[arg(long)]
     dataset: String,
-    /// Background dataset (interventional influences).
+    /// Background dataset (interventional and sampled influences).
     #[arg(long)]
     background: Option<String>,
+    /// Influence method (default: path-dependent, or interventional with --background, for a
+    /// tree ensemble; sampled for any other model).
     #[arg(long, value_enum)]
     method: Option<MethodArg>,
+    /// Sampled influences: a row is done once every value's standard error is at most this
+    /// (default 0.001, in the units of the model's output).
+    #[arg(long)]
+    target_stderr: Option<f64>,
+    /// Sampled influences: the most model evaluations spent on one row (default 100000).
+    #[arg(long)]
+    max_evals: Option<u64>,
+    /// Sampled influences: the seed (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Only the first N rows.
     #[arg(long)]
     rows: Option<u64>,
@@ -157,6 +174,9 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
                     method: args.method.map(MethodArg::method),
                     rows: args.rows,
                     threshold: args.threshold,
+                    target_stderr: args.target_stderr,
+                    max_evals: args.max_evals,
+                    seed: args.seed,
                 },
                 memory_mib: args.memory_mib,
                 shards: args.shards,

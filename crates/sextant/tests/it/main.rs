@@ -4,6 +4,7 @@
 
 mod accounts;
 mod accounts_cli;
+mod any_model;
 mod bad_input;
 mod conformance;
 mod container;

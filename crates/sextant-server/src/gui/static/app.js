@@ -150,9 +150,13 @@
     const size = f => (f.mean_abs_by_class ? f.mean_abs_by_class[d.class] : f.mean_abs);
     const ranked = d.importance.result.features.slice().sort((a, b) => size(b) - size(a));
     const top = ranked.slice(0, 20).reverse();
+    // Sampled influences: a 95 % interval on each bar (the model's mean |influence| over all
+    // classes carries it).
+    const sampled = top.some(f => f.mean_abs_stderr != null) && !top[0].mean_abs_by_class;
     draw("plot-importance", [{
       type: "bar", orientation: "h", x: top.map(size), y: top.map(f => f.feature),
       marker: { color: BLUE }, name: "mean |influence|",
+      error_x: sampled ? { type: "data", array: top.map(f => 1.96 * (f.mean_abs_stderr || 0)), visible: true, color: "#333" } : undefined,
     }], { margin: { l: 140, r: 20, t: 10, b: 40 }, xaxis: { title: { text: "mean |influence|" } }, height: Math.max(260, 22 * top.length + 60) });
   }
 

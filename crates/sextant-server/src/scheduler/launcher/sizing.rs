@@ -132,6 +132,8 @@ mod tests {
             outputs: 1,
             features: (0..100).map(|i| format!("f{i}")).collect(),
             size_bytes: 2 << 20,
+            cost_per_row: None,
+            without_covers: false,
         }
     }
 
