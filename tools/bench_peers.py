@@ -5,7 +5,10 @@ line. `sextant bench` runs this with the same rows and threads as its own measur
 
 Peers: XGBoost / LightGBM native prediction and SHAP (pred_contribs / pred_contrib), FastTreeSHAP
 v1 and v2 (when installed), and shap's interventional TreeExplainer with the workload's
-100-row background.
+100-row background. On an ONNX workload (model.onnx): onnxruntime's prediction; for a forest,
+shap's interventional TreeExplainer on the scikit-learn forest (retrained as
+../shared/bench/make_workloads.py trains it); for a graph, shap's PermutationExplainer and
+KernelExplainer on the onnxruntime model, with their mean error against the references.
 """
 
 import argparse
@@ -59,9 +62,13 @@ def main():
                     help="predictions repeated per timed run (sextant bench passes its own count)")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--sampled-rows", type=int, default=50)
+    ap.add_argument("--save-interventional", help="write the interventional values here (CSV)")
     args = ap.parse_args()
 
     folder = args.workload
+    if os.path.exists(os.path.join(folder, "model.onnx")):
+        return onnx_peers(folder, args)
     meta = json.load(open(os.path.join(folder, "workload.json")))
     X_df = pd.read_parquet(os.path.join(folder, "explain.parquet"))
     background = pd.read_parquet(os.path.join(folder, "background.parquet"))
@@ -131,6 +138,99 @@ def main():
     except Exception as e:
         emit(method="shap TreeExplainer interventional", kind="interventional", rows=ni,
              error=f"{e.__class__.__name__}: {str(e)[:160]}")
+
+
+def rf_onnx_forest(meta):
+    """The scikit-learn forest rf_onnx's model.onnx was converted from, trained again as
+    make_workloads.py trains it (the same data, seeds and parameters)."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    if meta.get("name") != "rf_onnx":
+        raise ValueError(f"no recipe for the scikit-learn model of {meta.get('name')!r}")
+    X, y = make_classification(n_samples=30000, n_features=20, n_informative=10, n_redundant=4,
+                               flip_y=0.02, random_state=404)
+    X = np.round(np.asarray(X, dtype=np.float64), 3)
+    rf = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0, n_jobs=2)
+    rf.fit(X[:20000], y[:20000])
+    rf.set_params(n_jobs=1)
+    return rf
+
+
+def onnx_peers(folder, args):
+    import onnxruntime as ort
+    import shap
+
+    meta = json.load(open(os.path.join(folder, "workload.json")))
+    feat = meta["feature_names"]
+    X64 = pd.read_parquet(os.path.join(folder, "explain.parquet"))[feat].to_numpy(dtype=np.float64)
+    X = X64.astype(np.float32)
+    bg = pd.read_parquet(os.path.join(folder, "background.parquet"))[feat].to_numpy(dtype=np.float64)
+    preds = pd.read_csv(os.path.join(folder, "predictions.csv"))
+    npred, ni, ns, thr = args.predict_rows, args.interventional_rows, args.sampled_rows, args.threads
+    rep = max(1, args.predict_repeat)
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = thr
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(os.path.join(folder, "model.onnx"), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    measure("onnxruntime run", "predict", npred * rep,
+            lambda: [sess.run(None, {name: X[:npred]}) for _ in range(rep)][-1][1][:, 1], args.runs,
+            preds["prob_1"].to_numpy(), note=f"onnxruntime {ort.__version__}")
+
+    if "num_trees" in meta:
+        try:
+            rf = rf_onnx_forest(meta)
+            same = float(np.abs(rf.predict_proba(X64[:1000])[:, 1] - preds["sklearn_prob_1"].to_numpy()[:1000]).max())
+            expl = shap.TreeExplainer(rf, data=bg, feature_perturbation="interventional")
+            out, median = timed(lambda: expl.shap_values(X64[:ni], check_additivity=False), args.runs)
+            phi = np.asarray(out)
+            phi = phi[:, :, 1] if phi.ndim == 3 else phi
+            if args.save_interventional:
+                pd.DataFrame(phi, columns=feat).to_csv(args.save_interventional, index=False, float_format="%.17g")
+            emit(method="shap TreeExplainer interventional (scikit-learn forest)", kind="interventional", rows=ni,
+                 median_s=median, rows_per_s=ni / median,
+                 note=f"shap {shap.__version__}, {len(bg)}-row background; the retrained forest's probabilities "
+                      f"differ from the workload's by at most {same:.1e}")
+        except Exception as e:
+            emit(method="shap TreeExplainer interventional", kind="interventional", rows=ni,
+                 error=f"{e.__class__.__name__}: {str(e)[:160]}")
+        return
+
+    counter = {"rows": 0}
+
+    def f(Z):
+        counter["rows"] += len(Z)
+        return sess.run(None, {name: np.asarray(Z, dtype=np.float32)})[1][:, 1].astype(np.float64)
+
+    refs = [(file, pd.read_csv(os.path.join(folder, file))[feat].to_numpy())
+            for file in ("shap.csv", "shap_permutation.csv") if os.path.exists(os.path.join(folder, file))]
+    Xs = X64[:ns]
+
+    def sampled(label, fn, note):
+        try:
+            counter["rows"] = 0
+            fn()
+            evals = counter["rows"] / ns
+            out, median = timed(fn, args.runs)
+            phi = np.asarray(out).reshape(ns, -1)
+            errors = "; ".join(f"mean |Δ| vs {file} {np.abs(phi[:len(r)] - r[:ns]).mean():.2e}" for file, r in refs)
+            emit(method=label, kind="sampled", rows=ns, median_s=median, rows_per_s=ns / median,
+                 note=f"{note}; {evals:,.0f} model rows per explained row; {errors}")
+        except Exception as e:
+            emit(method=label, kind="sampled", rows=ns, error=f"{e.__class__.__name__}: {str(e)[:160]}")
+
+    masker = shap.maskers.Independent(bg, max_samples=bg.shape[0])
+    pe = shap.PermutationExplainer(f, masker, seed=0)
+    sampled("shap PermutationExplainer (defaults)", lambda: pe(Xs, silent=True).values,
+            f"shap {shap.__version__}, max_evals=500")
+    sampled("shap PermutationExplainer (max_evals=2050)", lambda: pe(Xs, max_evals=2050, silent=True).values,
+            "50 antithetic pairs")
+    ke = shap.KernelExplainer(f, bg)
+    np.random.seed(0)
+    sampled("shap KernelExplainer (l1_reg=False)", lambda: ke.shap_values(Xs, silent=True, l1_reg=False),
+            "nsamples='auto'")
 
 
 if __name__ == "__main__":

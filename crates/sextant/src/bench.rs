@@ -28,28 +28,32 @@ pub struct BenchArgs {
     rows: usize,
     /// Rows explained by interventional TreeSHAP (against the workload's background rows).
     #[arg(long, default_value_t = 100)]
-    interventional_rows: usize,
+    pub(crate) interventional_rows: usize,
     /// Rows predicted (default: every explain row).
     #[arg(long)]
-    predict_rows: Option<usize>,
+    pub(crate) predict_rows: Option<usize>,
     /// Timed runs after one warm-up; the median is reported.
     #[arg(long, default_value_t = 5)]
-    runs: usize,
+    pub(crate) runs: usize,
     /// The Python that has the peers (xgboost, lightgbm, shap, fasttreeshap); default: python3.
     #[arg(long, env = "SEXTANT_BENCH_PYTHON")]
     python: Option<PathBuf>,
+    /// Rows explained by sampled Shapley on a graph (ours and shap's explainers; the workload's
+    /// reference values cover the first 50).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) sampled_rows: usize,
     /// Measure only Sextant.
     #[arg(long)]
-    no_peers: bool,
+    pub(crate) no_peers: bool,
 }
 
 /// One line of the report.
-struct Figure {
-    method: String,
-    kind: &'static str,
-    rows: usize,
-    median_s: f64,
-    note: String,
+pub(crate) struct Figure {
+    pub method: String,
+    pub kind: &'static str,
+    pub rows: usize,
+    pub median_s: f64,
+    pub note: String,
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
@@ -65,6 +69,9 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
         || folder.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    if folder.join("model.onnx").exists() {
+        return crate::bench_any::bench_onnx(folder, &name, args);
+    }
     let model_path = ["model.json", "model.txt"]
         .iter()
         .map(|f| folder.join(f))
@@ -162,14 +169,14 @@ fn bench_workload(folder: &Path, args: &BenchArgs) -> Result<(), Failure> {
     let peers = if args.no_peers {
         Vec::new()
     } else {
-        run_peers(folder, args, n, ni, np, repeat, threads)
+        run_peers(folder, args, &[n, ni, np, repeat, threads], None)
     };
     print_report(&ours, &peers);
     Ok(())
 }
 
 /// The median wall time of `runs` calls after one warm-up call.
-fn median_time(runs: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn median_time(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
     let mut times: Vec<f64> = (0..runs.max(1))
         .map(|_| {
@@ -183,7 +190,7 @@ fn median_time(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 /// The first of `names` present in `folder`.
-fn first_present(folder: &Path, names: &[&str]) -> anyhow::Result<PathBuf> {
+pub(crate) fn first_present(folder: &Path, names: &[&str]) -> anyhow::Result<PathBuf> {
     names
         .iter()
         .map(|n| folder.join(n))
@@ -240,15 +247,16 @@ fn compare_with_reference(
     ))
 }
 
-fn run_peers(
+/// Runs the peer script on `folder` with our counts (`[rows, interventional rows, predicted rows,
+/// predictions per timed run, threads]`); `save_interventional` asks it to write its
+/// interventional values there, for comparison with ours.
+pub(crate) fn run_peers(
     folder: &Path,
     args: &BenchArgs,
-    n: usize,
-    ni: usize,
-    np: usize,
-    repeat: usize,
-    threads: usize,
+    counts: &[usize; 5],
+    save_interventional: Option<&Path>,
 ) -> Vec<Result<Figure, String>> {
+    let [n, ni, np, repeat, threads] = *counts;
     let python = args
         .python
         .clone()
@@ -283,6 +291,12 @@ fn run_peers(
             "--runs",
             &args.runs.to_string(),
         ])
+        .args(["--sampled-rows", &args.sampled_rows.to_string()])
+        .args(
+            save_interventional
+                .map(|p| vec!["--save-interventional".to_string(), p.display().to_string()])
+                .unwrap_or_default(),
+        )
         .env("OMP_NUM_THREADS", threads.to_string())
         .output();
     let _ = std::fs::remove_file(&script);
@@ -322,6 +336,7 @@ fn parse_peer_line(line: &str) -> Option<Result<Figure, String>> {
     let kind = match v["kind"].as_str()? {
         "predict" => "predict",
         "shap" => "shap",
+        "sampled" => "sampled",
         _ => "interventional",
     };
     let mut note = v["note"].as_str().unwrap_or("").to_string();
@@ -344,22 +359,25 @@ fn parse_peer_line(line: &str) -> Option<Result<Figure, String>> {
     }))
 }
 
-fn print_report(ours: &[Figure], peers: &[Result<Figure, String>]) {
+/// The report: per kind, our figures (the first is what the ratios divide), then the peers'.
+pub(crate) fn print_report(ours: &[Figure], peers: &[Result<Figure, String>]) {
     println!("| method | kind | rows | median s | rows/s | sextant ÷ this | note |");
     println!("|---|---|---:|---:|---:|---:|---|");
-    for kind in ["shap", "interventional", "predict"] {
+    for kind in ["shap", "interventional", "sampled", "predict"] {
         let Some(mine) = ours.iter().find(|f| f.kind == kind) else {
             continue;
         };
         let mine_rate = mine.rows as f64 / mine.median_s;
-        println!(
-            "| **{}** | {kind} | {} | {:.4} | **{}** | | {} |",
-            mine.method,
-            mine.rows,
-            mine.median_s,
-            rate(mine_rate),
-            mine.note
-        );
+        for f in ours.iter().filter(|f| f.kind == kind) {
+            println!(
+                "| **{}** | {kind} | {} | {:.4} | **{}** | | {} |",
+                f.method,
+                f.rows,
+                f.median_s,
+                rate(f.rows as f64 / f.median_s),
+                f.note
+            );
+        }
         for peer in peers.iter().flatten().filter(|p| p.kind == kind) {
             let peer_rate = peer.rows as f64 / peer.median_s;
             println!(

@@ -5,6 +5,7 @@
 
 mod analyzer;
 mod bench;
+mod bench_any;
 mod commands;
 mod credentials;
 mod explain;
