@@ -156,6 +156,9 @@ pub enum InputRole {
     Background,
     /// Rows the data is compared with (drift, stability).
     Reference,
+    /// Rows whose paths through the trees give their node covers: path-dependent influences on
+    /// a tree ensemble whose file records none (ONNX), from the project's training data.
+    Covers,
 }
 
 impl InputRole {
@@ -165,6 +168,7 @@ impl InputRole {
             InputRole::Data => "data",
             InputRole::Background => "background",
             InputRole::Reference => "reference",
+            InputRole::Covers => "covers",
         }
     }
 }

@@ -69,12 +69,8 @@ impl Analysis for Influences {
             (InfluenceMethod::PathDependent, Some(_)) => {
                 return Err("path-dependent influences take no background dataset; use method interventional or sampled".into());
             }
-            (InfluenceMethod::PathDependent, None) if model.without_covers => {
-                return Err(format!(
-                    "path-dependent influences need the trees' node covers, and this {} model's file records none; use method interventional or sampled with a background dataset",
-                    model.format
-                ));
-            }
+            // Trees without covers count theirs from the project's training data, which the
+            // scheduler attaches (or refuses the job without).
             (InfluenceMethod::PathDependent, None) => {}
             (m, None) => {
                 return Err(format!(
@@ -182,9 +178,10 @@ mod compute {
     };
     use sextant_api::{
         AdditivitySummary, FeatureImportance, Importance, InfluenceMethod, InfluenceScale,
+        InputRole,
     };
     use sextant_data::{Batch, TableWriter, read_table};
-    use sextant_model::Rows;
+    use sextant_model::{Forest, Rows};
 
     use super::{DEFAULT_MAX_EVALS, DEFAULT_TARGET_STDERR};
     use crate::columns::{Explainer, additivity_verdict, explanation_columns};
@@ -194,6 +191,34 @@ mod compute {
 
     /// Rows read and explained at a time.
     const BATCH_ROWS: usize = 2048;
+
+    /// The trees with their covers: as the file has them, or counted from the job's cover data.
+    fn covered(input: &PartInput, forest: &Forest) -> AnalyzerResult<Option<Forest>> {
+        if forest.has_covers() {
+            return Ok(None);
+        }
+        let Some(data) = input.task.spec.dataset(InputRole::Covers) else {
+            return Err(AnalyzerError::input(
+                "path-dependent influences need the trees' node covers, which the model's file does not record, and the job names no training data to count them from",
+            ));
+        };
+        let path = input.fetch(data)?;
+        let rows = read_table(&path, forest.features(), None).map_err(|e| {
+            AnalyzerError::input(format!(
+                "cannot read the training data {:?} that gives the covers: {e}",
+                data.name
+            ))
+        })?;
+        if rows.n_rows == 0 {
+            return Err(AnalyzerError::input(format!(
+                "the training data {:?} that gives the covers has no rows",
+                data.name
+            )));
+        }
+        let mut counted = forest.clone();
+        counted.count_covers(Rows::new(&rows.values, forest.n_features()));
+        Ok(Some(counted))
+    }
 
     /// The background rows of an interventional or sampled job.
     fn background(input: &PartInput) -> AnalyzerResult<Option<Batch>> {
@@ -241,16 +266,14 @@ mod compute {
                 method.as_str()
             ))
         };
+        let counted = match method {
+            InfluenceMethod::PathDependent => covered(input, needs_trees()?)?,
+            _ => None,
+        };
         let explainer = match method {
-            InfluenceMethod::PathDependent => {
-                let forest = needs_trees()?;
-                if !forest.has_covers() {
-                    return Err(AnalyzerError::input(
-                        "path-dependent influences need the trees' node covers, and the model's file records none",
-                    ));
-                }
-                Explainer::PathDependent(PathDependent::new(forest))
-            }
+            InfluenceMethod::PathDependent => Explainer::PathDependent(PathDependent::new(
+                counted.as_ref().unwrap_or(needs_trees()?),
+            )),
             InfluenceMethod::Interventional => Explainer::Interventional(Interventional::new(
                 needs_trees()?,
                 background_rows.ok_or_else(no_background)?,

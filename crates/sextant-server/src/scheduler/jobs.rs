@@ -12,9 +12,9 @@ use chrono::Utc;
 use futures_util::Stream;
 use serde_json::json;
 use sextant_api::{
-    ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, InputRole, JOB_SPEC_VERSION, Job, JobInputs,
-    JobOptions, JobProgress, JobSpec, JobState, ListJobs, MAX_LISTED_JOBS, ModelSummary, Project,
-    Resources, Role,
+    ALGORITHM_VERSION, CreateJob, DEFAULT_LISTED_JOBS, DatasetRole, InfluenceMethod, InputRole,
+    JOB_SPEC_VERSION, Job, JobInputs, JobKind, JobOptions, JobProgress, JobSpec, JobState,
+    ListJobs, MAX_LISTED_JOBS, ModelSummary, Project, Resources, Role,
 };
 use sextant_store::{Metastore, sha256_hex};
 use uuid::Uuid;
@@ -44,6 +44,39 @@ fn check_options(
     analysis(request.kind)
         .check(request, &project.schema, model)
         .map_err(ApiError::invalid)
+}
+
+/// For path-dependent influences on trees whose file records no node covers (ONNX): the
+/// project's training data, newest first, whose rows the analyzer passes through the trees to
+/// count them; refused when the project has none.
+async fn cover_data(
+    deps: &crate::Deps,
+    project: &Project,
+    model: &sextant_api::Model,
+    options: &JobOptions,
+    kind: JobKind,
+) -> ApiResult<Option<sextant_api::InputRef>> {
+    if kind != JobKind::Influences
+        || options.method != Some(InfluenceMethod::PathDependent)
+        || !model.summary.without_covers
+    {
+        return Ok(None);
+    }
+    let mut train: Vec<_> = deps
+        .metastore
+        .datasets(&project.name)
+        .await?
+        .into_iter()
+        .filter(|d| d.summary.role == DatasetRole::Train)
+        .collect();
+    train.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+    match train.first() {
+        Some(d) => Ok(Some(d.input_ref())),
+        None => Err(ApiError::invalid(format!(
+            "path-dependent influences need the trees' node covers, which this {} model's file does not record: add the training data to project {:?} (a dataset with role train) to count them from, or use method interventional or sampled with a background dataset",
+            model.summary.format, project.name
+        ))),
+    }
 }
 
 /// The key under which equal requests share one result: a hash of what the result depends on.
@@ -139,14 +172,17 @@ pub async fn create_job(
             )));
         }
     }
-    let inputs = JobInputs::new(model.input_ref(), dataset.input_ref());
+    let mut inputs = JobInputs::new(model.input_ref(), dataset.input_ref());
+    if let Some(b) = background {
+        inputs = inputs.with(InputRole::Background, b);
+    }
+    if let Some(covers) = cover_data(deps, &project, &model, &options, request.kind).await? {
+        inputs = inputs.with(InputRole::Covers, covers);
+    }
     let spec = JobSpec {
         version: JOB_SPEC_VERSION,
         kind: request.kind,
-        inputs: match background {
-            Some(b) => inputs.with(InputRole::Background, b),
-            None => inputs,
-        },
+        inputs,
         options,
         resources: Resources {
             memory_mib,

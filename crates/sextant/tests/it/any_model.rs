@@ -274,7 +274,7 @@ fn job(server: &Server, model: &str, extra: &[&str]) -> Value {
 }
 
 #[test]
-fn the_platform_explains_onnx_models_by_sampling() {
+fn the_platform_explains_onnx_models() {
     let server = Server::start_fresh("any-model", &[]);
     onnx_project(&server);
     // The files name no features: the project's name their columns, in order.
@@ -346,13 +346,66 @@ fn the_platform_explains_onnx_models_by_sampling() {
         &serde_json::json!({"kind": "influences", "model": "forest", "dataset": "rows"}),
     );
     assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("node covers"),
+        message.contains("node covers") && message.contains("role train"),
         "{body}"
     );
+    // With training data in the project, the covers are counted from it, and the values are the
+    // CLI's with --cover-data on the same rows.
+    server.cli_ok(&[
+        "data",
+        "add",
+        "forest",
+        &onnx("rows.csv"),
+        "--name",
+        "training",
+        "--role",
+        "train",
+    ]);
+    let dependent = job(&server, "forest", &[]);
+    assert_eq!(dependent["state"], "succeeded", "{dependent}");
+    assert_eq!(
+        dependent["spec"]["inputs"]["datasets"]["covers"]["name"],
+        "training"
+    );
+    let page = server.get_ok(
+        "/api/v1/projects/forest/models/forest/influences?dataset=rows&method=path-dependent&limit=200",
+    );
+    let dir = scratch("any-model-covers");
+    let cli = dir.join("dependent.csv");
+    sextant_ok(&[
+        "explain",
+        "--model",
+        &onnx("rf_regression.onnx"),
+        "--data",
+        &onnx("rows.csv"),
+        "--cover-data",
+        &onnx("rows.csv"),
+        "--feature-names",
+        "x0,x1,x2,x3,x4,x5",
+        "--output",
+        cli.to_str().unwrap(),
+    ]);
+    let cli = Table::read(&cli);
+    let columns: Vec<&str> = page["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for (r, row) in page["rows"].as_array().unwrap().iter().enumerate() {
+        for name in ["x0", "x2", "base_value"] {
+            let ours = row[columns.iter().position(|c| *c == name).unwrap()]
+                .as_f64()
+                .unwrap();
+            let theirs = cli.rows[r][cli.column(name)];
+            assert!(
+                (ours - theirs).abs() < 1e-12,
+                "row {r} {name}: {ours} against {theirs}"
+            );
+        }
+    }
     let (status, body) = server.post(
         "/api/v1/projects/forest/jobs",
         &serde_json::json!({"kind": "influences", "model": "forest", "dataset": "rows",
