@@ -15,11 +15,13 @@
 //! most the target, or when its budget of model rows is spent; at least [`MIN_PAIRS`] pairs are
 //! drawn so that the standard errors are themselves estimated.
 //!
-//! **Efficiency.** Each draw's credits add up to `f(x) − f(z)`; the values must add up to
-//! `f(x) − E f(Z)`. The difference (the sampled background rows' mean output minus the whole
-//! background's) is known exactly, and is taken from the values in proportion to their variances,
-//! so that the values add up exactly whatever the number of draws, and the most certain values
-//! move least.
+//! **Efficiency and a control variate.** Each draw's credits add up to `f(x) − f(z)`; the values
+//! must add up to `f(x) − E f(Z)`, and `E f(Z)` (the background's mean output) is known exactly.
+//! So `f(z)` is a control variate: each value is its draws' mean, corrected by its regression on
+//! `f(z)` for the drawn rows' distance from `E f(Z)`; its standard error is the residual's. The
+//! coefficients sum to −1 over the features, so the corrected values add up to
+//! `f(x) − E f(Z)`; what rounding leaves is shared out in proportion to the values' variances,
+//! so that efficiency holds exactly whatever the number of draws.
 //!
 //! **Exact mode.** With few features (and `2^M` background sweeps within the budget), every
 //! coalition is evaluated against every background row, and the Shapley formula is applied
@@ -118,12 +120,17 @@ pub struct Sampled<'a, M: MarginModel> {
     exact: bool,
 }
 
-/// Pair-mean draws of one row: per output and feature, their sum and sum of squares.
+/// Pair-mean draws of one row: per output and feature, their sum, sum of squares and sum of
+/// products with the pair's `f(z)`; per output, the sums of `f(z)` and of its square.
 struct Draws {
     sum: Vec<f64>,
     sum_sq: Vec<f64>,
+    /// Σ draw · f(z) of the draw's output.
+    cross: Vec<f64>,
     /// Sum of `f(z)` over the pairs' background rows, per output.
     background_sum: Vec<f64>,
+    /// Sum of `f(z)²`, per output.
+    background_sq: Vec<f64>,
     pairs: usize,
     rng: SplitMix,
     next_background: usize,
@@ -313,7 +320,9 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                 Draws {
                     sum: vec![0.0; m * k],
                     sum_sq: vec![0.0; m * k],
+                    cross: vec![0.0; m * k],
                     background_sum: vec![0.0; k],
+                    background_sq: vec![0.0; k],
                     pairs: 0,
                     rng,
                     next_background,
@@ -388,19 +397,23 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                     let draw = 0.5 * (forward[i] + backward[i]);
                     d.sum[i] += draw;
                     d.sum_sq[i] += draw * draw;
+                    d.cross[i] += draw * start[i % k];
                 }
-                for (s, v) in d.background_sum.iter_mut().zip(start) {
-                    *s += v;
+                for (o, &z) in start.iter().enumerate().take(k) {
+                    d.background_sum[o] += z;
+                    d.background_sq[o] += z * z;
                 }
                 d.pairs += 1;
             }
             for d in draws.iter_mut().filter(|d| !d.done) {
                 if d.pairs >= budget_pairs {
                     d.done = true;
-                    if worst_stderr(d) > self.options.target_stderr {
+                    if worst_stderr(d, &self.base) > self.options.target_stderr {
                         stats.budget_stops += 1;
                     }
-                } else if d.pairs >= MIN_PAIRS && worst_stderr(d) <= self.options.target_stderr {
+                } else if d.pairs >= MIN_PAIRS
+                    && worst_stderr(d, &self.base) <= self.options.target_stderr
+                {
                     d.done = true;
                 }
             }
@@ -413,17 +426,17 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                 let n = d.pairs as f64;
                 let mut variances = vec![0.0; m];
                 for j in 0..m {
-                    let i = j * k + o;
-                    let mean = d.sum[i] / n;
-                    p[j] = mean;
-                    variances[j] = variance(d.sum[i], d.sum_sq[i], d.pairs);
-                    se[j] = (variances[j] / n).sqrt();
+                    let (value, residual) = adjusted(d, j * k + o, k, self.base[o]);
+                    p[j] = value;
+                    variances[j] = residual;
+                    se[j] = (residual / n).sqrt();
                     stats.worst_stderr = stats.worst_stderr.max(se[j]);
                 }
-                // The draws add up to f(x) − mean f(z) over the drawn z; the values must add up
-                // to f(x) − E f(Z).
-                let gap = d.background_sum[o] / n - self.base[o];
-                share_out(&mut p[..m], &variances, gap);
+                // The adjusted values add up to f(x) − E f(Z) but for rounding (or, when every
+                // drawn z gave one output, for the drawn mean's distance from E f(Z)): that rest
+                // is shared out so that efficiency holds exactly.
+                let rest = own[r * k + o] - self.base[o] - p[..m].iter().sum::<f64>();
+                share_out(&mut p[..m], &variances, rest);
                 p[m] = self.base[o];
             }
         }
@@ -466,12 +479,33 @@ fn variance(sum: f64, sum_sq: f64, count: usize) -> f64 {
     ((sum_sq - sum * sum / n) / (n - 1.0)).max(0.0)
 }
 
+/// Value `i` (feature `i / k`, output `i % k`) with `f(z)` as a control variate of known mean
+/// `base`: each draw adds up to `f(x) − f(z)`, so its error moves with `f(z)`'s distance from
+/// `E f(Z)`, and the regression of the draws on `f(z)` takes that part out. Returns the value
+/// and the residual variance of one draw (what its standard error is made of). The regression
+/// coefficients sum to −1 over the features, so the values still add up to `f(x) − E f(Z)`.
+fn adjusted(d: &Draws, i: usize, k: usize, base: f64) -> (f64, f64) {
+    let o = i % k;
+    let n = d.pairs as f64;
+    let mean = d.sum[i] / n;
+    let var_draw = variance(d.sum[i], d.sum_sq[i], d.pairs);
+    let var_z = variance(d.background_sum[o], d.background_sq[o], d.pairs);
+    if d.pairs < 3 || var_z <= f64::EPSILON * var_draw.max(f64::MIN_POSITIVE) {
+        return (mean, var_draw);
+    }
+    let cov = (d.cross[i] - d.sum[i] * d.background_sum[o] / n) / (n - 1.0);
+    let beta = cov / var_z;
+    let value = mean - beta * (d.background_sum[o] / n - base);
+    // One coefficient estimated from the draws: n − 2 degrees of freedom, not n − 1.
+    let residual = ((var_draw - cov * cov / var_z) * (n - 1.0) / (n - 2.0)).max(0.0);
+    (value, residual)
+}
+
 /// The largest standard error among a row's values.
-fn worst_stderr(d: &Draws) -> f64 {
-    d.sum
-        .iter()
-        .zip(&d.sum_sq)
-        .map(|(&s, &q)| (variance(s, q, d.pairs) / d.pairs as f64).sqrt())
+fn worst_stderr(d: &Draws, base: &[f64]) -> f64 {
+    let k = base.len();
+    (0..d.sum.len())
+        .map(|i| (adjusted(d, i, k, base[i % k]).1 / d.pairs as f64).sqrt())
         .fold(0.0, f64::max)
 }
 

@@ -208,13 +208,7 @@ pub(crate) fn compute_part(
     let mut model = sextant_import::load_model(&model_path, format)
         .map_err(|e| AnalyzerError::input(format!("cannot load the model: {e}")))?;
     // An ONNX file that names no features reads the project's, as it did at upload.
-    let names: Vec<String> = task
-        .schema
-        .features
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
-    sextant_import::name_positional_features(&mut model, &names);
+    sextant_import::name_positional_features(&mut model, &task.schema.feature_names());
     let data_file = typed_path(&data_path, &task.spec.data().key)?;
     let columns = table_columns(&data_file)?;
     let has = |c: &Option<String>| c.as_ref().filter(|c| columns.contains(c)).cloned();

@@ -75,6 +75,13 @@ pub struct ProjectSchema {
     pub classes: Option<u32>,
 }
 
+impl ProjectSchema {
+    /// The features' names, in the schema's order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().map(|f| f.name.clone()).collect()
+    }
+}
+
 /// A project: a namespace with a schema.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Project {

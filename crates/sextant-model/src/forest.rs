@@ -4,6 +4,14 @@ use crate::error::ModelError;
 use crate::matrix::Rows;
 use crate::tree::Tree;
 
+/// Renames `features` in order; `names` has one per feature.
+pub(crate) fn rename(features: &mut [Feature], names: &[String]) {
+    assert_eq!(names.len(), features.len(), "one name per feature");
+    for (f, name) in features.iter_mut().zip(names) {
+        f.name = name.clone();
+    }
+}
+
 /// The most input features a model may have.
 pub const MAX_FEATURES: usize = 1 << 20;
 
@@ -201,10 +209,7 @@ impl Forest {
 
     /// Renames the features in order (their kinds stay); `names` has one per feature.
     pub fn rename_features(&mut self, names: &[String]) {
-        assert_eq!(names.len(), self.features.len(), "one name per feature");
-        for (f, name) in self.features.iter_mut().zip(names) {
-            f.name = name.clone();
-        }
+        rename(&mut self.features, names);
     }
 
     /// Number of input features.

@@ -59,10 +59,7 @@ impl Graph {
 
     /// Renames the features in order; `names` has one per feature.
     pub fn rename_features(&mut self, names: &[String]) {
-        assert_eq!(names.len(), self.features.len(), "one name per feature");
-        for (f, name) in self.features.iter_mut().zip(names) {
-            f.name = name.clone();
-        }
+        crate::forest::rename(&mut self.features, names);
     }
 
     /// Outputs per row.

@@ -275,13 +275,7 @@ pub async fn upload_model(
     })?;
     let mut loaded = loaded;
     // An ONNX file that names no features reads the project's, in order, when the widths agree.
-    let names: Vec<String> = project
-        .schema
-        .features
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
-    sextant_import::name_positional_features(&mut loaded, &names);
+    sextant_import::name_positional_features(&mut loaded, &project.schema.feature_names());
     check_model(&project, &loaded)?;
     let summary = ModelSummary {
         format: loaded.info().format.to_string(),
