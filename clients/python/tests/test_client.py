@@ -308,7 +308,7 @@ def test_views_reduced_for_plots(credit, applicants):
         credit.explanation("xgb", "applicants")
 
 
-def test_sampled_influences_carry_error_bars(credit):
+def test_sampled_influences_carry_error_bars(credit, applicants):
     # A budget under exact enumeration's 2^7 x 100 evaluations, so that the values are sampled.
     job = credit.influences(
         "xgb",
@@ -332,7 +332,25 @@ def test_sampled_influences_carry_error_bars(credit):
     assert (importance["mean_abs_low"] < importance["mean_abs"]).all()
     assert (importance["mean_abs"] < importance["mean_abs_high"]).all()
     # TreeSHAP's importance has no interval.
+    credit.influences("xgb", "applicants", background="background", rows=50, progress=False)
     exact = credit.importance(
         "xgb", "applicants", method="interventional", background="background", rows=50
     )
     assert "mean_abs_stderr" not in exact.columns
+    # The local mode samples as the server does: the same seed gives the same table.
+    model = sextant.load_model(DEMO / "credit_model.json")
+    background = pd.read_csv(DEMO / "background.csv")
+    local = model.explain(
+        applicants.set_index("applicant_id").iloc[:20],
+        method="sampled",
+        background=background,
+        max_evals=2000,
+        seed=5,
+    )
+    assert list(local.columns) == [c for c in table.columns if c in local.columns]
+    np.testing.assert_allclose(
+        local.to_numpy(), table[local.columns].to_numpy(), rtol=0, atol=1e-12
+    )
+    ours = sextant.importance(local).set_index("feature")
+    theirs = importance.set_index("feature").loc[ours.index, ours.columns]
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)

@@ -4,6 +4,7 @@ same inputs, its input rules and errors, and that it lets other Python threads r
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -19,6 +20,7 @@ import sextant
 
 DATA = REPO / "tests" / "data"
 SMALL = DATA / "small"
+ONNX = DATA / "onnx"
 DEMO = REPO / "demo"
 # The models in tests/data/small and the bench workloads, with their model files.
 FIXTURES = [
@@ -348,3 +350,112 @@ def test_the_installed_wheel_holds_the_extension_and_the_types():
     names = {p.name for p in package.iterdir()}
     assert {"py.typed", "_native.pyi", "local.py", "client.py", "plot.py"} <= names, names
     assert any(n.startswith("_native.") and n.endswith(".so") for n in names), names
+
+
+def brute_force(model: sextant.LocalModel, X: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Interventional Shapley values by enumerating every coalition against every background
+    row, with the model's own local predictions: rows × features."""
+    n, m = X.shape
+    weights = [math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m) for s in range(m)]
+    values = {}
+    for mask in range(1 << m):
+        present = np.array([(mask >> j) & 1 == 1 for j in range(m)])
+        hybrids = np.where(present, X[:, None, :], background[None, :, :]).reshape(-1, m)
+        margins = model.predict(hybrids, output="margin").to_numpy()
+        values[mask] = margins.reshape(n, len(background)).mean(axis=1)
+    phi = np.zeros((n, m))
+    for mask in range(1 << m):
+        size = bin(mask).count("1")
+        for j in range(m):
+            if not (mask >> j) & 1:
+                phi[:, j] += weights[size] * (values[mask | (1 << j)] - values[mask])
+    return phi
+
+
+def test_sampled_shapley_explains_any_model():
+    X = pd.read_csv(ONNX / "rows.csv").iloc[:8]
+    background = pd.read_csv(ONNX / "background.csv")
+    # The file names no features: they are f0…f5 until named.
+    with pytest.raises(ValueError, match="feature_names=X.columns"):
+        sextant.explain(ONNX / "mlp_regression.onnx", X, background=background)
+    model = sextant.load_model(ONNX / "mlp_regression.onnx", feature_names=list(X.columns))
+    assert model.info["trees"] == 0 and model.features == list(X.columns)
+    features = model.features
+    exact = brute_force(model, X[features].to_numpy(), background[features].to_numpy())
+    stderr = [f"{f}__stderr" for f in features]
+
+    # Six features: every coalition is enumerated (the default), so the values are exact.
+    phi = sextant.explain(model, X, background=background)
+    assert list(phi.columns) == features + ["base_value", "margin"] + stderr
+    np.testing.assert_allclose(phi[features].to_numpy(), exact, rtol=0, atol=1e-9)
+    assert (phi[stderr].to_numpy() == 0).all()
+    sums = phi[features].sum(axis=1) + phi["base_value"]
+    np.testing.assert_allclose(sums, phi["margin"], rtol=0, atol=1e-9)
+
+    # Sampled: within the error bars, which shrink as one over the root of the budget, and
+    # reproducible by seed.
+    def sampled(max_evals: int, seed: int) -> pd.DataFrame:
+        return model.explain(
+            X,
+            background=background,
+            target_stderr=0.0,
+            max_evals=max_evals,
+            seed=seed,
+            exact_max_features=0,
+        )
+
+    small, large = sampled(2_000, 1), sampled(32_000, 1)
+    for table in (small, large):
+        error = np.abs(table[features].to_numpy() - exact)
+        assert (error <= 4 * table[stderr].to_numpy()).mean() >= 0.99
+        sums = table[features].sum(axis=1) + table["base_value"]
+        np.testing.assert_allclose(sums, table["margin"], rtol=0, atol=1e-9)
+    ratio = small[stderr].to_numpy().mean() / large[stderr].to_numpy().mean()
+    assert 3.0 < ratio < 5.5, ratio  # √16 = 4
+    pd.testing.assert_frame_equal(sampled(2_000, 1), small)
+    assert not np.array_equal(sampled(2_000, 2)[features].to_numpy(), small[features].to_numpy())
+
+    importance = sextant.importance(small)
+    assert list(importance.columns) == [
+        "feature",
+        "mean_abs",
+        "mean",
+        "mean_abs_stderr",
+        "mean_abs_low",
+        "mean_abs_high",
+    ]
+    assert set(importance["feature"]) == set(features)
+    assert (importance["mean_abs_low"] < importance["mean_abs_high"]).all()
+
+
+def test_onnx_files_get_names_and_covers():
+    rows = pd.read_csv(ONNX / "rows.csv").to_numpy()
+    background = pd.read_csv(ONNX / "background.csv").to_numpy()
+    forest = sextant.load_model(ONNX / "rf_regression.onnx")
+    with pytest.raises(ValueError, match="no node covers.*cover_data="):
+        forest.explain(rows)
+    mlp = ONNX / "mlp_regression.onnx"
+    with pytest.raises(ValueError, match="no trees.*method=.sampled"):
+        sextant.explain(mlp, rows, method="interventional", background=background)
+    with pytest.raises(ValueError, match="needs a background"):
+        sextant.explain(mlp, rows)
+    with pytest.raises(ValueError, match="max_evals must be a whole number"):
+        sextant.explain(mlp, rows, background=background, max_evals=-1)
+
+    # Covers counted from data make path-dependent TreeSHAP possible, and it adds up.
+    covered = sextant.load_model(ONNX / "rf_regression.onnx", cover_data=rows)
+    phi = covered.explain(rows)
+    sums = phi[covered.features].sum(axis=1) + phi["base_value"]
+    np.testing.assert_allclose(sums, phi["margin"], rtol=0, atol=1e-9)
+    applicants = pd.read_csv(DEMO / "applicants.csv")
+    with pytest.raises(ValueError, match="has its training covers"):
+        sextant.load_model(DEMO / "credit_model.json", cover_data=applicants)
+
+    # Names for a file that has none; a file with names keeps them.
+    assert forest.features == [f"f{j}" for j in range(6)]
+    names = [f"v{j}" for j in range(6)]
+    assert sextant.load_model(ONNX / "rf_regression.onnx", feature_names=names).features == names
+    with pytest.raises(ValueError, match="3 feature names given; the model has 6"):
+        sextant.load_model(mlp, feature_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="names its features"):
+        sextant.load_model(DEMO / "credit_model.json", feature_names=names)

@@ -15,8 +15,9 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use self_cell::self_cell;
 use sextant_algo::{
-    Additivity, Interventional, ModelPredictor, PathDependent, Predictor, check_additivity,
-    explanation_columns, explanation_len, prediction_columns, push_explanations, push_predictions,
+    Additivity, Interventional, ModelPredictor, PathDependent, Predictor, Sampled, SampledOptions,
+    check_additivity, explanation_columns, explanation_len, prediction_columns, push_explanations,
+    push_predictions, stderr_columns,
 };
 use sextant_import::ImportError;
 use sextant_model::{CellParser, FeatureKind, Forest, Rows};
@@ -83,7 +84,7 @@ struct Model {
 
 #[pymethods]
 impl Model {
-    /// Reads a model file (XGBoost JSON or LightGBM text; the format is recognised).
+    /// Reads a model file (XGBoost JSON, LightGBM text or ONNX; the format is recognised).
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Model> {
         let model = sextant_import::load_model(&path, None).map_err(LocalError::from)?;
@@ -95,6 +96,57 @@ impl Model {
     fn parse(bytes: &[u8], source: &str) -> PyResult<Model> {
         let model = sextant_import::parse_model(bytes, None)
             .map_err(|e| LocalError::from(e.in_file(std::path::Path::new(source))))?;
+        Ok(Model::new(model))
+    }
+
+    /// The same model with its features named `names`, in order: for an ONNX file that names
+    /// none (its features are then `f0`, `f1`, …).
+    fn named(&self, names: Vec<String>) -> PyResult<Model> {
+        let mut model = self.model().clone();
+        if !sextant_import::has_positional_names(&model) {
+            return Err(LocalError::Input(format!(
+                "this {} model names its features ({}); feature_names is for ONNX files that \
+                 name none",
+                model.info().format,
+                self.feature_names().join(", ")
+            ))
+            .into());
+        }
+        if !sextant_import::name_positional_features(&mut model, &names) {
+            return Err(LocalError::Input(format!(
+                "{} feature names given; the model has {} features",
+                names.len(),
+                model.n_features()
+            ))
+            .into());
+        }
+        Ok(Model::new(model))
+    }
+
+    /// The same tree ensemble with every node's cover counted from the rows of `x` (the
+    /// training data): for ONNX trees, whose files hold no covers, before path-dependent TreeSHAP.
+    fn with_covers(&self, x: PyReadonlyArray2<'_, f64>) -> PyResult<Model> {
+        let values = self.matrix(&x, "cover_data")?;
+        if values.is_empty() {
+            return Err(LocalError::Input("cover_data has no rows".into()).into());
+        }
+        let mut model = self.model().clone();
+        let sextant_model::Model::Trees(forest) = &mut model else {
+            return Err(LocalError::Input(format!(
+                "this {} model has no trees: cover_data is for tree ensembles",
+                self.model().info().format
+            ))
+            .into());
+        };
+        if forest.has_covers() {
+            return Err(LocalError::Input(
+                "this model has its training covers; cover_data is for ONNX trees, which hold none"
+                    .into(),
+            )
+            .into());
+        }
+        let n_features = forest.n_features();
+        forest.count_covers(Rows::new(values, n_features));
         Ok(Model::new(model))
     }
 
@@ -165,6 +217,11 @@ impl Model {
         explanation_columns(self.model())
     }
 
+    /// The standard-error columns `explain_sampled` appends: `<feature>__stderr` (per output).
+    fn stderr_columns(&self) -> Vec<String> {
+        stderr_columns(self.model())
+    }
+
     /// Reads text cells of feature `feature`'s column as the server reads a data file's: numbers,
     /// missing markers, and category names of a categorical feature. `None` is missing.
     fn encode(&self, feature: usize, name: &str, cells: Vec<Option<String>>) -> PyResult<Vec<f64>> {
@@ -231,6 +288,15 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let forest = self.forest()?;
+        if background.is_none() && !forest.has_covers() {
+            return Err(LocalError::Input(
+                "the model file holds no node covers (ONNX trees), which path-dependent TreeSHAP \
+                 needs: load it with cover_data= (the training data) to count them, or give a \
+                 background for the interventional game"
+                    .into(),
+            )
+            .into());
+        }
         let values = self.matrix(&x, "X")?;
         let background = match &background {
             Some(b) => {
@@ -267,6 +333,92 @@ impl Model {
         })?;
         into_matrix(py, table, n_rows, width)
     }
+    /// Sampled Shapley values of the interventional game against `background`, for any model
+    /// (exact enumeration when it has at most `exact_max_features` features and the enumeration
+    /// fits `max_evals`): a `rows × (explanation_columns() + stderr_columns())` matrix, the
+    /// server's influence table with one standard error per value. Rows are seeded by their
+    /// position in `x` and `seed`, as the server seeds a dataset's rows. Raises when a row's
+    /// influences do not add up to its margin.
+    #[pyo3(signature = (x, background, target_stderr, max_evals, seed, exact_max_features, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn explain_sampled<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        background: PyReadonlyArray2<'py, f64>,
+        target_stderr: f64,
+        max_evals: u64,
+        seed: u64,
+        exact_max_features: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        if !(target_stderr >= 0.0 && target_stderr.is_finite()) {
+            return Err(LocalError::Input(format!(
+                "target_stderr must be a finite number at or above 0, not {target_stderr}"
+            ))
+            .into());
+        }
+        if max_evals == 0 {
+            return Err(LocalError::Input("max_evals must be at least 1".into()).into());
+        }
+        let values = self.matrix(&x, "X")?;
+        let background = self.matrix(&background, "background")?;
+        if background.is_empty() {
+            return Err(LocalError::Input("the background has no rows".into()).into());
+        }
+        let options = SampledOptions {
+            target_stderr,
+            max_evals,
+            seed,
+            exact_max_features,
+        };
+        let model = self.model();
+        let (n_features, n_out) = (model.n_features(), model.n_outputs());
+        let n_rows = values.len() / n_features.max(1);
+        let width = n_out * (2 * n_features + 2);
+        let threads = Threads::new(threads)?;
+        let table = py.detach(|| {
+            let predictor = ModelPredictor::new(model);
+            let background = Rows::new(background, n_features);
+            let sampler = threads
+                .run(|| Sampled::new(&predictor, background, options))
+                .map_err(|e| {
+                    LocalError::Input(format!("the model failed on the background rows: {e}"))
+                })?;
+            let mut table = Vec::with_capacity(n_rows * width);
+            let (mut phi, mut stderr, mut margins) = (Vec::new(), Vec::new(), Vec::new());
+            let mut additivity = Additivity::default();
+            by_chunks(n_rows, |start, end| {
+                let n = end - start;
+                let rows = Rows::new(&values[start * n_features..end * n_features], n_features);
+                phi.resize(n * n_out * (n_features + 1), 0.0);
+                stderr.resize(n * n_out * n_features, 0.0);
+                margins.resize(n * n_out, 0.0);
+                threads
+                    .run(|| {
+                        sampler.explain(rows, start as u64, &mut phi, &mut stderr)?;
+                        predictor.predict_margins(rows, &mut margins)
+                    })
+                    .map_err(|e| LocalError::Input(format!("the model failed: {e}")))?;
+                additivity.merge(check_additivity(&phi, &margins, n_features));
+                let per_row = n_out * (n_features + 1);
+                let per_row_se = n_out * n_features;
+                for r in 0..n {
+                    push_explanations(
+                        &phi[r * per_row..(r + 1) * per_row],
+                        &margins[r * n_out..(r + 1) * n_out],
+                        n_features,
+                        &mut table,
+                    );
+                    table.extend_from_slice(&stderr[r * per_row_se..(r + 1) * per_row_se]);
+                }
+                Ok(())
+            })?;
+            additivity_passed(&additivity)?;
+            Ok::<_, PyErr>(table)
+        })?;
+        into_matrix(py, table, n_rows, width)
+    }
 }
 
 impl Model {
@@ -283,7 +435,8 @@ impl Model {
     fn forest(&self) -> Result<&Forest, LocalError> {
         self.model().trees().ok_or_else(|| {
             LocalError::Input(format!(
-                "this {} model has no trees (exact TreeSHAP needs a tree ensemble)",
+                "this {} model has no trees (exact TreeSHAP needs a tree ensemble; \
+                 method=\"sampled\" explains any model)",
                 self.model().info().format
             ))
         })
@@ -349,14 +502,19 @@ fn explain_rows(
         push_explanations(&phi, &margins, n_features, &mut table);
         Ok(())
     })?;
-    if !additivity.passed() {
-        return Err(LocalError::Check(format!(
-            "additivity check failed on {} of {} rows (worst error {:.2e}); nothing is returned",
-            additivity.failing, additivity.checked, additivity.worst_abs
-        ))
-        .into());
-    }
+    additivity_passed(&additivity)?;
     Ok(table)
+}
+
+/// Refuses a result whose influences did not add up to the margins on every row.
+fn additivity_passed(additivity: &Additivity) -> Result<(), LocalError> {
+    if additivity.passed() {
+        return Ok(());
+    }
+    Err(LocalError::Check(format!(
+        "additivity check failed on {} of {} rows (worst error {:.2e}); nothing is returned",
+        additivity.failing, additivity.checked, additivity.worst_abs
+    )))
 }
 
 /// Where the computations run: rayon's global pool (all cores), or a pool of the size asked.

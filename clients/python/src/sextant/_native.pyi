@@ -1,5 +1,6 @@
 """Type stubs of the native extension (crates/sextant-python): a model loaded once, and
-prediction and TreeSHAP on C-contiguous float64 matrices whose columns are its features."""
+prediction, TreeSHAP and sampled Shapley values on C-contiguous float64 matrices whose columns
+are its features."""
 
 from os import PathLike
 
@@ -13,6 +14,8 @@ class Model:
     def load(path: str | PathLike[str]) -> Model: ...
     @staticmethod
     def parse(bytes: bytes, source: str) -> Model: ...
+    def named(self, names: list[str]) -> Model: ...
+    def with_covers(self, x: npt.NDArray[np.float64]) -> Model: ...
     @property
     def feature_names(self) -> list[str]: ...
     @property
@@ -27,6 +30,7 @@ class Model:
     def shape(self) -> tuple[int, int, int] | None: ...
     def prediction_columns(self) -> list[str]: ...
     def explanation_columns(self) -> list[str]: ...
+    def stderr_columns(self) -> list[str]: ...
     def encode(self, feature: int, name: str, cells: list[str | None]) -> list[float]: ...
     def predict(
         self, x: npt.NDArray[np.float64], threads: int | None = None
@@ -35,5 +39,15 @@ class Model:
         self,
         x: npt.NDArray[np.float64],
         background: npt.NDArray[np.float64] | None = None,
+        threads: int | None = None,
+    ) -> npt.NDArray[np.float64]: ...
+    def explain_sampled(
+        self,
+        x: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        target_stderr: float,
+        max_evals: int,
+        seed: int,
+        exact_max_features: int,
         threads: int | None = None,
     ) -> npt.NDArray[np.float64]: ...

@@ -1,4 +1,4 @@
-"""Local mode: predictions and exact Shapley values computed in this process, with no server.
+"""Local mode: predictions and Shapley values computed in this process, with no server.
 
 The numbers come from the same Rust code the server's analyzers run (the ``sextant._native``
 extension in this wheel), so a local result equals the server's for the same model and rows.
@@ -10,8 +10,9 @@ Each call releases the GIL and uses every core (or ``threads`` of them).
 >>> sextant.predict(booster, X)                     # a Series (a DataFrame for multiclass)
 >>> model = sextant.load_model(booster)             # parse once, call many times
 >>> model.explain(X, background=X.sample(100))      # interventional
+>>> sextant.explain("mlp.onnx", X, background=B)    # any model: sampled, with __stderr columns
 
-``model`` is a file path (XGBoost JSON, LightGBM text), an in-memory ``xgboost.Booster``,
+``model`` is a file path (XGBoost JSON, LightGBM text, ONNX), an in-memory ``xgboost.Booster``,
 ``xgboost.XGBModel``, ``lightgbm.Booster`` or ``lightgbm.LGBMModel``, or a :class:`LocalModel`.
 ``X`` is a pandas DataFrame (columns matched to the model's features by name; others ignored)
 or a 2-D NumPy array (columns in the model's feature order). Cells are read as the server reads
@@ -32,8 +33,9 @@ from ._boosters import unwrap
 
 Matrix = Union[pd.DataFrame, np.ndarray]
 """Rows to compute on: a DataFrame (columns matched by name) or a 2-D array (feature order)."""
-METHODS = ("path-dependent", "interventional")
-"""The games ``explain`` plays: absent features follow the training cover, or the background."""
+METHODS = ("path-dependent", "interventional", "sampled")
+"""How ``explain`` computes: exact TreeSHAP with absent features following the training cover or
+the background, or sampled Shapley values against the background (any model)."""
 OUTPUTS = ("prediction", "margin", "both")
 """What ``predict`` returns: the response, the raw score, or both as the server's table."""
 
@@ -112,9 +114,12 @@ class LocalModel:
         columns = [str(c) for c in X.columns]
         missing = [f for f in self.features if f not in columns]
         if missing:
+            hint = "pass X.to_numpy() to match them by position"
+            if self.features == [f"f{j}" for j in range(len(self.features))]:
+                hint += ", or name them: load_model(path, feature_names=X.columns)"
             raise ValueError(
                 f"{what} lacks the model's features {_names(missing)} (columns are matched by "
-                "name; pass X.to_numpy() to match them by position)"
+                f"name; {hint})"
             )
         by_name = dict(zip(columns, range(len(columns))))
         picked = X.iloc[:, [by_name[f] for f in self.features]]
@@ -169,32 +174,85 @@ class LocalModel:
         method: str | None = None,
         background: Matrix | None = None,
         threads: int | None = None,
+        target_stderr: float = 1e-3,
+        max_evals: int = 100_000,
+        seed: int = 0,
+        exact_max_features: int = 12,
     ) -> pd.DataFrame:
-        """Exact Shapley values (TreeSHAP) of every feature for every row of ``X``: one column
-        per feature (per class, with a ``__class<k>`` suffix, for multiclass models), then
-        ``base_value`` and ``margin``; influences plus base value equal the margin. ``method``
-        is ``"path-dependent"`` (absent features follow the training cover) or
-        ``"interventional"`` (absent features take ``background``'s values); by default
-        interventional when a background is given, else path-dependent."""
+        """Shapley values of every feature for every row of ``X``: one column per feature (per
+        class, with a ``__class<k>`` suffix, for multiclass models), then ``base_value`` and
+        ``margin``; influences plus base value equal the margin.
+
+        ``method`` is ``"path-dependent"`` (exact TreeSHAP, absent features follow the training
+        cover), ``"interventional"`` (exact TreeSHAP, absent features take ``background``'s
+        values) or ``"sampled"`` (sampled Shapley values of the interventional game, for any
+        model, with one ``<feature>__stderr`` column per feature after the others). By default
+        a tree ensemble is explained by TreeSHAP (interventional when a background is given,
+        else path-dependent) and any other model by sampling.
+
+        Sampling stops a row once every value's standard error is at most ``target_stderr``
+        (margin units) or ``max_evals`` model rows are spent; ``seed`` and each row's position
+        in ``X`` seed it, so a call is reproducible; with at most ``exact_max_features``
+        features (and the enumeration within ``max_evals``) every coalition is enumerated and
+        the values are exact (standard errors 0)."""
         if method is None:
-            method = "interventional" if background is not None else "path-dependent"
+            if self.info["trees"] == 0:
+                method = "sampled"
+            else:
+                method = "interventional" if background is not None else "path-dependent"
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-        if method == "interventional" and background is None:
+        if method in ("interventional", "sampled") and background is None:
             raise ValueError(
-                "method='interventional' needs a background (the rows that stand in for "
-                "absent features)"
+                f"method={method!r} needs a background (the rows that stand in for absent features)"
             )
         rows = self.matrix(X)
+        if method == "sampled":
+            table = self._native.explain_sampled(
+                rows,
+                self.matrix(background, "background"),
+                float(target_stderr),
+                _whole(max_evals, "max_evals"),
+                _whole(seed, "seed"),
+                _whole(exact_max_features, "exact_max_features"),
+                threads=threads,
+            )
+            columns = self._native.explanation_columns() + self._native.stderr_columns()
+            return pd.DataFrame(table, columns=columns, index=_index(X))
         reference = self.matrix(background, "background") if method == "interventional" else None
         table = self._native.explain(rows, background=reference, threads=threads)
         return pd.DataFrame(table, columns=self._native.explanation_columns(), index=_index(X))
 
 
-def load_model(model: Any) -> LocalModel:
-    """Parses ``model`` once for local calls: a file path (XGBoost JSON or LightGBM text), an
-    in-memory XGBoost or LightGBM model (booster or scikit-learn wrapper), or a
-    :class:`LocalModel` (returned as it is)."""
+def _whole(value: Any, name: str) -> int:
+    """``value`` as a whole number of at least 0, or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a whole number at or above 0, not {value!r}")
+    return int(value)
+
+
+def load_model(
+    model: Any,
+    feature_names: list[str] | None = None,
+    cover_data: Matrix | None = None,
+) -> LocalModel:
+    """Parses ``model`` once for local calls: a file path (XGBoost JSON, LightGBM text or ONNX),
+    an in-memory XGBoost or LightGBM model (booster or scikit-learn wrapper), or a
+    :class:`LocalModel` (returned as it is).
+
+    ``feature_names`` names the features of an ONNX file that names none (they are ``f0``,
+    ``f1``, … otherwise); ``cover_data`` (the training data, rows like ``X``) counts the node
+    covers of ONNX trees, which path-dependent TreeSHAP needs and their files do not hold."""
+    loaded = _load(model)
+    if feature_names is not None:
+        loaded = LocalModel(loaded._native.named([str(n) for n in feature_names]), loaded.source)
+    if cover_data is not None:
+        covered = loaded._native.with_covers(loaded.matrix(cover_data, "cover_data"))
+        loaded = LocalModel(covered, loaded.source)
+    return loaded
+
+
+def _load(model: Any) -> LocalModel:
     if isinstance(model, LocalModel):
         return model
     if isinstance(model, (str, os.PathLike)):
@@ -229,16 +287,32 @@ def explain(
     method: str | None = None,
     background: Matrix | None = None,
     threads: int | None = None,
+    target_stderr: float = 1e-3,
+    max_evals: int = 100_000,
+    seed: int = 0,
+    exact_max_features: int = 12,
 ) -> pd.DataFrame:
-    """Exact Shapley values of ``model`` for every row of ``X``, computed here (see
+    """Shapley values of ``model`` for every row of ``X``, computed here (see
     :meth:`LocalModel.explain`)."""
-    return load_model(model).explain(X, method=method, background=background, threads=threads)
+    return load_model(model).explain(
+        X,
+        method=method,
+        background=background,
+        threads=threads,
+        target_stderr=target_stderr,
+        max_evals=max_evals,
+        seed=seed,
+        exact_max_features=exact_max_features,
+    )
 
 
 def importance(influences: pd.DataFrame) -> pd.DataFrame:
     """Global importance from an influence table (local or the server's): mean |influence|
     (``mean_abs``) and mean influence (``mean``) per feature, largest first; for multiclass
-    models both are averaged over the classes, as the server does."""
+    models both are averaged over the classes, as the server does. A sampled table (with
+    ``__stderr`` columns) adds, as the server's importance does, ``mean_abs_stderr`` (the
+    standard error of ``mean_abs`` that sampling leaves, the rows taken as given) and its 95 %
+    interval, ``mean_abs_low`` and ``mean_abs_high``."""
     classes = sorted(
         int(c[len("base_value__class") :])
         for c in influences.columns
@@ -250,20 +324,31 @@ def importance(influences: pd.DataFrame) -> pd.DataFrame:
         str(c)[: len(str(c)) - len(first)]
         for c in influences.columns
         if str(c).endswith(first)
+        and not str(c).endswith("__stderr")
         and str(c) not in (f"base_value{first}", f"margin{first}")
         and str(c) not in ("row", "label", "prediction")
     ]
+    sampled = all(f"{f}{s}__stderr" in influences.columns for f in features for s in suffixes)
+    sampled = sampled and bool(features)
     rows = []
     for f in features:
         block = influences[[f + s for s in suffixes]].to_numpy(dtype=np.float64)
-        rows.append(
-            {
-                "feature": f,
-                "mean_abs": float(np.abs(block).mean(axis=0).mean()),
-                "mean": float(block.mean(axis=0).mean()),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=["feature", "mean_abs", "mean"])
+        row = {
+            "feature": f,
+            "mean_abs": float(np.abs(block).mean(axis=0).mean()),
+            "mean": float(block.mean(axis=0).mean()),
+        }
+        if sampled:
+            se = influences[[f"{f}{s}__stderr" for s in suffixes]].to_numpy(dtype=np.float64)
+            # Each |φ| moves with its value's sampling error: the mean's variance is the sum of
+            # theirs over the count squared.
+            row["mean_abs_stderr"] = float(np.sqrt(np.square(se).sum()) / se.size)
+        rows.append(row)
+    columns = ["feature", "mean_abs", "mean"] + (["mean_abs_stderr"] if sampled else [])
+    frame = pd.DataFrame(rows, columns=columns)
+    if sampled:
+        frame["mean_abs_low"] = frame["mean_abs"] - 1.96 * frame["mean_abs_stderr"]
+        frame["mean_abs_high"] = frame["mean_abs"] + 1.96 * frame["mean_abs_stderr"]
     return frame.sort_values("mean_abs", ascending=False, ignore_index=True)
 
 
