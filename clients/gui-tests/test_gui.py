@@ -358,7 +358,10 @@ def _upload(server: Server, path: str, fields: dict[str, str], file: Path) -> No
     request = urllib.request.Request(f"{server.url}{path}", data=body, method="POST")
     request.add_header("Authorization", f"Bearer {server.token}")
     request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    urllib.request.urlopen(request).close()
+    try:
+        urllib.request.urlopen(request).close()
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"uploading {file.name}: HTTP {e.code}: {e.read().decode()}") from e
 
 
 def test_regression_and_multiclass_pages(server: Server, admin_password: str, tmp_path: Path) -> None:
@@ -400,6 +403,63 @@ def test_regression_and_multiclass_pages(server: Server, admin_password: str, tm
         assert shown["class"] == 2 and shown["explanation"]["class"] == 2
         assert "class=2" in driver.current_url
         assert plot(driver, "plot-waterfall")["traces"] == 1
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
+def test_sampled_influences_draw_their_intervals(server: Server, admin_password: str, tmp_path: Path) -> None:
+    """An ONNX MLP (20 features, so its values are sampled): run from the form with the sampled
+    method, its importance bars carry 95 % intervals and its table an interval column."""
+    onnx = REPO / "tests" / "data" / "onnx"
+    rows = (onnx / "mlp_rows.csv").read_text().splitlines()
+    scores = (onnx / "mlp_binary.pred.csv").read_text().splitlines()[1:]
+    labelled = [rows[0] + ",y"] + [
+        f"{r},{int(float(s) > 0.5)}" for r, s in zip(rows[1:], scores, strict=True)
+    ]
+    data, background = tmp_path / "scored.csv", tmp_path / "background.csv"
+    data.write_text("\n".join(labelled[:41]) + "\n")
+    background.write_text("\n".join(rows[:1] + rows[101:151]) + "\n")
+    features = [{"name": f, "type": "numeric"} for f in rows[0].split(",")]
+    schema = {"features": features, "label": "y", "task": "binary", "score_type": "probability"}
+    server.api("POST", "/api/v1/projects", {"name": "mlp", "schema": schema})
+    _upload(server, "/api/v1/projects/mlp/models", {"name": "net"}, onnx / "mlp_binary.onnx")
+    _upload(server, "/api/v1/projects/mlp/datasets", {"name": "d", "role": "test"}, data)
+    _upload(server, "/api/v1/projects/mlp/datasets", {"name": "bg", "role": "background"}, background)
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(f"{server.url}/ui/projects/mlp")
+        Select(driver.find_element(By.ID, "job-kind")).select_by_value("influences")
+        Select(driver.find_element(By.ID, "job-dataset")).select_by_visible_text("d")
+        Select(driver.find_element(By.ID, "job-background")).select_by_visible_text("bg")
+        Select(driver.find_element(By.ID, "job-method")).select_by_value("sampled")
+        driver.find_element(By.ID, "job-kind").find_element(By.XPATH, "./ancestor::form").submit()
+        wait_for("the sampled job listed", lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-job]"))
+        job = driver.find_element(By.CSS_SELECTOR, "tr[data-job]").get_attribute("data-job")
+        wait_for("the sampled job", lambda: _state(server, str(job)) == "succeeded", seconds=300)
+
+        # A binary classifier's graph gives the positive class's probability: its metrics too.
+        scored = server.api(
+            "POST", "/api/v1/projects/mlp/jobs", {"kind": "predict", "model": "net", "dataset": "d"}
+        )
+        assert isinstance(scored, dict)
+        wait_for("the predict job", lambda: _state(server, scored["id"]) == "succeeded")
+        driver.get(f"{server.url}/ui/projects/mlp/models/net?dataset=d&method=sampled&background=bg")
+        wait_drawn(driver, "the sampled influences' plots")
+        assert "sampled" in driver.find_element(By.CSS_SELECTOR, "section.influences h2").text
+        bars = driver.execute_script(
+            """const p = document.getElementById('plot-importance');
+            return {errors: p.data[0].error_x && p.data[0].error_x.array,
+                    drawn: p.querySelectorAll('g.errorbar').length};"""
+        )
+        assert bars["drawn"] == 20 and all(e > 0 for e in bars["errors"]), bars
+        assert "AUC" in driver.find_element(By.CSS_SELECTOR, "table.metrics").text
+        header = driver.find_element(By.CSS_SELECTOR, "section.influences table.list thead").text
+        assert "95 % interval (sampling)" in header
+        first = driver.find_element(By.CSS_SELECTOR, "section.influences table.list tbody tr").text
+        assert "±" in first or "–" in first, first
+        screenshot(driver, "sampled", full=True)
         assert console_errors(driver) == []
     finally:
         driver.quit()

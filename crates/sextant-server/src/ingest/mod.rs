@@ -17,8 +17,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use sextant_api::{
-    CreateProject, Member, Model, ModelSummary, Project, ProjectSchema, Role, Task, TreeSummary,
-    model_key,
+    CreateProject, Member, Model, ModelSummary, Project, ProjectSchema, Role, ScoreType, Task,
+    TreeSummary, model_key,
 };
 use sextant_import::ModelFormat;
 use sextant_model::{FeatureKind, Link};
@@ -368,8 +368,12 @@ fn check_model(project: &Project, model: &sextant_model::Model) -> ApiResult<()>
     }
     let outputs = model.n_outputs();
     let logistic = matches!(model.link(), Link::Logistic { .. });
+    // A graph (an ONNX MLP or pipeline) gives its classes' probabilities as they are, with no
+    // link: a binary classifier's one output is the positive class's probability.
+    let graph_probabilities =
+        model.trees().is_none() && schema.score_type == ScoreType::Probability;
     let fits = match schema.task {
-        Task::Binary => outputs == 1 && logistic,
+        Task::Binary => outputs == 1 && (logistic || graph_probabilities),
         Task::Multiclass => schema.classes == Some(outputs as u32),
         Task::Regression => outputs == 1 && !logistic,
     };
