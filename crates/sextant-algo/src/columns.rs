@@ -115,3 +115,27 @@ pub fn push_explanations(phi: &[f64], margins: &[f64], n_features: usize, table:
         table.push(*margin);
     }
 }
+
+/// As [`push_explanations`], each row followed by its standard errors (`rows × outputs ×
+/// features`, as [`Explainer::explain`] writes them): the layout of `explanation_columns` then
+/// `stderr_columns`.
+pub fn push_sampled_explanations(
+    phi: &[f64],
+    margins: &[f64],
+    stderr: &[f64],
+    n_features: usize,
+    n_outputs: usize,
+    table: &mut Vec<f64>,
+) {
+    let n_out = n_outputs;
+    let (per_row, per_row_se) = (n_out * (n_features + 1), n_out * n_features);
+    for r in 0..margins.len() / n_out {
+        push_explanations(
+            &phi[r * per_row..(r + 1) * per_row],
+            &margins[r * n_out..(r + 1) * n_out],
+            n_features,
+            table,
+        );
+        table.extend_from_slice(&stderr[r * per_row_se..(r + 1) * per_row_se]);
+    }
+}

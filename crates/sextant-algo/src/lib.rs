@@ -20,7 +20,7 @@ mod sampled;
 pub use additivity::{ADDITIVITY_TOLERANCE, Additivity, check_additivity};
 pub use columns::{
     Explainer, explanation_columns, prediction_columns, push_explanations, push_predictions,
-    stderr_columns,
+    push_sampled_explanations, stderr_columns,
 };
 pub use interventional::Interventional;
 pub use metrics::{

@@ -17,7 +17,7 @@ use self_cell::self_cell;
 use sextant_algo::{
     Additivity, Interventional, ModelPredictor, PathDependent, Predictor, Sampled, SampledOptions,
     check_additivity, explanation_columns, explanation_len, prediction_columns, push_explanations,
-    push_predictions, stderr_columns,
+    push_predictions, push_sampled_explanations, stderr_columns,
 };
 use sextant_import::ImportError;
 use sextant_model::{CellParser, FeatureKind, Forest, Rows};
@@ -401,17 +401,7 @@ impl Model {
                     })
                     .map_err(|e| LocalError::Input(format!("the model failed: {e}")))?;
                 additivity.merge(check_additivity(&phi, &margins, n_features));
-                let per_row = n_out * (n_features + 1);
-                let per_row_se = n_out * n_features;
-                for r in 0..n {
-                    push_explanations(
-                        &phi[r * per_row..(r + 1) * per_row],
-                        &margins[r * n_out..(r + 1) * n_out],
-                        n_features,
-                        &mut table,
-                    );
-                    table.extend_from_slice(&stderr[r * per_row_se..(r + 1) * per_row_se]);
-                }
+                push_sampled_explanations(&phi, &margins, &stderr, n_features, n_out, &mut table);
                 Ok(())
             })?;
             additivity_passed(&additivity)?;

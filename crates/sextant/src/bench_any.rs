@@ -23,7 +23,7 @@ const SMALL_ROWS: &str = include_str!("../../../tests/data/onnx/rows.csv");
 const SMALL_BACKGROUND: &str = include_str!("../../../tests/data/onnx/background.csv");
 
 /// Sampling budgets measured (model evaluations per row); the first is the CLI's default.
-const BUDGETS: [u64; 3] = [100_000, 20_000, 5_000];
+const BUDGETS: [u64; 4] = [100_000, 20_000, 10_000, 5_000];
 
 pub fn bench_onnx(folder: &Path, name: &str, args: &BenchArgs) -> Result<(), Failure> {
     let model = crate::load_model(&folder.join("model.onnx"))?;

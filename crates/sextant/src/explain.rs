@@ -9,7 +9,7 @@ use clap::Args;
 use sextant_algo::{
     ADDITIVITY_TOLERANCE, Additivity, DEFAULT_EXACT_MAX_FEATURES, DEFAULT_MAX_EVALS,
     Interventional, ModelPredictor, PathDependent, Sampled, SampledOptions, SampledStats,
-    check_additivity, push_explanations, stderr_columns,
+    check_additivity, push_explanations, push_sampled_explanations, stderr_columns,
 };
 use sextant_data::{Batch, TableWriter, open_table, read_table};
 use sextant_model::{Model, Rows};
@@ -242,19 +242,10 @@ pub fn run(args: ExplainArgs) -> Result<(), Failure> {
                 0
             };
         let mut table = Vec::with_capacity(n * width);
-        let per_row = n_out * (n_features + 1);
-        for r in 0..n {
-            push_explanations(
-                &phi[r * per_row..(r + 1) * per_row],
-                &margins[r * n_out..(r + 1) * n_out],
-                n_features,
-                &mut table,
-            );
-            if explainer.has_stderr() {
-                table.extend_from_slice(
-                    &stderr[r * n_out * n_features..(r + 1) * n_out * n_features],
-                );
-            }
+        if explainer.has_stderr() {
+            push_sampled_explanations(&phi, &margins, &stderr, n_features, n_out, &mut table);
+        } else {
+            push_explanations(&phi, &margins, n_features, &mut table);
         }
         Ok::<_, Failure>(table)
     };
