@@ -5,7 +5,13 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use sextant_model::{Model, Rows};
 
+static DEFAULT_HOOK: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    // The importer catches tract's panics on malformed graphs and returns an error; libFuzzer's
+    // hook would abort at the panic, before it is caught. With the default hook back, a panic
+    // that escapes `parse_onnx` still reaches libfuzzer-sys's own check and is a crash.
+    DEFAULT_HOOK.call_once(|| drop(std::panic::take_hook()));
     match sextant_import::parse_onnx(data) {
         Ok(Model::Trees(forest)) => common::exercise(&forest),
         Ok(Model::Graph(graph)) => {
