@@ -11,7 +11,6 @@ mod additivity;
 mod columns;
 mod interventional;
 mod leaf_paths;
-mod metrics;
 mod model_predictor;
 mod path_dependent;
 mod predict;
@@ -23,9 +22,6 @@ pub use columns::{
     push_sampled_explanations, stderr_columns,
 };
 pub use interventional::Interventional;
-pub use metrics::{
-    ClassificationMetrics, RegressionMetrics, classification_metrics, regression_metrics,
-};
 pub use model_predictor::{GRAPH_BLOCK_ROWS, ModelPredictor, predict_graph};
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
 pub use predict::{Predictor, predict_margins, predict_responses};

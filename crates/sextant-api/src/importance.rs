@@ -122,6 +122,79 @@ impl Importance {
     }
 }
 
+/// Sums over rows that make global importance: what an influences job keeps while it writes
+/// its table, and what the importance of a segment is computed from its stored rows.
+#[derive(Clone, Debug)]
+pub struct ImportanceSums {
+    features: usize,
+    outputs: usize,
+    abs: Vec<f64>,
+    signed: Vec<f64>,
+    variance: Option<Vec<f64>>,
+}
+
+impl ImportanceSums {
+    /// Empty sums for `features` features and `outputs` outputs; `with_stderr` when the
+    /// influences are sampled and carry standard errors.
+    pub fn new(features: usize, outputs: usize, with_stderr: bool) -> ImportanceSums {
+        let cells = features * outputs;
+        ImportanceSums {
+            features,
+            outputs,
+            abs: vec![0.0; cells],
+            signed: vec![0.0; cells],
+            variance: with_stderr.then(|| vec![0.0; cells]),
+        }
+    }
+
+    /// Adds one row's influences of `output` (one per feature).
+    pub fn add(&mut self, output: usize, influences: &[f64]) {
+        let at = output * self.features;
+        for (j, v) in influences[..self.features].iter().enumerate() {
+            self.abs[at + j] += v.abs();
+            self.signed[at + j] += v;
+        }
+    }
+
+    /// Adds one row's standard errors (output-major: every feature of output 0, then 1, …).
+    pub fn add_stderr(&mut self, errors: &[f64]) {
+        if let Some(variance) = &mut self.variance {
+            for (sum, se) in variance.iter_mut().zip(errors) {
+                *sum += se * se;
+            }
+        }
+    }
+
+    /// The importance of each feature (`names`, in the model's order) over `rows` rows.
+    pub fn features(&self, names: &[String], rows: u64) -> Vec<FeatureImportance> {
+        let (nf, n_out) = (self.features, self.outputs);
+        let n = rows.max(1) as f64;
+        names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let per_class: Vec<f64> = (0..n_out).map(|k| self.abs[k * nf + j] / n).collect();
+                let mean_abs = per_class.iter().sum::<f64>() / n_out as f64;
+                let mean =
+                    (0..n_out).map(|k| self.signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
+                // The mean of |φ| over rows and outputs moves with each value's sampling error:
+                // its variance is the sum of theirs over the count squared.
+                let stderr = self.variance.as_ref().map(|v| {
+                    let sum: f64 = (0..n_out).map(|k| v[k * nf + j]).sum();
+                    sum.sqrt() / (n * n_out as f64)
+                });
+                FeatureImportance {
+                    feature: name.clone(),
+                    mean,
+                    mean_abs,
+                    mean_abs_by_class: (n_out > 1).then_some(per_class),
+                    mean_abs_stderr: stderr,
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ mod job;
 mod metrics;
 mod project;
 mod protocol;
+mod quality;
 mod report;
 mod result;
 mod views;

@@ -103,6 +103,61 @@ pub struct ClassificationQuality {
     pub threshold: Option<f64>,
 }
 
+impl Metrics {
+    /// The quality of a model's `responses` against `labels` (rows without a label left out by
+    /// the caller): regression errors, or a classifier's metrics at `threshold` (binary) from
+    /// one probability per row (binary: of class 1) or one per class (multiclass).
+    pub fn of(
+        task: crate::Task,
+        classes: Option<u32>,
+        threshold: f64,
+        responses: &[f64],
+        labels: &[f64],
+    ) -> Metrics {
+        use crate::quality::{classification_metrics, regression_metrics};
+        match task {
+            crate::Task::Regression => {
+                let m = regression_metrics(responses, labels);
+                Metrics::Regression(RegressionQuality {
+                    mae: m.mae,
+                    mape: m.mape,
+                    r2: m.r2,
+                    rmse: m.rmse,
+                    rows: m.rows as u64,
+                    task: RegressionTask::Regression,
+                })
+            }
+            crate::Task::Binary | crate::Task::Multiclass => {
+                let classes = if task == crate::Task::Binary {
+                    2
+                } else {
+                    classes.unwrap_or(2) as usize
+                };
+                let labels: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
+                let m = classification_metrics(responses, &labels, classes, threshold);
+                Metrics::Classification(ClassificationQuality {
+                    accuracy: m.accuracy,
+                    brier: m.brier,
+                    classes: m.classes as u32,
+                    confusion_matrix: m.confusion,
+                    f1: m.f1,
+                    log_loss: m.log_loss,
+                    precision: m.precision,
+                    recall: m.recall,
+                    roc_auc: m.roc_auc,
+                    rows: m.rows as u64,
+                    task: if classes == 2 {
+                        ClassificationTask::Binary
+                    } else {
+                        ClassificationTask::Multiclass
+                    },
+                    threshold: (classes == 2).then_some(m.threshold),
+                })
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,8 +177,7 @@ mod compute {
         Sampled, SampledOptions, check_additivity, stderr_columns,
     };
     use sextant_api::{
-        AdditivitySummary, FeatureImportance, Importance, InfluenceMethod, InfluenceScale,
-        InputRole,
+        AdditivitySummary, Importance, ImportanceSums, InfluenceMethod, InfluenceScale, InputRole,
     };
     use sextant_data::{Batch, TableWriter, read_table};
     use sextant_model::{Forest, Rows};
@@ -233,13 +232,6 @@ mod compute {
             return Err(AnalyzerError::input("the background dataset has no rows"));
         }
         Ok(Some(rows))
-    }
-
-    /// Per output and feature: sums of |φ|, of φ, and of the standard errors' squares.
-    struct Sums {
-        abs: Vec<f64>,
-        signed: Vec<f64>,
-        variance: Vec<f64>,
     }
 
     pub fn influences(input: &PartInput) -> AnalyzerResult<PartOutput> {
@@ -308,11 +300,7 @@ mod compute {
         columns.extend(value_columns.iter().cloned());
         let writer = TableWriter::create(input.out_file, &columns)?;
         let additivity = RefCell::new(Additivity::default());
-        let sums = RefCell::new(Sums {
-            abs: vec![0.0; n_out * nf],
-            signed: vec![0.0; n_out * nf],
-            variance: vec![0.0; n_out * nf],
-        });
+        let sums = RefCell::new(ImportanceSums::new(nf, n_out, with_stderr));
         let mut next_row = input.skip;
         let model_failed = |e: String| AnalyzerError::input(format!("the model failed: {e}"));
         let compute = |batch: &Batch, n: usize| {
@@ -340,18 +328,13 @@ mod compute {
                 }
                 for k in 0..n_out {
                     let block = &phi[(r * n_out + k) * (nf + 1)..(r * n_out + k + 1) * (nf + 1)];
-                    for (j, v) in block[..nf].iter().enumerate() {
-                        sums.abs[k * nf + j] += v.abs();
-                        sums.signed[k * nf + j] += v;
-                    }
+                    sums.add(k, block);
                     table.extend_from_slice(block);
                     table.push(margins[r * n_out + k]);
                 }
                 if with_stderr {
                     let errors = &stderr[r * n_out * nf..(r + 1) * n_out * nf];
-                    for (i, se) in errors.iter().enumerate() {
-                        sums.variance[i] += se * se;
-                    }
+                    sums.add_stderr(errors);
                     table.extend_from_slice(errors);
                 }
             }
@@ -369,25 +352,8 @@ mod compute {
         )?;
         let a = additivity.into_inner();
         let sums = sums.into_inner();
-        let n = done.max(1) as f64;
-        let features = (0..nf)
-            .map(|j| {
-                let per_class: Vec<f64> = (0..n_out).map(|k| sums.abs[k * nf + j] / n).collect();
-                let mean_abs = per_class.iter().sum::<f64>() / n_out as f64;
-                let mean: f64 =
-                    (0..n_out).map(|k| sums.signed[k * nf + j] / n).sum::<f64>() / n_out as f64;
-                // The mean of |φ| over rows and outputs moves with each value's sampling error:
-                // its variance is the sum of theirs over the count squared.
-                let variance: f64 = (0..n_out).map(|k| sums.variance[k * nf + j]).sum();
-                FeatureImportance {
-                    feature: model.features()[j].name.clone(),
-                    mean,
-                    mean_abs,
-                    mean_abs_by_class: (n_out > 1).then_some(per_class),
-                    mean_abs_stderr: with_stderr.then(|| variance.sqrt() / (n * n_out as f64)),
-                }
-            })
-            .collect();
+        let names: Vec<String> = model.features().iter().map(|f| f.name.clone()).collect();
+        let features = sums.features(&names, done as u64);
         let mut importance = Importance {
             background: task.spec.background().map(|b| b.name.clone()),
             dataset: task.spec.data().name.clone(),

@@ -74,12 +74,8 @@ impl Analysis for Predict {
 mod compute {
     use std::cell::RefCell;
 
-    use sextant_algo::{
-        ModelPredictor, classification_metrics, push_predictions, regression_metrics,
-    };
-    use sextant_api::{
-        ClassificationQuality, ClassificationTask, Metrics, RegressionQuality, RegressionTask, Task,
-    };
+    use sextant_algo::{ModelPredictor, push_predictions};
+    use sextant_api::Metrics;
     use sextant_data::{Batch, TableWriter};
     use sextant_model::Rows;
 
@@ -152,47 +148,8 @@ mod compute {
     }
 
     fn quality(input: &PartInput, responses: &[f64], labels: &[f64]) -> Metrics {
-        let task = input.task;
-        match task.schema.task {
-            Task::Regression => {
-                let m = regression_metrics(responses, labels);
-                Metrics::Regression(RegressionQuality {
-                    mae: m.mae,
-                    mape: m.mape,
-                    r2: m.r2,
-                    rmse: m.rmse,
-                    rows: m.rows as u64,
-                    task: RegressionTask::Regression,
-                })
-            }
-            Task::Binary | Task::Multiclass => {
-                let classes = if task.schema.task == Task::Binary {
-                    2
-                } else {
-                    task.schema.classes.unwrap_or(2) as usize
-                };
-                let threshold = task.spec.options.threshold.unwrap_or(0.5);
-                let labels: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
-                let m = classification_metrics(responses, &labels, classes, threshold);
-                Metrics::Classification(ClassificationQuality {
-                    accuracy: m.accuracy,
-                    brier: m.brier,
-                    classes: m.classes as u32,
-                    confusion_matrix: m.confusion,
-                    f1: m.f1,
-                    log_loss: m.log_loss,
-                    precision: m.precision,
-                    recall: m.recall,
-                    roc_auc: m.roc_auc,
-                    rows: m.rows as u64,
-                    task: if classes == 2 {
-                        ClassificationTask::Binary
-                    } else {
-                        ClassificationTask::Multiclass
-                    },
-                    threshold: (classes == 2).then_some(m.threshold),
-                })
-            }
-        }
+        let schema = &input.task.schema;
+        let threshold = input.task.spec.options.threshold.unwrap_or(0.5);
+        Metrics::of(schema.task, schema.classes, threshold, responses, labels)
     }
 }

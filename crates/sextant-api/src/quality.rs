@@ -1,8 +1,9 @@
-//! Prediction quality: classification and regression metrics from scores and labels.
+//! Prediction quality: classification and regression metrics from scores and labels, which
+//! [`Metrics::of`](crate::Metrics::of) puts in the metrics document.
 
 /// Quality of a classifier's probabilities against labels.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClassificationMetrics {
+pub(crate) struct ClassificationMetrics {
     /// Rows scored.
     pub rows: usize,
     /// Number of classes.
@@ -30,7 +31,7 @@ pub struct ClassificationMetrics {
 
 /// Quality of a regression's predictions against labels.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RegressionMetrics {
+pub(crate) struct RegressionMetrics {
     /// Rows scored.
     pub rows: usize,
     /// Root mean squared error.
@@ -48,7 +49,7 @@ const EPS: f64 = 1e-15;
 
 /// Metrics of class probabilities. `probabilities` holds one value per row (binary: P(class 1))
 /// or `classes` values per row (multiclass); `labels` holds class indices 0 … classes−1.
-pub fn classification_metrics(
+pub(crate) fn classification_metrics(
     probabilities: &[f64],
     labels: &[u32],
     classes: usize,
@@ -159,7 +160,7 @@ fn roc_auc(scores: &[f64], positive: impl Iterator<Item = bool>) -> Option<f64> 
 }
 
 /// Metrics of real-valued predictions.
-pub fn regression_metrics(predictions: &[f64], labels: &[f64]) -> RegressionMetrics {
+pub(crate) fn regression_metrics(predictions: &[f64], labels: &[f64]) -> RegressionMetrics {
     assert_eq!(predictions.len(), labels.len(), "one prediction per label");
     let rows = labels.len();
     let n = rows.max(1) as f64;
