@@ -237,6 +237,110 @@ def test_models_compared(server: Server, admin_password: str) -> None:
         driver.quit()
 
 
+def test_segments_added_and_every_report_shown_over_one(server: Server, admin_password: str) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        driver.find_element(By.ID, "segment-name").send_keys("young")
+        driver.find_element(By.ID, "segment-expression").send_keys('age < 30 and region != "north"')
+        driver.find_element(By.ID, "segment-group").send_keys("age")
+        driver.find_element(By.ID, "segment-protected").click()
+        driver.find_element(By.ID, "segment-form").submit()
+        listed = lambda: "young" in driver.find_element(By.CSS_SELECTOR, "section.segments").text  # noqa: E731
+        wait_for("the segment listed", listed)
+        row = driver.find_element(By.XPATH, "//section[contains(@class,'segments')]//tr[td='young']")
+        assert 'age < 30 and region != "north"' in row.text and "yes" in row.text, row.text
+
+        # A mistake comes back on the page, naming the column; nothing is added.
+        driver.find_element(By.ID, "segment-name").send_keys("typo")
+        driver.find_element(By.ID, "segment-expression").send_keys("agee < 30")
+        driver.find_element(By.ID, "segment-form").submit()
+        message = wait_for("the error", lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"))[0].text
+        assert 'unknown column "agee"' in message and "position 1" in message, message
+        # The browser logs the refusal (422) as an error of its own; that one is expected.
+        assert all("422" in e for e in console_errors(driver))
+        segments = server.api("GET", f"/api/v1/projects/{PROJECT}/segments")
+        assert isinstance(segments, list) and [x["name"] for x in segments] == ["young"]
+
+        # The model page over the segment: its metrics, plots and the line that says so.
+        asked = f"/api/v1/projects/{PROJECT}/models/xgb/metrics?dataset=applicants&segment=young"
+        metrics = server.api("GET", asked)
+        assert isinstance(metrics, dict)
+        rows = metrics["result"]["rows"]
+        assert 20 < rows < 1000
+        driver.get(server.url + MODEL_PAGE + "&segment=young")
+        wait_drawn(driver, "the plots over the segment")
+        line = driver.find_element(By.CSS_SELECTOR, "p.segment").text
+        assert "young" in line and f"{rows:,} of 1,000 rows" in line, line
+        shown = driver.find_element(By.XPATH, "//table[contains(@class,'metrics')]//tr[th='rows']/td").text
+        assert shown == f"{rows:,}", shown
+        assert plot(driver, "plot-roc")["traces"] >= 1 and plot(driver, "plot-beeswarm")["points"] > 0
+        screenshot(driver, "segment", full=True)
+
+        # An expression typed in the form wins over the segment chosen.
+        Select(driver.find_element(By.ID, "segment")).select_by_value("")
+        driver.find_element(By.ID, "expression").send_keys("region == 'west'")
+        driver.find_element(By.ID, "expression").find_element(By.XPATH, "./ancestor::form").submit()
+        wait_for("the page over the expression", lambda: "expression=" in driver.current_url)
+        wait_drawn(driver, "the plots over the expression")
+        line = driver.find_element(By.CSS_SELECTOR, "p.segment").text
+        assert "region == 'west'" in line and "236 of 1,000 rows" in line, line
+        driver.find_element(By.LINK_TEXT, "Prediction table").click()
+        wait_for("the segment's table", lambda: "/table" in driver.current_url)
+        assert "236 of 1,000 rows" in driver.find_element(By.CSS_SELECTOR, "p.segment").text
+        assert console_errors(driver) == []
+
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        remove = "form.delete[action$='/segments/young/delete'] button"
+        driver.find_element(By.CSS_SELECTOR, remove).click()
+        assert "Remove segment young" in driver.switch_to.alert.text
+        driver.switch_to.alert.accept()
+        wait_for("the segment gone", lambda: not driver.find_elements(By.CSS_SELECTOR, remove))
+    finally:
+        driver.quit()
+
+
+def test_feature_groups_added_and_their_importance_shown(server: Server, admin_password: str) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        driver.find_element(By.ID, "group-name").send_keys("money")
+        driver.find_element(By.ID, "group-features").send_keys("income, debt_ratio")
+        driver.find_element(By.ID, "group-form").submit()
+        listed = lambda: "money" in driver.find_element(By.CSS_SELECTOR, "section.groups").text  # noqa: E731
+        wait_for("the group listed", listed)
+        driver.find_element(By.ID, "group-name").send_keys("bad")
+        driver.find_element(By.ID, "group-features").send_keys("income, salary")
+        driver.find_element(By.ID, "group-form").submit()
+        message = wait_for("the error", lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"))[0].text
+        assert '"salary" is not a feature' in message, message
+        assert all("422" in e for e in console_errors(driver))
+
+        asked = f"/api/v1/projects/{PROJECT}/models/xgb/importance?dataset=applicants&groups=true"
+        report = server.api("GET", asked)
+        assert isinstance(report, dict)
+        money = report["groups"][0]
+        driver.get(server.url + MODEL_PAGE)
+        wait_drawn(driver, "the model page")
+        row = driver.find_element(By.XPATH, "//table[contains(@class,'groups')]//tr[td='money']")
+        shown = float(row.find_elements(By.TAG_NAME, "td")[1].text)
+        assert abs(shown - money["mean_abs"]) <= 1e-3 * max(1.0, money["mean_abs"]), row.text
+        assert "income, debt_ratio" in row.text, row.text
+        assert console_errors(driver) == []
+
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        remove = "form.delete[action$='/feature-groups/money/delete'] button"
+        driver.find_element(By.CSS_SELECTOR, remove).click()
+        driver.switch_to.alert.accept()
+        wait_for("the group gone", lambda: not driver.find_elements(By.CSS_SELECTOR, remove))
+    finally:
+        driver.quit()
+
+
 def _has_results(server: Server) -> bool:
     try:
         jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")
@@ -264,6 +368,8 @@ def test_viewers_see_no_forms_and_strangers_no_project(server: Server) -> None:
         assert driver.find_elements(By.CSS_SELECTOR, "input[type=file]") == []
         assert driver.find_elements(By.CSS_SELECTOR, "form[action$='/jobs']") == []
         assert driver.find_elements(By.CSS_SELECTOR, "form[action$='/members']") == []
+        assert driver.find_elements(By.CSS_SELECTOR, "#segment-form") == []
+        assert driver.find_elements(By.CSS_SELECTOR, "#group-form") == []
         assert driver.find_elements(By.CSS_SELECTOR, "form.delete") == []
         assert driver.find_elements(By.CSS_SELECTOR, "tr[data-job]"), "a viewer sees the jobs"
         screenshot(driver, "viewer")

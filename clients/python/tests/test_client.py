@@ -354,3 +354,70 @@ def test_sampled_influences_carry_error_bars(credit, applicants):
     ours = sextant.importance(local).set_index("feature")
     theirs = importance.set_index("feature").loc[ours.index, ours.columns]
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-9)
+
+
+def test_segments_filter_every_report(credit, applicants):
+    expression = 'age >= 50 and region != "north"'
+    added = credit.add_segment(fresh("older"), expression, group="age", protected=True)
+    name = added["name"]
+    listed = credit.segments()
+    assert name in list(listed["name"])
+    assert bool(listed.set_index("name").loc[name, "protected"])
+
+    inside = (applicants["age"] >= 50) & (applicants["region"] != "north")
+    ids = applicants.loc[inside, "applicant_id"].to_numpy()
+    assert 50 < len(ids) < len(applicants)
+
+    # Tables: the whole table's rows where the segment holds, value for value.
+    whole = credit.predictions("xgb", "applicants")
+    part = credit.predictions("xgb", "applicants", segment=name)
+    assert part.attrs["segment"]["rows"] == len(ids)
+    pd.testing.assert_frame_equal(part, whole.loc[ids], check_exact=True)
+    table = credit.influences_table("xgb", "applicants")
+    part = credit.influences_table("xgb", "applicants", segment=expression)
+    pd.testing.assert_frame_equal(part, table.loc[ids], check_exact=True)
+
+    # Documents: computed over the segment's rows.
+    features = [f["name"] for f in credit.schema["features"]]
+    importance = credit.importance("xgb", "applicants", segment=name)
+    assert importance.attrs["segment"]["name"] == name
+    mean_abs = table.loc[ids, features].abs().mean()
+    for row in importance.itertuples():
+        assert abs(row.mean_abs - mean_abs[row.feature]) < 1e-12
+    metrics = credit.metrics("xgb", "applicants", segment=name)
+    rows = whole.loc[ids]
+    accuracy = ((rows["prediction"] >= 0.5) == (rows["label"] == 1)).mean()
+    assert metrics["rows"] == len(ids) and abs(metrics["accuracy"] - accuracy) < 1e-12
+    curves = credit.curves("xgb", "applicants", segment=name)
+    assert curves["roc"].attrs["labelled"] == len(ids)
+    points = credit.influence_points("xgb", "applicants", segment=name, points=5000)
+    assert set(points["row"]) == set(np.flatnonzero(inside.to_numpy()))
+
+    with pytest.raises(sextant.InvalidInput, match="position 5"):
+        credit.add_segment(fresh("bad"), "age => 3")
+    with pytest.raises(sextant.InvalidInput, match='unknown column "agee"'):
+        credit.metrics("xgb", "applicants", segment="agee > 3 and age < 9")
+    with pytest.raises(sextant.NotFound, match="no segment named"):
+        credit.metrics("xgb", "applicants", segment="nosuch")
+    assert credit.remove_segment(name)["expression"] == expression
+    assert name not in list(credit.segments()["name"])
+
+
+def test_feature_groups_sum_their_members(credit):
+    name = fresh("money")
+    credit.add_feature_group(name, ["income", "debt_ratio"])
+    assert name in list(credit.feature_groups()["name"])
+    table = credit.influences_table("xgb", "applicants")
+    groups = credit.group_importance("xgb", "applicants").set_index("group")
+    summed = table["income"] + table["debt_ratio"]
+    assert abs(groups.loc[name, "mean_abs"] - summed.abs().mean()) < 1e-12
+    assert abs(groups.loc[name, "mean"] - summed.mean()) < 1e-12
+    assert groups.loc[name, "features"] == ["income", "debt_ratio"]
+    over = credit.group_importance("xgb", "applicants", segment="applicant_id <= 300")
+    part = summed[summed.index <= 300]
+    assert over.attrs["segment"]["rows"] == len(part)
+    assert abs(over.set_index("group").loc[name, "mean_abs"] - part.abs().mean()) < 1e-12
+    with pytest.raises(sextant.InvalidInput, match="not a feature"):
+        credit.add_feature_group(fresh("bad"), ["income", "salary"])
+    credit.remove_feature_group(name)
+    assert name not in list(credit.feature_groups()["name"])

@@ -7,6 +7,8 @@
 //!   [`RowExplanation`]);
 //! - persisted documents, each with a `version` so later releases read what earlier ones wrote:
 //!   [`JobSpec`], [`ResultManifest`], and the typed [`Importance`] and [`Metrics`] documents;
+//! - segments: [`Segment`], [`CreateSegment`], and the [`SegmentScope`] a report was computed on;
+//!   feature groups: [`FeatureGroup`], [`CreateFeatureGroup`], [`GroupImportance`];
 //! - accounts: [`User`], [`Role`], [`Member`], [`TokenInfo`], [`AuditEntry`];
 //! - the analyzer protocol ([`AnalyzerTask`], [`ProgressAck`], [`FailureReport`]).
 //!
@@ -16,6 +18,7 @@
 mod accounts;
 mod catalog;
 mod error;
+mod groups;
 mod importance;
 mod job;
 mod metrics;
@@ -24,12 +27,14 @@ mod protocol;
 mod quality;
 mod report;
 mod result;
+mod segment;
 mod views;
 mod whole;
 
 pub use accounts::*;
 pub use catalog::*;
 pub use error::*;
+pub use groups::*;
 pub use importance::*;
 pub use job::*;
 pub use metrics::*;
@@ -37,6 +42,7 @@ pub use project::*;
 pub use protocol::*;
 pub use report::*;
 pub use result::*;
+pub use segment::*;
 pub use views::*;
 
 /// What a URL component keeps as it is: letters, digits and `-_.~` (RFC 3986's unreserved).

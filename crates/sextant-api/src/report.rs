@@ -39,6 +39,10 @@ pub struct ResultQuery {
     /// do not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Uuid>,
+    /// Only the rows of this segment: a segment of the project by name, or a segment
+    /// expression such as `age >= 30 and region == "EU"` (default: every row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
     /// First row (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 0)]
@@ -77,6 +81,16 @@ pub struct TableQuery {
     pub job: Option<Uuid>,
 }
 
+/// What the importance endpoint takes beside a [`ResultQuery`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupsQuery {
+    /// Also the importance of each of the project's feature groups (its members' influences
+    /// summed on each row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<bool>,
+}
+
 impl From<TableQuery> for ResultQuery {
     fn from(q: TableQuery) -> ResultQuery {
         ResultQuery {
@@ -88,6 +102,7 @@ impl From<TableQuery> for ResultQuery {
             job: q.job,
             offset: None,
             limit: None,
+            segment: None,
         }
     }
 }
@@ -117,6 +132,10 @@ pub struct Provenance {
     pub algorithm_version: String,
     /// When it was stored.
     pub computed_at: chrono::DateTime<chrono::Utc>,
+    /// The segment the answer covers, when the query asked for one (its figures are over
+    /// the segment's rows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::SegmentScope>,
 }
 
 /// A page of a result table.
@@ -142,6 +161,9 @@ pub struct ImportanceReport {
     pub source: Provenance,
     /// Mean |influence| per feature, largest first.
     pub result: Importance,
+    /// With `groups=true`: each feature group's importance, largest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<crate::GroupImportance>>,
 }
 
 /// Quality metrics of a result, with its provenance.

@@ -39,6 +39,10 @@ pub struct CurvesQuery {
     /// The result of this job; the other filters then do not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Uuid>,
+    /// Only the rows of this segment: a segment of the project by name, or a segment
+    /// expression such as `age >= 30 and region == "EU"` (default: every row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl From<CurvesQuery> for ResultQuery {
@@ -48,6 +52,7 @@ impl From<CurvesQuery> for ResultQuery {
             rows: q.rows,
             threshold: q.threshold,
             job: q.job,
+            segment: q.segment,
             ..ResultQuery::default()
         }
     }
@@ -83,6 +88,10 @@ pub struct PointsQuery {
     /// For a multiclass model: the class whose influences to give (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<u32>,
+    /// Only the rows of this segment: a segment of the project by name, or a segment
+    /// expression such as `age >= 30 and region == "EU"` (default: every row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl PointsQuery {
@@ -94,6 +103,7 @@ impl PointsQuery {
             background: self.background.clone(),
             rows: self.rows,
             job: self.job,
+            segment: self.segment.clone(),
             ..ResultQuery::default()
         }
     }

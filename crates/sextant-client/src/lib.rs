@@ -26,8 +26,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sextant_api::{
-    CreateJob, CreateProject, Dataset, DatasetRole, ImportanceReport, Job, MetricsReport, Model,
-    Project, ResultQuery, TablePage, TableQuery,
+    CreateFeatureGroup, CreateJob, CreateProject, CreateSegment, Dataset, DatasetRole,
+    FeatureGroup, ImportanceReport, Job, MetricsReport, Model, Project, ResultQuery, Segment,
+    TablePage, TableQuery,
 };
 
 pub use analyzer::{SchedulerLink, ShardOf};
@@ -297,6 +298,40 @@ impl Client {
             .map(drop)
     }
 
+    /// Adds a segment to a project.
+    pub fn add_segment(&self, project: &str, segment: &CreateSegment) -> ClientResult<Segment> {
+        self.post(&format!("/api/v1/projects/{project}/segments"), segment)
+    }
+
+    /// A project's segments.
+    pub fn segments(&self, project: &str) -> ClientResult<Vec<Segment>> {
+        self.get(&format!("/api/v1/projects/{project}/segments"))
+    }
+
+    /// Removes a segment.
+    pub fn delete_segment(&self, project: &str, name: &str) -> ClientResult<Segment> {
+        self.delete(&format!("/api/v1/projects/{project}/segments/{name}"))
+    }
+
+    /// Adds a feature group to a project.
+    pub fn add_feature_group(
+        &self,
+        project: &str,
+        group: &CreateFeatureGroup,
+    ) -> ClientResult<FeatureGroup> {
+        self.post(&format!("/api/v1/projects/{project}/feature-groups"), group)
+    }
+
+    /// A project's feature groups.
+    pub fn feature_groups(&self, project: &str) -> ClientResult<Vec<FeatureGroup>> {
+        self.get(&format!("/api/v1/projects/{project}/feature-groups"))
+    }
+
+    /// Removes a feature group.
+    pub fn delete_feature_group(&self, project: &str, name: &str) -> ClientResult<FeatureGroup> {
+        self.delete(&format!("/api/v1/projects/{project}/feature-groups/{name}"))
+    }
+
     /// Submits a job (answered from a stored result when an identical one exists).
     pub fn submit_job(&self, project: &str, job: &CreateJob) -> ClientResult<Job> {
         self.post(&format!("/api/v1/projects/{project}/jobs"), job)
@@ -364,32 +399,7 @@ impl Client {
     }
 
     fn result_path(project: &str, model: &str, what: &str, query: &ResultQuery) -> String {
-        let mut path = format!(
-            "/api/v1/projects/{project}/models/{model}/{what}?dataset={}",
-            query.dataset
-        );
-        if let Some(m) = query.method {
-            path.push_str(&format!("&method={}", m.as_str()));
-        }
-        if let Some(background) = &query.background {
-            path.push_str(&format!("&background={background}"));
-        }
-        if let Some(rows) = query.rows {
-            path.push_str(&format!("&rows={rows}"));
-        }
-        if let Some(threshold) = query.threshold {
-            path.push_str(&format!("&threshold={threshold}"));
-        }
-        if let Some(job) = query.job {
-            path.push_str(&format!("&job={job}"));
-        }
-        if let Some(offset) = query.offset {
-            path.push_str(&format!("&offset={offset}"));
-        }
-        if let Some(limit) = query.limit {
-            path.push_str(&format!("&limit={limit}"));
-        }
-        path
+        Self::view_path(project, model, what, query)
     }
 
     /// A page of a model's predictions on a dataset.
@@ -420,6 +430,17 @@ impl Client {
         query: &ResultQuery,
     ) -> ClientResult<ImportanceReport> {
         self.get(&Self::result_path(project, model, "importance", query))
+    }
+
+    /// Global importance with each of the project's feature groups' beside it.
+    pub fn group_importance(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<ImportanceReport> {
+        let path = Self::result_path(project, model, "importance", query);
+        self.get(&format!("{path}&groups=true"))
     }
 
     /// Quality metrics of a model on a labelled dataset.

@@ -31,7 +31,12 @@ fn with_query(base: String, query: &impl Serialize) -> String {
 }
 
 impl Client {
-    fn view_path(project: &str, model: &str, what: &str, query: &impl Serialize) -> String {
+    pub(crate) fn view_path(
+        project: &str,
+        model: &str,
+        what: &str,
+        query: &impl Serialize,
+    ) -> String {
         with_query(
             format!(
                 "/api/v1/projects/{}/models/{}/{what}",

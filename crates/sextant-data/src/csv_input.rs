@@ -128,7 +128,7 @@ impl BatchReader for CsvReader {
     }
 }
 
-fn csv_error(path: &str, e: csv::Error) -> DataError {
+pub(crate) fn csv_error(path: &str, e: csv::Error) -> DataError {
     let line = e.position().map_or(0, |p| p.line());
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {

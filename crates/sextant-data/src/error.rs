@@ -28,6 +28,26 @@ pub enum DataError {
         /// A short list of the columns present.
         available: String,
     },
+    /// A column a segment expression names is not in the table.
+    #[error("{path}: no column {column:?}, which the segment needs (the file has {available})")]
+    SegmentColumn {
+        /// The file.
+        path: String,
+        /// The missing column.
+        column: String,
+        /// A short list of the columns present.
+        available: String,
+    },
+    /// A segment expression cannot be evaluated on a row.
+    #[error("{path}: row {row}: {message}")]
+    Segment {
+        /// The file.
+        path: String,
+        /// 1-based data row.
+        row: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// Two columns share a name that the model needs.
     #[error("{path}: column {column:?} appears more than once")]
     DuplicateColumn {

@@ -10,6 +10,7 @@ mod csv_input;
 mod error;
 mod output;
 mod parquet_input;
+pub mod segment;
 
 use std::path::Path;
 

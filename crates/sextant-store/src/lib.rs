@@ -5,6 +5,7 @@
 //!   ([`PostgresMetastore`]); backends are chosen by URI ([`open_metastore`]).
 //! - **Accounts** ([`Accounts`], part of every metastore): users, token hashes, roles on
 //!   projects and the append-only audit log.
+//! - **Segments** ([`Segments`], part of every metastore): a project's named filter expressions.
 //! - The **artifact store** ([`Artifacts`]) keeps the files themselves under content-derived keys
 //!   (`models/<sha256>`, `datasets/<sha256>.<format>`, `results/<cache-key>/…`), written
 //!   atomically, through the `object_store` crate.
@@ -21,6 +22,10 @@ mod error;
 mod metastore;
 #[cfg(feature = "metastore")]
 mod postgres;
+#[cfg(feature = "metastore")]
+mod segments;
+#[cfg(feature = "metastore")]
+mod segments_sql;
 #[cfg(feature = "metastore")]
 mod sql;
 #[cfg(feature = "metastore")]
@@ -43,6 +48,8 @@ pub use error::{StoreError, StoreResult};
 pub use metastore::{Metastore, ProjectRemains};
 #[cfg(feature = "metastore")]
 pub use postgres::PostgresMetastore;
+#[cfg(feature = "metastore")]
+pub use segments::Segments;
 #[cfg(feature = "metastore")]
 pub use sqlite::SqliteMetastore;
 

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::accounts::Accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::StoreResult;
+use crate::segments::Segments;
 use sextant_api::{
     Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project, ResultManifest,
     StoredResult,
@@ -27,14 +28,14 @@ pub struct ProjectRemains {
 
 /// Storage of everything but file contents.
 #[async_trait]
-pub trait Metastore: Accounts + Send + Sync + 'static {
+pub trait Metastore: Accounts + Segments + Send + Sync + 'static {
     /// Answers when the database can be reached.
     async fn check(&self) -> StoreResult<()>;
 
     /// Creates a project, and gives `owner` (when given) their role on it in the same
     /// transaction; a taken name is a conflict.
     async fn create_project(&self, project: &Project, owner: Option<&Member>) -> StoreResult<()>;
-    /// Removes a project with its models, datasets, jobs, roles and the results no other
+    /// Removes a project with its models, datasets, segments, jobs, roles and the results no other
     /// project's job refers to, unless a job of it has not finished (a conflict). Answers what
     /// was removed, so the caller can delete file contents nothing refers to any more.
     async fn delete_project(&self, name: &str) -> StoreResult<ProjectRemains>;

@@ -14,14 +14,16 @@ use crate::accounts_sql::sql_accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
 use crate::metastore::{Metastore, ProjectRemains};
+use crate::segments::Segments;
+use crate::segments_sql::sql_segments;
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
 use crate::sql_jobs::sql_job_queue;
 use crate::sql_projects::sql_projects;
 use sextant_api::{
-    AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
-    ResultManifest, Role, StoredResult, TokenInfo, User,
+    AuditEntry, AuditQuery, Dataset, FeatureGroup, Job, JobKind, JobProgress, JobState, Member,
+    Model, Project, ResultManifest, Role, Segment, StoredResult, TokenInfo, User,
 };
 
 /// Rows are locked where two servers could race: claims skip locked jobs, deletes wait for jobs
@@ -57,4 +59,5 @@ impl PostgresMetastore {
 sql_metastore!(PostgresMetastore, sqlx::Postgres, PgRow);
 sql_accounts!(PostgresMetastore, PgRow);
 sql_projects!(PostgresMetastore);
+sql_segments!(PostgresMetastore, PgRow);
 sql_job_queue!(PostgresMetastore, PgRow);

@@ -59,6 +59,8 @@ impl $store {
             "DELETE FROM models WHERE project = $1",
             "DELETE FROM datasets WHERE project = $1",
             "DELETE FROM members WHERE project = $1",
+            "DELETE FROM segments WHERE project = $1",
+            "DELETE FROM feature_groups WHERE project = $1",
             "DELETE FROM projects WHERE name = $1",
         ] {
             sqlx::query(statement)

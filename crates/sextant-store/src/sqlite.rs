@@ -17,14 +17,16 @@ use crate::accounts_sql::sql_accounts;
 use crate::bookkeeping::{ClaimedJob, JobExecution};
 use crate::error::{StoreError, StoreResult, db};
 use crate::metastore::{Metastore, ProjectRemains};
+use crate::segments::Segments;
+use crate::segments_sql::sql_segments;
 use crate::sql::{
     ACTIVE, Dialect, json, millis, new_token, not_found, parse, sql_metastore, taken, time,
 };
 use crate::sql_jobs::sql_job_queue;
 use crate::sql_projects::sql_projects;
 use sextant_api::{
-    AuditEntry, AuditQuery, Dataset, Job, JobKind, JobProgress, JobState, Member, Model, Project,
-    ResultManifest, Role, StoredResult, TokenInfo, User,
+    AuditEntry, AuditQuery, Dataset, FeatureGroup, Job, JobKind, JobProgress, JobState, Member,
+    Model, Project, ResultManifest, Role, Segment, StoredResult, TokenInfo, User,
 };
 
 /// SQLite serialises writers, so it needs no row locks; but a transaction that reads before it
@@ -72,4 +74,5 @@ impl SqliteMetastore {
 sql_metastore!(SqliteMetastore, sqlx::Sqlite, SqliteRow);
 sql_accounts!(SqliteMetastore, SqliteRow);
 sql_projects!(SqliteMetastore);
+sql_segments!(SqliteMetastore, SqliteRow);
 sql_job_queue!(SqliteMetastore, SqliteRow);

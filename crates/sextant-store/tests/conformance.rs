@@ -13,6 +13,10 @@ use uuid::Uuid;
 mod accounts;
 use accounts::*;
 
+#[path = "conformance/segments.rs"]
+mod segments;
+use segments::*;
+
 fn schema() -> ProjectSchema {
     ProjectSchema {
         features: vec![FeatureSpec {
@@ -543,6 +547,8 @@ macro_rules! conformance {
             case!(users_tokens_and_roles);
             case!(the_audit_log_is_read_newest_first_and_filtered);
             case!(a_project_is_deleted_with_what_it_holds);
+            case!(segments_are_unique_per_project_and_go_with_it);
+            case!(feature_groups_are_unique_per_project_and_go_with_it);
         }
     };
 }

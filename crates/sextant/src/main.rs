@@ -85,6 +85,11 @@ enum Command {
     Model(OnServer<Group<commands::ModelCommand>>),
     /// Datasets on a server.
     Data(OnServer<Group<commands::DataCommand>>),
+    /// Segments of a project: named filters over its datasets' rows.
+    Segment(OnServer<Group<commands::SegmentCommand>>),
+    /// Feature groups of a project: features whose influences are reported together.
+    #[command(name = "group")]
+    FeatureGroup(OnServer<Group<commands::GroupCommand>>),
     /// Jobs on a server.
     Job(OnServer<Group<commands::JobCommand>>),
     /// A page of stored influences.
@@ -283,6 +288,10 @@ fn main() -> ExitCode {
         Command::Project(on) => on_server(on, |c, json, g| commands::project(c, json, g.command)),
         Command::Model(on) => on_server(on, |c, json, g| commands::model(c, json, g.command)),
         Command::Data(on) => on_server(on, |c, json, g| commands::data(c, json, g.command)),
+        Command::Segment(on) => on_server(on, |c, json, g| commands::segment(c, json, g.command)),
+        Command::FeatureGroup(on) => {
+            on_server(on, |c, json, g| commands::group(c, json, g.command))
+        }
         Command::Job(on) => on_server(on, |c, json, g| commands::job(c, json, g.command)),
         Command::Influences(on) => on_server(on, |c, json, a| {
             commands::table_page(c, json, "influences", a)

@@ -1,6 +1,6 @@
 //! Human-readable tables of the CLI client and the quickstart.
 
-use sextant_api::{ImportanceReport, InfluenceMethod, Metrics, MetricsReport};
+use sextant_api::{ImportanceReport, InfluenceMethod, Metrics, MetricsReport, Provenance};
 
 /// Prints rows under a header, columns aligned.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
@@ -34,6 +34,21 @@ pub fn figure(x: Option<f64>) -> String {
     }
 }
 
+/// Says which segment a report covers, if any.
+pub fn print_segment(source: &Provenance) {
+    if let Some(segment) = &source.segment {
+        let name = segment
+            .name
+            .as_ref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        println!(
+            "segment {name}{} ({} of {} rows)",
+            segment.expression, segment.rows, segment.of_rows
+        );
+    }
+}
+
 /// Prints an importance document as a table.
 pub fn print_importance(report: &ImportanceReport) {
     let features = &report.result.features;
@@ -60,7 +75,23 @@ pub fn print_importance(report: &ImportanceReport) {
         report.source.dataset,
         report.source.method.map_or("?", InfluenceMethod::as_str)
     );
+    print_segment(&report.source);
     print_table(&["FEATURE", "MEAN |φ|", "MEAN φ", ""], &rows);
+    if let Some(groups) = &report.groups {
+        println!("feature groups: mean |Σ influence of the members| over the same rows");
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.group.clone(),
+                    format!("{:.6}", g.mean_abs),
+                    format!("{:+.6}", g.mean),
+                    g.features.join(", "),
+                ]
+            })
+            .collect();
+        print_table(&["GROUP", "MEAN |Σφ|", "MEAN Σφ", "FEATURES"], &rows);
+    }
 }
 
 /// A named figure of a metrics table.
@@ -100,6 +131,7 @@ pub fn print_metrics(report: &MetricsReport) {
         "metrics of {} on {} ({rows} labelled rows)",
         report.source.model, report.source.dataset,
     );
+    print_segment(&report.source);
     let table: Vec<Vec<String>> = figures
         .iter()
         .map(|(name, x)| vec![name.to_string(), figure(*x)])

@@ -189,6 +189,10 @@ def _save_model(model: Any, folder: str) -> str:
     )
 
 
+# Rows read at a time when a segment's table is read page by page (the API's largest page).
+_SEGMENT_PAGE = 10_000
+
+
 class Project:
     """A project: its schema, models, datasets, jobs and results."""
 
@@ -227,6 +231,43 @@ class Project:
     def datasets(self) -> Listing:
         """The project's datasets."""
         return Listing("dataset", self._client._json("GET", f"{self._path}/datasets"))
+
+    def segments(self) -> pd.DataFrame:
+        """The project's segments: ``name``, ``expression``, ``group``, ``protected``."""
+        docs = self._client._json("GET", f"{self._path}/segments")
+        columns = ["name", "expression", "group", "protected", "created_at", "created_by"]
+        return pd.DataFrame(docs, columns=columns)
+
+    def add_segment(
+        self, name: str, expression: str, group: str | None = None, protected: bool = False
+    ) -> dict[str, Any]:
+        """Adds a segment: a named filter over the project's datasets, e.g.
+        ``'age >= 30 and region in ("EU", "UK")'``, ``'income is missing'``. Any report takes
+        its name (or an expression) as ``segment=``. A mistake raises
+        :class:`sextant.InvalidInput` naming the column or the position."""
+        body: dict[str, Any] = {"name": name, "expression": expression, "protected": protected}
+        if group is not None:
+            body["group"] = group
+        return self._client._json("POST", f"{self._path}/segments", json=body)
+
+    def feature_groups(self) -> pd.DataFrame:
+        """The project's feature groups: ``name``, ``features`` (a list)."""
+        docs = self._client._json("GET", f"{self._path}/feature-groups")
+        return pd.DataFrame(docs, columns=["name", "features", "created_at", "created_by"])
+
+    def add_feature_group(self, name: str, features: list[str]) -> dict[str, Any]:
+        """Adds a feature group: features whose influences :meth:`group_importance` reports
+        together (summed on each row), e.g. one variable's one-hot columns."""
+        body = {"name": name, "features": list(features)}
+        return self._client._json("POST", f"{self._path}/feature-groups", json=body)
+
+    def remove_feature_group(self, name: str) -> dict[str, Any]:
+        """Removes a feature group."""
+        return self._client._json("DELETE", f"{self._path}/feature-groups/{name}")
+
+    def remove_segment(self, name: str) -> dict[str, Any]:
+        """Removes a segment (results are kept: they are keyed by row, not by segment)."""
+        return self._client._json("DELETE", f"{self._path}/segments/{name}")
 
     def jobs(self, limit: int = 50) -> list[Job]:
         """The project's recent jobs, newest first."""
@@ -366,6 +407,30 @@ class Project:
         frame.attrs["job"] = answer.headers.get("x-sextant-job")
         return frame
 
+    def _segment_table(self, model: str, what: str, query: dict[str, Any]) -> pd.DataFrame:
+        """The rows of a result table in a segment, read page by page (the whole-table download
+        has every row)."""
+        pages, offset = [], 0
+        while True:
+            doc = self._client._json(
+                "GET",
+                f"{self._path}/models/{model}/{what}",
+                params={**query, "offset": offset, "limit": _SEGMENT_PAGE},
+            )
+            pages.extend(doc["rows"])
+            offset += len(doc["rows"])
+            if offset >= doc["source"]["segment"]["rows"] or not doc["rows"]:
+                break
+        frame = pd.DataFrame(pages, columns=doc["columns"], dtype="float64")
+        index = self.schema.get("id") or "row"
+        if index in frame.columns:
+            frame = frame.set_index(index)
+            if index == "row" or (frame.index == frame.index.round()).all():
+                frame.index = frame.index.astype("int64")
+        frame.attrs["job"] = doc["source"]["job"]
+        frame.attrs["segment"] = doc["source"]["segment"]
+        return frame
+
     def predictions(
         self,
         model: str,
@@ -373,10 +438,14 @@ class Project:
         threshold: float | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Every prediction of a stored result, indexed by the dataset's id column (else the
-        row's position): ``margin``, ``prediction`` (per class for multiclass), ``label``."""
+        row's position): ``margin``, ``prediction`` (per class for multiclass), ``label``.
+        With ``segment`` (a segment's name or an expression), only that segment's rows."""
         query = self._query(data, threshold=threshold, rows=rows, job=job)
+        if segment is not None:
+            return self._segment_table(model, "predictions", {**query, "segment": segment})
         return self._table(model, "predictions", query)
 
     def influences_table(
@@ -387,11 +456,14 @@ class Project:
         background: str | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Every influence of a stored result: one column per feature (per class for
         multiclass), then ``base_value`` and ``margin``; each row's influences plus the base
-        value equal its margin."""
+        value equal its margin. With ``segment``, only that segment's rows."""
         query = self._query(data, method=method, background=background, rows=rows, job=job)
+        if segment is not None:
+            return self._segment_table(model, "influences", {**query, "segment": segment})
         return self._table(model, "influences", query)
 
     def importance(
@@ -402,11 +474,15 @@ class Project:
         background: str | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Global importance: mean |influence| (``mean_abs``) and mean influence (``mean``) per
         feature, largest first. Sampled influences add ``mean_abs_stderr`` (sampling's standard
-        error of ``mean_abs``) and its 95 % interval, ``mean_abs_low`` and ``mean_abs_high``."""
-        query = self._query(data, method=method, background=background, rows=rows, job=job)
+        error of ``mean_abs``) and its 95 % interval, ``mean_abs_low`` and ``mean_abs_high``.
+        With ``segment``, over that segment's rows only."""
+        query = self._query(
+            data, method=method, background=background, rows=rows, job=job, segment=segment
+        )
         doc = self._client._json("GET", f"{self._path}/models/{model}/importance", params=query)
         features = pd.DataFrame(doc["result"]["features"])
         if "mean_abs_stderr" in features:
@@ -416,7 +492,32 @@ class Project:
         else:
             frame = features[["feature", "mean_abs", "mean"]]
         frame.attrs["job"] = doc["source"]["job"]
+        frame.attrs["segment"] = doc["source"].get("segment")
         return frame.sort_values("mean_abs", ascending=False, ignore_index=True)
+
+    def group_importance(
+        self,
+        model: str,
+        data: str,
+        method: str | None = None,
+        background: str | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+        segment: str | None = None,
+    ) -> pd.DataFrame:
+        """Each feature group's importance, largest first: on each row its members' influences
+        are summed, and ``mean_abs`` is the mean |sum| (``mean`` the mean sum); ``features``
+        lists the members. Empty when the project has no group."""
+        query = self._query(
+            data, method=method, background=background, rows=rows, job=job, segment=segment
+        )
+        query["groups"] = "true"
+        doc = self._client._json("GET", f"{self._path}/models/{model}/importance", params=query)
+        columns = ["group", "mean_abs", "mean", "features"]
+        frame = pd.DataFrame(doc.get("groups") or [], columns=columns)
+        frame.attrs["job"] = doc["source"]["job"]
+        frame.attrs["segment"] = doc["source"].get("segment")
+        return frame
 
     def metrics(
         self,
@@ -425,10 +526,11 @@ class Project:
         threshold: float | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> dict[str, Any]:
         """Quality metrics of a stored predict result on a labelled dataset (accuracy, ROC AUC, …
-        for classifiers; RMSE, MAE, R² for regression)."""
-        query = self._query(data, threshold=threshold, rows=rows, job=job)
+        for classifiers; RMSE, MAE, R² for regression); with ``segment``, over its rows only."""
+        query = self._query(data, threshold=threshold, rows=rows, job=job, segment=segment)
         doc = self._client._json("GET", f"{self._path}/models/{model}/metrics", params=query)
         return doc["result"]
 
@@ -439,6 +541,7 @@ class Project:
         threshold: float | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Quality curves of a stored predict result on a labelled dataset, reduced on the
         server. A binary classifier's: ``roc`` (``x`` false positive rate, ``y`` true positive
@@ -447,8 +550,9 @@ class Project:
         ``rows``) and ``thresholds`` (``threshold``, ``tp``, ``fp``, ``tn``, ``fn`` at 0.00,
         0.01, …, 1.00). A regression's: ``points`` (``row``, ``prediction``, ``label``: at most
         2,000 rows) and ``residuals`` (a 40-bin histogram: ``from``, ``to``, ``count``). A
-        multiclass model has none (its confusion matrix is in :meth:`metrics`)."""
-        query = self._query(data, threshold=threshold, rows=rows, job=job)
+        multiclass model has none (its confusion matrix is in :meth:`metrics`). With
+        ``segment``, over its rows only."""
+        query = self._query(data, threshold=threshold, rows=rows, job=job, segment=segment)
         doc = self._client._json("GET", f"{self._path}/models/{model}/curves", params=query)
         parts = doc["binary"] or doc["regression"] or {}
         frames = {name: pd.DataFrame(values) for name, values in parts.items()}
@@ -467,12 +571,14 @@ class Project:
         background: str | None = None,
         rows: int | None = None,
         job: str | None = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Stored influences at ``points`` rows spread evenly over the result (default 1,000,
         at most 5,000) for ``features`` (default: the 12 most important), with the data's value
         at each: one row per sampled row and feature (``row``, ``feature``, ``value``,
         ``influence``; ``value`` is a category's name for a categorical feature). What a
-        beeswarm or a dependence plot draws, without fetching the whole table."""
+        beeswarm or a dependence plot draws, without fetching the whole table. With
+        ``segment``, the rows are spread over that segment's rows."""
         query = self._query(
             data,
             features=",".join(features) if features else None,
@@ -482,6 +588,7 @@ class Project:
             background=background,
             rows=rows,
             job=job,
+            segment=segment,
         )
         doc = self._client._json(
             "GET", f"{self._path}/models/{model}/influences/points", params=query

@@ -151,7 +151,7 @@ pub async fn run_job(
 }
 
 /// Back to the project's page after a change, or the page with the API's message.
-async fn after_change(
+pub(super) async fn after_change(
     visit: &mut Visit,
     project: &str,
     result: Result<(), ApiFailure>,
@@ -243,9 +243,10 @@ pub async fn delete_dataset(
     remove(visit, &project, "datasets", &dataset, &form).await
 }
 
-/// Deletes `name` from a project's `collection` (a member's role, a model, a dataset) through
+/// Deletes `name` from a project's `collection` (a member's role, a model, a dataset, a
+/// segment) through
 /// the API, which refuses what a running job still reads.
-async fn remove(
+pub(super) async fn remove(
     mut visit: Visit,
     project: &str,
     collection: &str,

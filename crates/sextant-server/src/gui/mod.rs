@@ -13,6 +13,7 @@ mod layout;
 mod model;
 mod project;
 mod report;
+mod segments;
 mod signin;
 mod visit;
 
@@ -57,6 +58,22 @@ pub fn gui_routes(api: ApiHandle) -> Router {
             post(changes::cancel_job),
         )
         .route("/ui/projects/{project}/members", post(changes::grant))
+        .route(
+            "/ui/projects/{project}/segments",
+            post(segments::add_segment),
+        )
+        .route(
+            "/ui/projects/{project}/segments/{segment}/delete",
+            post(segments::delete_segment),
+        )
+        .route(
+            "/ui/projects/{project}/feature-groups",
+            post(segments::add_feature_group),
+        )
+        .route(
+            "/ui/projects/{project}/feature-groups/{group}/delete",
+            post(segments::delete_feature_group),
+        )
         .route(
             "/ui/projects/{project}/members/{user}/revoke",
             post(changes::revoke),

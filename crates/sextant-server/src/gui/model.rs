@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use sextant_api::{
     CurvesReport, Dataset, ImportanceReport, InfluencePoints, Metrics, MetricsReport, Model,
-    Project, RowExplanation, TablePage,
+    Project, RowExplanation, Segment, SegmentScope, TablePage,
 };
 
 use super::failure_page;
@@ -28,6 +28,10 @@ pub struct ResultChoice {
     /// For a multiclass model: the class whose influences to show (default 0).
     #[serde(rename = "class")]
     pub output: Option<u32>,
+    /// A segment of the project, by name: the reports over its rows only.
+    pub segment: Option<String>,
+    /// A segment expression typed on the page (it wins over `segment`).
+    pub expression: Option<String>,
 }
 
 impl ResultChoice {
@@ -37,6 +41,22 @@ impl ResultChoice {
             Some(k) if k > 0 => format!("&class={k}"),
             _ => String::new(),
         }
+    }
+
+    /// The segment asked for: the expression typed, else the segment chosen.
+    pub fn segment(&self) -> Option<&str> {
+        let typed = self.expression.as_deref().map(str::trim);
+        let chosen = self.segment.as_deref().map(str::trim);
+        typed
+            .filter(|e| !e.is_empty())
+            .or(chosen.filter(|s| !s.is_empty()))
+    }
+
+    /// The query string's segment part, for the reports that take one (empty for every row).
+    pub fn segment_query(&self) -> String {
+        self.segment()
+            .map(|s| format!("&segment={}", encode(s)))
+            .unwrap_or_default()
     }
 
     /// The query string of the API's result endpoints for this choice.
@@ -61,6 +81,10 @@ pub struct ModelData {
     pub query: String,
     /// `&class=K` for the views of class K of a multiclass model, else empty.
     pub class_query: String,
+    /// `&segment=…` for the reports over a segment, else empty.
+    pub segment_query: String,
+    /// The segment the reports cover, as the API answered.
+    pub segment: Option<SegmentScope>,
     /// The class shown, and how many there are (multiclass).
     pub class: u32,
     pub classes: Option<u32>,
@@ -125,14 +149,15 @@ pub(super) async fn load(
     };
     let query = choice.api_query(&dataset.name);
     let at = format!("{base}/models/{}", encode(model));
-    let plain = format!("dataset={}", encode(&dataset.name));
     let class_query = choice.class_query();
+    let segment_query = choice.segment_query();
+    let plain = format!("dataset={}{segment_query}", encode(&dataset.name));
     // Every result the page shows, asked for at once; the first sampled row is row 0.
     let paths = [
         format!("{at}/metrics?{plain}"),
         format!("{at}/curves?{plain}"),
-        format!("{at}/importance?{query}"),
-        format!("{at}/influences/points?{query}&points={points}{class_query}"),
+        format!("{at}/importance?{query}{segment_query}&groups=true"),
+        format!("{at}/influences/points?{query}&points={points}{class_query}{segment_query}"),
         format!("{at}/explanation?{query}&row=0{class_query}"),
     ];
     let (metrics, curves, importance, points, explanation) = tokio::join!(
@@ -153,12 +178,18 @@ pub(super) async fn load(
     let points = optional(points, &mut notes)?;
     let explanation = optional(explanation, &mut notes)?;
     notes.dedup();
+    let segment = metrics
+        .as_ref()
+        .and_then(|m| m.source.segment.clone())
+        .or_else(|| importance.as_ref().and_then(|i| i.source.segment.clone()));
     let data = ModelData {
         project: project.to_string(),
         model: model.to_string(),
         dataset: dataset.name.clone(),
         query,
         class_query,
+        segment_query,
+        segment,
         class: choice.output.unwrap_or(0),
         classes: (p.schema.task == sextant_api::Task::Multiclass)
             .then_some(p.schema.classes)
@@ -188,8 +219,16 @@ pub async fn model_page(
     let at = model_url(&project, &model);
     let dataset_query = format!("dataset={}", encode(&dataset.name));
     let crumbs = crumbs(&project, Some((&model, &dataset_query)));
+    let segments: Vec<Segment> = match visit
+        .get(&format!("/api/v1/projects/{}/segments", encode(&project)))
+        .await
+    {
+        Ok(segments) => segments,
+        Err(e) => return failure_page(&visit, e),
+    };
     let body = html! {
         h1 { (model) " on " (dataset.name) }
+        (segment_line(data.segment.as_ref()))
         form.inline.choice method="get" action=(at) {
             label for="dataset" { "Dataset" }
             select #dataset name="dataset" { @for d in &datasets {
@@ -213,12 +252,19 @@ pub async fn model_page(
                     option value=(k) selected[k == data.class] { (k) }
                 } }
             }
+            label for="segment" { "Segment" }
+            select #segment name="segment" {
+                option value="" { "every row" }
+                @for s in &segments { option selected[choice.segment.as_deref() == Some(s.name.as_str())] { (s.name) } }
+            }
+            label for="expression" { "or rows where" }
+            input #expression name="expression" value=(choice.expression.as_deref().unwrap_or("")) placeholder="age < 30";
             button type="submit" { "Show" }
         }
         p.links {
-            a href={ (at) "/table?kind=influences&" (data.query) } { "Influence table" } " · "
-            a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) } { "Prediction table" } " · "
-            a href={ (at) "/report?" (data.query) (data.class_query) } { "Printable report" }
+            a href={ (at) "/table?kind=influences&" (data.query) (data.segment_query) } { "Influence table" } " · "
+            a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) (data.segment_query) } { "Prediction table" } " · "
+            a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" }
         }
         @for note in &notes { p.note { (note) } }
         (quality_section(&data))
@@ -232,6 +278,19 @@ pub async fn model_page(
         body,
     )
     .into_response()
+}
+
+/// Which segment the reports cover, when one was asked for.
+pub(super) fn segment_line(segment: Option<&SegmentScope>) -> Markup {
+    let Some(s) = segment else {
+        return html! {};
+    };
+    html! {
+        p.segment {
+            "Segment " @if let Some(name) = &s.name { strong { (name) } ": " }
+            code { (s.expression) } " · " (count(s.rows)) " of " (count(s.of_rows)) " rows"
+        }
+    }
 }
 
 /// The metrics as a table, and the quality plots' places.
@@ -341,6 +400,19 @@ fn influence_section(data: &ModelData) -> Markup {
                     }
                 }
             }
+            @if let Some(groups) = importance.groups.as_ref().filter(|g| !g.is_empty()) {
+                h3 { "Feature groups" }
+                table.list.groups {
+                    thead { tr { th { "Group" } th { "mean |Σ influence|" } th { "mean Σ influence" } th { "Features" } } }
+                    tbody { @for g in groups {
+                        tr {
+                            td { (g.group) } td.num { (number(Some(g.mean_abs))) }
+                            td.num { (number(Some(g.mean))) } td { (g.features.join(", ")) }
+                        }
+                    } }
+                }
+                p.meta { "A group's influence on a row is the sum of its features'; its importance the mean of that sum's absolute value." }
+            }
             h3 { "Most important features" }
             @let sampled = importance.result.features.iter().any(|f| f.mean_abs_stderr.is_some());
             table.list {
@@ -367,6 +439,7 @@ pub struct TableChoice {
     dataset: String,
     method: Option<String>,
     background: Option<String>,
+    segment: Option<String>,
     offset: Option<u64>,
 }
 
@@ -394,8 +467,10 @@ pub async fn table_page(
         method: q.method.clone(),
         background: q.background.clone(),
         output: None,
+        segment: q.segment.clone(),
+        expression: None,
     };
-    let query = choice.api_query(&q.dataset);
+    let query = format!("{}{}", choice.api_query(&q.dataset), choice.segment_query());
     let offset = q.offset.unwrap_or(0);
     let api = format!(
         "/api/v1/projects/{}/models/{}/{kind}?{query}&offset={offset}&limit={TABLE_ROWS}",
@@ -408,11 +483,16 @@ pub async fn table_page(
     };
     let at = model_url(&project, &model);
     let here = format!("{at}/table?kind={kind}&{query}");
-    let total = table.source.rows_total;
+    let total = table
+        .source
+        .segment
+        .as_ref()
+        .map_or(table.source.rows_total, |s| s.rows);
     let last_page = total.saturating_sub(1) / TABLE_ROWS * TABLE_ROWS;
     let crumbs = crumbs(&project, Some((&model, &query)));
     let body = html! {
         h1 { (kind) " of " (model) " on " (q.dataset) }
+        (segment_line(table.source.segment.as_ref()))
         p.meta { "Rows " (count(offset.min(total))) "–" (count((offset + TABLE_ROWS).min(total))) " of " (count(total))
             " · click a column's name to sort this page by it" }
         (pager(&here, offset, last_page))

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use sextant_api::{
-    CreateProject, Dataset, DatasetRole, FeatureSpec, Job, Member, Model, Project, ProjectSchema,
-    Role, ScoreType, Task, Whoami,
+    CreateProject, Dataset, DatasetRole, FeatureGroup, FeatureSpec, Job, Member, Model, Project,
+    ProjectSchema, Role, ScoreType, Segment, Task, Whoami,
 };
 
 use super::failure_page;
@@ -169,6 +169,8 @@ struct ProjectView {
     models: Vec<Model>,
     datasets: Vec<Dataset>,
     jobs: Vec<Job>,
+    segments: Vec<Segment>,
+    groups: Vec<FeatureGroup>,
     members: Option<Vec<Member>>,
 }
 
@@ -179,6 +181,8 @@ async fn load_project(visit: &mut Visit, name: &str) -> Result<ProjectView, ApiF
     let models = visit.get(&format!("{base}/models")).await?;
     let datasets = visit.get(&format!("{base}/datasets")).await?;
     let jobs = visit.get(&format!("{base}/jobs?limit=50")).await?;
+    let segments = visit.get(&format!("{base}/segments")).await?;
+    let groups = visit.get(&format!("{base}/feature-groups")).await?;
     let members = if role_on(&me, name) == Some(Role::Owner) {
         Some(visit.get(&format!("{base}/members")).await?)
     } else {
@@ -190,6 +194,8 @@ async fn load_project(visit: &mut Visit, name: &str) -> Result<ProjectView, ApiF
         models,
         datasets,
         jobs,
+        segments,
+        groups,
         members,
     })
 }
@@ -286,6 +292,8 @@ fn project_body(visit: &Visit, v: &ProjectView, error: Option<&str>) -> Markup {
                 }
             }
         }
+        (super::segments::segments_section(visit, &v.segments, &at, editor))
+        (super::segments::groups_section(visit, &v.groups, &at, editor))
         @if editor { (forms(visit, v, &at)) }
         @if let Some(members) = &v.members { (members_section(visit, members, &at)) }
     }

@@ -41,6 +41,7 @@ pub async fn report_page(
     let body = html! {
         article.report {
             h1 { "Model report: " (model) " on " (dataset.name) }
+            (super::model::segment_line(data.segment.as_ref()))
             p.meta { "Project " (project) " · printed " (time(&chrono::Utc::now())) " · "
                 button.print #print type="button" { "Print or save as PDF" } }
             section {

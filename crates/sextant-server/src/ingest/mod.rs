@@ -1,8 +1,11 @@
-//! The ingest service: projects, and model and dataset uploads (streamed, size-limited,
-//! validated against the project's schema, stored once per content).
+//! The ingest service: projects, their segments and feature groups, and model and dataset
+//! uploads (streamed, size-limited, validated against the project's schema, stored once per
+//! content).
 
 pub mod datasets;
+pub mod groups;
 pub mod members;
+pub mod segments;
 mod upload;
 
 use std::collections::HashSet;
@@ -68,6 +71,22 @@ pub fn start_ingest(deps: Deps) -> Router {
         .route(
             "/api/v1/projects/{project}/datasets/{dataset}",
             get(datasets::get_dataset).delete(datasets::delete_dataset),
+        )
+        .route(
+            "/api/v1/projects/{project}/segments",
+            get(segments::list_segments).post(segments::add_segment),
+        )
+        .route(
+            "/api/v1/projects/{project}/feature-groups",
+            get(groups::list_feature_groups).post(groups::add_feature_group),
+        )
+        .route(
+            "/api/v1/projects/{project}/feature-groups/{group}",
+            axum::routing::delete(groups::delete_feature_group),
+        )
+        .route(
+            "/api/v1/projects/{project}/segments/{segment}",
+            get(segments::get_segment).delete(segments::delete_segment),
         )
         .with_state(deps)
 }

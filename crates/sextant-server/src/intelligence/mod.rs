@@ -21,12 +21,14 @@ use parquet::file::metadata::PageIndexPolicy;
 use serde::de::DeserializeOwned;
 use sextant_analyzer::analysis;
 use sextant_api::{
-    DEFAULT_PAGE_ROWS, ImportanceReport, Job, JobKind, MAX_PAGE_ROWS, MetricsReport, Provenance,
-    ResultQuery, Role, StoredResult, TablePage, TablePart,
+    DEFAULT_PAGE_ROWS, GroupsQuery, Importance, ImportanceReport, Job, JobKind, MAX_PAGE_ROWS,
+    MetricsReport, Provenance, ResultQuery, Role, StoredResult, TablePage, TablePart,
 };
 
+mod groups;
 mod reading;
 mod reduction;
+mod segments;
 pub mod tables;
 pub mod views;
 
@@ -150,6 +152,7 @@ fn provenance(job: &Job, result: &StoredResult) -> Provenance {
         rows_total: result.manifest.rows,
         algorithm_version: result.manifest.algorithm_version.clone(),
         computed_at: result.created_at,
+        segment: None,
     }
 }
 
@@ -168,6 +171,21 @@ async fn page(
         )));
     }
     let (job, result) = find(&deps, &project, &model, &query, kind).await?;
+    if let Some(segment) =
+        segments::segment_of(&deps, &project, query.segment.as_deref(), &job).await?
+    {
+        let (columns, rows, matched) =
+            segments::segment_page(&deps, &result, &segment, offset, limit).await?;
+        let mut source = provenance(&job, &result);
+        source.segment = Some(segment.scope(matched, result.manifest.rows));
+        return Ok(Json(TablePage {
+            source,
+            offset,
+            limit,
+            columns,
+            rows,
+        }));
+    }
     // A sharded job's table is in parts, in row order: read the rows from the parts they are in
     // (past the end, the first part still gives the column names).
     let end = offset.saturating_add(limit);
@@ -339,22 +357,42 @@ async fn document<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("{key}: {e}")))
 }
 
-/// Global importance: mean |influence| per feature, largest first.
+/// Global importance: mean |influence| per feature, largest first; with `groups=true` each
+/// feature group's too.
 #[utoipa::path(get, path = "/api/v1/projects/{project}/models/{model}/importance", tag = "intelligence",
-    params(("project" = String, Path), ("model" = String, Path), ResultQuery),
+    params(("project" = String, Path), ("model" = String, Path), ResultQuery, GroupsQuery),
     responses((status = 200, body = ImportanceReport), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn importance(
     State(deps): State<Deps>,
     caller: Caller,
     ApiPath((project, model)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ResultQuery>,
+    ApiQuery(asked): ApiQuery<GroupsQuery>,
 ) -> ApiResult<Json<ImportanceReport>> {
     caller.require(&deps, &project, Role::Viewer).await?;
     let (job, result) = find(&deps, &project, &model, &query, JobKind::Influences).await?;
-    let importance = document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
+    let whole: Importance =
+        document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
+    let mut source = provenance(&job, &result);
+    let segment = segments::segment_of(&deps, &project, query.segment.as_deref(), &job).await?;
+    let importance = match &segment {
+        Some(segment) => {
+            let part = segments::segment_importance(&deps, &result, &whole, segment).await?;
+            source.segment = Some(segment.scope(part.rows, result.manifest.rows));
+            part
+        }
+        None => whole.clone(),
+    };
+    let groups = match asked.groups {
+        Some(true) => Some(
+            groups::group_importance(&deps, &project, &result, &whole, segment.as_ref()).await?,
+        ),
+        _ => None,
+    };
     Ok(Json(ImportanceReport {
-        source: provenance(&job, &result),
+        source,
         result: importance,
+        groups,
     }))
 }
 
@@ -371,8 +409,22 @@ pub async fn metrics(
     caller.require(&deps, &project, Role::Viewer).await?;
     let (job, result) = find(&deps, &project, &model, &query, JobKind::Predict).await?;
     let metrics = document(&deps, &query.dataset, result.manifest.metrics.as_ref()).await?;
+    let mut source = provenance(&job, &result);
+    let Some(segment) =
+        segments::segment_of(&deps, &project, query.segment.as_deref(), &job).await?
+    else {
+        return Ok(Json(MetricsReport {
+            source,
+            result: metrics,
+        }));
+    };
+    let schema = deps.metastore.project(&project).await?.schema;
+    let (metrics, rows) =
+        segments::segment_metrics(&deps, &job, &result, &segment, schema.task, schema.classes)
+            .await?;
+    source.segment = Some(segment.scope(rows, result.manifest.rows));
     Ok(Json(MetricsReport {
-        source: provenance(&job, &result),
+        source,
         result: metrics,
     }))
 }

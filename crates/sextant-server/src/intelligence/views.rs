@@ -16,6 +16,7 @@ use sextant_model::{Feature, FeatureKind};
 
 use super::reading::{Inputs, blocking, column_names, local_tables, paths, scan};
 use super::reduction::{binary_curves, evenly, regression_curves};
+use super::segments::{InSegment, holds, segment_importance, segment_of};
 use super::{document, find, provenance};
 use crate::Deps;
 use crate::auth::Caller;
@@ -47,18 +48,25 @@ pub async fn curves(
     }
     let single_output = columns.iter().any(|c| c == "prediction");
     let schema = deps.metastore.project(&project).await?.schema;
+    let segment = segment_of(&deps, &project, query.segment.as_deref(), &job).await?;
+    let inside = segment.as_ref().map(InSegment::rows);
     let copies = local_tables(&deps, &result).await?;
     let binary = schema.task == sextant_api::Task::Binary;
     let regression = schema.task == sextant_api::Task::Regression;
-    let (labelled, binary_curves, regression_curves) = blocking(move || {
+    let (labelled, seen, binary_curves, regression_curves) = blocking(move || {
         let wanted = ["row".to_string(), "prediction".into(), "label".into()];
         if !single_output {
-            return Ok((0, None, None));
+            return Ok((0, 0, None, None));
         }
         let mut rows = Vec::new();
         let mut scored = Vec::new();
+        let mut seen = 0u64;
         scan(&paths(&copies), &wanted, |values| {
             let (row, prediction, label) = (values[0], values[1], values[2]);
+            if inside.as_ref().is_some_and(|inside| !holds(inside, row)) {
+                return;
+            }
+            seen += 1;
             if label.is_finite() && prediction.is_finite() {
                 rows.push(row as u64);
                 scored.push((prediction, label));
@@ -66,16 +74,23 @@ pub async fn curves(
         })?;
         let labelled = scored.len() as u64;
         if binary {
-            Ok((labelled, Some(binary_curves(&scored)), None))
+            Ok((labelled, seen, Some(binary_curves(&scored)), None))
         } else if regression {
-            Ok((labelled, None, Some(regression_curves(&rows, &scored))))
+            Ok((
+                labelled,
+                seen,
+                None,
+                Some(regression_curves(&rows, &scored)),
+            ))
         } else {
-            Ok((labelled, None, None))
+            Ok((labelled, seen, None, None))
         }
     })
     .await?;
+    let mut source = provenance(&job, &result);
+    source.segment = segment.map(|s| s.scope(seen, result.manifest.rows));
     Ok(Json(CurvesReport {
-        source: provenance(&job, &result),
+        source,
         labelled,
         binary: binary_curves,
         regression: regression_curves,
@@ -109,6 +124,13 @@ pub async fn influence_points(
     .await?;
     let importance: Importance =
         document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
+    let segment = segment_of(&deps, &project, query.segment.as_deref(), &job).await?;
+    // Over a segment, the features are ranked by their importance there.
+    let importance = match &segment {
+        Some(segment) => segment_importance(&deps, &result, &importance, segment).await?,
+        None => importance,
+    };
+    let inside = segment.as_ref().map(InSegment::rows);
     let class = query.class.unwrap_or(0);
     let inputs = Inputs::fetch(&deps, job.spec.model(), job.spec.data()).await?;
     let features = inputs.features.clone();
@@ -156,7 +178,9 @@ pub async fn influence_points(
         })
         .collect::<ApiResult<_>>()?;
     let suffix = class_suffix(&result, class)?;
-    let total = result.manifest.rows;
+    let total = segment
+        .as_ref()
+        .map_or(result.manifest.rows, |_| importance.rows);
     let copies = local_tables(&deps, &result).await?;
     let read_positions = positions.clone();
     let (rows, values, influences) = blocking(move || {
@@ -168,6 +192,12 @@ pub async fn influence_points(
         let mut position = 0u64;
         let mut next = sample.iter().peekable();
         scan(&paths(&copies), &wanted, |cells| {
+            if inside
+                .as_ref()
+                .is_some_and(|inside| !holds(inside, cells[0]))
+            {
+                return;
+            }
             if next.peek() == Some(&&position) {
                 next.next();
                 rows.push(cells[0] as u64);
@@ -196,8 +226,10 @@ pub async fn influence_points(
             }
         })
         .collect();
+    let mut source = provenance(&job, &result);
+    source.segment = segment.map(|s| s.scope(total, result.manifest.rows));
     Ok(Json(InfluencePoints {
-        source: provenance(&job, &result),
+        source,
         rows,
         features: features_out,
     }))

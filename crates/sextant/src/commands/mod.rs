@@ -1,4 +1,4 @@
-//! The CLI client, a module per noun: `project`, `model`, `data`, `job`, and the results
+//! The CLI client, a module per noun: `project`, `model`, `data`, `segment`, `job`, and the results
 //! (`influences`, `predictions`, `importance`, `metrics`) and their views (`curves`, `points`,
 //! `explanation`). Human tables by default, `--json` for
 //! scripts.
@@ -9,6 +9,7 @@ mod job;
 mod model;
 mod project;
 mod results;
+mod segment;
 mod views;
 
 use clap::Args;
@@ -21,6 +22,7 @@ pub use job::{JobCommand, job, wait_for};
 pub use model::{ModelCommand, model};
 pub use project::{ProjectCommand, project};
 pub use results::{ResultArgs, importance, metrics, table_page};
+pub use segment::{GroupCommand, SegmentCommand, group, segment};
 pub use views::{CurvesArgs, ExplanationArgs, PointsArgs, curves, explanation, points};
 
 #[derive(Args)]

@@ -44,6 +44,14 @@ pub struct ResultArgs {
     /// Rows.
     #[arg(long, default_value_t = 20)]
     limit: u64,
+    /// With `importance`: also each feature group's importance (its members' influences
+    /// summed on each row).
+    #[arg(long)]
+    groups: bool,
+    /// Only the rows of this segment: a segment's name, or an expression such as
+    /// 'age >= 30 and region == "EU"'.
+    #[arg(long)]
+    segment: Option<String>,
     /// Write the whole table (every row) to this Parquet file instead of printing a page
     /// (`influences` and `predictions`).
     #[arg(long)]
@@ -60,6 +68,16 @@ fn no_output(args: &ResultArgs, what: &str) -> Result<(), Failure> {
     }
 }
 
+/// Refuses `--groups` where there is no importance to group.
+fn no_groups(args: &ResultArgs) -> Result<(), Failure> {
+    if args.groups {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--groups applies to importance only"
+        )));
+    }
+    Ok(())
+}
+
 /// Writes a whole result table to the `--output` Parquet file.
 fn whole_table(
     client: &Client,
@@ -68,6 +86,11 @@ fn whole_table(
     args: &ResultArgs,
     output: &std::path::Path,
 ) -> Result<(), Failure> {
+    if args.segment.is_some() {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--output writes the whole table, every row: page through a segment without it, or filter the Parquet file by its `row` column"
+        )));
+    }
     if output.extension().is_none_or(|e| e != "parquet") {
         return Err(Failure::Input(anyhow::anyhow!(
             "{}: the whole table is written as Parquet: name a .parquet file",
@@ -110,6 +133,7 @@ fn result_query(args: &ResultArgs, paged: bool) -> ResultQuery {
     ResultQuery {
         offset: paged.then_some(args.offset),
         limit: paged.then_some(args.limit),
+        segment: args.segment.clone(),
         ..table_query(args).into()
     }
 }
@@ -121,6 +145,7 @@ pub fn table_page(
     what: &str,
     args: ResultArgs,
 ) -> Result<(), Failure> {
+    no_groups(&args)?;
     if let Some(output) = &args.output {
         return whole_table(client, json_out, what, &args, output);
     }
@@ -140,16 +165,21 @@ pub fn table_page(
         .map(|r| r.iter().map(|&v| figure(v)).collect())
         .collect();
     print_table(&columns, &rows);
+    crate::report::print_segment(&page.source);
     let method = page
         .source
         .method
         .map(|m| format!("{} ", m.as_str()))
         .unwrap_or_default();
+    let total = page
+        .source
+        .segment
+        .as_ref()
+        .map_or(page.source.rows_total, |s| s.rows);
     println!(
-        "rows {}–{} of {} ({method}{what}, job {})",
+        "rows {}–{} of {total} ({method}{what}, job {})",
         args.offset,
         args.offset + rows.len() as u64,
-        page.source.rows_total,
         page.source.job
     );
     Ok(())
@@ -157,11 +187,12 @@ pub fn table_page(
 
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "importance")?;
-    let doc = client.importance(
-        &args.on.project,
-        &args.on.model,
-        &result_query(&args, false),
-    )?;
+    let query = result_query(&args, false);
+    let doc = if args.groups {
+        client.group_importance(&args.on.project, &args.on.model, &query)?
+    } else {
+        client.importance(&args.on.project, &args.on.model, &query)?
+    };
     if json_out {
         print_json_sorted(&doc)?;
     } else {
@@ -172,6 +203,7 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "metrics")?;
+    no_groups(&args)?;
     let doc = client.metrics(
         &args.on.project,
         &args.on.model,

@@ -28,6 +28,9 @@ pub struct CurvesArgs {
     /// The result of this job (its id), whatever the other options.
     #[arg(long)]
     job: Option<uuid::Uuid>,
+    /// Only the rows of this segment (a segment's name, or an expression).
+    #[arg(long)]
+    segment: Option<String>,
 }
 
 pub fn curves(client: &Client, json_out: bool, args: CurvesArgs) -> Result<(), Failure> {
@@ -36,6 +39,7 @@ pub fn curves(client: &Client, json_out: bool, args: CurvesArgs) -> Result<(), F
         rows: args.rows,
         threshold: args.threshold,
         job: args.job,
+        segment: args.segment,
     };
     let report = client.curves(&args.project, &args.model, &query)?;
     if json_out {
@@ -60,6 +64,7 @@ fn print_curves(report: &CurvesReport) {
         "curves of {} on {} ({} labelled rows, job {})",
         source.model, source.dataset, report.labelled, source.job
     );
+    crate::report::print_segment(source);
     if let Some(b) = &report.binary {
         let roc: Vec<(f64, f64)> = b.roc.iter().map(|p| (p.x, p.y)).collect();
         println!(
@@ -144,6 +149,9 @@ pub struct PointsArgs {
     /// The result over the first N rows (default: the result over the whole dataset).
     #[arg(long)]
     rows: Option<u64>,
+    /// Only the rows of this segment (a segment's name, or an expression).
+    #[arg(long)]
+    segment: Option<String>,
 }
 
 pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), Failure> {
@@ -157,6 +165,7 @@ pub fn points(client: &Client, json_out: bool, args: PointsArgs) -> Result<(), F
         features: args.features,
         points: args.points,
         class: args.class,
+        segment: args.segment,
     };
     let points = client.influence_points(&on.project, &on.model, &query)?;
     if json_out {

@@ -53,6 +53,8 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
                 .replace("{model}", "xgb")
                 .replace("{dataset}", "applicants")
                 .replace("{user}", "viewer")
+                .replace("{segment}", "young")
+                .replace("{group}", "money")
                 .replace("{id}", id);
             if [
                 "predictions",
@@ -77,6 +79,12 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
                     Body::Multipart
                 }
                 ("POST", "/api/v1/logout") => Body::Empty,
+                ("POST", r) if r.ends_with("/segments") => {
+                    Body::Json(json!({"name": "young", "expression": "age < 30"}))
+                }
+                ("POST", r) if r.ends_with("/feature-groups") => {
+                    Body::Json(json!({"name": "money", "features": ["income", "debt_ratio"]}))
+                }
                 ("POST", r) if r.ends_with("/jobs") => {
                     Body::Json(json!({"kind": "predict", "model": "xgb", "dataset": "applicants"}))
                 }
@@ -119,6 +127,8 @@ fn every_route_is_held_to_the_callers_role() {
         .unwrap()
         .to_string();
     run_job(&server, "predict", &[]);
+    // A segment for the routes that name one to find.
+    server.cli_ok(&["segment", "add", "credit", "young", "age < 30"]);
     let admin_tokens = server.client.tokens(None).unwrap();
     let token_id = admin_tokens[0].id.to_string();
 

@@ -231,7 +231,7 @@
     };
     const update = function () {
       const names = wanted();
-      return track(api(base + "/influences/points?" + d.query + d.class_query + "&points=1000&features=" + names.map(encodeURIComponent).join(","))
+      return track(api(base + "/influences/points?" + d.query + d.class_query + d.segment_query + "&points=1000&features=" + names.map(encodeURIComponent).join(","))
         .then(plotPoints)
         .catch(function (e) { showError(e.message); }));
     };
