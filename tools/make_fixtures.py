@@ -15,6 +15,7 @@ import os
 import shutil
 
 import lightgbm as lgb
+import fairness_fixtures
 import onnx_fixtures
 import numpy as np
 import pandas as pd
@@ -145,9 +146,8 @@ def small_fixtures(out):
     lgb_fixture(dst, "lgb_no_missing", {"objective": "regression", "num_leaves": 8, "use_missing": False}, df, yreg, 10)
 
 
-def demo(out):
-    """A small credit-risk demo: an XGBoost classifier, applicants to score, background rows."""
-    os.makedirs(out, exist_ok=True)
+def demo_frame():
+    """The demo's applicants and whether each defaulted (the first 5,000 train the model)."""
     rng = np.random.default_rng(7)
     n = 6000
     df = pd.DataFrame({
@@ -169,6 +169,13 @@ def demo(out):
              + df.region.map({"north": -0.3, "south": 0.6, "east": -0.5, "west": 0.2}).astype(float)
              - 0.012 * df.months_employed.fillna(0) + 0.8 * df.months_employed.isna())
     y = (rng.random(n) < 1 / (1 + np.exp(-score))).to_numpy().astype(int)
+    return df, y
+
+
+def demo(out):
+    """A small credit-risk demo: an XGBoost classifier, applicants to score, background rows."""
+    os.makedirs(out, exist_ok=True)
+    df, y = demo_frame()
     train = df.iloc[:5000]
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "nthread": 1, "seed": 0,
                          "max_cat_to_onehot": 1, "tree_method": "hist"},
@@ -181,6 +188,18 @@ def demo(out):
     write_csv(train.sample(100, random_state=0), os.path.join(out, "background.csv"))
 
 
+def challenger(out):
+    """A weaker model of the demo's risk, for the comparison tests: depth-2 trees, 15 rounds, and
+    no months of employment (it never saw the feature), trained on the same 5,000 rows."""
+    os.makedirs(os.path.join(out, "compare"), exist_ok=True)
+    df, y = demo_frame()
+    train = df.iloc[:5000].drop(columns=["months_employed"])
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "eta": 0.3, "nthread": 1, "seed": 0,
+                         "max_cat_to_onehot": 1, "tree_method": "hist"},
+                        xgb.DMatrix(train, label=y[:5000], enable_categorical=True), 15)
+    booster.save_model(os.path.join(out, "compare", "credit_shallow.json"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench-data", required=True)
@@ -191,6 +210,8 @@ def main():
     small_fixtures(args.out)
     onnx_fixtures.onnx_fixtures(args.out, args.bench_data)
     demo(args.demo)
+    challenger(args.out)
+    fairness_fixtures.fairness_fixtures(args.out, args.demo)
     versions = {"xgboost": xgb.__version__, "lightgbm": lgb.__version__, "shap": shap.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__}
     with open(os.path.join(args.out, "versions.json"), "w") as f:

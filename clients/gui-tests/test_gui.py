@@ -217,7 +217,22 @@ def test_models_compared(server: Server, admin_password: str) -> None:
         assert header == ["metric", "xgb", "xgb-copy"], header
         auc = driver.find_element(By.XPATH, "//table[contains(@class,'compare')]//tr[th='ROC AUC']")
         assert auc.text.split()[-2:] == ["0.8811", "0.8811"], auc.text
+        # The leaderboard, agreement and disagreements, as the API answers them.
+        board = driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+        assert [r.text.split()[:2] for r in board] == [["1", "xgb"], ["2", "xgb-copy"]], [
+            r.text for r in board
+        ]
+        assert board[0].text.split()[-1] == "0.8811", board[0].text
+        pair = driver.find_element(By.CSS_SELECTOR, "#agreement tbody tr").text
+        assert pair.startswith("xgb · xgb-copy 1 1 0"), pair
+        spreads = driver.find_elements(By.CSS_SELECTOR, "#disagreements tbody tr td:last-child")
+        assert len(spreads) == 20 and {td.text for td in spreads} == {"0"}
         screenshot(driver, "compare", full=True)
+        Select(driver.find_element(By.ID, "metric")).select_by_visible_text("log_loss")
+        driver.find_element(By.ID, "leaderboard-form").submit()
+        wait_for("the board by log loss", lambda: "metric=log_loss" in driver.current_url)
+        heading = driver.find_element(By.CSS_SELECTOR, "#leaderboard thead").text
+        assert "log_loss (lower is better)" in heading, heading
         assert console_errors(driver) == []
 
         # Deleting the copy from the project page asks first; declined, nothing changes.
@@ -276,6 +291,8 @@ def test_segments_added_and_every_report_shown_over_one(server: Server, admin_pa
         assert "young" in line and f"{rows:,} of 1,000 rows" in line, line
         shown = driver.find_element(By.XPATH, "//table[contains(@class,'metrics')]//tr[th='rows']/td").text
         assert shown == f"{rows:,}", shown
+        heading = driver.find_element(By.XPATH, "//h2[starts-with(normalize-space(.), 'Influences')]").text
+        assert f"{rows:,} rows" in heading, heading
         assert plot(driver, "plot-roc")["traces"] >= 1 and plot(driver, "plot-beeswarm")["points"] > 0
         screenshot(driver, "segment", full=True)
 
@@ -339,6 +356,69 @@ def test_feature_groups_added_and_their_importance_shown(server: Server, admin_p
         wait_for("the group gone", lambda: not driver.find_elements(By.CSS_SELECTOR, remove))
     finally:
         driver.quit()
+
+
+def test_fairness_between_a_protected_segment_and_the_rest(server: Server, admin_password: str) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    segment = {"name": "south", "expression": 'region == "south"', "protected": True}
+    server.api("POST", f"/api/v1/projects/{PROJECT}/segments", segment)
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(server.url + MODEL_PAGE)
+        driver.find_element(By.LINK_TEXT, "Fairness").click()
+        # The first protected segment is chosen, against every other row.
+        verdict = wait_for("the verdict", lambda: driver.find_elements(By.ID, "four-fifths"))[0]
+        asked = f"/api/v1/projects/{PROJECT}/models/xgb/fairness?dataset=applicants&protected=south"
+        report = server.api("GET", asked)
+        assert isinstance(report, dict)
+        ratio = report["demographic_parity_ratio"]["value"]
+        assert ("violated" in verdict.text) == (ratio < 0.8), verdict.text
+        assert f"{ratio:.4f}" in verdict.text, verdict.text
+        groups = driver.find_element(By.CSS_SELECTOR, "p.groups").text
+        rows = report["protected"]["rows"]
+        assert f"{rows:,} of 1,000 rows" in groups and 'not (region == "south")' in groups, groups
+        measures = driver.find_element(By.ID, "fairness-measures")
+        for name in ["demographic_parity_difference", "equalized_odds_ratio"]:
+            row = measures.find_element(By.XPATH, f".//tr[td/code='{name}']")
+            shown = float(row.find_elements(By.TAG_NAME, "td")[1].text)
+            assert abs(shown - report[name]["value"]) < 1e-3, row.text
+            low, high = (float(x) for x in row.find_elements(By.TAG_NAME, "td")[2].text.split(" – "))
+            assert abs(low - report[name]["low"]) < 1e-3 and abs(high - report[name]["high"]) < 1e-3
+        selected = driver.find_element(By.XPATH, "//table[@id='fairness-groups']//tr[th='protected']")
+        assert f"{report['groups']['protected']['selected']:,}" in selected.text, selected.text
+        chart = driver.find_element(By.ID, "fairness-chart")
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.value")) == 7
+        screenshot(driver, "fairness", full=True)
+
+        # Two groups typed as expressions, at another threshold.
+        driver.find_element(By.ID, "protected-expression").send_keys("age < 30")
+        driver.find_element(By.ID, "reference-expression").send_keys("age >= 60")
+        driver.find_element(By.ID, "threshold").send_keys("0.3")
+        driver.find_element(By.ID, "fairness-form").submit()
+        wait_for("the page over the expressions", lambda: "protected_expression=" in driver.current_url)
+        asked = (
+            f"/api/v1/projects/{PROJECT}/models/xgb/fairness?dataset=applicants"
+            "&protected=age%20%3C%2030&reference=age%20%3E%3D%2060&threshold=0.3"
+        )
+        report = server.api("GET", asked)
+        assert isinstance(report, dict)
+        groups = driver.find_element(By.CSS_SELECTOR, "p.groups").text
+        assert f"{report['reference']['rows']:,} of 1,000 rows" in groups, groups
+        ratio_row = "//table[@id='fairness-measures']//tr[td/code='demographic_parity_ratio']"
+        shown = float(driver.find_element(By.XPATH, ratio_row).find_elements(By.TAG_NAME, "td")[1].text)
+        assert abs(shown - report["demographic_parity_ratio"]["value"]) < 1e-3
+
+        # Groups that overlap are refused beside the form.
+        driver.find_element(By.ID, "reference-expression").clear()
+        driver.find_element(By.ID, "reference-expression").send_keys("age < 40")
+        driver.find_element(By.ID, "fairness-form").submit()
+        message = wait_for("the error", lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"))[0].text
+        assert "a row must be in one group only" in message, message
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+        server.api("DELETE", f"/api/v1/projects/{PROJECT}/segments/south")
 
 
 def _has_results(server: Server) -> bool:

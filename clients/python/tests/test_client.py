@@ -403,6 +403,69 @@ def test_segments_filter_every_report(credit, applicants):
     assert name not in list(credit.segments()["name"])
 
 
+def test_fairness_measures_the_decisions_of_each_group(credit, applicants):
+    frame = credit.fairness("xgb", "applicants", 'region == "south"', threshold=0.4)
+    assert list(frame.columns) == ["value", "low", "high"]
+    assert (frame["low"] <= frame["value"]).all() and (frame["value"] <= frame["high"]).all()
+    # The same figures from the predictions table, in pandas.
+    table = credit.predictions("xgb", "applicants")
+    south = (applicants.set_index("applicant_id").loc[table.index, "region"] == "south").to_numpy()
+    chosen = (table["prediction"] >= 0.4).to_numpy()
+    positive = (table["label"] == 1).to_numpy()
+
+    def rates(inside):
+        return {
+            "selection": chosen[inside].mean(),
+            "tpr": chosen[inside & positive].mean(),
+            "fpr": chosen[inside & ~positive].mean(),
+        }
+
+    p, r = rates(south), rates(~south)
+    parity = abs(p["selection"] - r["selection"])
+    assert abs(frame.loc["demographic_parity_difference", "value"] - parity) < 1e-12
+    low, high = sorted([p["selection"], r["selection"]])
+    assert abs(frame.loc["demographic_parity_ratio", "value"] - low / high) < 1e-12
+    odds = max(abs(p["tpr"] - r["tpr"]), abs(p["fpr"] - r["fpr"]))
+    assert abs(frame.loc["equalized_odds_difference", "value"] - odds) < 1e-12
+    groups = frame.attrs["groups"]
+    assert groups.loc["protected", "rows"] == south.sum()
+    assert abs(groups.loc["reference", "true_positive_rate"] - r["tpr"]) < 1e-12
+    assert frame.attrs["four_fifths_rule_violated"] == (low / high < 0.8)
+    assert frame.attrs["reference"]["expression"] == 'not (region == "south")'
+    # A second group instead of the complement; rows in neither are left out.
+    two = credit.fairness("xgb", "applicants", "age < 30", reference="age >= 60", seed=4)
+    assert two.attrs["protected"]["rows"] + two.attrs["reference"]["rows"] < len(applicants)
+    with pytest.raises(sextant.InvalidInput, match="one group only"):
+        credit.fairness("xgb", "applicants", "age < 30", reference="age < 50")
+    ax = sextant.plot.fairness(frame)
+    assert len(ax.get_yticklabels()) == 7
+
+
+def test_models_compared_side_by_side(credit):
+    name = fresh("twin")
+    credit.add_model(name, str(REPO / "demo" / "credit_model.json"))
+    credit.predict(name, "applicants")
+    frames = credit.compare(["xgb", name], "applicants", disagreements=5)
+    board = frames["leaderboard"]
+    assert list(board["model"]) == ["xgb", name] and list(board["rank"]) == [1, 2]
+    metrics = credit.metrics("xgb", "applicants")
+    assert abs(board.loc[0, "value"] - metrics["roc_auc"]) < 1e-12
+    assert abs(board.loc[0, "accuracy"] - metrics["accuracy"]) < 1e-12
+    # The same model twice agrees everywhere.
+    pair = frames["agreement"].iloc[0]
+    assert pair["decision_agreement"] == 1.0 and pair["mean_abs_difference"] == 0.0
+    assert list(frames["disagreements"]["spread"]) == [0.0] * 5
+    importance = frames["importance"]
+    assert list(importance.columns) == ["xgb", name]
+    own = credit.importance("xgb", "applicants").set_index("feature")["mean_abs"]
+    assert (importance["xgb"] - own.loc[importance.index]).abs().max() < 1e-12
+    assert importance[name].isna().all()
+    assert any(name in note for note in board.attrs["notes"])
+    with pytest.raises(sextant.BadRequest, match="not a metric"):
+        credit.compare(["xgb", name], "applicants", metric="rmse")
+    credit._client._json("DELETE", f"{credit._path}/models/{name}")
+
+
 def test_feature_groups_sum_their_members(credit):
     name = fresh("money")
     credit.add_feature_group(name, ["income", "debt_ratio"])

@@ -8,7 +8,9 @@
 //! - persisted documents, each with a `version` so later releases read what earlier ones wrote:
 //!   [`JobSpec`], [`ResultManifest`], and the typed [`Importance`] and [`Metrics`] documents;
 //! - segments: [`Segment`], [`CreateSegment`], and the [`SegmentScope`] a report was computed on;
-//!   feature groups: [`FeatureGroup`], [`CreateFeatureGroup`], [`GroupImportance`];
+//!   feature groups: [`FeatureGroup`], [`CreateFeatureGroup`], [`GroupImportance`]; fairness
+//!   between two groups of rows: [`FairnessQuery`], [`FairnessReport`], [`FairnessMeasures`];
+//!   models compared on one dataset: [`CompareQuery`], [`CompareReport`];
 //! - accounts: [`User`], [`Role`], [`Member`], [`TokenInfo`], [`AuditEntry`];
 //! - the analyzer protocol ([`AnalyzerTask`], [`ProgressAck`], [`FailureReport`]).
 //!
@@ -17,7 +19,9 @@
 
 mod accounts;
 mod catalog;
+mod compare;
 mod error;
+mod fairness;
 mod groups;
 mod importance;
 mod job;
@@ -33,7 +37,9 @@ mod whole;
 
 pub use accounts::*;
 pub use catalog::*;
+pub use compare::*;
 pub use error::*;
+pub use fairness::*;
 pub use groups::*;
 pub use importance::*;
 pub use job::*;

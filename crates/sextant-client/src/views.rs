@@ -1,10 +1,11 @@
 //! The intelligence service's views reduced for plotting: quality curves, influence points and
-//! one row's explanation.
+//! one row's explanation; fairness between two groups of rows; models compared.
 
 use serde::Serialize;
 use serde_json::Value;
 use sextant_api::{
-    CurvesQuery, CurvesReport, ExplanationQuery, InfluencePoints, PointsQuery, RowExplanation,
+    CompareQuery, CompareReport, CurvesQuery, CurvesReport, ExplanationQuery, FairnessQuery,
+    FairnessReport, InfluencePoints, PointsQuery, RowExplanation,
 };
 
 use crate::{Client, ClientResult};
@@ -45,6 +46,22 @@ impl Client {
             ),
             query,
         )
+    }
+
+    /// Several models of a project compared on one dataset.
+    pub fn compare(&self, project: &str, query: &CompareQuery) -> ClientResult<CompareReport> {
+        let base = format!("/api/v1/projects/{}/compare", url_component(project));
+        self.get(&with_query(base, query))
+    }
+
+    /// Fairness of a binary classifier between a protected group and a reference group.
+    pub fn fairness(
+        &self,
+        project: &str,
+        model: &str,
+        query: &FairnessQuery,
+    ) -> ClientResult<FairnessReport> {
+        self.get(&Self::view_path(project, model, "fairness", query))
     }
 
     /// Quality curves of a model's predictions on a labelled dataset.

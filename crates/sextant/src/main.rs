@@ -107,6 +107,12 @@ enum Command {
     Points(OnServer<commands::PointsArgs>),
     /// One row's stored explanation, by its index or its id.
     Explanation(OnServer<commands::ExplanationArgs>),
+    /// Fairness of a binary classifier between a protected group and a reference group:
+    /// fairlearn's measures with bootstrap confidence intervals.
+    Fairness(OnServer<commands::FairnessArgs>),
+    /// Several models on one dataset: a leaderboard by a metric, importance side by side,
+    /// agreement of their predictions, and the rows where they disagree most.
+    Compare(OnServer<commands::CompareArgs>),
     /// Save a server's token for the CLI (checked with the server first).
     Login(OnServer<commands::LoginArgs>),
     /// Who the CLI is logged in as, and their roles.
@@ -304,6 +310,8 @@ fn main() -> ExitCode {
         Command::Curves(on) => on_server(on, commands::curves),
         Command::Points(on) => on_server(on, commands::points),
         Command::Explanation(on) => on_server(on, commands::explanation),
+        Command::Fairness(on) => on_server(on, commands::fairness),
+        Command::Compare(on) => on_server(on, commands::compare),
         Command::Login(on) => commands::login(on.client, on.args),
         Command::Whoami(on) => on_server(on, |c, json, _| commands::whoami(c, json)),
         Command::User(on) => on_server(on, |c, json, g| commands::user(c, json, g.command)),

@@ -37,16 +37,21 @@ pub fn figure(x: Option<f64>) -> String {
 /// Says which segment a report covers, if any.
 pub fn print_segment(source: &Provenance) {
     if let Some(segment) = &source.segment {
-        let name = segment
-            .name
-            .as_ref()
-            .map(|n| format!("{n}: "))
-            .unwrap_or_default();
-        println!(
-            "segment {name}{} ({} of {} rows)",
-            segment.expression, segment.rows, segment.of_rows
-        );
+        println!("segment {}", scope_line(segment));
     }
+}
+
+/// A segment as a line says it: `NAME: EXPR (ROWS of OF_ROWS rows)`.
+pub fn scope_line(scope: &sextant_api::SegmentScope) -> String {
+    let name = scope
+        .name
+        .as_ref()
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
+    format!(
+        "{name}{} ({} of {} rows)",
+        scope.expression, scope.rows, scope.of_rows
+    )
 }
 
 /// Prints an importance document as a table.

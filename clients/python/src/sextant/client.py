@@ -13,7 +13,7 @@ from typing import Any, Union
 import httpx
 import pandas as pd
 
-from . import errors
+from . import errors, evaluation
 from ._boosters import unwrap
 from ._html import Listing, table_html
 from .jobs import Job
@@ -533,6 +533,56 @@ class Project:
         query = self._query(data, threshold=threshold, rows=rows, job=job, segment=segment)
         doc = self._client._json("GET", f"{self._path}/models/{model}/metrics", params=query)
         return doc["result"]
+
+    def compare(
+        self,
+        models: list[str],
+        data: str,
+        metric: str | None = None,
+        segment: str | None = None,
+        disagreements: int | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Several models (2 to 10, each with a predict result on ``data``) compared: a
+        leaderboard by ``metric`` (default ``roc_auc``, or ``rmse`` for a regression),
+        importance side by side, agreement pair by pair, and the ``disagreements`` rows (default
+        20) where they differ most; with ``segment``, over its rows only. See
+        :func:`sextant.evaluation.compare` for the frames."""
+        return evaluation.compare(
+            self, models, data, metric=metric, segment=segment, disagreements=disagreements
+        )
+
+    def fairness(
+        self,
+        model: str,
+        data: str,
+        protected: str,
+        reference: str | None = None,
+        threshold: float | None = None,
+        confidence: float | None = None,
+        resamples: int | None = None,
+        seed: int | None = None,
+        rows: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """Fairness of a binary classifier's decisions (a stored predict result, selected at
+        ``threshold``) between the ``protected`` group and the ``reference`` group (default:
+        every other row), each a segment's name or an expression: fairlearn's measures
+        (``demographic_parity_ratio``, ``equalized_odds_difference``, …) with seeded bootstrap
+        intervals at ``confidence`` (default 0.95, 1,000 resamples). See
+        :func:`sextant.evaluation.fairness` for the frame's columns and ``attrs``."""
+        return evaluation.fairness(
+            self,
+            model,
+            data,
+            protected,
+            reference=reference,
+            threshold=threshold,
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+            rows=rows,
+            job=job,
+        )
 
     def curves(
         self,

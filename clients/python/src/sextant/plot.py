@@ -252,3 +252,22 @@ def confusion(predictions: pd.DataFrame, threshold: float = 0.5, ax: Axes | None
     ax.set_ylabel("actual")
     ax.set_title("confusion matrix")
     return ax
+
+
+def fairness(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """A fairness report (:meth:`Project.fairness`): each ``*_difference`` as a dot with its
+    confidence interval as a bar; 0 is parity. The title says whether the four-fifths rule is
+    violated."""
+    ax = _axes(ax)
+    shown = frame[frame.index.str.endswith("_difference")].iloc[::-1]
+    values = shown["value"].to_numpy(dtype=float)
+    below = values - shown["low"].to_numpy(dtype=float)
+    above = shown["high"].to_numpy(dtype=float) - values
+    names = [m.removesuffix("_difference").replace("_", " ") for m in shown.index]
+    ax.errorbar(values, names, xerr=[below, above], fmt="o", color="#d62728", capsize=3)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_xlabel(f"|protected − reference| ({frame.attrs.get('confidence', 0.95):.0%} interval)")
+    violated = frame.attrs.get("four_fifths_rule_violated")
+    rule = {True: "violated", False: "met", None: "undefined"}[violated]
+    ax.set_title(f"fairness: four-fifths rule {rule}")
+    return ax

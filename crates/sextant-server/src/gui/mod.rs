@@ -9,6 +9,7 @@
 
 mod assets;
 mod changes;
+mod fairness;
 mod layout;
 mod model;
 mod project;
@@ -97,6 +98,10 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route(
             "/ui/projects/{project}/models/{model}/report",
             get(report::report_page),
+        )
+        .route(
+            "/ui/projects/{project}/models/{model}/fairness",
+            get(fairness::fairness_page),
         )
         .route("/ui/projects/{project}/compare", get(report::compare_page))
         .layer(axum::Extension(api))

@@ -264,7 +264,8 @@ pub async fn model_page(
         p.links {
             a href={ (at) "/table?kind=influences&" (data.query) (data.segment_query) } { "Influence table" } " · "
             a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) (data.segment_query) } { "Prediction table" } " · "
-            a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" }
+            a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" } " · "
+            a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" }
         }
         @for note in &notes { p.note { (note) } }
         (quality_section(&data))
@@ -371,7 +372,7 @@ fn influence_section(data: &ModelData) -> Markup {
     let method = importance.source.method.map_or("", |m| m.as_str());
     html! {
         section.influences {
-            h2 { "Influences" span.meta { " " (method) " · " (count(importance.source.rows_total)) " rows" } }
+            h2 { "Influences" span.meta { " " (method) " · " (count(importance.result.rows)) " rows" } }
             div.plots {
                 figure.wide { div.plot #plot-importance data-kind="importance" {} figcaption { "Global importance: mean |influence|" } }
                 figure.wide { div.plot #plot-beeswarm data-kind="beeswarm" {} figcaption { "Influence of each sampled row, coloured by the feature's value (high red, low blue); click a point for its explanation" } }

@@ -3,9 +3,12 @@
 
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
-use maud::html;
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
-use sextant_api::{ImportanceReport, Job, Metrics, MetricsReport, Model};
+use sextant_api::{
+    CLASSIFICATION_METRICS, CompareReport, ImportanceReport, Job, Metrics, MetricsReport, Model,
+    REGRESSION_METRICS,
+};
 
 use super::failure_page;
 use super::layout::{count, crumbs, data_block, encode, number, page, size, time};
@@ -110,6 +113,9 @@ pub async fn report_page(
 #[derive(Deserialize)]
 pub struct CompareQuery {
     dataset: String,
+    /// The metric the leaderboard ranks by (default: the API's for the task).
+    #[serde(default)]
+    metric: Option<String>,
 }
 
 /// What the compare page's script draws.
@@ -156,11 +162,34 @@ pub async fn compare_page(
             Err(e) => return failure_page(&visit, e),
         }
     }
+    // The models with predictions on the dataset, compared row by row (at most ten).
+    let scored: Vec<&str> = models
+        .iter()
+        .zip(&metrics)
+        .filter(|(_, m)| m.is_some())
+        .map(|(m, _)| m.name.as_str())
+        .take(sextant_api::MAX_COMPARED)
+        .collect();
+    let mut compared: Option<CompareReport> = None;
+    if scored.len() >= 2 {
+        let mut at = format!(
+            "{base}/compare?dataset={dataset}&models={}",
+            encode(&scored.join(","))
+        );
+        if let Some(metric) = q.metric.as_deref().filter(|m| !m.is_empty()) {
+            at.push_str(&format!("&metric={}", encode(metric)));
+        }
+        match optional(visit.get::<CompareReport>(&at).await, &mut notes) {
+            Ok(r) => compared = r,
+            Err(e) => return failure_page(&visit, e),
+        }
+    }
     let crumbs = crumbs(&project, None);
     let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
     let body = html! {
         h1 { "Models compared on " (q.dataset) }
         @for note in &notes { p.note { (note) } }
+        @if let Some(c) = &compared { (leaderboard_section(&project, &q.dataset, c)) }
         section {
             h2 { "Metrics" }
             @let metric_names: Vec<&str> = metrics.iter().flatten().next().map(|m| metric_rows(m).into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
@@ -190,7 +219,68 @@ pub async fn compare_page(
                 }
             }
         }
+        @if let Some(c) = &compared { (agreement_section(c)) }
         (data_block("sx-compare", &Comparison { models: names, importance }))
     };
     page(&visit, &format!("Compare on {}", q.dataset), &crumbs, body).into_response()
+}
+
+/// The leaderboard, with the metric it ranks by to choose.
+fn leaderboard_section(project: &str, dataset: &str, c: &CompareReport) -> Markup {
+    let known: &[&str] = if c
+        .leaderboard
+        .iter()
+        .any(|e| matches!(e.metrics, Some(Metrics::Regression(_))))
+    {
+        &REGRESSION_METRICS
+    } else {
+        &CLASSIFICATION_METRICS
+    };
+    html! {
+        section {
+            h2 { "Leaderboard" }
+            form.inline.choice #leaderboard-form method="get" action={ (super::layout::project_url(project)) "/compare" } {
+                input type="hidden" name="dataset" value=(dataset);
+                label for="metric" { "Rank by" }
+                select #metric name="metric" { @for m in known {
+                    option selected[*m == c.metric] { (m) }
+                } }
+                button type="submit" { "Rank" }
+            }
+            table.list #leaderboard {
+                thead { tr { th { "Rank" } th { "Model" } th { (c.metric) @if c.higher_is_better { " (higher is better)" } @else { " (lower is better)" } } } }
+                tbody { @for e in &c.leaderboard {
+                    tr { td.num { (e.rank.map_or("—".into(), |k| k.to_string())) } td { (e.model) } td.num { (number(e.value)) } }
+                } }
+            }
+        }
+    }
+}
+
+/// How the models' predictions agree, and the rows where they differ most.
+fn agreement_section(c: &CompareReport) -> Markup {
+    html! {
+        section {
+            h2 { "Agreement" }
+            p.hint { "Over " (count(c.rows)) " rows: the share with the same decision, the correlation of the scores, and their mean absolute difference." }
+            table.list #agreement {
+                thead { tr { th { "Models" } th { "Same decision" } th { "Score correlation" } th { "Mean |difference|" } } }
+                tbody { @for a in &c.agreement {
+                    tr { td { (a.a) " · " (a.b) } td.num { (number(a.decision_agreement)) } td.num { (number(a.score_correlation)) } td.num { (number(Some(a.mean_abs_difference))) } }
+                } }
+            }
+            h2 { "Where they disagree most" }
+            table.list #disagreements {
+                thead { tr { th { "Row" } th { "Id" } th { "Label" } @for m in &c.models { th { (m) } } th { "Spread" } } }
+                tbody { @for d in &c.disagreements {
+                    tr {
+                        td.num { (d.row) } td.num { (number(d.id)) } td.num { (number(d.label)) }
+                        @if let Some(scores) = &d.scores { @for s in scores { td.num { (number(Some(*s))) } } }
+                        @else if let Some(decisions) = &d.decisions { @for k in decisions { td.num { "class " (k) } } }
+                        td.num { (number(Some(d.spread))) }
+                    }
+                } }
+            }
+        }
+    }
 }

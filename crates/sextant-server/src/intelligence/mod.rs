@@ -25,6 +25,8 @@ use sextant_api::{
     MetricsReport, Provenance, ResultQuery, Role, StoredResult, TablePage, TablePart,
 };
 
+pub mod compare;
+pub mod fairness;
 mod groups;
 mod reading;
 mod reduction;
@@ -77,6 +79,11 @@ pub fn start_intelligence(deps: Deps) -> Router {
             "/api/v1/projects/{project}/models/{model}/metrics",
             get(metrics),
         )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/fairness",
+            get(fairness::fairness),
+        )
+        .route("/api/v1/projects/{project}/compare", get(compare::compare))
         .with_state(deps)
 }
 

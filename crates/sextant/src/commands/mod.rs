@@ -1,10 +1,12 @@
 //! The CLI client, a module per noun: `project`, `model`, `data`, `segment`, `job`, and the results
 //! (`influences`, `predictions`, `importance`, `metrics`) and their views (`curves`, `points`,
-//! `explanation`). Human tables by default, `--json` for
+//! `explanation`), `fairness` between two groups of rows, and `compare` for several models. Human tables by default, `--json` for
 //! scripts.
 
 mod accounts;
+mod compare;
 mod data;
+mod fairness;
 mod job;
 mod model;
 mod project;
@@ -17,7 +19,9 @@ use clap::Args;
 pub use accounts::{
     AuditArgs, LoginArgs, TokenCommand, UserCommand, audit, login, token, user, whoami,
 };
+pub use compare::{CompareArgs, compare};
 pub use data::{DataCommand, data};
+pub use fairness::{FairnessArgs, fairness};
 pub use job::{JobCommand, job, wait_for};
 pub use model::{ModelCommand, model};
 pub use project::{ProjectCommand, project};

@@ -73,6 +73,12 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
             if route.ends_with("/explanation") {
                 path.push_str("?dataset=applicants&row=0");
             }
+            if route.ends_with("/compare") {
+                path.push_str("?dataset=applicants&models=xgb,xgb2");
+            }
+            if route.ends_with("/fairness") {
+                path.push_str("?dataset=applicants&protected=young");
+            }
             let body = match (method.as_str(), route.as_str()) {
                 ("GET" | "DELETE", _) => Body::Empty,
                 ("POST", r) if r.ends_with("/models") || r.ends_with("/datasets") => {
@@ -127,6 +133,28 @@ fn every_route_is_held_to_the_callers_role() {
         .unwrap()
         .to_string();
     run_job(&server, "predict", &[]);
+    // A second model, for the comparison to compare.
+    let model = crate::support::repo("demo/credit_model.json");
+    server.cli_ok(&[
+        "model",
+        "add",
+        "credit",
+        model.to_str().unwrap(),
+        "--name",
+        "xgb2",
+    ]);
+    server.cli_ok(&[
+        "job",
+        "run",
+        "credit",
+        "--kind",
+        "predict",
+        "--model",
+        "xgb2",
+        "--dataset",
+        "applicants",
+        "--wait",
+    ]);
     // A segment for the routes that name one to find.
     server.cli_ok(&["segment", "add", "credit", "young", "age < 30"]);
     let admin_tokens = server.client.tokens(None).unwrap();
@@ -259,7 +287,7 @@ fn every_route_is_held_to_the_callers_role() {
     );
     assert_eq!(jobs, json!([]));
     let (_, jobs) = call(&server, Some(&viewer), "GET", "/api/v1/jobs", &Body::Empty);
-    assert_eq!(jobs.as_array().unwrap().len(), 2);
+    assert_eq!(jobs.as_array().unwrap().len(), 3);
     // Users see only themselves; the admin's routes are the admin's.
     assert_eq!(
         call(&server, Some(&viewer), "GET", "/api/v1/users", &Body::Empty).0,
