@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::platform::{demo_project, json_out, run_job};
+use crate::platform::{cli_refuses, demo_project, json_out, run_job};
 use crate::server::Server;
 use crate::support::repo;
 
@@ -282,12 +282,7 @@ fn models_compared_on_the_demo_agree_with_their_own_reports() {
     let refused = |args: &[&str], expected: &str| {
         let mut all = vec!["compare", "credit", "--dataset", "applicants"];
         all.extend_from_slice(args);
-        let out = server.cli(&all);
-        let said = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && said.contains(expected),
-            "{expected:?} not in {said}"
-        );
+        cli_refuses(&server, &all, expected);
     };
     refused(&["--models", "xgb"], "name 2 to 10 models");
     refused(&["--models", "xgb,nosuch"], "nosuch");

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::platform::{demo_project, json_out, run_job};
+use crate::platform::{cli_refuses, demo_project, json_out, run_job};
 use crate::server::Server;
 use crate::support::repo;
 
@@ -171,12 +171,7 @@ fn fairness_equals_fairlearn_on_the_demo_and_every_interval_holds_its_value() {
             "applicants",
         ];
         all.extend_from_slice(args);
-        let out = server.cli(&all);
-        let said = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && said.contains(expected),
-            "{expected:?} not in {said}"
-        );
+        cli_refuses(&server, &all, expected);
     };
     refused(
         &["--protected", "age < 30", "--reference", "age < 40"],

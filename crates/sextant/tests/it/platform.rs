@@ -100,6 +100,16 @@ pub(crate) fn explain_demo(extra: &[&str]) -> Table {
     Table::read(&out)
 }
 
+/// Runs the CLI with `args` and checks that it fails, saying `expected`.
+pub(crate) fn cli_refuses(server: &Server, args: &[&str], expected: &str) {
+    let out = server.cli(args);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains(expected),
+        "{expected:?} not in {said}"
+    );
+}
+
 pub(crate) fn json_out(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
