@@ -421,6 +421,61 @@ def test_fairness_between_a_protected_segment_and_the_rest(server: Server, admin
         server.api("DELETE", f"/api/v1/projects/{PROJECT}/segments/south")
 
 
+def test_hotspots_found_and_one_saved_as_a_segment(server: Server, admin_password: str) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    driver = new_browser()
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(server.url + MODEL_PAGE)
+        driver.find_element(By.LINK_TEXT, "Hotspots").click()
+        table = wait_for("the hotspots", lambda: driver.find_elements(By.ID, "hotspots"))[0]
+        report = server.api("GET", f"/api/v1/projects/{PROJECT}/models/xgb/hotspots?dataset=applicants")
+        assert isinstance(report, dict)
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) == len(report["hotspots"]) > 0
+        first, shown = report["hotspots"][0], rows[0].find_elements(By.TAG_NAME, "td")
+        assert shown[1].text == first["expression"], shown[1].text
+        assert shown[2].text == f"{first['rows']:,}"
+        assert abs(float(shown[4].text) - first["value"]) < 1e-3
+        low, high = (float(x) for x in shown[5].text.split(" – "))
+        assert abs(low - first["low"]) < 1e-3 and abs(high - first["high"]) < 1e-3
+        meta = driver.find_element(By.CSS_SELECTOR, "p.meta").text
+        assert "error rate over 1,000 labelled rows" in meta and "Clopper" in meta, meta
+        chart = driver.find_element(By.ID, "hotspot-chart")
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.value")) == len(rows)
+        screenshot(driver, "hotspots", full=True)
+
+        # Another loss and a larger minimum size.
+        Select(driver.find_element(By.ID, "metric")).select_by_value("log_loss")
+        driver.find_element(By.ID, "min-size").send_keys("150")
+        driver.find_element(By.ID, "hotspot-form").submit()
+        wait_for("the page by log loss", lambda: "metric=log_loss" in driver.current_url)
+        meta = driver.find_element(By.CSS_SELECTOR, "p.meta").text
+        assert "log loss" in meta and "bootstrap" in meta, meta
+        for row in driver.find_elements(By.CSS_SELECTOR, "#hotspots tbody tr"):
+            assert int(row.find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) >= 150
+
+        # The first hotspot saved as a segment lands on the project page.
+        save = driver.find_element(By.CSS_SELECTOR, "#hotspots tbody tr form.save")
+        expression = save.find_element(By.NAME, "expression").get_attribute("value")
+        save.find_element(By.NAME, "name").send_keys("worst")
+        save.submit()
+        wait_for("the project page", lambda: driver.find_elements(By.CSS_SELECTOR, "section.segments"))
+        saved = server.api("GET", f"/api/v1/projects/{PROJECT}/segments/worst")
+        assert isinstance(saved, dict) and saved["expression"] == expression
+
+        # A loss of another task is refused beside the form.
+        driver.get(
+            f"{server.url}/ui/projects/{PROJECT}/models/xgb/hotspots?dataset=applicants&metric=squared_error"
+        )
+        message = wait_for("the error", lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"))[0].text
+        assert "not a loss of a binary model" in message, message
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+        server.api("DELETE", f"/api/v1/projects/{PROJECT}/segments/worst")
+
+
 def _has_results(server: Server) -> bool:
     try:
         jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")

@@ -403,6 +403,35 @@ def test_segments_filter_every_report(credit, applicants):
     assert name not in list(credit.segments()["name"])
 
 
+def test_hotspots_are_the_worst_segments_with_their_own_error_rates(credit, applicants):
+    frame = credit.hotspots("xgb", "applicants", limit=5)
+    assert list(frame.columns) == sextant.evaluation.HOTSPOT_COLUMNS
+    assert 0 < len(frame) <= 5 and frame.attrs["metric"] == "error_rate"
+    assert list(frame["excess"]) == sorted(frame["excess"], reverse=True)
+    # Each hotspot's rows and error rate, from the predictions table and pandas' own query.
+    table = credit.predictions("xgb", "applicants")
+    wrong = (table["prediction"] >= 0.5).astype(int) != table["label"]
+    data = applicants.set_index("applicant_id").loc[table.index]
+    overall = wrong.mean()
+    assert abs(frame.attrs["overall"] - overall) < 1e-12
+    for hotspot in frame.itertuples():
+        inside = data.eval(hotspot.expression).to_numpy()
+        assert hotspot.rows == inside.sum() >= frame.attrs["min_size"]
+        assert abs(hotspot.value - wrong[inside].mean()) < 1e-12
+        assert hotspot.low < hotspot.value < hotspot.high
+        assert abs(hotspot.excess - (hotspot.value - overall) * hotspot.rows) < 1e-9
+    searched = frame.attrs["columns"].set_index("column")
+    assert "defaulted" not in searched.index and "applicant_id" not in searched.index
+    assert searched.loc["region", "kind"] == "categorical"
+    by_loss = credit.hotspots("xgb", "applicants", metric="log_loss", columns=["age"], limit=2)
+    assert by_loss.attrs["interval"] == "bootstrap"
+    assert all("age" in e for e in by_loss["expression"])
+    with pytest.raises(sextant.BadRequest, match="not a loss of a binary model"):
+        credit.hotspots("xgb", "applicants", metric="squared_error")
+    ax = sextant.plot.hotspots(frame)
+    assert len(ax.get_yticklabels()) == len(frame)
+
+
 def test_fairness_measures_the_decisions_of_each_group(credit, applicants):
     frame = credit.fairness("xgb", "applicants", 'region == "south"', threshold=0.4)
     assert list(frame.columns) == ["value", "low", "high"]

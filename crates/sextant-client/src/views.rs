@@ -1,11 +1,11 @@
 //! The intelligence service's views reduced for plotting: quality curves, influence points and
-//! one row's explanation; fairness between two groups of rows; models compared.
+//! one row's explanation; hotspots; fairness between two groups of rows; models compared.
 
 use serde::Serialize;
 use serde_json::Value;
 use sextant_api::{
     CompareQuery, CompareReport, CurvesQuery, CurvesReport, ExplanationQuery, FairnessQuery,
-    FairnessReport, InfluencePoints, PointsQuery, RowExplanation,
+    FairnessReport, HotspotQuery, HotspotReport, InfluencePoints, PointsQuery, RowExplanation,
 };
 
 use crate::{Client, ClientResult};
@@ -52,6 +52,16 @@ impl Client {
     pub fn compare(&self, project: &str, query: &CompareQuery) -> ClientResult<CompareReport> {
         let base = format!("/api/v1/projects/{}/compare", url_component(project));
         self.get(&with_query(base, query))
+    }
+
+    /// The segments of a dataset where a model's loss is worst.
+    pub fn hotspots(
+        &self,
+        project: &str,
+        model: &str,
+        query: &HotspotQuery,
+    ) -> ClientResult<HotspotReport> {
+        self.get(&Self::view_path(project, model, "hotspots", query))
     }
 
     /// Fairness of a binary classifier between a protected group and a reference group.

@@ -100,7 +100,8 @@ pub enum DataError {
     },
 }
 
-pub(crate) fn list_columns<'a>(names: impl Iterator<Item = &'a str>) -> String {
+/// Column names as an error lists them: all of up to eight, else the count and the first eight.
+pub fn list_columns<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.collect();
     let shown: Vec<String> = names.iter().take(8).map(|n| format!("{n:?}")).collect();
     match names.len() {

@@ -14,7 +14,7 @@ pub mod segment;
 
 use std::path::Path;
 
-pub use error::DataError;
+pub use error::{DataError, list_columns};
 pub use output::{TableWriter, output_properties};
 use sextant_model::Feature;
 

@@ -107,6 +107,9 @@ enum Command {
     Points(OnServer<commands::PointsArgs>),
     /// One row's stored explanation, by its index or its id.
     Explanation(OnServer<commands::ExplanationArgs>),
+    /// The segments (one or two conditions on the dataset's columns) where a model's loss is
+    /// worst, each with a confidence interval and an expression to save as a segment.
+    Hotspots(OnServer<commands::HotspotArgs>),
     /// Fairness of a binary classifier between a protected group and a reference group:
     /// fairlearn's measures with bootstrap confidence intervals.
     Fairness(OnServer<commands::FairnessArgs>),
@@ -310,6 +313,7 @@ fn main() -> ExitCode {
         Command::Curves(on) => on_server(on, commands::curves),
         Command::Points(on) => on_server(on, commands::points),
         Command::Explanation(on) => on_server(on, commands::explanation),
+        Command::Hotspots(on) => on_server(on, commands::hotspots),
         Command::Fairness(on) => on_server(on, commands::fairness),
         Command::Compare(on) => on_server(on, commands::compare),
         Command::Login(on) => commands::login(on.client, on.args),

@@ -551,6 +551,39 @@ class Project:
             self, models, data, metric=metric, segment=segment, disagreements=disagreements
         )
 
+    def hotspots(
+        self,
+        model: str,
+        data: str,
+        metric: str | None = None,
+        min_size: int | None = None,
+        limit: int | None = None,
+        bins: int | None = None,
+        columns: list[str] | None = None,
+        confidence: float | None = None,
+        resamples: int | None = None,
+        seed: int | None = None,
+        job: str | None = None,
+    ) -> pd.DataFrame:
+        """The segments of ``data`` (one or two conditions on its columns) where the model's
+        per-row loss (``metric``: ``error_rate`` or ``absolute_error`` by default) is worst,
+        most excess loss first, each of at least ``min_size`` rows with an interval at
+        ``confidence``. See :func:`sextant.evaluation.hotspots` for the frame."""
+        return evaluation.hotspots(
+            self,
+            model,
+            data,
+            metric=metric,
+            min_size=min_size,
+            limit=limit,
+            bins=bins,
+            columns=columns,
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+            job=job,
+        )
+
     def fairness(
         self,
         model: str,

@@ -1,6 +1,7 @@
-"""Evaluation across groups of rows and across models: fairness of a binary classifier between a
-protected group and a reference group, and several models compared on one dataset.
-:meth:`Project.fairness` and :meth:`Project.compare` call these."""
+"""Evaluation across groups of rows and across models: the hotspots where a model fails,
+fairness of a binary classifier between a protected group and a reference group, and several
+models compared on one dataset. :meth:`Project.hotspots`, :meth:`Project.fairness` and
+:meth:`Project.compare` call these."""
 
 from __future__ import annotations
 
@@ -26,6 +27,66 @@ MEASURES = [
     ]
     for way in ["difference", "ratio"]
 ]
+
+
+#: The columns of a hotspots frame, in order.
+HOTSPOT_COLUMNS = ["expression", "rows", "share", "value", "low", "high", "lift", "excess"]
+
+
+def hotspots(
+    project: Project,
+    model: str,
+    data: str,
+    metric: str | None = None,
+    min_size: int | None = None,
+    limit: int | None = None,
+    bins: int | None = None,
+    columns: list[str] | None = None,
+    confidence: float | None = None,
+    resamples: int | None = None,
+    seed: int | None = None,
+    job: str | None = None,
+) -> pd.DataFrame:
+    """The hotspots, most excess loss first, one row each: ``expression`` (save it with
+    :meth:`Project.add_segment`), ``rows``, ``share``, ``value`` (the mean loss), ``low`` and
+    ``high`` (its interval), ``lift`` (over the overall mean) and ``excess``; ``attrs`` hold
+    ``metric``, ``overall``, ``rows``, ``min_size``, ``bins``, ``confidence``, ``interval``,
+    ``candidates``, ``columns`` (a DataFrame of each column searched and its cuts),
+    ``conditions`` (each hotspot's list) and ``job``."""
+    query: dict[str, Any] = {"dataset": data}
+    options = {
+        "metric": metric,
+        "min_size": min_size,
+        "limit": limit,
+        "bins": bins,
+        "columns": ",".join(columns) if columns is not None else None,
+        "confidence": confidence,
+        "resamples": resamples,
+        "seed": seed,
+        "job": job,
+    }
+    query.update({k: v for k, v in options.items() if v is not None})
+    doc = project._client._json("GET", f"{project._path}/models/{model}/hotspots", params=query)
+    found = doc["hotspots"]
+    frame = pd.DataFrame(
+        [{c: h[c] for c in HOTSPOT_COLUMNS} for h in found], columns=HOTSPOT_COLUMNS
+    )
+    frame = frame.astype({c: float for c in HOTSPOT_COLUMNS if c not in ("expression", "rows")})
+    frame["rows"] = frame["rows"].astype("int64")
+    frame.attrs.update(
+        metric=doc["metric"],
+        overall=doc["overall"],
+        rows=doc["rows"],
+        min_size=doc["min_size"],
+        bins=doc["bins"],
+        confidence=doc["confidence"],
+        interval=doc["interval"],
+        candidates=doc["candidates"],
+        columns=pd.DataFrame(doc["columns"], columns=["column", "kind", "cuts"]),
+        conditions=[h["conditions"] for h in found],
+        job=doc["source"]["job"],
+    )
+    return frame
 
 
 def fairness(

@@ -254,6 +254,26 @@ def confusion(predictions: pd.DataFrame, threshold: float = 0.5, ax: Axes | None
     return ax
 
 
+def hotspots(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Hotspots (:meth:`Project.hotspots`): each segment's mean loss as a dot with its
+    confidence interval as a bar, worst (most excess) at the top, beside the overall mean."""
+    ax = _axes(ax)
+    shown = frame.iloc[::-1]
+    values = shown["value"].to_numpy(dtype=float)
+    below = values - shown["low"].to_numpy(dtype=float)
+    above = shown["high"].to_numpy(dtype=float) - values
+    names = [f"{e} ({n} rows)" for e, n in zip(shown["expression"], shown["rows"], strict=True)]
+    ax.errorbar(values, names, xerr=[below, above], fmt="o", color="#d62728", capsize=3)
+    overall = frame.attrs.get("overall")
+    if overall is not None:
+        ax.axvline(overall, color="grey", lw=0.8, ls="--", label="overall")
+        ax.legend(loc="lower right")
+    metric = str(frame.attrs.get("metric", "loss")).replace("_", " ")
+    ax.set_xlabel(f"{metric} ({frame.attrs.get('confidence', 0.95):.0%} interval)")
+    ax.set_title("hotspots")
+    return ax
+
+
 def fairness(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """A fairness report (:meth:`Project.fairness`): each ``*_difference`` as a dot with its
     confidence interval as a bar; 0 is parity. The title says whether the four-fifths rule is

@@ -113,6 +113,8 @@ impl std::error::Error for ExpressionError {}
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
     Name(String),
+    /// A column name in backquotes: never a keyword.
+    Quoted(String),
     Number(f64),
     Text(String),
     Op(Comparison),
@@ -125,6 +127,7 @@ enum Token {
 fn describe(token: &Token) -> String {
     match token {
         Token::Name(n) => format!("{n:?}"),
+        Token::Quoted(n) => format!("`{n}`"),
         Token::Number(v) => format!("the number {v}"),
         Token::Text(t) => format!("the text {t:?}"),
         Token::Op(op) => format!("`{}`", op.symbol()),
@@ -243,7 +246,7 @@ fn tokens(text: &str) -> Result<Vec<(Token, usize)>, ExpressionError> {
                     if value.trim().is_empty() {
                         return Err(error(start, "an empty column name".into()));
                     }
-                    Token::Name(value)
+                    Token::Quoted(value)
                 } else {
                     Token::Text(value)
                 }
@@ -397,6 +400,10 @@ impl Parser {
                 let column = self.column(name.clone(), at);
                 self.after_column(&name, column)
             }
+            Token::Quoted(name) => {
+                let column = self.column(name.clone(), at);
+                self.after_column(&name, column)
+            }
             other => {
                 self.next = self.next.saturating_sub(usize::from(other != Token::End));
                 self.error(format!(
@@ -480,6 +487,34 @@ impl Parser {
             ),
         })
     }
+}
+
+/// A column as an expression names it: bare when the lexer reads it as one name, else in
+/// backquotes.
+pub fn column_reference(column: &str) -> String {
+    let mut chars = column.chars();
+    let bare = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && !KEYWORDS.iter().any(|k| column.eq_ignore_ascii_case(k));
+    if bare {
+        column.to_string()
+    } else {
+        format!("`{column}`")
+    }
+}
+
+/// A text as an expression quotes it, `"` and `\` escaped.
+pub fn text_literal(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 impl Expression {

@@ -15,7 +15,10 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sextant_model::is_missing;
 
-pub use expression::{Cell, ColumnKind, Comparison, Expression, ExpressionError, Literal};
+pub use expression::{
+    Cell, ColumnKind, Comparison, Expression, ExpressionError, Literal, column_reference,
+    text_literal,
+};
 
 use crate::error::{DataError, list_columns};
 use crate::{TableFormat, parquet_input};
@@ -27,7 +30,7 @@ const BATCH_ROWS: usize = 8_192;
 pub fn segment_rows(path: &Path, expression: &Expression) -> Result<Vec<bool>, DataError> {
     let name = path.display().to_string();
     let mut rows = Vec::new();
-    let decide = |row: &[Cell], rows: &mut Vec<bool>| {
+    visit_rows(path, expression.columns(), |row| {
         let line = rows.len() as u64 + 1;
         let inside = expression
             .matches(row)
@@ -37,9 +40,19 @@ pub fn segment_rows(path: &Path, expression: &Expression) -> Result<Vec<bool>, D
                 message,
             })?;
         rows.push(inside);
-        Ok::<(), DataError>(())
-    };
-    let wanted = expression.columns();
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Calls `each` with the cells of the `wanted` columns of every row of the table at `path`, in
+/// order, reading only those columns, in batches; the first error stops the reading.
+pub fn visit_rows(
+    path: &Path,
+    wanted: &[String],
+    mut each: impl FnMut(&[Cell]) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    let name = path.display().to_string();
     match TableFormat::from_path(path)? {
         TableFormat::Csv => {
             let file = File::open(path).map_err(|source| DataError::Io {
@@ -65,7 +78,7 @@ pub fn segment_rows(path: &Path, expression: &Expression) -> Result<Vec<bool>, D
                         Cell::Text(text.to_string())
                     };
                 }
-                decide(&cells, &mut rows)?;
+                each(&cells)?;
             }
         }
         TableFormat::Parquet => {
@@ -111,12 +124,12 @@ pub fn segment_rows(path: &Path, expression: &Expression) -> Result<Vec<bool>, D
                     for (cell, column) in row.iter_mut().zip(&columns) {
                         *cell = column[r].clone();
                     }
-                    decide(&row, &mut rows)?;
+                    each(&row)?;
                 }
             }
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The index of each wanted column among `headers`.

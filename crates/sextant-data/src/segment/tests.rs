@@ -104,6 +104,33 @@ fn the_grammar_reads_as_documented() {
 }
 
 #[test]
+fn written_names_and_texts_read_back_as_themselves() {
+    for column in [
+        "age",
+        "home region",
+        "and",
+        "IN",
+        "x.y",
+        "2nd",
+        "_",
+        "ümlaut",
+        "a-b",
+    ] {
+        for text in ["east", "say \"hi\"", "back\\slash", "it's", ""] {
+            let written = format!("{} == {}", column_reference(column), text_literal(text));
+            let parsed = Expression::parse(&written).unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(parsed.columns(), [column.to_string()], "{written}");
+            let inside = parsed.matches(&[Cell::Text(text.into())]).unwrap();
+            let outside = parsed.matches(&[Cell::Text(format!("{text}!"))]).unwrap();
+            assert!(inside && !outside, "{written}");
+        }
+    }
+    assert_eq!(column_reference("age"), "age");
+    assert_eq!(column_reference("and"), "`and`");
+    assert_eq!(text_literal("a\"b"), "\"a\\\"b\"");
+}
+
+#[test]
 fn bad_expressions_say_where_and_why() {
     // (expression, position, part of the message)
     let cases: &[(&str, usize, &str)] = &[

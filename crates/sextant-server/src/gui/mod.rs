@@ -10,6 +10,7 @@
 mod assets;
 mod changes;
 mod fairness;
+mod hotspots;
 mod layout;
 mod model;
 mod project;
@@ -102,6 +103,10 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route(
             "/ui/projects/{project}/models/{model}/fairness",
             get(fairness::fairness_page),
+        )
+        .route(
+            "/ui/projects/{project}/models/{model}/hotspots",
+            get(hotspots::hotspots_page),
         )
         .route("/ui/projects/{project}/compare", get(report::compare_page))
         .layer(axum::Extension(api))

@@ -265,6 +265,7 @@ pub async fn model_page(
             a href={ (at) "/table?kind=influences&" (data.query) (data.segment_query) } { "Influence table" } " · "
             a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) (data.segment_query) } { "Prediction table" } " · "
             a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" } " · "
+            a href={ (at) "/hotspots?dataset=" (encode(&dataset.name)) } { "Hotspots" } " · "
             a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" }
         }
         @for note in &notes { p.note { (note) } }

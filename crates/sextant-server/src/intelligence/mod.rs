@@ -28,6 +28,7 @@ use sextant_api::{
 pub mod compare;
 pub mod fairness;
 mod groups;
+pub mod hotspots;
 mod reading;
 mod reduction;
 mod segments;
@@ -82,6 +83,10 @@ pub fn start_intelligence(deps: Deps) -> Router {
         .route(
             "/api/v1/projects/{project}/models/{model}/fairness",
             get(fairness::fairness),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/hotspots",
+            get(hotspots::hotspots),
         )
         .route("/api/v1/projects/{project}/compare", get(compare::compare))
         .with_state(deps)

@@ -1,12 +1,13 @@
 //! The CLI client, a module per noun: `project`, `model`, `data`, `segment`, `job`, and the results
 //! (`influences`, `predictions`, `importance`, `metrics`) and their views (`curves`, `points`,
-//! `explanation`), `fairness` between two groups of rows, and `compare` for several models. Human tables by default, `--json` for
-//! scripts.
+//! `explanation`), `hotspots` where a model fails, `fairness` between two groups of rows, and
+//! `compare` for several models. Human tables by default, `--json` for scripts.
 
 mod accounts;
 mod compare;
 mod data;
 mod fairness;
+mod hotspots;
 mod job;
 mod model;
 mod project;
@@ -22,6 +23,7 @@ pub use accounts::{
 pub use compare::{CompareArgs, compare};
 pub use data::{DataCommand, data};
 pub use fairness::{FairnessArgs, fairness};
+pub use hotspots::{HotspotArgs, hotspots};
 pub use job::{JobCommand, job, wait_for};
 pub use model::{ModelCommand, model};
 pub use project::{ProjectCommand, project};

@@ -15,6 +15,7 @@ mod faults;
 mod groups;
 mod gui;
 mod hardening;
+mod hotspots;
 mod jobs;
 mod leftovers;
 mod outputs;

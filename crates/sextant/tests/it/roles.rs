@@ -64,6 +64,7 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
                 "table",
                 "curves",
                 "points",
+                "hotspots",
             ]
             .iter()
             .any(|r| route.ends_with(r))

@@ -1,0 +1,495 @@
+//! The hotspot search over a dataset's rows and their losses, in two passes over the columns
+//! searched:
+//!
+//! 1. **Survey**: each column's values on a sample of at most [`SAMPLE_ROWS`] rows (every k-th
+//!    row) give a numeric column's cut points (its quantiles); a text column's values are
+//!    counted over every row (at most [`MAX_DISTINCT`] distinct ones), and its most frequent
+//!    [`MAX_VALUES`] become conditions.
+//! 2. **Coding**: each labelled row's cell of each column becomes a code of one byte (the bin
+//!    between two cuts, the value, "other", or missing). Every condition is a range of codes,
+//!    so a condition's rows and loss are a difference of prefix sums of the column's
+//!    histogram, and a pair's a rectangle of a joint histogram's two-dimensional prefix sums.
+//!
+//! Pairs are searched among the [`PAIR_COLUMNS`] columns whose best single condition holds the
+//! most excess loss; two conditions on one numeric column make an interval.
+
+use std::collections::HashMap;
+
+use sextant_data::segment::{Cell, column_reference, text_literal};
+
+/// Rows the cut points of a numeric column are taken from, at most.
+pub(super) const SAMPLE_ROWS: u64 = 100_000;
+
+/// Distinct values of a text column counted, at most (later new values are not tried).
+const MAX_DISTINCT: usize = 10_000;
+
+/// Values of a categorical column tried as conditions: the most frequent.
+const MAX_VALUES: usize = 20;
+
+/// Columns whose conditions are paired: those whose best single condition ranks highest.
+const PAIR_COLUMNS: usize = 12;
+
+/// What pass 1 learns of a column.
+#[derive(Default)]
+struct ColumnSurvey {
+    /// Sampled numbers.
+    numbers: Vec<f64>,
+    /// Every present value seen, as text, with its count.
+    counts: HashMap<String, u64>,
+    /// Whether a present value was not a number.
+    texts: bool,
+}
+
+/// Pass 1 over the columns searched.
+pub(super) struct Survey {
+    columns: Vec<ColumnSurvey>,
+    stride: u64,
+    seen: u64,
+}
+
+/// How a column is cut into codes.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Cut {
+    /// Quantile cut points, increasing: code `b` holds the values with `b` cuts at or below
+    /// them, code `cuts.len() + 1` the missing ones.
+    Numeric(Vec<f64>),
+    /// Values tried, most frequent first: code `i` is the `i`-th, `values.len()` any other
+    /// value, `values.len() + 1` missing.
+    Categorical(Vec<String>),
+}
+
+impl Cut {
+    fn missing_code(&self) -> usize {
+        match self {
+            Cut::Numeric(cuts) => cuts.len() + 1,
+            Cut::Categorical(values) => values.len() + 1,
+        }
+    }
+
+    fn codes(&self) -> usize {
+        self.missing_code() + 1
+    }
+
+    fn code(&self, cell: &Cell) -> u8 {
+        let code = match (self, cell) {
+            (_, Cell::Missing) => self.missing_code(),
+            (Cut::Numeric(cuts), Cell::Number(x)) => cuts.partition_point(|c| c <= x),
+            (Cut::Numeric(cuts), Cell::Text(t)) => match t.parse::<f64>() {
+                Ok(x) if !x.is_nan() => cuts.partition_point(|c| *c <= x),
+                _ => self.missing_code(),
+            },
+            (Cut::Categorical(values), cell) => {
+                let text = match cell {
+                    Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+                    Cell::Number(x) => std::borrow::Cow::Owned(x.to_string()),
+                    Cell::Missing => unreachable!("matched above"),
+                };
+                values
+                    .iter()
+                    .position(|v| *v == text)
+                    .unwrap_or(values.len())
+            }
+        };
+        code as u8
+    }
+}
+
+impl Survey {
+    /// A survey of `columns` columns over a table of about `rows` rows.
+    pub(super) fn new(columns: usize, rows: u64) -> Survey {
+        Survey {
+            columns: (0..columns).map(|_| ColumnSurvey::default()).collect(),
+            stride: rows.div_ceil(SAMPLE_ROWS).max(1),
+            seen: 0,
+        }
+    }
+
+    /// Takes in the next row's cells.
+    pub(super) fn add(&mut self, cells: &[Cell]) {
+        let sampled = self.seen.is_multiple_of(self.stride);
+        self.seen += 1;
+        for (column, cell) in self.columns.iter_mut().zip(cells) {
+            let (number, text) = match cell {
+                Cell::Missing => continue,
+                Cell::Number(x) => (Some(*x), None),
+                Cell::Text(t) => (t.parse::<f64>().ok().filter(|x| !x.is_nan()), Some(t)),
+            };
+            if number.is_none() {
+                column.texts = true;
+            }
+            if let (true, Some(x)) = (sampled, number) {
+                column.numbers.push(x);
+            }
+            let key = match text {
+                Some(t) => t.clone(),
+                None => number.map(|x| x.to_string()).unwrap_or_default(),
+            };
+            if let Some(count) = column.counts.get_mut(&key) {
+                *count += 1;
+            } else if column.counts.len() < MAX_DISTINCT {
+                column.counts.insert(key, 1);
+            }
+        }
+    }
+
+    /// Each column's cut: at the `bins`-quantiles when every value is a number (and `numeric`
+    /// says it may be), else by its most frequent values.
+    pub(super) fn cuts(self, bins: u32, numeric: &[bool]) -> Vec<Cut> {
+        self.columns
+            .into_iter()
+            .zip(numeric)
+            .map(|(mut column, &numeric)| {
+                if numeric && !column.texts {
+                    column.numbers.sort_by(f64::total_cmp);
+                    let sorted = &column.numbers;
+                    let mut cuts: Vec<f64> = (1..bins)
+                        .filter_map(|k| {
+                            sorted
+                                .get((k as usize * sorted.len()) / bins as usize)
+                                .copied()
+                        })
+                        .filter(|&c| sorted.first().is_some_and(|&low| c > low))
+                        .collect();
+                    cuts.dedup();
+                    Cut::Numeric(cuts)
+                } else {
+                    let mut values: Vec<(String, u64)> = column.counts.into_iter().collect();
+                    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    values.truncate(MAX_VALUES);
+                    Cut::Categorical(values.into_iter().map(|(v, _)| v).collect())
+                }
+            })
+            .collect()
+    }
+}
+
+/// Pass 2: the labelled rows' codes and losses.
+pub(super) struct Coded {
+    cuts: Vec<Cut>,
+    /// One code per labelled row, per column.
+    codes: Vec<Vec<u8>>,
+    losses: Vec<f64>,
+}
+
+impl Coded {
+    pub(super) fn new(cuts: Vec<Cut>) -> Coded {
+        Coded {
+            codes: vec![Vec::new(); cuts.len()],
+            cuts,
+            losses: Vec::new(),
+        }
+    }
+
+    /// Takes in a labelled row's cells and loss.
+    pub(super) fn add(&mut self, cells: &[Cell], loss: f64) {
+        for ((codes, cut), cell) in self.codes.iter_mut().zip(&self.cuts).zip(cells) {
+            codes.push(cut.code(cell));
+        }
+        self.losses.push(loss);
+    }
+
+    pub(super) fn rows(&self) -> usize {
+        self.losses.len()
+    }
+
+    /// The mean loss over every row.
+    pub(super) fn overall(&self) -> f64 {
+        self.losses.iter().sum::<f64>() / self.losses.len().max(1) as f64
+    }
+
+    /// The losses of the rows a candidate holds.
+    pub(super) fn losses_of(&self, candidate: &Candidate) -> Vec<f64> {
+        (0..self.rows())
+            .filter(|&r| {
+                candidate
+                    .tests
+                    .iter()
+                    .all(|t| (t.low..=t.high).contains(&(self.codes[t.column][r] as usize)))
+            })
+            .map(|r| self.losses[r])
+            .collect()
+    }
+}
+
+/// A condition on one column: its code lies in `low..=high`.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Test {
+    column: usize,
+    low: usize,
+    high: usize,
+    text: String,
+}
+
+/// A candidate segment: one or two conditions, with its rows and summed loss.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Candidate {
+    pub(super) tests: Vec<Test>,
+    pub(super) rows: u64,
+    pub(super) sum: f64,
+    pub(super) excess: f64,
+}
+
+impl Candidate {
+    pub(super) fn conditions(&self) -> Vec<String> {
+        self.tests.iter().map(|t| t.text.clone()).collect()
+    }
+}
+
+/// A column's conditions, as code ranges.
+fn tests_of(column: usize, name: &str, cut: &Cut, with_missing: bool) -> Vec<Test> {
+    let named = column_reference(name);
+    let test = |low, high, text: String| Test {
+        column,
+        low,
+        high,
+        text,
+    };
+    let mut tests = Vec::new();
+    match cut {
+        Cut::Numeric(cuts) => {
+            let m = cuts.len();
+            for (k, c) in cuts.iter().enumerate() {
+                tests.push(test(0, k, format!("{named} < {c}")));
+                tests.push(test(k + 1, m, format!("{named} >= {c}")));
+            }
+        }
+        Cut::Categorical(values) => {
+            for (i, v) in values.iter().enumerate() {
+                tests.push(test(i, i, format!("{named} == {}", text_literal(v))));
+            }
+        }
+    }
+    if with_missing {
+        let code = cut.missing_code();
+        tests.push(test(code, code, format!("{named} is missing")));
+    }
+    tests
+}
+
+/// The intervals between two cuts of a numeric column (the two conditions on one column).
+fn intervals_of(column: usize, name: &str, cuts: &[f64]) -> Vec<Test> {
+    let named = column_reference(name);
+    let mut tests = Vec::new();
+    for (i, low) in cuts.iter().enumerate() {
+        for (j, high) in cuts.iter().enumerate().skip(i + 1) {
+            tests.push(Test {
+                column,
+                low: i + 1,
+                high: j,
+                text: format!("{named} >= {low} and {named} < {high}"),
+            });
+        }
+    }
+    tests
+}
+
+/// What the search found: the candidates weighed, and the best, most excess first.
+pub(super) struct Found {
+    pub(super) candidates: u64,
+    pub(super) best: Vec<Candidate>,
+}
+
+/// Prefix sums of (rows, loss) over a column's codes.
+fn prefix(counts: &[(u64, f64)]) -> Vec<(u64, f64)> {
+    let mut sums = vec![(0, 0.0); counts.len() + 1];
+    for (i, &(n, s)) in counts.iter().enumerate() {
+        sums[i + 1] = (sums[i].0 + n, sums[i].1 + s);
+    }
+    sums
+}
+
+/// The hotspots: the best candidate per column or pair of columns, of at least `min_size` rows
+/// and positive excess, at most `limit`, most excess loss first.
+pub(super) fn search(coded: &Coded, names: &[String], min_size: u64, limit: usize) -> Found {
+    let total = coded.rows() as u64;
+    let overall = coded.overall();
+    let columns = coded.cuts.len();
+    let mut weighed = 0u64;
+    let mut judge = |tests: Vec<Test>, rows: u64, sum: f64| -> Option<Candidate> {
+        if rows < min_size || rows >= total {
+            return None;
+        }
+        weighed += 1;
+        Some(Candidate {
+            tests,
+            rows,
+            sum,
+            excess: sum - overall * rows as f64,
+        })
+    };
+    // Singles (and intervals), from each column's histogram.
+    let mut singles: Vec<Vec<(Test, Option<Candidate>)>> = Vec::with_capacity(columns);
+    let mut intervals: Vec<Candidate> = Vec::new();
+    for (c, (cut, name)) in coded.cuts.iter().zip(names).enumerate() {
+        let mut counts = vec![(0u64, 0.0); cut.codes()];
+        for (&code, &loss) in coded.codes[c].iter().zip(&coded.losses) {
+            let cell = &mut counts[code as usize];
+            cell.0 += 1;
+            cell.1 += loss;
+        }
+        let sums = prefix(&counts);
+        let range = |t: &Test| {
+            (
+                sums[t.high + 1].0 - sums[t.low].0,
+                sums[t.high + 1].1 - sums[t.low].1,
+            )
+        };
+        let with_missing = counts[cut.missing_code()].0 > 0;
+        let mut column = Vec::new();
+        for test in tests_of(c, name, cut, with_missing) {
+            let (n, s) = range(&test);
+            let judged = judge(vec![test.clone()], n, s);
+            column.push((test, judged));
+        }
+        if let Cut::Numeric(cuts) = cut {
+            for test in intervals_of(c, name, cuts) {
+                let (n, s) = range(&test);
+                // An interval is worth more than its two ends alone: `x >= low` (codes from
+                // its lowest to the last bin) and `x < high` (codes from 0 to its highest).
+                let m = cuts.len();
+                let ends = column
+                    .iter()
+                    .filter(|(t, _)| {
+                        (t.low, t.high) == (test.low, m) || (t.low, t.high) == (0, test.high)
+                    })
+                    .filter_map(|(_, j)| j.as_ref().map(|j| j.excess))
+                    .fold(0.0_f64, f64::max);
+                if let Some(candidate) = judge(vec![test], n, s).filter(|j| j.excess > ends) {
+                    intervals.push(candidate);
+                }
+            }
+        }
+        singles.push(column);
+    }
+    // The columns paired: those whose best condition holds the most excess.
+    let best_of = |column: &[(Test, Option<Candidate>)]| {
+        column
+            .iter()
+            .filter_map(|(_, j)| j.as_ref().map(|j| j.excess))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let mut ranked: Vec<usize> = (0..columns)
+        .filter(|&c| best_of(&singles[c]).is_finite())
+        .collect();
+    ranked.sort_by(|&a, &b| {
+        best_of(&singles[b])
+            .total_cmp(&best_of(&singles[a]))
+            .then(a.cmp(&b))
+    });
+    ranked.truncate(PAIR_COLUMNS);
+    ranked.sort_unstable();
+    let mut pairs: Vec<Candidate> = Vec::new();
+    for (i, &a) in ranked.iter().enumerate() {
+        for &b in &ranked[i + 1..] {
+            let (wa, wb) = (coded.cuts[a].codes(), coded.cuts[b].codes());
+            // A joint histogram, then its two-dimensional prefix sums.
+            let mut sums = vec![(0u64, 0.0); (wa + 1) * (wb + 1)];
+            let at = |x: usize, y: usize| x * (wb + 1) + y;
+            for r in 0..coded.rows() {
+                let cell = &mut sums[at(
+                    coded.codes[a][r] as usize + 1,
+                    coded.codes[b][r] as usize + 1,
+                )];
+                cell.0 += 1;
+                cell.1 += coded.losses[r];
+            }
+            for x in 1..=wa {
+                for y in 1..=wb {
+                    let (up, left, corner) = (
+                        sums[at(x - 1, y)],
+                        sums[at(x, y - 1)],
+                        sums[at(x - 1, y - 1)],
+                    );
+                    let cell = &mut sums[at(x, y)];
+                    cell.0 += up.0 + left.0 - corner.0;
+                    cell.1 += up.1 + left.1 - corner.1;
+                }
+            }
+            let rect = |ta: &Test, tb: &Test| {
+                let (x0, x1, y0, y1) = (ta.low, ta.high + 1, tb.low, tb.high + 1);
+                let (p, q, r, s) = (
+                    sums[at(x1, y1)],
+                    sums[at(x0, y1)],
+                    sums[at(x1, y0)],
+                    sums[at(x0, y0)],
+                );
+                (p.0 + s.0 - q.0 - r.0, p.1 + s.1 - q.1 - r.1)
+            };
+            let mut best: Option<Candidate> = None;
+            for (ta, ja) in &singles[a] {
+                for (tb, jb) in &singles[b] {
+                    let (n, s) = rect(ta, tb);
+                    // A pair is worth more than either of its conditions alone.
+                    let alone = [ja, jb]
+                        .iter()
+                        .filter_map(|j| j.as_ref().map(|j| j.excess))
+                        .fold(0.0_f64, f64::max);
+                    if let Some(candidate) =
+                        judge(vec![ta.clone(), tb.clone()], n, s).filter(|j| j.excess > alone)
+                        && best.as_ref().is_none_or(|b| better(&candidate, b))
+                    {
+                        best = Some(candidate);
+                    }
+                }
+            }
+            pairs.extend(best);
+        }
+    }
+    // The best candidate per column (singles and intervals) and per pair of columns.
+    let mut best: Vec<Candidate> = Vec::new();
+    for (c, column) in singles.iter().enumerate() {
+        let of_column = column
+            .iter()
+            .filter_map(|(_, j)| j.clone())
+            .chain(intervals.iter().filter(|j| j.tests[0].column == c).cloned())
+            .filter(|j| j.excess > 0.0)
+            .reduce(|a, b| if better(&b, &a) { b } else { a });
+        best.extend(of_column);
+    }
+    best.extend(pairs.into_iter().filter(|j| j.excess > 0.0));
+    best.sort_by(|a, b| {
+        if better(a, b) {
+            std::cmp::Ordering::Less
+        } else if better(b, a) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    best.truncate(limit);
+    Found {
+        candidates: weighed,
+        best,
+    }
+}
+
+/// Whether `a` ranks before `b`: more excess, then fewer conditions, then by text.
+fn better(a: &Candidate, b: &Candidate) -> bool {
+    match a.excess.total_cmp(&b.excess) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => {
+            (a.tests.len(), a.conditions()) < (b.tests.len(), b.conditions())
+        }
+    }
+}
+
+/// What a report says of a column's cut.
+pub(super) fn described(cut: &Cut) -> (&'static str, Vec<serde_json::Value>) {
+    match cut {
+        Cut::Numeric(cuts) => ("numeric", cuts.iter().map(|&c| c.into()).collect()),
+        Cut::Categorical(values) => (
+            "categorical",
+            values.iter().map(|v| v.clone().into()).collect(),
+        ),
+    }
+}
+
+impl Coded {
+    pub(super) fn cuts(&self) -> &[Cut] {
+        &self.cuts
+    }
+}
+
+#[cfg(test)]
+mod tests;
