@@ -218,3 +218,103 @@ pub struct Hotspot {
     /// The loss it holds beyond the overall rate: (value − overall) × rows, the ranking key.
     pub excess: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Metrics;
+
+    /// Scores and labels of `rows` rows for a model of `width` outputs (seeded, deterministic).
+    fn rows(rows: usize, width: usize, classes: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut scores = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..rows {
+            let raw: Vec<f64> = (0..width).map(|_| next() + 0.01).collect();
+            let total: f64 = raw.iter().sum();
+            match (width, classes) {
+                (1, 0) => scores.push(next() * 10.0),
+                (1, _) => scores.push(raw[0].min(0.999)),
+                _ => scores.extend(raw.iter().map(|r| r / total)),
+            }
+            labels.push(match classes {
+                0 => next() * 10.0,
+                k => (next() * k as f64).floor(),
+            });
+        }
+        (scores, labels)
+    }
+
+    fn mean(metric: HotspotMetric, scores: &[f64], labels: &[f64], width: usize) -> f64 {
+        let losses: Vec<f64> = scores
+            .chunks(width)
+            .zip(labels)
+            .map(|(s, &y)| metric.loss(s, y, 0.4))
+            .collect();
+        losses.iter().sum::<f64>() / losses.len() as f64
+    }
+
+    #[test]
+    fn a_mean_loss_is_the_metric_of_the_same_rows() {
+        let (scores, labels) = rows(500, 1, 2);
+        let Metrics::Classification(m) = Metrics::of(Task::Binary, None, 0.4, &scores, &labels)
+        else {
+            panic!("binary metrics");
+        };
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} against {b}");
+        close(
+            mean(HotspotMetric::ErrorRate, &scores, &labels, 1),
+            1.0 - m.accuracy,
+        );
+        close(
+            mean(HotspotMetric::LogLoss, &scores, &labels, 1),
+            m.log_loss,
+        );
+        close(mean(HotspotMetric::Brier, &scores, &labels, 1), m.brier);
+
+        let (scores, labels) = rows(500, 3, 3);
+        let Metrics::Classification(m) =
+            Metrics::of(Task::Multiclass, Some(3), 0.4, &scores, &labels)
+        else {
+            panic!("multiclass metrics");
+        };
+        close(
+            mean(HotspotMetric::ErrorRate, &scores, &labels, 3),
+            1.0 - m.accuracy,
+        );
+        close(
+            mean(HotspotMetric::LogLoss, &scores, &labels, 3),
+            m.log_loss,
+        );
+        close(mean(HotspotMetric::Brier, &scores, &labels, 3), m.brier);
+
+        let (scores, labels) = rows(500, 1, 0);
+        let Metrics::Regression(m) = Metrics::of(Task::Regression, None, 0.5, &scores, &labels)
+        else {
+            panic!("regression metrics");
+        };
+        close(
+            mean(HotspotMetric::AbsoluteError, &scores, &labels, 1),
+            m.mae,
+        );
+        let mse = mean(HotspotMetric::SquaredError, &scores, &labels, 1);
+        assert!((mse.sqrt() - m.rmse).abs() < 1e-12);
+    }
+
+    #[test]
+    fn each_loss_belongs_to_its_task() {
+        for task in [Task::Binary, Task::Multiclass, Task::Regression] {
+            assert!(HotspotMetric::default_for(task).fits(task));
+        }
+        assert!(!HotspotMetric::LogLoss.fits(Task::Regression));
+        assert!(!HotspotMetric::SquaredError.fits(Task::Binary));
+        let name = serde_json::to_value(HotspotMetric::AbsoluteError).unwrap();
+        assert_eq!(name, HotspotMetric::AbsoluteError.name());
+    }
+}

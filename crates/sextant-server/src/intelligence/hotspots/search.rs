@@ -34,10 +34,64 @@ const PAIR_COLUMNS: usize = 12;
 struct ColumnSurvey {
     /// Sampled numbers.
     numbers: Vec<f64>,
-    /// Every present value seen, as text, with its count.
+    /// Values seen as text (a CSV file's cells, a text column's), with their counts.
     counts: HashMap<String, u64>,
+    /// Values seen as numbers (a Parquet file's numeric column), by their bits.
+    number_counts: HashMap<u64, u64>,
     /// Whether a present value was not a number.
     texts: bool,
+    /// Whether counting stopped: [`MAX_DISTINCT`] values seen, every one a number (the column
+    /// is cut at quantiles; its counts are not needed).
+    saturated: bool,
+}
+
+impl ColumnSurvey {
+    fn count(&mut self, cell: &Cell) {
+        let room = |len: usize| len < MAX_DISTINCT;
+        let full = match cell {
+            Cell::Text(t) => {
+                let fits = room(self.counts.len());
+                match self.counts.get_mut(t.as_str()) {
+                    Some(count) => {
+                        *count += 1;
+                        false
+                    }
+                    None if fits => {
+                        self.counts.insert(t.clone(), 1);
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Cell::Number(x) => {
+                let fits = room(self.number_counts.len());
+                match self.number_counts.get_mut(&x.to_bits()) {
+                    Some(count) => {
+                        *count += 1;
+                        false
+                    }
+                    None if fits => {
+                        self.number_counts.insert(x.to_bits(), 1);
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Cell::Missing => false,
+        };
+        if full {
+            self.saturated = !self.texts;
+        }
+    }
+
+    /// The values counted, as text, with their counts.
+    fn values(self) -> Vec<(String, u64)> {
+        let mut values: HashMap<String, u64> = self.counts;
+        for (bits, n) in self.number_counts {
+            *values.entry(f64::from_bits(bits).to_string()).or_default() += n;
+        }
+        values.into_iter().collect()
+    }
 }
 
 /// Pass 1 over the columns searched.
@@ -109,25 +163,20 @@ impl Survey {
         let sampled = self.seen.is_multiple_of(self.stride);
         self.seen += 1;
         for (column, cell) in self.columns.iter_mut().zip(cells) {
-            let (number, text) = match cell {
+            let number = match cell {
                 Cell::Missing => continue,
-                Cell::Number(x) => (Some(*x), None),
-                Cell::Text(t) => (t.parse::<f64>().ok().filter(|x| !x.is_nan()), Some(t)),
+                Cell::Number(x) => Some(*x),
+                Cell::Text(t) => t.parse::<f64>().ok().filter(|x| !x.is_nan()),
             };
             if number.is_none() {
                 column.texts = true;
+                column.saturated = false;
             }
             if let (true, Some(x)) = (sampled, number) {
                 column.numbers.push(x);
             }
-            let key = match text {
-                Some(t) => t.clone(),
-                None => number.map(|x| x.to_string()).unwrap_or_default(),
-            };
-            if let Some(count) = column.counts.get_mut(&key) {
-                *count += 1;
-            } else if column.counts.len() < MAX_DISTINCT {
-                column.counts.insert(key, 1);
+            if !column.saturated {
+                column.count(cell);
             }
         }
     }
@@ -153,7 +202,7 @@ impl Survey {
                     cuts.dedup();
                     Cut::Numeric(cuts)
                 } else {
-                    let mut values: Vec<(String, u64)> = column.counts.into_iter().collect();
+                    let mut values = column.values();
                     values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                     values.truncate(MAX_VALUES);
                     Cut::Categorical(values.into_iter().map(|(v, _)| v).collect())
