@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .client import Project
+    from .results import Results
 
 #: The measures of a fairness report, in the order they are listed (fairlearn's names where
 #: fairlearn has the measure; ``predictive_parity_*`` compares precision).
@@ -34,7 +34,7 @@ HOTSPOT_COLUMNS = ["expression", "rows", "share", "value", "low", "high", "lift"
 
 
 def hotspots(
-    project: Project,
+    project: Results,
     model: str,
     data: str,
     metric: str | None = None,
@@ -90,7 +90,7 @@ def hotspots(
 
 
 def fairness(
-    project: Project,
+    project: Results,
     model: str,
     data: str,
     protected: str,
@@ -139,7 +139,7 @@ def fairness(
 
 
 def compare(
-    project: Project,
+    project: Results,
     models: list[str],
     data: str,
     metric: str | None = None,

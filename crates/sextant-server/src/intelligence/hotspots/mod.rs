@@ -4,6 +4,7 @@
 //! labelled row and column searched, plus a sample of each numeric column.
 
 mod search;
+mod survey;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use super::{find, provenance};
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
-use search::{Coded, Survey, described};
+use survey::{Coded, Survey, described};
 
 /// Columns searched at most (memory is a byte per row and column).
 const MAX_COLUMNS: usize = 200;

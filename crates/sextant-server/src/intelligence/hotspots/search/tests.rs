@@ -1,6 +1,7 @@
 use sextant_data::segment::{Cell, Expression};
 
 use super::*;
+use crate::intelligence::hotspots::survey::Survey;
 
 /// A table of `rows` rows: `age` 18…77, `region` one of four (and missing every 50th row),
 /// `noise` unrelated; the loss is 1 in `region == "east" and age < 25` and on every 10th row
