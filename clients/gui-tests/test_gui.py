@@ -445,13 +445,20 @@ def test_hotspots_found_and_one_saved_as_a_segment(server: Server, admin_passwor
         assert len(chart.find_elements(By.CSS_SELECTOR, "circle.value")) == len(rows)
         screenshot(driver, "hotspots", full=True)
 
-        # Another loss and a larger minimum size.
+        # Another loss, ranked by lift, and a larger minimum size.
         Select(driver.find_element(By.ID, "metric")).select_by_value("log_loss")
+        Select(driver.find_element(By.ID, "rank")).select_by_value("lift")
         driver.find_element(By.ID, "min-size").send_keys("150")
         driver.find_element(By.ID, "hotspot-form").submit()
         wait_for("the page by log loss", lambda: "metric=log_loss" in driver.current_url)
         meta = driver.find_element(By.CSS_SELECTOR, "p.meta").text
         assert "log loss" in meta and "bootstrap" in meta, meta
+        assert "Ranked by lift" in driver.find_element(By.ID, "ranking").text
+        lifts = [
+            float(row.find_elements(By.TAG_NAME, "td")[6].text)
+            for row in driver.find_elements(By.CSS_SELECTOR, "#hotspots tbody tr")
+        ]
+        assert lifts == sorted(lifts, reverse=True), lifts
         for row in driver.find_elements(By.CSS_SELECTOR, "#hotspots tbody tr"):
             assert int(row.find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) >= 150
 

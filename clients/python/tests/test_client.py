@@ -426,6 +426,9 @@ def test_hotspots_are_the_worst_segments_with_their_own_error_rates(credit, appl
     by_loss = credit.hotspots("xgb", "applicants", metric="log_loss", columns=["age"], limit=2)
     assert by_loss.attrs["interval"] == "bootstrap"
     assert all("age" in e for e in by_loss["expression"])
+    by_lift = credit.hotspots("xgb", "applicants", rank="lift")
+    assert by_lift.attrs["rank"] == "lift"
+    assert list(by_lift["lift"]) == sorted(by_lift["lift"], reverse=True)
     with pytest.raises(sextant.BadRequest, match="not a loss of a binary model"):
         credit.hotspots("xgb", "applicants", metric="squared_error")
     ax = sextant.plot.hotspots(frame)

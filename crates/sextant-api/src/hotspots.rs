@@ -32,6 +32,10 @@ pub struct HotspotQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1)]
     pub min_size: Option<u64>,
+    /// What hotspots are ranked by: `excess` (default: the loss a segment holds beyond the
+    /// overall rate) or `lift` (its mean loss over the overall mean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<HotspotRank>,
     /// Hotspots listed (default 10, at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 100)]
@@ -59,6 +63,17 @@ pub struct HotspotQuery {
     /// The result of this predict job (of this model and dataset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Uuid>,
+}
+
+/// What hotspots are ranked by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HotspotRank {
+    /// (mean loss − overall) × rows: the loss a segment holds beyond the overall rate.
+    #[default]
+    Excess,
+    /// Mean loss over the overall mean: how much worse than overall its rows are.
+    Lift,
 }
 
 /// A per-row loss of a model's prediction against the row's label.
@@ -161,6 +176,8 @@ pub struct HotspotReport {
     pub source: Provenance,
     /// The loss searched.
     pub metric: HotspotMetric,
+    /// What the hotspots are ranked by.
+    pub rank: HotspotRank,
     /// Its mean over every labelled row.
     pub overall: f64,
     /// Labelled rows searched.
@@ -179,7 +196,7 @@ pub struct HotspotReport {
     /// Candidate segments weighed (conditions and pairs of conditions of at least `min_size`
     /// rows).
     pub candidates: u64,
-    /// The worst segments, most excess loss first.
+    /// The worst segments, best ranked first.
     pub hotspots: Vec<Hotspot>,
 }
 
@@ -215,7 +232,8 @@ pub struct Hotspot {
     pub high: f64,
     /// `value` over the overall mean (null when that is 0).
     pub lift: Option<f64>,
-    /// The loss it holds beyond the overall rate: (value − overall) × rows, the ranking key.
+    /// The loss it holds beyond the overall rate: (value − overall) × rows (the default
+    /// ranking key).
     pub excess: f64,
 }
 

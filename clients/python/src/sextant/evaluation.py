@@ -38,6 +38,7 @@ def hotspots(
     model: str,
     data: str,
     metric: str | None = None,
+    rank: str | None = None,
     min_size: int | None = None,
     limit: int | None = None,
     bins: int | None = None,
@@ -47,15 +48,17 @@ def hotspots(
     seed: int | None = None,
     job: str | None = None,
 ) -> pd.DataFrame:
-    """The hotspots, most excess loss first, one row each: ``expression`` (save it with
+    """The hotspots, best ranked first (by ``excess``, or ``lift`` with ``rank="lift"``), one row
+    each: ``expression`` (save it with
     :meth:`Project.add_segment`), ``rows``, ``share``, ``value`` (the mean loss), ``low`` and
     ``high`` (its interval), ``lift`` (over the overall mean) and ``excess``; ``attrs`` hold
-    ``metric``, ``overall``, ``rows``, ``min_size``, ``bins``, ``confidence``, ``interval``,
-    ``candidates``, ``columns`` (a DataFrame of each column searched and its cuts),
+    ``metric``, ``rank``, ``overall``, ``rows``, ``min_size``, ``bins``, ``confidence``,
+    ``interval``, ``candidates``, ``columns`` (a DataFrame of each column searched and its cuts),
     ``conditions`` (each hotspot's list) and ``job``."""
     query: dict[str, Any] = {"dataset": data}
     options = {
         "metric": metric,
+        "rank": rank,
         "min_size": min_size,
         "limit": limit,
         "bins": bins,
@@ -75,6 +78,7 @@ def hotspots(
     frame["rows"] = frame["rows"].astype("int64")
     frame.attrs.update(
         metric=doc["metric"],
+        rank=doc["rank"],
         overall=doc["overall"],
         rows=doc["rows"],
         min_size=doc["min_size"],

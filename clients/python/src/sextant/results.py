@@ -200,6 +200,7 @@ class Results:
         model: str,
         data: str,
         metric: str | None = None,
+        rank: str | None = None,
         min_size: int | None = None,
         limit: int | None = None,
         bins: int | None = None,
@@ -211,13 +212,15 @@ class Results:
     ) -> pd.DataFrame:
         """The segments of ``data`` (one or two conditions on its columns) where the model's
         per-row loss (``metric``: ``error_rate`` or ``absolute_error`` by default) is worst,
-        most excess loss first, each of at least ``min_size`` rows with an interval at
+        ranked by ``rank`` (``excess``, the default: the loss held beyond the overall rate, or
+        ``lift``), each of at least ``min_size`` rows with an interval at
         ``confidence``. See :func:`sextant.evaluation.hotspots` for the frame."""
         return evaluation.hotspots(
             self,
             model,
             data,
             metric=metric,
+            rank=rank,
             min_size=min_size,
             limit=limit,
             bins=bins,

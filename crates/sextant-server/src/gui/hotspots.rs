@@ -6,7 +6,7 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use sextant_api::{Dataset, HotspotReport, Project, Role, Task};
+use sextant_api::{Dataset, HotspotRank, HotspotReport, Project, Role, Task};
 
 use super::failure_page;
 use super::layout::{count, crumbs, csrf_field, encode, model_url, number, page, project_url};
@@ -21,6 +21,8 @@ pub struct HotspotChoice {
     pub dataset: Option<String>,
     /// The loss (default: the task's).
     pub metric: Option<String>,
+    /// What they are ranked by: `excess` (default) or `lift`.
+    pub rank: Option<String>,
     /// The fewest rows of a hotspot (default: the API's).
     pub min_size: Option<String>,
 }
@@ -85,7 +87,10 @@ fn report_section(visit: &Visit, r: &HotspotReport, project: &str, editor: bool)
         @if r.hotspots.is_empty() {
             p.note #no-hotspots { "No segment of at least " (count(r.min_size)) " rows has a loss above the overall rate." }
         } @else {
-            p.hint { "Ranked by excess: the loss a segment holds beyond the overall rate, (value − overall) × rows. One segment per column or pair of columns." }
+            p.hint #ranking { @match r.rank {
+                HotspotRank::Excess => "Ranked by excess: the loss a segment holds beyond the overall rate, (value − overall) × rows.",
+                HotspotRank::Lift => "Ranked by lift: a segment's mean loss over the overall mean.",
+            } " One segment per column or pair of columns." }
             table.list #hotspots {
                 thead { tr { th { "#" } th { "Segment" } th { "Rows" } th { "Share" } th { "Value" } th { "Interval" } th { "Lift" } th { "Excess" } @if editor { th { "Save as segment" } } } }
                 tbody { @for (i, h) in r.hotspots.iter().enumerate() {
@@ -149,6 +154,7 @@ pub async fn hotspots_page(
         .or_else(|| datasets.first().map(|d| d.name.clone()));
     let metric = given(&choice.metric);
     let min_size = given(&choice.min_size);
+    let rank = given(&choice.rank);
     let mut notes = Vec::new();
     let mut failure: Option<ApiFailure> = None;
     let report = match &dataset {
@@ -156,6 +162,9 @@ pub async fn hotspots_page(
             let mut q = format!("dataset={}", encode(dataset));
             if let Some(m) = &metric {
                 q.push_str(&format!("&metric={}", encode(m)));
+            }
+            if let Some(r) = &rank {
+                q.push_str(&format!("&rank={}", encode(r)));
             }
             if let Some(n) = &min_size {
                 q.push_str(&format!("&min_size={}", encode(n)));
@@ -201,6 +210,11 @@ pub async fn hotspots_page(
             select #metric name="metric" { @for (name, shown) in losses(described.schema.task) {
                 option value=(name) selected[chosen.as_deref() == Some(*name)] { (shown) }
             } }
+            label for="rank" { "Ranked by" }
+            select #rank name="rank" {
+                option value="excess" selected[rank.as_deref() != Some("lift")] { "excess loss" }
+                option value="lift" selected[rank.as_deref() == Some("lift")] { "lift" }
+            }
             label for="min-size" { "Minimum rows" }
             input #min-size name="min_size" size="6" value=(min_size.as_deref().unwrap_or("")) placeholder={ @if let Some(r) = &report { (r.min_size) } @else { "1 %" } };
             button type="submit" { "Search" }

@@ -2,7 +2,7 @@
 //! confidence interval and an expression `sextant segment add` can save.
 
 use clap::Args;
-use sextant_api::{HotspotMetric, HotspotQuery, HotspotReport};
+use sextant_api::{HotspotMetric, HotspotQuery, HotspotRank, HotspotReport};
 use sextant_client::Client;
 
 use super::print_json_sorted;
@@ -21,6 +21,10 @@ pub struct HotspotArgs {
     /// absolute_error (regressions' default), squared_error.
     #[arg(long, value_parser = parse_metric)]
     metric: Option<HotspotMetric>,
+    /// What hotspots are ranked by: excess (the loss they hold beyond the overall rate) or lift
+    /// (their mean loss over the overall mean).
+    #[arg(long, value_parser = parse_rank)]
+    rank: Option<HotspotRank>,
     /// The fewest labelled rows a hotspot may hold (default 1 % of them, at least 20).
     #[arg(long)]
     min_size: Option<u64>,
@@ -55,10 +59,16 @@ fn parse_metric(text: &str) -> Result<HotspotMetric, String> {
     })
 }
 
+fn parse_rank(text: &str) -> Result<HotspotRank, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| format!("{text:?} is not a ranking: excess or lift"))
+}
+
 pub fn hotspots(client: &Client, json_out: bool, args: HotspotArgs) -> Result<(), Failure> {
     let query = HotspotQuery {
         dataset: args.dataset,
         metric: args.metric,
+        rank: args.rank,
         min_size: args.min_size,
         limit: Some(args.limit),
         bins: Some(args.bins),
@@ -80,10 +90,14 @@ pub fn hotspots(client: &Client, json_out: bool, args: HotspotArgs) -> Result<()
 
 fn print_hotspots(project: &str, r: &HotspotReport) {
     println!(
-        "hotspots of {} on {} by {} (job {}): overall {} over {} labelled rows; {} candidates of at least {} rows weighed",
+        "hotspots of {} on {} by {}, ranked by {} (job {}): overall {} over {} labelled rows; {} candidates of at least {} rows weighed",
         r.source.model,
         r.source.dataset,
         r.metric.name(),
+        match r.rank {
+            HotspotRank::Excess => "excess",
+            HotspotRank::Lift => "lift",
+        },
         r.source.job,
         figure(Some(r.overall)),
         r.rows,

@@ -162,6 +162,22 @@ fn the_planted_weak_segment_is_found_first_and_each_hotspot_is_its_segments_metr
     );
     assert_eq!(by_log_loss["hotspots"].as_array().unwrap().len(), 3);
 
+    // Ranked by lift: the worst mean first.
+    let by_lift = hotspots(&server, &["--rank", "lift"]);
+    assert_eq!(by_lift["rank"], "lift");
+    let lifts: Vec<f64> = by_lift["hotspots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["lift"].as_f64().unwrap())
+        .collect();
+    assert!(lifts.windows(2).all(|w| w[0] >= w[1]), "{lifts:?}");
+    // The densest part of the planted segment: its youngest rows in the east.
+    let top = by_lift["hotspots"][0]["expression"].as_str().unwrap();
+    assert!(top.starts_with("age < ") && top.ends_with(" and region == \"east\""), "{top}");
+    assert!(lifts[0] >= first["lift"].as_f64().unwrap());
+    assert_eq!(report["rank"], "excess");
+
     // Only the columns asked are searched; a larger minimum size leaves the planted one out.
     let regions = hotspots(&server, &["--columns", "region,income"]);
     let searched: Vec<&str> = regions["columns"]
@@ -217,6 +233,11 @@ fn the_planted_weak_segment_is_found_first_and_each_hotspot_is_its_segments_metr
         &server,
         &with(&["--metric", "mse"]),
         "\"mse\" is not a loss",
+    );
+    cli_refuses(
+        &server,
+        &with(&["--rank", "size"]),
+        "\"size\" is not a ranking",
     );
     cli_refuses(
         &server,

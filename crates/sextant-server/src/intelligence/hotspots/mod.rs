@@ -220,9 +220,10 @@ pub async fn hotspots(
         ));
     }
     let seed = query.seed.unwrap_or(DEFAULT_SEED);
+    let rank = query.rank.unwrap_or_default();
     let min_size = query.min_size.unwrap_or_else(|| rows.div_ceil(100).max(20));
     let report = blocking(move || {
-        let found = search::search(&coded, &searched, min_size, limit as usize);
+        let found = search::search(&coded, &searched, min_size, limit as usize, rank);
         let overall = coded.overall();
         let hotspots = found
             .best
@@ -267,6 +268,7 @@ pub async fn hotspots(
     Ok(Json(HotspotReport {
         source: provenance(&job, &result),
         metric,
+        rank,
         overall,
         rows,
         min_size,

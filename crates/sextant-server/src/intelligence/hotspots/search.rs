@@ -8,6 +8,8 @@
 
 use sextant_data::segment::{column_reference, text_literal};
 
+use sextant_api::HotspotRank;
+
 use super::survey::{Coded, Cut};
 
 /// Columns whose conditions are paired: those whose best single condition ranks highest.
@@ -29,6 +31,8 @@ pub(super) struct Candidate {
     pub(super) rows: u64,
     pub(super) sum: f64,
     pub(super) excess: f64,
+    /// What it is ranked by: its excess, or its mean loss (by lift).
+    score: f64,
 }
 
 impl Candidate {
@@ -100,9 +104,16 @@ fn prefix(counts: &[(u64, f64)]) -> Vec<(u64, f64)> {
     sums
 }
 
-/// The hotspots: the best candidate per column or pair of columns, of at least `min_size` rows
-/// and positive excess, at most `limit`, most excess loss first.
-pub(super) fn search(coded: &Coded, names: &[String], min_size: u64, limit: usize) -> Found {
+/// The hotspots: the best candidate per column or pair of columns by `rank`, of at least
+/// `min_size` rows and positive excess, at most `limit`, best first. A pair (or an interval)
+/// must rank above each of its conditions alone.
+pub(super) fn search(
+    coded: &Coded,
+    names: &[String],
+    min_size: u64,
+    limit: usize,
+    rank: HotspotRank,
+) -> Found {
     let total = coded.rows() as u64;
     let overall = coded.overall();
     let columns = coded.cuts.len();
@@ -117,6 +128,10 @@ pub(super) fn search(coded: &Coded, names: &[String], min_size: u64, limit: usiz
             rows,
             sum,
             excess: sum - overall * rows as f64,
+            score: match rank {
+                HotspotRank::Excess => sum - overall * rows as f64,
+                HotspotRank::Lift => sum / rows as f64,
+            },
         })
     };
     // Singles (and intervals), from each column's histogram.
@@ -154,9 +169,9 @@ pub(super) fn search(coded: &Coded, names: &[String], min_size: u64, limit: usiz
                     .filter(|(t, _)| {
                         (t.low, t.high) == (test.low, m) || (t.low, t.high) == (0, test.high)
                     })
-                    .filter_map(|(_, j)| j.as_ref().map(|j| j.excess))
+                    .filter_map(|(_, j)| j.as_ref().map(|j| j.score))
                     .fold(0.0_f64, f64::max);
-                if let Some(candidate) = judge(vec![test], n, s).filter(|j| j.excess > ends) {
+                if let Some(candidate) = judge(vec![test], n, s).filter(|j| j.score > ends) {
                     intervals.push(candidate);
                 }
             }
@@ -224,10 +239,10 @@ pub(super) fn search(coded: &Coded, names: &[String], min_size: u64, limit: usiz
                     // A pair is worth more than either of its conditions alone.
                     let alone = [ja, jb]
                         .iter()
-                        .filter_map(|j| j.as_ref().map(|j| j.excess))
+                        .filter_map(|j| j.as_ref().map(|j| j.score))
                         .fold(0.0_f64, f64::max);
                     if let Some(candidate) =
-                        judge(vec![ta.clone(), tb.clone()], n, s).filter(|j| j.excess > alone)
+                        judge(vec![ta.clone(), tb.clone()], n, s).filter(|j| j.score > alone)
                         && best.as_ref().is_none_or(|b| better(&candidate, b))
                     {
                         best = Some(candidate);
@@ -280,9 +295,9 @@ impl Coded {
     }
 }
 
-/// Whether `a` ranks before `b`: more excess, then fewer conditions, then by text.
+/// Whether `a` ranks before `b`: a higher score, then fewer conditions, then by text.
 fn better(a: &Candidate, b: &Candidate) -> bool {
-    match a.excess.total_cmp(&b.excess) {
+    match a.score.total_cmp(&b.score) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Less => false,
         std::cmp::Ordering::Equal => {

@@ -69,7 +69,7 @@ fn evaluated(
 fn the_planted_segment_is_found_first_and_every_count_is_the_expressions() {
     let (names, table, losses) = planted(3000);
     let coded = coded(&names, &table, &losses, 10);
-    let found = search(&coded, &names, 30, 10);
+    let found = search(&coded, &names, 30, 10, HotspotRank::Excess);
     let first = &found.best[0];
     assert_eq!(first.conditions().len(), 2, "{:?}", first.conditions());
     assert!(
@@ -107,11 +107,28 @@ fn the_planted_segment_is_found_first_and_every_count_is_the_expressions() {
 }
 
 #[test]
+fn ranked_by_lift_the_worst_mean_comes_first() {
+    let (names, table, losses) = planted(3000);
+    let coded = coded(&names, &table, &losses, 10);
+    let found = search(&coded, &names, 30, 10, HotspotRank::Lift);
+    let means: Vec<f64> = found.best.iter().map(|c| c.sum / c.rows as f64).collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
+    assert!(found.best.iter().all(|c| c.excess > 0.0 && c.rows >= 30));
+    let first = found.best[0].conditions();
+    assert!(
+        first.contains(&"region == \"east\"".to_string()),
+        "{first:?}"
+    );
+    // Every planted row is a loss of 1, and the planted segment holds nothing else.
+    assert_eq!(means[0], 1.0);
+}
+
+#[test]
 fn a_segment_below_the_minimum_size_is_not_reported() {
     let (names, table, losses) = planted(3000);
     let coded = coded(&names, &table, &losses, 10);
     let weak = evaluated("region == \"east\" and age < 25", &names, &table, &losses).0;
-    let found = search(&coded, &names, weak + 200, 10);
+    let found = search(&coded, &names, weak + 200, 10, HotspotRank::Excess);
     assert!(found.best.iter().all(|c| c.rows > weak + 200));
 }
 
@@ -156,7 +173,7 @@ fn odd_column_names_and_texts_are_quoted_so_the_expression_parses_back() {
         .map(|r| f64::from(u8::from(r % 5 == 0 || r % 40 > 35)))
         .collect();
     let coded = coded(&names, &table, &losses, 10);
-    let found = search(&coded, &names, 10, 10);
+    let found = search(&coded, &names, 10, 10, HotspotRank::Excess);
     assert!(!found.best.is_empty());
     for candidate in &found.best {
         let expression = candidate.conditions().join(" and ");
