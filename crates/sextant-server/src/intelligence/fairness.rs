@@ -6,14 +6,13 @@
 use axum::Json;
 use axum::extract::State;
 use sextant_api::{
-    DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, FOUR_FIFTHS, FairnessGroups,
-    FairnessMeasures, FairnessQuery, FairnessReport, GroupCounts, JobKind, ResultQuery, Role,
-    SegmentScope, Task,
+    DEFAULT_SEED, FOUR_FIFTHS, FairnessGroups, FairnessMeasures, FairnessQuery, FairnessReport,
+    GroupCounts, JobKind, ResultQuery, Role, SegmentScope, Task,
 };
 
 use super::reading::{blocking, local_tables, paths, scan};
 use super::segments::{holds, segment_of};
-use super::{find, provenance};
+use super::{find, interval_options, provenance};
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
@@ -31,18 +30,7 @@ pub async fn fairness(
     ApiQuery(query): ApiQuery<FairnessQuery>,
 ) -> ApiResult<Json<FairnessReport>> {
     caller.require(&deps, &project, Role::Viewer).await?;
-    let confidence = query.confidence.unwrap_or(DEFAULT_CONFIDENCE);
-    if !(0.5..=0.999).contains(&confidence) {
-        return Err(ApiError::bad_request(
-            "confidence must be between 0.5 and 0.999",
-        ));
-    }
-    let resamples = query.resamples.unwrap_or(DEFAULT_RESAMPLES);
-    if !(100..=100_000).contains(&resamples) {
-        return Err(ApiError::bad_request(
-            "resamples must be between 100 and 100000",
-        ));
-    }
+    let (confidence, resamples) = interval_options(query.confidence, query.resamples)?;
     let seed = query.seed.unwrap_or(DEFAULT_SEED);
     let asked = ResultQuery {
         dataset: query.dataset.clone(),

@@ -154,6 +154,23 @@ async fn find(
     ))
 }
 
+/// The confidence level and bootstrap resamples a query asks for (or their defaults), checked.
+fn interval_options(confidence: Option<f64>, resamples: Option<u32>) -> ApiResult<(f64, u32)> {
+    let confidence = confidence.unwrap_or(sextant_api::DEFAULT_CONFIDENCE);
+    if !(0.5..=0.999).contains(&confidence) {
+        return Err(ApiError::bad_request(
+            "confidence must be between 0.5 and 0.999",
+        ));
+    }
+    let resamples = resamples.unwrap_or(sextant_api::DEFAULT_RESAMPLES);
+    if !(100..=100_000).contains(&resamples) {
+        return Err(ApiError::bad_request(
+            "resamples must be between 100 and 100000",
+        ));
+    }
+    Ok((confidence, resamples))
+}
+
 fn provenance(job: &Job, result: &StoredResult) -> Provenance {
     Provenance {
         job: job.id,

@@ -174,7 +174,10 @@ fn the_planted_weak_segment_is_found_first_and_each_hotspot_is_its_segments_metr
     assert!(lifts.windows(2).all(|w| w[0] >= w[1]), "{lifts:?}");
     // The densest part of the planted segment: its youngest rows in the east.
     let top = by_lift["hotspots"][0]["expression"].as_str().unwrap();
-    assert!(top.starts_with("age < ") && top.ends_with(" and region == \"east\""), "{top}");
+    assert!(
+        top.starts_with("age < ") && top.ends_with(" and region == \"east\""),
+        "{top}"
+    );
     assert!(lifts[0] >= first["lift"].as_f64().unwrap());
     assert_eq!(report["rank"], "excess");
 

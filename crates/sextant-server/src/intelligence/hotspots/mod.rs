@@ -11,14 +11,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use sextant_api::{
-    DEFAULT_BINS, DEFAULT_CONFIDENCE, DEFAULT_HOTSPOTS, DEFAULT_RESAMPLES, DEFAULT_SEED,
-    FeatureType, Hotspot, HotspotMetric, HotspotQuery, HotspotReport, JobKind, ResultQuery, Role,
-    SearchedColumn, Task, bootstrap_mean, clopper_pearson,
+    DEFAULT_BINS, DEFAULT_HOTSPOTS, DEFAULT_SEED, FeatureType, Hotspot, HotspotMetric,
+    HotspotQuery, HotspotReport, JobKind, ResultQuery, Role, SearchedColumn, Task, bootstrap_mean,
+    clopper_pearson,
 };
 use sextant_data::segment::visit_rows;
 
 use super::reading::{blocking, local_tables, paths, scan};
-use super::{find, provenance};
+use super::{find, interval_options, provenance};
 use crate::Deps;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, ErrorCode};
@@ -40,18 +40,7 @@ pub async fn hotspots(
     ApiQuery(query): ApiQuery<HotspotQuery>,
 ) -> ApiResult<Json<HotspotReport>> {
     caller.require(&deps, &project, Role::Viewer).await?;
-    let confidence = query.confidence.unwrap_or(DEFAULT_CONFIDENCE);
-    if !(0.5..=0.999).contains(&confidence) {
-        return Err(ApiError::bad_request(
-            "confidence must be between 0.5 and 0.999",
-        ));
-    }
-    let resamples = query.resamples.unwrap_or(DEFAULT_RESAMPLES);
-    if !(100..=100_000).contains(&resamples) {
-        return Err(ApiError::bad_request(
-            "resamples must be between 100 and 100000",
-        ));
-    }
+    let (confidence, resamples) = interval_options(query.confidence, query.resamples)?;
     let bins = query.bins.unwrap_or(DEFAULT_BINS);
     if !(2..=50).contains(&bins) {
         return Err(ApiError::bad_request("bins must be between 2 and 50"));
