@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::intervals::percentiles;
 use crate::{Provenance, SegmentScope};
 
 /// Confidence level of the intervals when the query gives none.
@@ -380,27 +381,6 @@ fn signed(p: Option<f64>, r: Option<f64>) -> (Option<f64>, Option<f64>) {
 /// Smaller over larger, of a signed ratio q: min(q, 1/q).
 fn folded(q: f64) -> f64 {
     if q.is_infinite() { 0.0 } else { q.min(1.0 / q) }
-}
-
-/// The `confidence` percentile interval of the defined values.
-fn percentiles(mut values: Vec<f64>, confidence: f64) -> Option<(f64, f64)> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
-    let at = |q: f64| {
-        // Linear interpolation between order statistics (numpy's default).
-        let h = q * (values.len() - 1) as f64;
-        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-        let (a, b) = (values[lo], values[hi]);
-        if lo == hi || a == b {
-            a
-        } else {
-            a + (h - lo as f64) * (b - a)
-        }
-    };
-    Some((at(tail), at(1.0 - tail)))
 }
 
 /// The interval of |d| from the interval [a, b] of the signed difference d: its image under |·|.

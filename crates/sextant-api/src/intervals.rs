@@ -30,18 +30,31 @@ pub fn bootstrap_mean(values: &[f64], confidence: f64, resamples: u32, seed: u64
     assert!(!values.is_empty(), "a mean of something");
     let mut rng = StdRng::seed_from_u64(seed);
     let n = values.len();
-    let mut means: Vec<f64> = (0..resamples)
+    let means: Vec<f64> = (0..resamples)
         .map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64)
         .collect();
-    means.sort_by(f64::total_cmp);
-    let alpha = 1.0 - confidence;
-    let at = |q: f64| -> f64 {
-        let position = q * (means.len() - 1) as f64;
-        let (below, frac) = (position.floor() as usize, position.fract());
-        let above = (below + 1).min(means.len() - 1);
-        means[below] + frac * (means[above] - means[below])
+    percentiles(means, confidence).expect("at least one resample")
+}
+
+/// The `confidence` percentile interval of the defined values.
+pub(crate) fn percentiles(mut values: Vec<f64>, confidence: f64) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let tail = (1.0 - confidence) / 2.0;
+    let at = |q: f64| {
+        // Linear interpolation between order statistics (numpy's default).
+        let h = q * (values.len() - 1) as f64;
+        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+        let (a, b) = (values[lo], values[hi]);
+        if lo == hi || a == b {
+            a
+        } else {
+            a + (h - lo as f64) * (b - a)
+        }
     };
-    (at(alpha / 2.0), at(1.0 - alpha / 2.0))
+    Some((at(tail), at(1.0 - tail)))
 }
 
 /// The `q` quantile of Beta(a, b), by bisection of its distribution function (which is

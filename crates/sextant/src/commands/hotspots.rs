@@ -90,7 +90,7 @@ pub fn hotspots(client: &Client, json_out: bool, args: HotspotArgs) -> Result<()
 
 fn print_hotspots(project: &str, r: &HotspotReport) {
     println!(
-        "hotspots of {} on {} by {}, ranked by {} (job {}): overall {} over {} labelled rows; {} candidates of at least {} rows weighed",
+        "hotspots of {} on {} by {}, ranked by {} (job {})",
         r.source.model,
         r.source.dataset,
         r.metric.name(),
@@ -99,6 +99,9 @@ fn print_hotspots(project: &str, r: &HotspotReport) {
             HotspotRank::Lift => "lift",
         },
         r.source.job,
+    );
+    println!(
+        "overall {} over {} labelled rows; {} candidates of at least {} rows weighed",
         figure(Some(r.overall)),
         r.rows,
         r.candidates,
