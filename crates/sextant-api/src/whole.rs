@@ -62,4 +62,17 @@ mod tests {
                 .contains("4294967295")
         );
     }
+
+    #[derive(Deserialize)]
+    struct Seed {
+        #[serde(default, deserialize_with = "super::opt_u64")]
+        seed: Option<u64>,
+    }
+
+    #[test]
+    fn large_whole_floats_read_exactly() {
+        // Below 2^53 every whole number is a float; its ".0" form must read as itself.
+        let seed: Seed = serde_json::from_str(r#"{"seed": 1988184330062077.0}"#).unwrap();
+        assert_eq!(seed.seed, Some(1_988_184_330_062_077));
+    }
 }
