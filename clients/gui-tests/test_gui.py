@@ -483,6 +483,71 @@ def test_hotspots_found_and_one_saved_as_a_segment(server: Server, admin_passwor
         server.api("DELETE", f"/api/v1/projects/{PROJECT}/segments/worst")
 
 
+def test_error_influences_run_and_what_drives_the_errors_shown(server: Server, admin_password: str) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    driver = new_browser()
+    api = f"/api/v1/projects/{PROJECT}/models/xgb/error-importance?dataset=applicants"
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(server.url + MODEL_PAGE)
+        driver.find_element(By.LINK_TEXT, "Error influences").click()
+        form = wait_for("the form", lambda: driver.find_elements(By.ID, "error-job"))[0]
+        assert "run an error-influences job first" in driver.find_element(By.CSS_SELECTOR, "p.note").text
+        Select(form.find_element(By.ID, "error-background")).select_by_visible_text("background")
+        Select(form.find_element(By.ID, "error-loss")).select_by_value("log_loss")
+        form.submit()
+        wait_for("the project page", lambda: driver.current_url.endswith(f"/ui/projects/{PROJECT}"))
+        jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")
+        assert isinstance(jobs, list)
+        job = next(j for j in jobs if j["spec"]["kind"] == "error-influences")
+        assert job["spec"]["options"]["loss"] == "log_loss"
+        wait_for("the job", lambda: _state(server, job["id"]) == "succeeded", seconds=180)
+
+        driver.get(f"{server.url}/ui/projects/{PROJECT}/models/xgb/errors?dataset=applicants")
+        table = wait_for("the importance", lambda: driver.find_elements(By.ID, "error-importance"))[0]
+        report = server.api("GET", api)
+        assert isinstance(report, dict)
+        features = report["result"]["features"]
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) == len(features) == 7
+        for row, feature in zip(rows, features, strict=True):
+            cells = row.find_elements(By.TAG_NAME, "td")
+            assert cells[0].text == feature["feature"]
+            assert abs(float(cells[1].text) - feature["mean"]) < 1e-6
+        meta = driver.find_element(By.CSS_SELECTOR, "p.meta").text
+        assert "log loss" in meta and "1,000 labelled rows" in meta and "background" in meta, meta
+        bars = driver.find_elements(By.CSS_SELECTOR, "#error-chart rect.bar")
+        assert len(bars) == 7
+        raising = [b for b in bars if b.get_attribute("fill") == "#d62728"]
+        assert len(raising) == sum(1 for f in features if f["mean"] > 0)
+        screenshot(driver, "errors", full=True)
+
+        # Over a segment: the rows and figures the API gives for it.
+        driver.find_element(By.ID, "segment").send_keys('region == "east"')
+        driver.find_element(By.ID, "error-form").submit()
+        wait_for("the segment", lambda: "segment=" in driver.current_url)
+        scoped = server.api("GET", api + "&segment=region%20%3D%3D%20%22east%22")
+        assert isinstance(scoped, dict)
+        first = driver.find_elements(By.CSS_SELECTOR, "#error-importance tbody tr")[0]
+        cells = first.find_elements(By.TAG_NAME, "td")
+        assert cells[0].text == scoped["result"]["features"][0]["feature"]
+        assert (
+            f"{scoped['result']['rows']:,} labelled rows"
+            in driver.find_element(By.CSS_SELECTOR, "p.meta").text
+        )
+
+        # Every row's values, with each row's loss.
+        driver.find_element(By.ID, "error-table").click()
+        header = wait_for("the table", lambda: driver.find_elements(By.CSS_SELECTOR, "table.results thead"))[
+            0
+        ]
+        columns = header.text.split()
+        assert "loss" in columns and "base_value" in columns and "age__stderr" in columns, columns
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
 def _has_results(server: Server) -> bool:
     try:
         jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")

@@ -107,7 +107,7 @@ def test_bad_input_raises_typed_errors_with_the_servers_message(admin, credit, a
         credit.add_data("partial", applicants.drop(columns=["income"]), role="test")
     with pytest.raises(sextant.InvalidInput, match="no column 'defaulted'"):
         credit.add_data("unlabelled", applicants.drop(columns=["defaulted"]), label="defaulted")
-    with pytest.raises(sextant.NoResult, match="run a influences job first|interventional"):
+    with pytest.raises(sextant.NoResult, match="run an influences job first|interventional"):
         credit.influences_table("xgb", "applicants", method="interventional")
     with pytest.raises(sextant.BadRequest, match="XGBoost or LightGBM"):
         credit.add_model("odd", object())
@@ -516,3 +516,55 @@ def test_feature_groups_sum_their_members(credit):
         credit.add_feature_group(fresh("bad"), ["income", "salary"])
     credit.remove_feature_group(name)
     assert name not in list(credit.feature_groups()["name"])
+
+
+def test_error_influences_add_up_to_each_rows_loss(credit, applicants):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sextant import plot
+
+    with pytest.raises(sextant.InvalidInput, match="need a background dataset"):
+        credit._run(
+            {"kind": "error-influences", "model": "xgb", "dataset": "applicants"}, False, False
+        )
+    with pytest.raises(sextant.InvalidInput, match="squared_error does not apply"):
+        credit.error_influences("xgb", "applicants", "background", loss="squared_error")
+    with pytest.raises(sextant.InvalidInput, match="has no label column"):
+        credit.error_influences("xgb", "background", "background")
+    job = credit.error_influences("xgb", "applicants", "background", rows=100, progress=False)
+    assert job.status == "succeeded" and job.spec["options"]["loss"] == "log_loss"
+    table = credit.error_influences_table("xgb", "applicants", rows=100)
+    predictions = credit.predictions("xgb", "applicants").loc[table.index]
+    p, y = predictions["prediction"], predictions["label"]
+    loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(table["loss"], loss, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(table["label"], y)
+    features = [f["name"] for f in credit.schema["features"]]
+    np.testing.assert_allclose(
+        table[features].sum(axis=1) + table["base_value"], table["loss"], rtol=0, atol=1e-9
+    )
+    # The base value is the background's mean loss against the row's own label: one per class.
+    assert table.groupby("label")["base_value"].nunique().eq(1).all()
+    assert table["base_value"].nunique() == 2
+    importance = credit.error_importance("xgb", "applicants", rows=100)
+    assert importance.attrs["scale"] == "loss" and importance.attrs["loss"] == "log_loss"
+    by_feature = importance.set_index("feature")
+    np.testing.assert_allclose(by_feature.loc[features, "mean"], table[features].mean(), atol=1e-12)
+    np.testing.assert_allclose(
+        by_feature.loc[features, "mean_abs"], table[features].abs().mean(), atol=1e-12
+    )
+    east = applicants.set_index("applicant_id").loc[table.index, "region"] == "east"
+    segment = credit.error_importance("xgb", "applicants", rows=100, segment='region == "east"')
+    assert segment.attrs["segment"]["rows"] == east.sum()
+    np.testing.assert_allclose(
+        segment.set_index("feature").loc[features, "mean"],
+        table.loc[east, features].mean(),
+        atol=1e-12,
+    )
+    ax = plot.importance(importance)
+    assert ax.get_title() == "what drives the errors" and "log_loss" in ax.get_xlabel()
+    ax = plot.waterfall(table, table.index[0])
+    assert ax.get_xlabel().startswith("loss: base")
+    plt.close("all")

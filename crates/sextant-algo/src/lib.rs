@@ -13,6 +13,7 @@ mod interventional;
 mod leaf_paths;
 mod model_predictor;
 mod path_dependent;
+mod payoff;
 mod predict;
 mod sampled;
 
@@ -24,6 +25,7 @@ pub use columns::{
 pub use interventional::Interventional;
 pub use model_predictor::{GRAPH_BLOCK_ROWS, ModelPredictor, predict_graph};
 pub use path_dependent::{DEFAULT_TABLE_DEPTH, PathDependent, Strategy};
+pub use payoff::{LabelLoss, Margins, Payoff};
 pub use predict::{Predictor, predict_margins, predict_responses};
 pub use sampled::{
     DEFAULT_EXACT_MAX_FEATURES, DEFAULT_MAX_EVALS, MIN_PAIRS, MarginModel, Sampled, SampledOptions,

@@ -43,6 +43,8 @@
 use rayon::prelude::*;
 use sextant_model::Rows;
 
+use crate::payoff::{Margins, Payoff};
+
 /// Pairs drawn for every row before its standard errors are trusted.
 pub const MIN_PAIRS: usize = 8;
 /// Pairs drawn per row in one round (one model call per block of rows).
@@ -212,7 +214,23 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
         phi: &mut [f64],
         stderr: &mut [f64],
     ) -> Result<SampledStats, String> {
-        let (m, k) = (rows.n_features(), self.model.n_outputs());
+        self.explain_payoff(rows, first_row, &Margins, phi, stderr)
+    }
+
+    /// As [`Sampled::explain`], for the game `payoff` pays (the margins, or a loss against each
+    /// row's label): `phi` is `rows × width × (features + 1)` and `stderr` `rows × width ×
+    /// features`, `width` being the payoff's. A row's base value is its mean payoff over the
+    /// background's margins, so the values add up to its payoff minus that.
+    pub fn explain_payoff<P: Payoff>(
+        &self,
+        rows: Rows<'_>,
+        first_row: u64,
+        payoff: &P,
+        phi: &mut [f64],
+        stderr: &mut [f64],
+    ) -> Result<SampledStats, String> {
+        let m = rows.n_features();
+        let w = payoff.width(self.model.n_outputs());
         assert_eq!(
             m,
             self.background.n_features(),
@@ -220,26 +238,31 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
         );
         assert_eq!(
             phi.len(),
-            rows.n_rows() * k * (m + 1),
+            rows.n_rows() * w * (m + 1),
             "influence buffer has the wrong length"
         );
         assert_eq!(
             stderr.len(),
-            rows.n_rows() * k * m,
+            rows.n_rows() * w * m,
             "stderr buffer has the wrong length"
         );
         let blocks = phi
-            .par_chunks_mut(ROWS_PER_BLOCK * k * (m + 1))
-            .zip(stderr.par_chunks_mut(ROWS_PER_BLOCK * k * m))
+            .par_chunks_mut(ROWS_PER_BLOCK * w * (m + 1))
+            .zip(stderr.par_chunks_mut(ROWS_PER_BLOCK * w * m))
             .enumerate();
         blocks
             .map(|(b, (phi, stderr))| {
                 let start = b * ROWS_PER_BLOCK;
-                let block = rows.slice(start, start + phi.len() / (k * (m + 1)));
+                let block = rows.slice(start, start + phi.len() / (w * (m + 1)));
+                let game = Game {
+                    payoff,
+                    offset: start,
+                    width: w,
+                };
                 if self.exact {
-                    self.exact_block(block, phi, stderr)
+                    self.exact_block(block, &game, phi, stderr)
                 } else {
-                    self.sample_block(block, first_row + start as u64, phi, stderr)
+                    self.sample_block(block, first_row + start as u64, &game, phi, stderr)
                 }
             })
             .try_reduce(SampledStats::default, |mut a, b| {
@@ -248,23 +271,41 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
             })
     }
 
+    /// Row `r`'s base values: its mean payoff over the background's margins.
+    fn base_of<P: Payoff>(&self, game: &Game<'_, P>, r: usize, base: &mut [f64]) {
+        let k = self.model.n_outputs();
+        let mut paid = vec![0.0; game.width];
+        base.fill(0.0);
+        for z in self.background_out.chunks(k) {
+            game.pay(r, z, &mut paid);
+            for (b, v) in base.iter_mut().zip(&paid) {
+                *b += v;
+            }
+        }
+        base.iter_mut()
+            .for_each(|b| *b /= self.background.n_rows() as f64);
+    }
+
     /// Enumerates every coalition for each row of the block.
-    fn exact_block(
+    fn exact_block<P: Payoff>(
         &self,
         rows: Rows<'_>,
+        game: &Game<'_, P>,
         phi: &mut [f64],
         stderr: &mut [f64],
     ) -> Result<SampledStats, String> {
-        let (m, k, nb) = (
+        let (m, k, w, nb) = (
             rows.n_features(),
             self.model.n_outputs(),
+            game.width,
             self.background.n_rows(),
         );
         let coalitions = 1usize << m;
         let weights = shapley_weights(m);
         stderr.fill(0.0);
         let mut stats = SampledStats::default();
-        let mut value = vec![0.0; coalitions * k];
+        let mut value = vec![0.0; coalitions * w];
+        let (mut paid, mut base) = (vec![0.0; w], vec![0.0; w]);
         let per_call = (EXACT_ROWS_PER_CALL / nb).max(1);
         let mut hybrids = Vec::new();
         let mut out = Vec::new();
@@ -285,26 +326,27 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                 stats.evals += ((last - first) * nb) as u64;
                 for (i, s) in (first..last).enumerate() {
                     for z in 0..nb {
-                        let o = &out[(i * nb + z) * k..(i * nb + z + 1) * k];
-                        for (v, o) in value[s * k..(s + 1) * k].iter_mut().zip(o) {
-                            *v += o;
+                        game.pay(r, &out[(i * nb + z) * k..(i * nb + z + 1) * k], &mut paid);
+                        for (v, p) in value[s * w..(s + 1) * w].iter_mut().zip(&paid) {
+                            *v += p;
                         }
                     }
                 }
             }
             value.iter_mut().for_each(|v| *v /= nb as f64);
-            for o in 0..k {
-                let p = &mut phi[(r * k + o) * (m + 1)..(r * k + o + 1) * (m + 1)];
+            self.base_of(game, r, &mut base);
+            for o in 0..w {
+                let p = &mut phi[(r * w + o) * (m + 1)..(r * w + o + 1) * (m + 1)];
                 p.fill(0.0);
                 for s in 0..coalitions {
                     let size = (s as u64).count_ones() as usize;
                     for (j, pj) in p[..m].iter_mut().enumerate() {
                         if s >> j & 1 == 0 {
-                            *pj += weights[size] * (value[(s | 1 << j) * k + o] - value[s * k + o]);
+                            *pj += weights[size] * (value[(s | 1 << j) * w + o] - value[s * w + o]);
                         }
                     }
                 }
-                p[m] = self.base[o];
+                p[m] = base[o];
             }
         }
         stats.rows = rows.n_rows() as u64;
@@ -312,23 +354,34 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
     }
 
     /// Draws antithetic pairs for the block's rows, in rounds, until each row is done.
-    fn sample_block(
+    fn sample_block<P: Payoff>(
         &self,
         rows: Rows<'_>,
         first_row: u64,
+        game: &Game<'_, P>,
         phi: &mut [f64],
         stderr: &mut [f64],
     ) -> Result<SampledStats, String> {
-        let (m, k, nb) = (
+        let (m, k, w, nb) = (
             rows.n_features(),
             self.model.n_outputs(),
+            game.width,
             self.background.n_rows(),
         );
         let n = rows.n_rows();
         let tracked = TRACKED_STRATA.min(nb);
-        // Each row's own output, f(x): the end of every forward walk.
-        let mut own = vec![0.0; n * k];
-        self.model.margins(rows, &mut own)?;
+        // Each row's own payoff, from f(x): the end of every forward walk; and its base values.
+        let mut margins = vec![0.0; n * k];
+        self.model.margins(rows, &mut margins)?;
+        let (mut own, mut base) = (vec![0.0; n * w], vec![0.0; n * w]);
+        for r in 0..n {
+            game.pay(
+                r,
+                &margins[r * k..(r + 1) * k],
+                &mut own[r * w..(r + 1) * w],
+            );
+            self.base_of(game, r, &mut base[r * w..(r + 1) * w]);
+        }
         let mut stats = SampledStats {
             evals: n as u64,
             ..SampledStats::default()
@@ -338,17 +391,17 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                 let mut rng = SplitMix::new(self.options.seed, first_row + r as u64);
                 let first_background = (rng.next() % nb as u64) as usize;
                 Draws {
-                    sum: vec![0.0; m * k],
-                    sum_sq: vec![0.0; m * k],
-                    cross: vec![0.0; m * k],
-                    background_sum: vec![0.0; k],
-                    background_sq: vec![0.0; k],
+                    sum: vec![0.0; m * w],
+                    sum_sq: vec![0.0; m * w],
+                    cross: vec![0.0; m * w],
+                    background_sum: vec![0.0; w],
+                    background_sq: vec![0.0; w],
                     pairs: 0,
                     rng,
                     first_background,
                     next_background: first_background,
-                    stratum_sum: vec![0.0; tracked * m * k],
-                    stratum_sq: vec![0.0; tracked * m * k],
+                    stratum_sum: vec![0.0; tracked * m * w],
+                    stratum_sq: vec![0.0; tracked * m * w],
                     stratum_pairs: vec![0; tracked],
                     done: false,
                 }
@@ -358,10 +411,12 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
         let budget_pairs =
             (self.options.max_evals / pair_cost.max(1)).max(MIN_PAIRS as u64) as usize;
         let mut hybrids = Vec::new();
-        let mut out = Vec::new();
+        let (mut out, mut paid) = (Vec::new(), Vec::new());
         // Per pair in the round: its row, permutation and background row.
         let mut plan: Vec<(usize, Vec<usize>, usize)> = Vec::new();
-        let (mut forward, mut backward) = (vec![0.0; m * k], vec![0.0; m * k]);
+        let (mut forward, mut backward) = (vec![0.0; m * w], vec![0.0; m * w]);
+        let mut start = vec![0.0; w];
+        let steps = 2 * m.saturating_sub(1);
         while draws.iter().any(|d| !d.done) {
             plan.clear();
             hybrids.clear();
@@ -393,59 +448,65 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
                 self.model.margins(Rows::new(&hybrids, m), &mut out)?;
             }
             stats.evals += (hybrids.len() / m.max(1)) as u64;
-            let walk = m.saturating_sub(1) * k;
+            // What each hybrid pays its row.
+            paid.resize(plan.len() * steps * w, 0.0);
+            for (p, (r, _, _)) in plan.iter().enumerate() {
+                for h in p * steps..(p + 1) * steps {
+                    game.pay(*r, &out[h * k..(h + 1) * k], &mut paid[h * w..(h + 1) * w]);
+                }
+            }
+            let walk = m.saturating_sub(1) * w;
             for (p, (r, order, z)) in plan.iter().enumerate() {
-                let (start, end) = (
-                    &self.background_out[z * k..(z + 1) * k],
-                    &own[r * k..(r + 1) * k],
-                );
-                let inner = &out[p * 2 * walk..(p + 1) * 2 * walk];
+                game.pay(*r, &self.background_out[z * k..(z + 1) * k], &mut start);
+                let end = &own[r * w..(r + 1) * w];
+                let inner = &paid[p * 2 * walk..(p + 1) * 2 * walk];
                 credit(
                     &mut forward,
                     order.iter().copied(),
-                    start,
+                    &start,
                     &inner[..walk],
                     end,
-                    k,
+                    w,
                 );
                 credit(
                     &mut backward,
                     order.iter().rev().copied(),
-                    start,
+                    &start,
                     &inner[walk..],
                     end,
-                    k,
+                    w,
                 );
                 let d = &mut draws[*r];
                 let stratum = (z + nb - d.first_background) % nb;
-                let mk = m * k;
-                for i in 0..mk {
+                let mw = m * w;
+                for i in 0..mw {
                     let draw = 0.5 * (forward[i] + backward[i]);
                     d.sum[i] += draw;
                     d.sum_sq[i] += draw * draw;
-                    d.cross[i] += draw * start[i % k];
+                    d.cross[i] += draw * start[i % w];
                     if stratum < tracked {
-                        d.stratum_sum[stratum * mk + i] += draw;
-                        d.stratum_sq[stratum * mk + i] += draw * draw;
+                        d.stratum_sum[stratum * mw + i] += draw;
+                        d.stratum_sq[stratum * mw + i] += draw * draw;
                     }
                 }
                 if stratum < tracked {
                     d.stratum_pairs[stratum] += 1;
                 }
-                for (o, &z) in start.iter().enumerate().take(k) {
+                for (o, &z) in start.iter().enumerate() {
                     d.background_sum[o] += z;
                     d.background_sq[o] += z * z;
                 }
                 d.pairs += 1;
             }
-            for d in draws.iter_mut().filter(|d| !d.done) {
+            for (r, d) in draws.iter_mut().enumerate().filter(|(_, d)| !d.done) {
+                let base = &base[r * w..(r + 1) * w];
                 if d.pairs >= budget_pairs {
                     d.done = true;
-                    if worst_stderr(d, &self.base, nb) > self.options.target_stderr {
+                    if worst_stderr(d, base, nb) > self.options.target_stderr {
                         stats.budget_stops += 1;
                     }
                 } else if d.pairs >= MIN_PAIRS
-                    && worst_stderr(d, &self.base, nb) <= self.options.target_stderr
+                    && worst_stderr(d, base, nb) <= self.options.target_stderr
                 {
                     d.done = true;
                 }
@@ -453,27 +514,42 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
         }
         for (r, d) in draws.iter().enumerate() {
             stats.pairs += d.pairs as u64;
-            for o in 0..k {
-                let p = &mut phi[(r * k + o) * (m + 1)..(r * k + o + 1) * (m + 1)];
-                let se = &mut stderr[(r * k + o) * m..(r * k + o + 1) * m];
+            for o in 0..w {
+                let p = &mut phi[(r * w + o) * (m + 1)..(r * w + o + 1) * (m + 1)];
+                let se = &mut stderr[(r * w + o) * m..(r * w + o + 1) * m];
+                let base = base[r * w + o];
                 let mut variances = vec![0.0; m];
                 for j in 0..m {
-                    let (value, variance) = estimate(d, j * k + o, k, self.base[o], nb);
+                    let (value, variance) = estimate(d, j * w + o, w, base, nb);
                     p[j] = value;
                     variances[j] = variance;
                     se[j] = variance.sqrt();
                     stats.worst_stderr = stats.worst_stderr.max(se[j]);
                 }
-                // The adjusted values add up to f(x) − E f(Z) but for rounding (or, when every
-                // drawn z gave one output, for the drawn mean's distance from E f(Z)): that rest
-                // is shared out so that efficiency holds exactly.
-                let rest = own[r * k + o] - self.base[o] - p[..m].iter().sum::<f64>();
+                // The adjusted values add up to the payoff minus the base but for rounding (or,
+                // when every drawn z paid one value, for the drawn mean's distance from the
+                // base): that rest is shared out so that efficiency holds exactly.
+                let rest = own[r * w + o] - base - p[..m].iter().sum::<f64>();
                 share_out(&mut p[..m], &variances, rest);
-                p[m] = self.base[o];
+                p[m] = base;
             }
         }
         stats.rows = n as u64;
         Ok(stats)
+    }
+}
+
+/// A payoff as one block of rows sees it: the block's row `r` is row `offset + r` of the rows
+/// being explained.
+struct Game<'p, P> {
+    payoff: &'p P,
+    offset: usize,
+    width: usize,
+}
+
+impl<P: Payoff> Game<'_, P> {
+    fn pay(&self, r: usize, margins: &[f64], out: &mut [f64]) {
+        self.payoff.pay(self.offset + r, margins, out);
     }
 }
 

@@ -3,42 +3,13 @@
 //! as one over the square root of the samples; every row adds up exactly; the values depend on
 //! the seed and the row's position only.
 
-use std::path::PathBuf;
-
 use sextant_algo::{
     Interventional, ModelPredictor, Sampled, SampledOptions, explanation_len, predict_margins,
 };
-use sextant_import::load_model;
-use sextant_model::{Forest, Model, Rows};
+use sextant_model::{Forest, Rows};
 
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/onnx")
-        .join(name)
-}
-
-fn csv(name: &str) -> Vec<f64> {
-    let text = std::fs::read_to_string(data(name)).unwrap();
-    text.lines()
-        .skip(1)
-        .flat_map(|l| {
-            l.split(',').map(|c| {
-                if c.is_empty() {
-                    f64::NAN
-                } else {
-                    c.parse().unwrap()
-                }
-            })
-        })
-        .collect()
-}
-
-fn forest(name: &str) -> Forest {
-    match load_model(&data(name), None).unwrap() {
-        Model::Trees(f) => f,
-        Model::Graph(_) => panic!("{name} is a tree ensemble"),
-    }
-}
+mod common;
+use common::{csv, forest, permutations};
 
 fn options(exact_max_features: usize, max_evals: u64, target_stderr: f64) -> SampledOptions {
     SampledOptions {
@@ -81,18 +52,6 @@ fn brute_force(forest: &Forest, x: &[f64], background: Rows<'_>) -> Vec<Vec<f64>
     });
     phi.iter_mut().flatten().for_each(|v| *v /= count);
     phi
-}
-
-fn permutations(order: &mut Vec<usize>, at: usize, visit: &mut impl FnMut(&[usize])) {
-    if at == order.len() {
-        visit(order);
-        return;
-    }
-    for i in at..order.len() {
-        order.swap(at, i);
-        permutations(order, at + 1, visit);
-        order.swap(at, i);
-    }
 }
 
 /// Checks that every row's values plus its base value give its margin.

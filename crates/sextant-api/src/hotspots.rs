@@ -26,7 +26,7 @@ pub struct HotspotQuery {
     /// for classifiers), `log_loss`, `brier`; `absolute_error` (default for a regression),
     /// `squared_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric: Option<HotspotMetric>,
+    pub metric: Option<RowLoss>,
     /// The fewest labelled rows a hotspot may hold (default 1 % of the labelled rows, at
     /// least 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ pub enum HotspotRank {
 /// A per-row loss of a model's prediction against the row's label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum HotspotMetric {
+pub enum RowLoss {
     /// 1 where the predicted class is not the label, else 0 (classifiers).
     ErrorRate,
     /// −ln of the probability of the label, clipped to [1e-15, 1 − 1e-15] (classifiers).
@@ -95,38 +95,35 @@ pub enum HotspotMetric {
 
 const EPS: f64 = 1e-15;
 
-impl HotspotMetric {
+impl RowLoss {
     /// Its name in queries and reports.
     pub fn name(self) -> &'static str {
         match self {
-            HotspotMetric::ErrorRate => "error_rate",
-            HotspotMetric::LogLoss => "log_loss",
-            HotspotMetric::Brier => "brier",
-            HotspotMetric::AbsoluteError => "absolute_error",
-            HotspotMetric::SquaredError => "squared_error",
+            RowLoss::ErrorRate => "error_rate",
+            RowLoss::LogLoss => "log_loss",
+            RowLoss::Brier => "brier",
+            RowLoss::AbsoluteError => "absolute_error",
+            RowLoss::SquaredError => "squared_error",
         }
     }
 
     /// The task's default.
-    pub fn default_for(task: Task) -> HotspotMetric {
+    pub fn default_for(task: Task) -> RowLoss {
         match task {
-            Task::Regression => HotspotMetric::AbsoluteError,
-            _ => HotspotMetric::ErrorRate,
+            Task::Regression => RowLoss::AbsoluteError,
+            _ => RowLoss::ErrorRate,
         }
     }
 
     /// Whether a model of `task` has this loss.
     pub fn fits(self, task: Task) -> bool {
-        let regression = matches!(
-            self,
-            HotspotMetric::AbsoluteError | HotspotMetric::SquaredError
-        );
+        let regression = matches!(self, RowLoss::AbsoluteError | RowLoss::SquaredError);
         regression == (task == Task::Regression)
     }
 
     /// Whether each row's loss is 0 or 1 (so a segment's mean is a binomial proportion).
     pub fn is_binary(self) -> bool {
-        self == HotspotMetric::ErrorRate
+        self == RowLoss::ErrorRate
     }
 
     /// One row's loss: `scores` are its prediction (a regression's value, a binary model's
@@ -143,7 +140,7 @@ impl HotspotMetric {
             }
         };
         match self {
-            HotspotMetric::ErrorRate => {
+            RowLoss::ErrorRate => {
                 let predicted = if binary {
                     usize::from(scores[0] >= threshold)
                 } else {
@@ -153,8 +150,8 @@ impl HotspotMetric {
                 };
                 f64::from(u8::from(predicted != class))
             }
-            HotspotMetric::LogLoss => -prob(class).clamp(EPS, 1.0 - EPS).ln(),
-            HotspotMetric::Brier => {
+            RowLoss::LogLoss => -prob(class).clamp(EPS, 1.0 - EPS).ln(),
+            RowLoss::Brier => {
                 if binary {
                     (scores[0] - f64::from(u8::from(class == 1))).powi(2)
                 } else {
@@ -163,8 +160,8 @@ impl HotspotMetric {
                         .sum()
                 }
             }
-            HotspotMetric::AbsoluteError => (scores[0] - label).abs(),
-            HotspotMetric::SquaredError => (scores[0] - label).powi(2),
+            RowLoss::AbsoluteError => (scores[0] - label).abs(),
+            RowLoss::SquaredError => (scores[0] - label).powi(2),
         }
     }
 }
@@ -175,7 +172,7 @@ pub struct HotspotReport {
     /// The predict job and result the losses come from.
     pub source: Provenance,
     /// The loss searched.
-    pub metric: HotspotMetric,
+    pub metric: RowLoss,
     /// What the hotspots are ranked by.
     pub rank: HotspotRank,
     /// Its mean over every labelled row.
@@ -269,7 +266,7 @@ mod tests {
         (scores, labels)
     }
 
-    fn mean(metric: HotspotMetric, scores: &[f64], labels: &[f64], width: usize) -> f64 {
+    fn mean(metric: RowLoss, scores: &[f64], labels: &[f64], width: usize) -> f64 {
         let losses: Vec<f64> = scores
             .chunks(width)
             .zip(labels)
@@ -287,14 +284,11 @@ mod tests {
         };
         let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} against {b}");
         close(
-            mean(HotspotMetric::ErrorRate, &scores, &labels, 1),
+            mean(RowLoss::ErrorRate, &scores, &labels, 1),
             1.0 - m.accuracy,
         );
-        close(
-            mean(HotspotMetric::LogLoss, &scores, &labels, 1),
-            m.log_loss,
-        );
-        close(mean(HotspotMetric::Brier, &scores, &labels, 1), m.brier);
+        close(mean(RowLoss::LogLoss, &scores, &labels, 1), m.log_loss);
+        close(mean(RowLoss::Brier, &scores, &labels, 1), m.brier);
 
         let (scores, labels) = rows(500, 3, 3);
         let Metrics::Classification(m) =
@@ -303,36 +297,30 @@ mod tests {
             panic!("multiclass metrics");
         };
         close(
-            mean(HotspotMetric::ErrorRate, &scores, &labels, 3),
+            mean(RowLoss::ErrorRate, &scores, &labels, 3),
             1.0 - m.accuracy,
         );
-        close(
-            mean(HotspotMetric::LogLoss, &scores, &labels, 3),
-            m.log_loss,
-        );
-        close(mean(HotspotMetric::Brier, &scores, &labels, 3), m.brier);
+        close(mean(RowLoss::LogLoss, &scores, &labels, 3), m.log_loss);
+        close(mean(RowLoss::Brier, &scores, &labels, 3), m.brier);
 
         let (scores, labels) = rows(500, 1, 0);
         let Metrics::Regression(m) = Metrics::of(Task::Regression, None, 0.5, &scores, &labels)
         else {
             panic!("regression metrics");
         };
-        close(
-            mean(HotspotMetric::AbsoluteError, &scores, &labels, 1),
-            m.mae,
-        );
-        let mse = mean(HotspotMetric::SquaredError, &scores, &labels, 1);
+        close(mean(RowLoss::AbsoluteError, &scores, &labels, 1), m.mae);
+        let mse = mean(RowLoss::SquaredError, &scores, &labels, 1);
         assert!((mse.sqrt() - m.rmse).abs() < 1e-12);
     }
 
     #[test]
     fn each_loss_belongs_to_its_task() {
         for task in [Task::Binary, Task::Multiclass, Task::Regression] {
-            assert!(HotspotMetric::default_for(task).fits(task));
+            assert!(RowLoss::default_for(task).fits(task));
         }
-        assert!(!HotspotMetric::LogLoss.fits(Task::Regression));
-        assert!(!HotspotMetric::SquaredError.fits(Task::Binary));
-        let name = serde_json::to_value(HotspotMetric::AbsoluteError).unwrap();
-        assert_eq!(name, HotspotMetric::AbsoluteError.name());
+        assert!(!RowLoss::LogLoss.fits(Task::Regression));
+        assert!(!RowLoss::SquaredError.fits(Task::Binary));
+        let name = serde_json::to_value(RowLoss::AbsoluteError).unwrap();
+        assert_eq!(name, RowLoss::AbsoluteError.name());
     }
 }

@@ -21,6 +21,8 @@ pub enum InfluenceScale {
     /// The model's output as its file computes it (an ONNX graph's probabilities or values):
     /// sampled Shapley on a graph explains what the graph outputs.
     Output,
+    /// Each row's loss against its label (error influences): positive influences raise it.
+    Loss,
 }
 
 /// One feature's global importance.
@@ -56,6 +58,9 @@ pub struct Importance {
     pub rows: u64,
     /// The scale of the influences.
     pub scale: InfluenceScale,
+    /// For error influences: the loss explained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<crate::RowLoss>,
     /// For a sharded job: how many parts were merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
@@ -217,6 +222,7 @@ mod tests {
             method: None,
             rows,
             scale: InfluenceScale::Margin,
+            loss: None,
             shards: None,
         }
     }

@@ -16,17 +16,26 @@ pub enum JobKind {
     Predict,
     /// Feature influences (exact Shapley values).
     Influences,
+    /// Error influences: sampled Shapley values of each row's loss against its label (which
+    /// features drive the errors), interventional against a background dataset.
+    #[serde(rename = "error-influences")]
+    ErrorInfluences,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 2] = [JobKind::Predict, JobKind::Influences];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::Predict,
+        JobKind::Influences,
+        JobKind::ErrorInfluences,
+    ];
 
     /// The name used in the API, the CLI and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Predict => "predict",
             JobKind::Influences => "influences",
+            JobKind::ErrorInfluences => "error-influences",
         }
     }
 
@@ -105,6 +114,10 @@ pub struct JobOptions {
     )]
     #[schema(minimum = 1)]
     pub max_evals: Option<u64>,
+    /// Error influences: the loss explained (`log_loss`, the default, or `brier` for
+    /// classifiers; `squared_error`, the default, or `absolute_error` for regressions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<crate::RowLoss>,
     /// Sampled influences: the seed; the same seed gives the same values however the job is
     /// sharded (default 0).
     #[serde(
@@ -431,7 +444,7 @@ pub struct Job {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
-    /// `predict` or `influences`.
+    /// `predict`, `influences` or `error-influences`.
     pub kind: JobKind,
     /// The model's name.
     pub model: String,

@@ -443,6 +443,38 @@ impl Client {
         self.get(&format!("{path}&groups=true"))
     }
 
+    /// A page of a model's error influences on a labelled dataset: each feature's influence on
+    /// each row's loss.
+    pub fn error_influences(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+    ) -> ClientResult<TablePage> {
+        self.get(&Self::result_path(
+            project,
+            model,
+            "error-influences",
+            query,
+        ))
+    }
+
+    /// What drives a model's errors on a labelled dataset: the importance of its error
+    /// influences, with each feature group's beside it when `groups`.
+    pub fn error_importance(
+        &self,
+        project: &str,
+        model: &str,
+        query: &ResultQuery,
+        groups: bool,
+    ) -> ClientResult<ImportanceReport> {
+        let path = Self::result_path(project, model, "error-importance", query);
+        match groups {
+            true => self.get(&format!("{path}&groups=true")),
+            false => self.get(&path),
+        }
+    }
+
     /// Quality metrics of a model on a labelled dataset.
     pub fn metrics(
         &self,
@@ -453,7 +485,7 @@ impl Client {
         self.get(&Self::result_path(project, model, "metrics", query))
     }
 
-    /// The whole table of a result (`what`: `influences` or `predictions`), streamed into the
+    /// The whole table of a result (`what`: `influences`, `error-influences` or `predictions`), streamed into the
     /// Parquet file `dest` (written aside and renamed, so `dest` is never half-written); answers
     /// the id of the job whose result it is.
     pub fn table(

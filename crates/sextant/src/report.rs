@@ -1,6 +1,8 @@
 //! Human-readable tables of the CLI client and the quickstart.
 
-use sextant_api::{ImportanceReport, InfluenceMethod, Metrics, MetricsReport, Provenance};
+use sextant_api::{
+    ImportanceReport, InfluenceMethod, InfluenceScale, Metrics, MetricsReport, Provenance,
+};
 
 /// Prints rows under a header, columns aligned.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
@@ -74,12 +76,25 @@ pub fn print_importance(report: &ImportanceReport) {
             ]
         })
         .collect();
+    let scale = match (report.result.scale, report.result.loss) {
+        (InfluenceScale::Loss, Some(loss)) => format!("on each row's {}", loss.name()),
+        (InfluenceScale::Loss, None) => "on each row's loss".into(),
+        (InfluenceScale::Output, _) => "on the model's output".into(),
+        (InfluenceScale::Margin, _) => "on the margin".into(),
+    };
+    let what = match report.result.scale {
+        InfluenceScale::Loss => "error importance",
+        _ => "global importance",
+    };
     println!(
-        "global importance: mean |influence| over {} rows of {} ({}, on the margin)",
+        "{what}: mean |influence| over {} rows of {} ({}, {scale})",
         report.result.rows,
         report.source.dataset,
         report.source.method.map_or("?", InfluenceMethod::as_str)
     );
+    if report.result.scale == InfluenceScale::Loss {
+        println!("a positive mean φ raises the loss on average: the feature drives errors");
+    }
     print_segment(&report.source);
     print_table(&["FEATURE", "MEAN |φ|", "MEAN φ", ""], &rows);
     if let Some(groups) = &report.groups {

@@ -365,13 +365,7 @@ class Project(Results):
             options["method"] = method
         if rows is not None:
             options["rows"] = rows
-        for name, value in (
-            ("target_stderr", target_stderr),
-            ("max_evals", max_evals),
-            ("seed", seed),
-        ):
-            if value is not None:
-                options[name] = value
+        options.update(_sampling(target_stderr, max_evals, seed))
         body: dict[str, Any] = {
             "kind": "influences",
             "model": model,
@@ -381,3 +375,45 @@ class Project(Results):
         if background is not None:
             body["background"] = background
         return self._run(body, wait, progress)
+
+    def error_influences(
+        self,
+        model: str,
+        data: str,
+        background: str,
+        loss: str | None = None,
+        rows: int | None = None,
+        wait: bool = True,
+        progress: bool = True,
+        target_stderr: float | None = None,
+        max_evals: int | None = None,
+        seed: int | None = None,
+    ) -> Job:
+        """Runs an error-influences job on a labelled dataset: which features drive each
+        row's error. The Shapley values of each row's ``loss`` against its label (``"log_loss"``,
+        the default, or ``"brier"`` for classifiers; ``"squared_error"``, the default, or
+        ``"absolute_error"`` for regressions), sampled against the ``background`` rows (exact
+        for few features) with a standard error each. A row's values add up to its loss minus
+        its base value, the background's mean loss against the row's label. Read them with
+        :meth:`error_influences_table` and :meth:`error_importance`."""
+        options: dict[str, Any] = _sampling(target_stderr, max_evals, seed)
+        if loss is not None:
+            options["loss"] = loss
+        if rows is not None:
+            options["rows"] = rows
+        body = {
+            "kind": "error-influences",
+            "model": model,
+            "dataset": data,
+            "background": background,
+            "options": options,
+        }
+        return self._run(body, wait, progress)
+
+
+def _sampling(
+    target_stderr: float | None, max_evals: int | None, seed: int | None
+) -> dict[str, Any]:
+    """The sampling options given (of sampled influences and error influences)."""
+    given = {"target_stderr": target_stderr, "max_evals": max_evals, "seed": seed}
+    return {name: value for name, value in given.items() if value is not None}

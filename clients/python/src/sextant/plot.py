@@ -21,7 +21,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-NOT_FEATURES = ("row", "base_value", "margin", "prediction", "label")
+NOT_FEATURES = ("row", "base_value", "margin", "prediction", "label", "loss")
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -34,7 +34,7 @@ def _axes(ax: Axes | None) -> Axes:
 
 def _features(influences: pd.DataFrame) -> list[str]:
     """The feature columns of an influence table (for multiclass tables, every class's)."""
-    return [c for c in influences.columns if c not in NOT_FEATURES]
+    return [c for c in influences.columns if c not in NOT_FEATURES and not c.endswith("__stderr")]
 
 
 def _ranked(influences: pd.DataFrame, top: int) -> list[str]:
@@ -57,12 +57,22 @@ def _values(data: pd.DataFrame, feature: str, rows: int) -> np.ndarray:
 
 def importance(frame: pd.DataFrame, top: int = 20, ax: Axes | None = None) -> Axes:
     """Global importance (:meth:`Project.importance`): mean |influence| per feature, largest on
-    top, as horizontal bars."""
+    top, as horizontal bars. Given :meth:`Project.error_importance`, the bars are the mean
+    |influence| on each row's loss, and a dot marks each feature's mean influence (right of
+    zero: it raises the loss on average)."""
     ax = _axes(ax)
     shown = frame.sort_values("mean_abs", ascending=False).head(top).iloc[::-1]
     ax.barh(shown["feature"], shown["mean_abs"], color="#1f77b4")
-    ax.set_xlabel("mean |influence|")
-    ax.set_title("feature importance")
+    if frame.attrs.get("scale") == "loss":
+        loss = frame.attrs.get("loss") or "loss"
+        ax.scatter(shown["mean"], shown["feature"], color="#d62728", zorder=3, label="mean")
+        ax.axvline(0.0, color="grey", linewidth=0.8)
+        ax.set_xlabel(f"influence on each row's {loss}: mean |φ| (bars), mean φ (dots)")
+        ax.set_title("what drives the errors")
+        ax.legend(loc="lower right")
+    else:
+        ax.set_xlabel("mean |influence|")
+        ax.set_title("feature importance")
     return ax
 
 
@@ -135,7 +145,8 @@ def dependence(
 def waterfall(influences: pd.DataFrame, row: Any, top: int = 10, ax: Axes | None = None) -> Axes:
     """How one row's prediction is built: from the base value, each feature's influence (the
     ``top`` largest, the rest summed) to the row's margin. ``row`` is the table's index label
-    (the dataset's id, else its position)."""
+    (the dataset's id, else its position). Given an error influences table
+    (:meth:`Project.error_influences_table`), how the row's loss is built instead."""
     ax = _axes(ax)
     if row not in influences.index:
         raise KeyError(f"no row {row!r} in the influences")
@@ -148,7 +159,8 @@ def waterfall(influences: pd.DataFrame, row: Any, top: int = 10, ax: Axes | None
     rest = order[top:]
     if len(rest):
         steps.append((f"{len(rest)} other features", float(phi[rest].sum())))
-    base, margin = float(line["base_value"]), float(line["margin"])
+    end = "margin" if "margin" in influences.columns else "loss"
+    base, margin = float(line["base_value"]), float(line[end])
     start = base
     ends = [base, margin]
     for i, (_, value) in enumerate(steps):
@@ -172,7 +184,7 @@ def waterfall(influences: pd.DataFrame, row: Any, top: int = 10, ax: Axes | None
     ax.invert_yaxis()
     ax.axvline(base, color="grey", linewidth=0.8, linestyle=":")
     ax.axvline(margin, color="black", linewidth=0.8)
-    ax.set_xlabel(f"margin: base {base:.3f} → {margin:.3f}")
+    ax.set_xlabel(f"{end}: base {base:.3f} → {margin:.3f}")
     ax.set_title(f"row {row}")
     return ax
 

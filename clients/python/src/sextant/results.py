@@ -128,16 +128,44 @@ class Results:
             data, method=method, background=background, rows=rows, job=job, segment=segment
         )
         doc = self._client._json("GET", f"{self._path}/models/{model}/importance", params=query)
-        features = pd.DataFrame(doc["result"]["features"])
-        if "mean_abs_stderr" in features:
-            frame = features[["feature", "mean_abs", "mean", "mean_abs_stderr"]].copy()
-            frame["mean_abs_low"] = frame["mean_abs"] - 1.96 * frame["mean_abs_stderr"]
-            frame["mean_abs_high"] = frame["mean_abs"] + 1.96 * frame["mean_abs_stderr"]
-        else:
-            frame = features[["feature", "mean_abs", "mean"]]
-        frame.attrs["job"] = doc["source"]["job"]
-        frame.attrs["segment"] = doc["source"].get("segment")
-        return frame.sort_values("mean_abs", ascending=False, ignore_index=True)
+        return _importance_frame(doc)
+
+    def error_influences_table(
+        self,
+        model: str,
+        data: str,
+        rows: int | None = None,
+        job: str | None = None,
+        segment: str | None = None,
+    ) -> pd.DataFrame:
+        """Every error influence of a stored result (see :meth:`Project.error_influences`):
+        per feature its influence on the row's loss, then ``base_value`` (the background's mean
+        loss against the row's label), ``loss``, a ``<feature>__stderr`` column per feature and
+        ``label``; each row's influences plus its base value equal its loss. Rows without a
+        label have none. With ``segment``, only that segment's rows."""
+        query = self._query(data, rows=rows, job=job)
+        if segment is not None:
+            return self._segment_table(model, "error-influences", {**query, "segment": segment})
+        return self._table(model, "error-influences", query)
+
+    def error_importance(
+        self,
+        model: str,
+        data: str,
+        rows: int | None = None,
+        job: str | None = None,
+        segment: str | None = None,
+    ) -> pd.DataFrame:
+        """What drives the model's errors: per feature the mean of its influence on each
+        labelled row's loss (``mean``: positive where the feature raises the loss on average)
+        and of its absolute value (``mean_abs``, with ``mean_abs_stderr`` and its 95 %
+        interval), largest ``mean_abs`` first. ``attrs["loss"]`` names the loss. With
+        ``segment``, over that segment's rows only."""
+        query = self._query(data, rows=rows, job=job, segment=segment)
+        doc = self._client._json(
+            "GET", f"{self._path}/models/{model}/error-importance", params=query
+        )
+        return _importance_frame(doc)
 
     def group_importance(
         self,
@@ -367,3 +395,22 @@ class Results:
             margin=doc["margin"],
         )
         return frame
+
+
+def _importance_frame(doc: dict[str, Any]) -> pd.DataFrame:
+    """An importance report as a frame, largest ``mean_abs`` first; sampled values add their
+    standard error and 95 % interval. ``attrs`` hold the job, the segment, the scale and the
+    loss (of error influences)."""
+    features = pd.DataFrame(doc["result"]["features"])
+    if "mean_abs_stderr" in features:
+        frame = features[["feature", "mean_abs", "mean", "mean_abs_stderr"]].copy()
+        frame["mean_abs_low"] = frame["mean_abs"] - 1.96 * frame["mean_abs_stderr"]
+        frame["mean_abs_high"] = frame["mean_abs"] + 1.96 * frame["mean_abs_stderr"]
+    else:
+        frame = features[["feature", "mean_abs", "mean"]]
+    frame = frame.sort_values("mean_abs", ascending=False, ignore_index=True)
+    frame.attrs["job"] = doc["source"]["job"]
+    frame.attrs["segment"] = doc["source"].get("segment")
+    frame.attrs["scale"] = doc["result"]["scale"]
+    frame.attrs["loss"] = doc["result"].get("loss")
+    return frame

@@ -17,6 +17,42 @@ pub const DEFAULT_MAX_EVALS: u64 = 100_000;
 /// Feature influences.
 pub struct Influences;
 
+/// Checks the sampling options (target standard error, budget, seed) and fills in their
+/// defaults: what sampled influences and error influences share.
+pub(super) fn sampling_defaults(options: &mut JobOptions) -> Result<(), String> {
+    let target = *options.target_stderr.get_or_insert(DEFAULT_TARGET_STDERR);
+    if !(target >= 0.0 && target.is_finite()) {
+        return Err(format!(
+            "options.target_stderr must be a finite number at or above 0, not {target}"
+        ));
+    }
+    if *options.max_evals.get_or_insert(DEFAULT_MAX_EVALS) == 0 {
+        return Err("options.max_evals must be at least 1".into());
+    }
+    options.seed.get_or_insert(0);
+    Ok(())
+}
+
+/// The documents of a sharded influences result: importance of the whole, the row-weighted
+/// mean of the parts'.
+pub(super) fn merge_importance(parts: &[Documents]) -> Documents {
+    let importance: Vec<Importance> = parts.iter().filter_map(|p| p.importance.clone()).collect();
+    Documents {
+        metrics: None,
+        importance: Importance::merge(&importance),
+    }
+}
+
+/// Model evaluations one row of sampling costs: its budget, or every coalition against every
+/// background row when that is fewer, times one evaluation's cost.
+pub(super) fn sampled_row_cost(inputs: &CostInputs) -> f64 {
+    let m = inputs.model;
+    let budget = inputs.spec.options.max_evals.unwrap_or(DEFAULT_MAX_EVALS) as f64;
+    let exact = inputs.background_rows.unwrap_or(100).max(1) as f64
+        * 2f64.powi(m.features.len().min(1000) as i32);
+    budget.min(exact) * m.prediction_cost()
+}
+
 impl Analysis for Influences {
     fn kind(&self) -> JobKind {
         JobKind::Influences
@@ -80,17 +116,11 @@ impl Analysis for Influences {
             }
             (_, Some(_)) => {}
         }
+        if options.loss.is_some() {
+            return Err("options.loss applies to error-influences jobs only".into());
+        }
         if method == InfluenceMethod::Sampled {
-            let target = *options.target_stderr.get_or_insert(DEFAULT_TARGET_STDERR);
-            if !(target >= 0.0 && target.is_finite()) {
-                return Err(format!(
-                    "options.target_stderr must be a finite number at or above 0, not {target}"
-                ));
-            }
-            if *options.max_evals.get_or_insert(DEFAULT_MAX_EVALS) == 0 {
-                return Err("options.max_evals must be at least 1".into());
-            }
-            options.seed.get_or_insert(0);
+            sampling_defaults(&mut options)?;
         } else if let Some(field) = [
             ("target_stderr", options.target_stderr.is_some()),
             ("max_evals", options.max_evals.is_some()),
@@ -111,14 +141,8 @@ impl Analysis for Influences {
         None
     }
 
-    /// Importance of the whole: the row-weighted mean of the parts'.
     fn merge(&self, parts: &[Documents]) -> Result<Documents, String> {
-        let importance: Vec<Importance> =
-            parts.iter().filter_map(|p| p.importance.clone()).collect();
-        Ok(Documents {
-            metrics: None,
-            importance: Importance::merge(&importance),
-        })
+        Ok(merge_importance(parts))
     }
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
@@ -138,14 +162,7 @@ impl Analysis for Influences {
             Some(InfluenceMethod::Interventional) => {
                 trees * depth * inputs.background_rows.unwrap_or(100).max(1) as f64
             }
-            // Model evaluations a row (the budget, or every coalition against every background
-            // row when that is fewer) times one evaluation's cost.
-            Some(InfluenceMethod::Sampled) => {
-                let budget = inputs.spec.options.max_evals.unwrap_or(DEFAULT_MAX_EVALS) as f64;
-                let exact = inputs.background_rows.unwrap_or(100).max(1) as f64
-                    * 2f64.powi(m.features.len().min(1000) as i32);
-                budget.min(exact) * m.prediction_cost()
-            }
+            Some(InfluenceMethod::Sampled) => sampled_row_cost(inputs),
             _ => trees * leaves_per_tree * depth * depth,
         };
         let stderr_columns = if inputs.spec.options.method == Some(InfluenceMethod::Sampled) {
@@ -169,7 +186,7 @@ impl Analysis for Influences {
 }
 
 #[cfg(feature = "compute")]
-mod compute {
+pub(super) mod compute {
     use std::cell::RefCell;
 
     use sextant_algo::{
@@ -220,7 +237,7 @@ mod compute {
     }
 
     /// The background rows of an interventional or sampled job.
-    fn background(input: &PartInput) -> AnalyzerResult<Option<Batch>> {
+    pub(in crate::kinds) fn background(input: &PartInput) -> AnalyzerResult<Option<Batch>> {
         let Some(b) = input.task.spec.background() else {
             return Ok(None);
         };
@@ -341,15 +358,7 @@ mod compute {
             next_row += n;
             Ok::<_, AnalyzerError>(table)
         };
-        let keep = || additivity_verdict(*additivity.borrow(), "nothing was stored");
-        let done = pipeline::run(
-            input.open(BATCH_ROWS)?,
-            writer,
-            input.rows,
-            compute,
-            |p, done| input.report(p, done),
-            keep,
-        )?;
+        let done = run_checked(input, writer, compute, &additivity)?;
         let a = additivity.into_inner();
         let sums = sums.into_inner();
         let names: Vec<String> = model.features().iter().map(|f| f.name.clone()).collect();
@@ -367,6 +376,7 @@ mod compute {
             } else {
                 InfluenceScale::Output
             },
+            loss: None,
             shards: None,
         };
         importance.sort();
@@ -377,11 +387,36 @@ mod compute {
                 metrics: None,
                 importance: Some(importance),
             },
-            additivity: Some(AdditivitySummary {
-                checked: a.checked as u64,
-                failing: a.failing as u64,
-                worst_abs: a.worst_abs,
-            }),
+            additivity: Some(summary(a)),
         })
+    }
+
+    /// Runs the batch pipeline of an explaining job over its part's rows: `compute` makes each
+    /// batch's table rows and folds its additivity check into `additivity`; nothing is stored
+    /// unless every row added up. Returns the rows done.
+    pub(in crate::kinds) fn run_checked(
+        input: &PartInput,
+        writer: TableWriter,
+        compute: impl FnMut(&Batch, usize) -> AnalyzerResult<Vec<f64>>,
+        additivity: &RefCell<Additivity>,
+    ) -> AnalyzerResult<usize> {
+        let keep = || additivity_verdict(*additivity.borrow(), "nothing was stored");
+        pipeline::run(
+            input.open(BATCH_ROWS)?,
+            writer,
+            input.rows,
+            compute,
+            |p, done| input.report(p, done),
+            keep,
+        )
+    }
+
+    /// What the manifest records of an additivity check.
+    pub(in crate::kinds) fn summary(a: Additivity) -> AdditivitySummary {
+        AdditivitySummary {
+            checked: a.checked as u64,
+            failing: a.failing as u64,
+            worst_abs: a.worst_abs,
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! is the one place that maps a [`JobKind`] to its implementation: adding a kind is a variant of
 //! `JobKind` in `sextant-api`, a module here, and a line there.
 
+mod error_influences;
 mod influences;
 mod predict;
 
@@ -65,6 +66,11 @@ pub trait Analysis: Sync {
         model: &ModelSummary,
     ) -> Result<JobOptions, String>;
 
+    /// Whether its data must carry the project's labels.
+    fn needs_labels(&self) -> bool {
+        false
+    }
+
     /// Why several analyzers may not share its rows; `None` when they may (each storing a
     /// part).
     fn unsharded_because(&self) -> Option<&'static str>;
@@ -111,5 +117,6 @@ pub fn analysis(kind: JobKind) -> &'static dyn Analysis {
     match kind {
         JobKind::Predict => &predict::Predict,
         JobKind::Influences => &influences::Influences,
+        JobKind::ErrorInfluences => &error_influences::ErrorInfluences,
     }
 }

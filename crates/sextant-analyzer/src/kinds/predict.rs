@@ -29,9 +29,10 @@ impl Analysis for Predict {
             || options.target_stderr.is_some()
             || options.max_evals.is_some()
             || options.seed.is_some()
+            || options.loss.is_some()
         {
             return Err(
-                "a predict job takes no method, background or sampling options (those are for influences)".into(),
+                "a predict job takes no method, background, sampling or loss options (those are for influences)".into(),
             );
         }
         if let Some(t) = options.threshold {

@@ -77,6 +77,7 @@ pub struct JobForm {
     background: Option<String>,
     method: Option<String>,
     rows: Option<String>,
+    loss: Option<String>,
 }
 
 fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
@@ -110,18 +111,26 @@ fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
                 .ok_or_else(|| bad(format!("no influence method {name:?}")))?,
         ),
     };
+    let loss = match form.loss.as_deref().filter(|l| !l.is_empty()) {
+        Some(name) if kind == JobKind::ErrorInfluences => Some(
+            serde_json::from_value(serde_json::Value::String(name.to_string()))
+                .map_err(|_| bad(format!("no loss {name:?}")))?,
+        ),
+        _ => None,
+    };
     Ok(CreateJob {
         kind,
         model: form.model,
         dataset: form.dataset,
-        background: if kind == JobKind::Influences {
-            background
-        } else {
+        background: if kind == JobKind::Predict {
             None
+        } else {
+            background
         },
         options: JobOptions {
             method,
             rows,
+            loss,
             ..JobOptions::default()
         },
         memory_mib: None,

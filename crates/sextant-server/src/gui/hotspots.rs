@@ -14,6 +14,44 @@ use super::model::optional;
 use super::signin::{role_on, signed_in};
 use super::visit::{ApiFailure, Visit};
 
+/// The project at `base` (its API path) and its datasets.
+pub(super) async fn project_and_datasets(
+    visit: &mut Visit,
+    base: &str,
+) -> Result<(Project, Vec<Dataset>), ApiFailure> {
+    let datasets_at = format!("{base}/datasets");
+    let (described, datasets) = tokio::join!(
+        visit.get::<Project>(base),
+        visit.get::<Vec<Dataset>>(&datasets_at),
+    );
+    Ok((described?, datasets?))
+}
+
+/// A form field's value, trimmed; `None` when it is missing or blank.
+pub(super) fn given(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+/// A report of a page with a form: `None` with a note when there is no result yet, or with the
+/// API's refusal of the form's choice kept in `failure` (shown beside the form); any other
+/// failure is the page's.
+pub(super) fn refused_beside<T>(
+    answer: Result<T, ApiFailure>,
+    notes: &mut Vec<String>,
+    failure: &mut Option<ApiFailure>,
+) -> Result<Option<T>, ApiFailure> {
+    match optional(answer, notes) {
+        Err(e) if e.status.is_client_error() && e.status.as_u16() != 403 => {
+            *failure = Some(e);
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
 /// What the hotspots page shows.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct HotspotChoice {
@@ -129,20 +167,9 @@ pub async fn hotspots_page(
         Err(e) => return failure_page(&visit, e),
     };
     let base = format!("/api/v1/projects/{}", encode(&project));
-    let datasets_at = format!("{base}/datasets");
-    let (described, datasets) = tokio::join!(
-        visit.get::<Project>(&base),
-        visit.get::<Vec<Dataset>>(&datasets_at),
-    );
-    let (described, datasets) = match (described, datasets) {
-        (Ok(p), Ok(d)) => (p, d),
-        (Err(e), _) | (_, Err(e)) => return failure_page(&visit, e),
-    };
-    let given = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
+    let (described, datasets) = match project_and_datasets(&mut visit, &base).await {
+        Ok(both) => both,
+        Err(e) => return failure_page(&visit, e),
     };
     let dataset = given(&choice.dataset)
         .or_else(|| {
@@ -170,14 +197,11 @@ pub async fn hotspots_page(
                 q.push_str(&format!("&min_size={}", encode(n)));
             }
             let at = format!("{base}/models/{}/hotspots?{q}", encode(&model));
-            match optional(visit.get::<HotspotReport>(&at).await, &mut notes) {
+            // A choice the API refuses (a loss of another task, an unlabelled dataset, a size
+            // that is not a number) is shown beside the form.
+            let answer = visit.get::<HotspotReport>(&at).await;
+            match refused_beside(answer, &mut notes, &mut failure) {
                 Ok(r) => r,
-                // A choice the API refuses (a loss of another task, an unlabelled dataset, a
-                // size that is not a number) is shown beside the form.
-                Err(e) if e.status.is_client_error() && e.status.as_u16() != 403 => {
-                    failure = Some(e);
-                    None
-                }
                 Err(e) => return failure_page(&visit, e),
             }
         }

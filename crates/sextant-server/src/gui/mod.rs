@@ -9,6 +9,7 @@
 
 mod assets;
 mod changes;
+mod errors;
 mod fairness;
 mod hotspots;
 mod layout;
@@ -107,6 +108,10 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route(
             "/ui/projects/{project}/models/{model}/hotspots",
             get(hotspots::hotspots_page),
+        )
+        .route(
+            "/ui/projects/{project}/models/{model}/errors",
+            get(errors::errors_page),
         )
         .route("/ui/projects/{project}/compare", get(report::compare_page))
         .layer(axum::Extension(api))

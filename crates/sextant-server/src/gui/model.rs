@@ -266,6 +266,7 @@ pub async fn model_page(
             a href={ (at) "/table?kind=predictions&dataset=" (encode(&dataset.name)) (data.segment_query) } { "Prediction table" } " · "
             a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" } " · "
             a href={ (at) "/hotspots?dataset=" (encode(&dataset.name)) } { "Hotspots" } " · "
+            a href={ (at) "/errors?dataset=" (encode(&dataset.name)) } { "Error influences" } " · "
             a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" }
         }
         @for note in &notes { p.note { (note) } }
@@ -459,10 +460,10 @@ pub async fn table_page(
     if let Err(e) = signed_in(&mut visit).await {
         return failure_page(&visit, e);
     }
-    let kind = if q.kind.as_deref() == Some("predictions") {
-        "predictions"
-    } else {
-        "influences"
+    let kind = match q.kind.as_deref() {
+        Some("predictions") => "predictions",
+        Some("error-influences") => "error-influences",
+        _ => "influences",
     };
     let choice = ResultChoice {
         dataset: Some(q.dataset.clone()),

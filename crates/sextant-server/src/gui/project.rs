@@ -376,12 +376,13 @@ fn forms(visit: &Visit, v: &ProjectView, at: &str) -> Markup {
                     select #job-kind name="kind" {
                         option value="influences" { "influences (TreeSHAP or sampled Shapley)" }
                         option value="predict" { "predict (and metrics on labelled data)" }
+                        option value="error-influences" { "error influences (what drives each row's loss; labelled data, a background)" }
                     }
                     label for="job-model" { "Model" }
                     select #job-model name="model" required { @for m in &v.models { option { (m.name) } } }
                     label for="job-dataset" { "Dataset" }
                     select #job-dataset name="dataset" required { @for d in &v.datasets { option { (d.name) } } }
-                    label for="job-background" { "Background (interventional, sampled)" }
+                    label for="job-background" { "Background (interventional, sampled, error influences)" }
                     select #job-background name="background" {
                         option value="" { "none: path-dependent" }
                         @for d in &v.datasets { option { (d.name) } }

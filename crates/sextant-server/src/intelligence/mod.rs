@@ -26,6 +26,7 @@ use sextant_api::{
 };
 
 pub mod compare;
+pub mod errors;
 pub mod fairness;
 mod groups;
 pub mod hotspots;
@@ -88,6 +89,18 @@ pub fn start_intelligence(deps: Deps) -> Router {
             "/api/v1/projects/{project}/models/{model}/hotspots",
             get(hotspots::hotspots),
         )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/error-influences",
+            get(errors::error_influences),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/error-influences/table",
+            get(errors::error_influences_table),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/error-importance",
+            get(errors::error_importance),
+        )
         .route("/api/v1/projects/{project}/compare", get(compare::compare))
         .with_state(deps)
 }
@@ -147,8 +160,13 @@ async fn find(
     Err(ApiError::new(
         ErrorCode::NoResult,
         format!(
-            "no {what}{method} of model {model:?} on dataset {:?} yet: run a {} job first",
+            "no {what}{method} of model {model:?} on dataset {:?} yet: run {} {} job first",
             query.dataset,
+            if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            },
             kind.as_str()
         ),
     ))
@@ -185,7 +203,7 @@ fn provenance(job: &Job, result: &StoredResult) -> Provenance {
     }
 }
 
-async fn page(
+pub(super) async fn page(
     deps: Deps,
     project: String,
     model: String,
@@ -399,23 +417,36 @@ pub async fn importance(
     ApiQuery(asked): ApiQuery<GroupsQuery>,
 ) -> ApiResult<Json<ImportanceReport>> {
     caller.require(&deps, &project, Role::Viewer).await?;
-    let (job, result) = find(&deps, &project, &model, &query, JobKind::Influences).await?;
+    importance_report(&deps, &project, &model, &query, &asked, JobKind::Influences).await
+}
+
+/// The importance report of a result of `kind` (influences or error influences): over every
+/// row, or over a segment's; with each feature group's when asked.
+async fn importance_report(
+    deps: &Deps,
+    project: &str,
+    model: &str,
+    query: &ResultQuery,
+    asked: &GroupsQuery,
+    kind: JobKind,
+) -> ApiResult<Json<ImportanceReport>> {
+    let (job, result) = find(deps, project, model, query, kind).await?;
     let whole: Importance =
-        document(&deps, &query.dataset, result.manifest.importance.as_ref()).await?;
+        document(deps, &query.dataset, result.manifest.importance.as_ref()).await?;
     let mut source = provenance(&job, &result);
-    let segment = segments::segment_of(&deps, &project, query.segment.as_deref(), &job).await?;
+    let segment = segments::segment_of(deps, project, query.segment.as_deref(), &job).await?;
     let importance = match &segment {
         Some(segment) => {
-            let part = segments::segment_importance(&deps, &result, &whole, segment).await?;
+            let part = segments::segment_importance(deps, &result, &whole, segment).await?;
             source.segment = Some(segment.scope(part.rows, result.manifest.rows));
             part
         }
         None => whole.clone(),
     };
     let groups = match asked.groups {
-        Some(true) => Some(
-            groups::group_importance(&deps, &project, &result, &whole, segment.as_ref()).await?,
-        ),
+        Some(true) => {
+            Some(groups::group_importance(deps, project, &result, &whole, segment.as_ref()).await?)
+        }
         _ => None,
     };
     Ok(Json(ImportanceReport {

@@ -56,7 +56,7 @@ pub async fn influences_table(
     whole(deps, project, model, query.into(), JobKind::Influences).await
 }
 
-async fn whole(
+pub(super) async fn whole(
     deps: Deps,
     project: String,
     model: String,

@@ -135,6 +135,19 @@ pub async fn create_job(
         .metastore
         .dataset(&project.name, &request.dataset)
         .await?;
+    if analysis(request.kind).needs_labels() && !dataset.summary.has_label {
+        let what = analysis(request.kind).results_name();
+        return Err(ApiError::invalid(match &project.schema.label {
+            Some(label) => format!(
+                "{what} need the labels, and dataset {:?} has no label column {label:?}",
+                dataset.name
+            ),
+            None => format!(
+                "{what} need the labels, and project {:?} names no label column",
+                project.name
+            ),
+        }));
+    }
     let background = match &request.background {
         Some(name) => Some(
             deps.metastore

@@ -2,7 +2,7 @@
 //! confidence interval and an expression `sextant segment add` can save.
 
 use clap::Args;
-use sextant_api::{HotspotMetric, HotspotQuery, HotspotRank, HotspotReport};
+use sextant_api::{HotspotQuery, HotspotRank, HotspotReport, RowLoss};
 use sextant_client::Client;
 
 use super::print_json_sorted;
@@ -20,7 +20,7 @@ pub struct HotspotArgs {
     /// The per-row loss searched: error_rate (classifiers' default), log_loss, brier;
     /// absolute_error (regressions' default), squared_error.
     #[arg(long, value_parser = parse_metric)]
-    metric: Option<HotspotMetric>,
+    metric: Option<RowLoss>,
     /// What hotspots are ranked by: excess (the loss they hold beyond the overall rate) or lift
     /// (their mean loss over the overall mean).
     #[arg(long, value_parser = parse_rank)]
@@ -51,7 +51,7 @@ pub struct HotspotArgs {
     job: Option<uuid::Uuid>,
 }
 
-fn parse_metric(text: &str) -> Result<HotspotMetric, String> {
+pub(crate) fn parse_metric(text: &str) -> Result<RowLoss, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
         format!(
             "{text:?} is not a loss: one of error_rate, log_loss, brier, absolute_error, squared_error"

@@ -48,7 +48,7 @@ pub struct JobRun {
     model: String,
     #[arg(long)]
     dataset: String,
-    /// Background dataset (interventional and sampled influences).
+    /// Background dataset (interventional and sampled influences, error influences).
     #[arg(long)]
     background: Option<String>,
     /// Influence method (default: path-dependent, or interventional with --background, for a
@@ -65,6 +65,10 @@ pub struct JobRun {
     /// Sampled influences: the seed (default 0).
     #[arg(long)]
     seed: Option<u64>,
+    /// Error influences: the loss explained (log_loss, the default, or brier for classifiers;
+    /// squared_error, the default, or absolute_error for regressions).
+    #[arg(long, value_parser = super::hotspots::parse_metric)]
+    loss: Option<sextant_api::RowLoss>,
     /// Only the first N rows.
     #[arg(long)]
     rows: Option<u64>,
@@ -100,7 +104,7 @@ fn job_row(job: &Job) -> Vec<String> {
     vec![
         job.id.to_string(),
         job.project.clone(),
-        format!("{:?}", job.spec.kind).to_lowercase(),
+        job.spec.kind.as_str().to_string(),
         job.spec.model().name.clone(),
         job.spec.data().name.clone(),
         job.state.as_str().to_string(),
@@ -177,14 +181,14 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
                     target_stderr: args.target_stderr,
                     max_evals: args.max_evals,
                     seed: args.seed,
+                    loss: args.loss,
                 },
                 memory_mib: args.memory_mib,
                 shards: args.shards,
             };
             let job = client.submit_job(&args.project, &request)?;
             let job = if args.wait {
-                let label = format!("{:?}", job.spec.kind).to_lowercase();
-                wait_for(client, job.id, &label)?
+                wait_for(client, job.id, job.spec.kind.as_str())?
             } else {
                 job
             };

@@ -56,6 +56,10 @@ pub struct ResultArgs {
     /// (`influences` and `predictions`).
     #[arg(long)]
     output: Option<std::path::PathBuf>,
+    /// With `influences` and `importance`: the error influences (of an error-influences job),
+    /// each feature's influence on each row's loss, rather than on its score.
+    #[arg(long)]
+    errors: bool,
 }
 
 /// Refuses `--output` where there is no table to write.
@@ -146,13 +150,24 @@ pub fn table_page(
     args: ResultArgs,
 ) -> Result<(), Failure> {
     no_groups(&args)?;
+    let what = match (what, args.errors) {
+        ("influences", true) => "error-influences",
+        (_, true) => {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--errors applies to influences and importance only"
+            )));
+        }
+        (what, false) => what,
+    };
     if let Some(output) = &args.output {
         return whole_table(client, json_out, what, &args, output);
     }
     let query = result_query(&args, true);
+    let (project, model) = (&args.on.project, &args.on.model);
     let page = match what {
-        "influences" => client.influences(&args.on.project, &args.on.model, &query)?,
-        _ => client.predictions(&args.on.project, &args.on.model, &query)?,
+        "influences" => client.influences(project, model, &query)?,
+        "error-influences" => client.error_influences(project, model, &query)?,
+        _ => client.predictions(project, model, &query)?,
     };
     if json_out {
         print_json_sorted(&page)?;
@@ -188,7 +203,9 @@ pub fn table_page(
 pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "importance")?;
     let query = result_query(&args, false);
-    let doc = if args.groups {
+    let doc = if args.errors {
+        client.error_importance(&args.on.project, &args.on.model, &query, args.groups)?
+    } else if args.groups {
         client.group_importance(&args.on.project, &args.on.model, &query)?
     } else {
         client.importance(&args.on.project, &args.on.model, &query)?
@@ -204,6 +221,11 @@ pub fn importance(client: &Client, json_out: bool, args: ResultArgs) -> Result<(
 pub fn metrics(client: &Client, json_out: bool, args: ResultArgs) -> Result<(), Failure> {
     no_output(&args, "metrics")?;
     no_groups(&args)?;
+    if args.errors {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--errors applies to influences and importance only"
+        )));
+    }
     let doc = client.metrics(
         &args.on.project,
         &args.on.model,

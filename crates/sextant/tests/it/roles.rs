@@ -134,6 +134,7 @@ fn every_route_is_held_to_the_callers_role() {
         .unwrap()
         .to_string();
     run_job(&server, "predict", &[]);
+    run_job(&server, "error-influences", &["--background", "background"]);
     // A second model, for the comparison to compare.
     let model = crate::support::repo("demo/credit_model.json");
     server.cli_ok(&[
@@ -288,7 +289,7 @@ fn every_route_is_held_to_the_callers_role() {
     );
     assert_eq!(jobs, json!([]));
     let (_, jobs) = call(&server, Some(&viewer), "GET", "/api/v1/jobs", &Body::Empty);
-    assert_eq!(jobs.as_array().unwrap().len(), 3);
+    assert_eq!(jobs.as_array().unwrap().len(), 4);
     // Users see only themselves; the admin's routes are the admin's.
     assert_eq!(
         call(&server, Some(&viewer), "GET", "/api/v1/users", &Body::Empty).0,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use sextant_api::{
-    DEFAULT_BINS, DEFAULT_HOTSPOTS, DEFAULT_SEED, FeatureType, Hotspot, HotspotMetric,
-    HotspotQuery, HotspotReport, JobKind, ResultQuery, Role, SearchedColumn, Task, bootstrap_mean,
+    DEFAULT_BINS, DEFAULT_HOTSPOTS, DEFAULT_SEED, FeatureType, Hotspot, HotspotQuery,
+    HotspotReport, JobKind, ResultQuery, Role, RowLoss, SearchedColumn, Task, bootstrap_mean,
     clopper_pearson,
 };
 use sextant_data::segment::visit_rows;
@@ -58,7 +58,7 @@ pub async fn hotspots(
     // Checked once the model is found: an unknown model is a 404 whatever the query.
     let stored = deps.metastore.project(&project).await?;
     let task = stored.schema.task;
-    let metric = query.metric.unwrap_or(HotspotMetric::default_for(task));
+    let metric = query.metric.unwrap_or(RowLoss::default_for(task));
     if !metric.fits(task) {
         return Err(ApiError::bad_request(format!(
             "metric: {:?} is not a loss of a {} model; one of {}",
@@ -69,11 +69,11 @@ pub async fn hotspots(
                 Task::Multiclass => "multiclass",
             },
             [
-                HotspotMetric::ErrorRate,
-                HotspotMetric::LogLoss,
-                HotspotMetric::Brier,
-                HotspotMetric::AbsoluteError,
-                HotspotMetric::SquaredError,
+                RowLoss::ErrorRate,
+                RowLoss::LogLoss,
+                RowLoss::Brier,
+                RowLoss::AbsoluteError,
+                RowLoss::SquaredError,
             ]
             .iter()
             .filter(|m| m.fits(task))
