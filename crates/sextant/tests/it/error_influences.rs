@@ -260,4 +260,44 @@ fn error_influences_add_up_to_each_rows_loss_minus_its_base_value() {
         ],
         "--errors applies to influences and importance only",
     );
+
+    // Sampled (a budget under the 2^7 × 100 of enumeration), the values depend on the seed and
+    // the row's position only: two analyzers sharing 61 rows give the first 60 rows' values of
+    // one analyzer over 60, each with its error bar, and each row still adds up.
+    let sampled = |rows: &str, shards: &str| {
+        let extra = [
+            "--background",
+            "background",
+            "--rows",
+            rows,
+            "--max-evals",
+            "2000",
+            "--seed",
+            "3",
+            "--shards",
+            shards,
+        ];
+        let done = run_job(&server, "error-influences", &extra);
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let id = done["id"].as_str().unwrap().to_string();
+        page(
+            &server,
+            "influences",
+            "applicants",
+            &["--errors", "--job", &id],
+        )
+    };
+    let (one, two) = (sampled("60", "1"), sampled("61", "2"));
+    assert_eq!((one.len(), two.len()), (60, 61));
+    for (a, b) in one.iter().zip(&two) {
+        for f in FEATURES {
+            assert_eq!(a[f], b[f], "row {}: {f}", a["row"]);
+            assert!(
+                a[&format!("{f}__stderr")] > 0.0,
+                "sampled values have errors"
+            );
+        }
+        let total: f64 = FEATURES.iter().map(|f| a[*f]).sum();
+        assert!((total + a["base_value"] - a["loss"]).abs() < 1e-9);
+    }
 }
