@@ -563,6 +563,15 @@ def test_error_influences_add_up_to_each_rows_loss(credit, applicants):
         table.loc[east, features].mean(),
         atol=1e-12,
     )
+    # Another loss over the same rows: the newest by default, either by name.
+    credit.error_influences(
+        "xgb", "applicants", "background", loss="brier", rows=100, progress=False
+    )
+    assert credit.error_importance("xgb", "applicants", rows=100).attrs["loss"] == "brier"
+    again = credit.error_importance("xgb", "applicants", rows=100, loss="log_loss")
+    assert again.attrs["loss"] == "log_loss" and again.attrs["job"] == importance.attrs["job"]
+    squares = credit.error_influences_table("xgb", "applicants", rows=100, loss="brier")
+    np.testing.assert_allclose(squares["loss"], (p - y) ** 2, rtol=0, atol=1e-12)
     ax = plot.importance(importance)
     assert ax.get_title() == "what drives the errors" and "log_loss" in ax.get_xlabel()
     ax = plot.waterfall(table, table.index[0])

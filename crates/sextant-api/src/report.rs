@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::{Importance, InfluenceMethod, Metrics};
+use crate::{Importance, InfluenceMethod, Metrics, RowLoss};
 
 /// The largest page of a result table.
 pub const MAX_PAGE_ROWS: u64 = 10_000;
@@ -35,6 +35,10 @@ pub struct ResultQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub threshold: Option<f64>,
+    /// For error influences and their importance: the loss the result explains (default: the
+    /// newest result, whatever its loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<RowLoss>,
     /// The result of this job (it must be of this model and dataset); the other filters then
     /// do not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,10 @@ pub struct TableQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub threshold: Option<f64>,
+    /// For error influences and their importance: the loss the result explains (default: the
+    /// newest result, whatever its loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<RowLoss>,
     /// The result of this job; the other filters then do not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Uuid>,
@@ -99,6 +107,7 @@ impl From<TableQuery> for ResultQuery {
             background: q.background,
             rows: q.rows,
             threshold: q.threshold,
+            loss: q.loss,
             job: q.job,
             offset: None,
             limit: None,

@@ -505,6 +505,7 @@ impl Client {
             ("background", query.background.clone()),
             ("rows", query.rows.map(|r| r.to_string())),
             ("threshold", query.threshold.map(|t| t.to_string())),
+            ("loss", query.loss.map(|l| l.name().to_string())),
             ("job", query.job.map(|j| j.to_string())),
         ];
         for (name, value) in options {

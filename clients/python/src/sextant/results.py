@@ -137,13 +137,15 @@ class Results:
         rows: int | None = None,
         job: str | None = None,
         segment: str | None = None,
+        loss: str | None = None,
     ) -> pd.DataFrame:
         """Every error influence of a stored result (see :meth:`Project.error_influences`):
         per feature its influence on the row's loss, then ``base_value`` (the background's mean
         loss against the row's label), ``loss``, a ``<feature>__stderr`` column per feature and
         ``label``; each row's influences plus its base value equal its loss. Rows without a
-        label have none. With ``segment``, only that segment's rows."""
-        query = self._query(data, rows=rows, job=job)
+        label have none. With ``segment``, only that segment's rows; with ``loss``, the newest
+        result of that loss (default: the newest result)."""
+        query = self._query(data, rows=rows, job=job, loss=loss)
         if segment is not None:
             return self._segment_table(model, "error-influences", {**query, "segment": segment})
         return self._table(model, "error-influences", query)
@@ -155,13 +157,15 @@ class Results:
         rows: int | None = None,
         job: str | None = None,
         segment: str | None = None,
+        loss: str | None = None,
     ) -> pd.DataFrame:
         """What drives the model's errors: per feature the mean of its influence on each
         labelled row's loss (``mean``: positive where the feature raises the loss on average)
         and of its absolute value (``mean_abs``, with ``mean_abs_stderr`` and its 95 %
         interval), largest ``mean_abs`` first. ``attrs["loss"]`` names the loss. With
-        ``segment``, over that segment's rows only."""
-        query = self._query(data, rows=rows, job=job, segment=segment)
+        ``segment``, over that segment's rows only; with ``loss``, the newest result of that
+        loss (default: the newest result)."""
+        query = self._query(data, rows=rows, job=job, segment=segment, loss=loss)
         doc = self._client._json(
             "GET", f"{self._path}/models/{model}/error-importance", params=query
         )

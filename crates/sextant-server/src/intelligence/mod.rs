@@ -131,6 +131,7 @@ async fn find(
             let options = &job.spec.options;
             options.method == method
                 && options.threshold == threshold
+                && query.loss.is_none_or(|l| options.loss == Some(l))
                 && covered(options.rows) == covered(query.rows)
                 && query
                     .background

@@ -23,6 +23,9 @@ pub struct WhichResult {
     /// The background dataset of interventional influences (default: any).
     #[arg(long)]
     pub(super) background: Option<String>,
+    /// With --errors: the loss the result explains (default: the newest result's).
+    #[arg(long, value_parser = super::hotspots::parse_metric)]
+    pub(super) loss: Option<sextant_api::RowLoss>,
     /// The result of this job (its id), whatever the other options.
     #[arg(long)]
     pub(super) job: Option<uuid::Uuid>,
@@ -129,6 +132,7 @@ fn table_query(args: &ResultArgs) -> TableQuery {
         background: args.on.background.clone(),
         rows: args.rows,
         threshold: args.threshold,
+        loss: args.on.loss,
         job: args.on.job,
     }
 }

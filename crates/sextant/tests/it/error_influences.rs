@@ -261,6 +261,44 @@ fn error_influences_add_up_to_each_rows_loss_minus_its_base_value() {
         "--errors applies to influences and importance only",
     );
 
+    // A second loss over the same rows: `--loss` picks either result, the newest by default.
+    let brier = run_job(
+        &server,
+        "error-influences",
+        &[
+            "--background",
+            "background",
+            "--rows",
+            "200",
+            "--loss",
+            "brier",
+        ],
+    );
+    assert_eq!(brier["state"], "succeeded", "{brier}");
+    assert_eq!(importance(&[])["result"]["loss"], "brier");
+    assert_eq!(
+        importance(&["--loss", "log_loss"])["result"]["loss"],
+        "log_loss"
+    );
+    assert_eq!(
+        importance(&["--loss", "brier"])["source"]["job"],
+        brier["id"]
+    );
+    let squares = page(
+        &server,
+        "influences",
+        "applicants",
+        &["--errors", "--rows", "200", "--loss", "brier"],
+    );
+    for (row, p) in squares.iter().zip(&predicted) {
+        let want = (p["prediction"] - p["label"]).powi(2);
+        assert!(
+            (row["loss"] - want).abs() < 1e-12,
+            "{} vs {want}",
+            row["loss"]
+        );
+    }
+
     // Sampled (a budget under the 2^7 × 100 of enumeration), the values depend on the seed and
     // the row's position only: two analyzers sharing 61 rows give the first 60 rows' values of
     // one analyzer over 60, each with its error bar, and each row still adds up.
