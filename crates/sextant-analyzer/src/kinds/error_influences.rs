@@ -116,20 +116,19 @@ impl Analysis for ErrorInfluences {
 mod compute {
     use std::cell::RefCell;
 
-    use sextant_algo::{
-        Additivity, DEFAULT_EXACT_MAX_FEATURES, LabelLoss, ModelPredictor, Sampled, SampledOptions,
-        check_additivity,
-    };
+    use sextant_algo::{Additivity, LabelLoss, ModelPredictor, Sampled, check_additivity};
     use sextant_api::{Importance, ImportanceSums, InfluenceMethod, InfluenceScale, Task};
     use sextant_data::{Batch, TableWriter};
     use sextant_model::Rows;
 
     use super::default_loss;
     use crate::kinds::Documents;
-    use crate::kinds::influences::compute::{background, run_checked, summary};
-    use crate::kinds::influences::{DEFAULT_MAX_EVALS, DEFAULT_TARGET_STDERR};
+    use crate::kinds::influences::compute::{background, run_checked, sampling_options, summary};
     use crate::part::{PartInput, PartOutput};
     use crate::{AnalyzerError, AnalyzerResult};
+
+    /// Outputs up to which a row's loss is computed in a buffer on the stack.
+    const SMALL_OUTPUTS: usize = 16;
 
     /// The table's columns after the key columns: per feature its influence on the loss, then
     /// `base_value` and `loss`, per feature its standard error, and `label`.
@@ -177,22 +176,29 @@ mod compute {
             n_out
         };
         let link = model.link();
+        // Called for every hybrid row: a model of few outputs needs no allocation.
         let row_loss = move |margins: &[f64], label: f64| {
-            let mut scores = margins.to_vec();
-            link.apply(&mut scores);
-            loss.loss(&scores, label, 0.5)
+            let mut few = [0.0; SMALL_OUTPUTS];
+            let mut many = Vec::new();
+            let scores = if margins.len() <= SMALL_OUTPUTS {
+                &mut few[..margins.len()]
+            } else {
+                many.resize(margins.len(), 0.0);
+                &mut many[..]
+            };
+            scores.copy_from_slice(margins);
+            link.apply(scores);
+            loss.loss(scores, label, 0.5)
         };
         let predictor = ModelPredictor::new(model);
-        let sampling = SampledOptions {
-            target_stderr: options.target_stderr.unwrap_or(DEFAULT_TARGET_STDERR),
-            max_evals: options.max_evals.unwrap_or(DEFAULT_MAX_EVALS),
-            seed: options.seed.unwrap_or(0),
-            exact_max_features: DEFAULT_EXACT_MAX_FEATURES,
-        };
-        let sampler = Sampled::new(&predictor, Rows::new(&background.values, nf), sampling)
-            .map_err(|e| {
-                AnalyzerError::input(format!("the model failed on the background rows: {e}"))
-            })?;
+        let sampler = Sampled::new(
+            &predictor,
+            Rows::new(&background.values, nf),
+            sampling_options(options),
+        )
+        .map_err(|e| {
+            AnalyzerError::input(format!("the model failed on the background rows: {e}"))
+        })?;
         let names: Vec<String> = model.features().iter().map(|f| f.name.clone()).collect();
         let value_columns = value_columns(&names);
         let mut columns = input.key_columns();

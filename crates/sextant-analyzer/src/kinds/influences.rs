@@ -195,6 +195,7 @@ pub(super) mod compute {
     };
     use sextant_api::{
         AdditivitySummary, Importance, ImportanceSums, InfluenceMethod, InfluenceScale, InputRole,
+        JobOptions,
     };
     use sextant_data::{Batch, TableWriter, read_table};
     use sextant_model::{Forest, Rows};
@@ -288,12 +289,7 @@ pub(super) mod compute {
                 background_rows.ok_or_else(no_background)?,
             )),
             InfluenceMethod::Sampled => {
-                let sampling = SampledOptions {
-                    target_stderr: options.target_stderr.unwrap_or(DEFAULT_TARGET_STDERR),
-                    max_evals: options.max_evals.unwrap_or(DEFAULT_MAX_EVALS),
-                    seed: options.seed.unwrap_or(0),
-                    exact_max_features: DEFAULT_EXACT_MAX_FEATURES,
-                };
+                let sampling = sampling_options(options);
                 Explainer::Sampled(
                     Sampled::new(
                         &predictor,
@@ -409,6 +405,16 @@ pub(super) mod compute {
             |p, done| input.report(p, done),
             keep,
         )
+    }
+
+    /// The sampling a job's options ask for (their defaults filled in).
+    pub(in crate::kinds) fn sampling_options(options: &JobOptions) -> SampledOptions {
+        SampledOptions {
+            target_stderr: options.target_stderr.unwrap_or(DEFAULT_TARGET_STDERR),
+            max_evals: options.max_evals.unwrap_or(DEFAULT_MAX_EVALS),
+            seed: options.seed.unwrap_or(0),
+            exact_max_features: DEFAULT_EXACT_MAX_FEATURES,
+        }
     }
 
     /// What the manifest records of an additivity check.

@@ -70,16 +70,19 @@ fn report_section(r: &ImportanceReport, table_at: &str) -> Markup {
         .result
         .loss
         .map_or("loss".to_string(), |l| l.name().replace('_', " "));
+    // Exact values (every coalition enumerated) have no error: no column of zeros for them.
     let sampled = r
         .result
         .features
         .iter()
-        .any(|f| f.mean_abs_stderr.is_some());
+        .any(|f| f.mean_abs_stderr.is_some_and(|se| se > 0.0));
     html! {
         (segment_line(r.source.segment.as_ref()))
         p.meta {
             "Influences on each row's " strong { (loss) } " against its label, over " (count(r.result.rows)) " labelled rows"
-            @if let Some(b) = &r.source.background { ", sampled against background " code { (b) } }
+            @if let Some(b) = &r.source.background {
+                ", " @if sampled { "sampled" } @else { "exact (every coalition)" } " against background " code { (b) }
+            }
             "; from error-influences job " code { (r.source.job) } "."
         }
         p.hint { "A row's influences add up to its loss minus its base value (the background's mean loss against the row's label). A positive mean influence raises the loss on average: the feature drives the errors." }

@@ -45,6 +45,9 @@ use sextant_model::Rows;
 
 use crate::payoff::{Margins, Payoff};
 
+mod draws;
+use draws::{Draws, estimate, share_out, worst_stderr};
+
 /// Pairs drawn for every row before its standard errors are trusted.
 pub const MIN_PAIRS: usize = 8;
 /// Pairs drawn per row in one round (one model call per block of rows).
@@ -132,30 +135,6 @@ pub struct Sampled<'a, M: MarginModel> {
     base: Vec<f64>,
     options: SampledOptions,
     exact: bool,
-}
-
-/// Pair-mean draws of one row: per output and feature, their sum, sum of squares and sum of
-/// products with the pair's `f(z)`; per output, the sums of `f(z)` and of its square.
-struct Draws {
-    sum: Vec<f64>,
-    sum_sq: Vec<f64>,
-    /// Σ draw · f(z) of the draw's output.
-    cross: Vec<f64>,
-    /// Sum of `f(z)` over the pairs' background rows, per output.
-    background_sum: Vec<f64>,
-    /// Sum of `f(z)²`, per output.
-    background_sq: Vec<f64>,
-    pairs: usize,
-    rng: SplitMix,
-    /// The background row visited first; rows are visited in turn from it.
-    first_background: usize,
-    next_background: usize,
-    /// Per tracked background row (in visiting order) and value: the sum of its draws and of
-    /// their squares; and per tracked row, its draw count.
-    stratum_sum: Vec<f64>,
-    stratum_sq: Vec<f64>,
-    stratum_pairs: Vec<usize>,
-    done: bool,
 }
 
 impl<'a, M: MarginModel> Sampled<'a, M> {
@@ -388,23 +367,8 @@ impl<'a, M: MarginModel> Sampled<'a, M> {
         };
         let mut draws: Vec<Draws> = (0..n)
             .map(|r| {
-                let mut rng = SplitMix::new(self.options.seed, first_row + r as u64);
-                let first_background = (rng.next() % nb as u64) as usize;
-                Draws {
-                    sum: vec![0.0; m * w],
-                    sum_sq: vec![0.0; m * w],
-                    cross: vec![0.0; m * w],
-                    background_sum: vec![0.0; w],
-                    background_sq: vec![0.0; w],
-                    pairs: 0,
-                    rng,
-                    first_background,
-                    next_background: first_background,
-                    stratum_sum: vec![0.0; tracked * m * w],
-                    stratum_sq: vec![0.0; tracked * m * w],
-                    stratum_pairs: vec![0; tracked],
-                    done: false,
-                }
+                let row = first_row + r as u64;
+                Draws::new(self.options.seed, row, m * w, w, nb, tracked)
             })
             .collect();
         let pair_cost = 2 * (m.saturating_sub(1)) as u64;
@@ -578,88 +542,6 @@ fn credit(
     }
 }
 
-/// The unbiased sample variance of `count` draws from their sum and sum of squares.
-fn variance(sum: f64, sum_sq: f64, count: usize) -> f64 {
-    if count < 2 {
-        return 0.0;
-    }
-    let n = count as f64;
-    ((sum_sq - sum * sum / n) / (n - 1.0)).max(0.0)
-}
-
-/// Value `i` (feature `i / k`, output `i % k`) with `f(z)` as a control variate of known mean
-/// `base`: each draw adds up to `f(x) − f(z)`, so its error moves with `f(z)`'s distance from
-/// `E f(Z)`, and the regression of the draws on `f(z)` takes that part out. Returns the value
-/// and the residual variance of one draw (its error, were the draws independent). The regression
-/// coefficients sum to −1 over the features, so the values still add up to `f(x) − E f(Z)`.
-fn adjusted(d: &Draws, i: usize, k: usize, base: f64) -> (f64, f64) {
-    let o = i % k;
-    let n = d.pairs as f64;
-    let mean = d.sum[i] / n;
-    let var_draw = variance(d.sum[i], d.sum_sq[i], d.pairs);
-    let var_z = variance(d.background_sum[o], d.background_sq[o], d.pairs);
-    if d.pairs < 3 || var_z <= f64::EPSILON * var_draw.max(f64::MIN_POSITIVE) {
-        return (mean, var_draw);
-    }
-    let cov = (d.cross[i] - d.sum[i] * d.background_sum[o] / n) / (n - 1.0);
-    let beta = cov / var_z;
-    let value = mean - beta * (d.background_sum[o] / n - base);
-    // One coefficient estimated from the draws: n − 2 degrees of freedom, not n − 1.
-    let residual = ((var_draw - cov * cov / var_z) * (n - 1.0) / (n - 2.0)).max(0.0);
-    (value, residual)
-}
-
-/// Value `i` and its variance (the square of its standard error) from a row's draws over a
-/// background of `nb` rows. The draws are a stratified sample: with `P = q·nb + r` pairs, `r`
-/// background rows were drawn `q + 1` times and the others `q` times. The variance is
-/// `s_w²/P + r(nb − r)/(nb·P²)·s_b²`: `s_w²` the spread of draws within one background row
-/// (pooled over the tracked rows drawn at least twice), `s_b²` what the control variate's
-/// residual spread holds beyond it (the background rows' own spread, which only the incomplete
-/// pass contributes). Too few repeated rows for `s_w²`: the draws are taken as independent.
-fn estimate(d: &Draws, i: usize, k: usize, base: f64, nb: usize) -> (f64, f64) {
-    let (value, per_draw) = adjusted(d, i, k, base);
-    let n = d.pairs as f64;
-    let mk = d.sum.len();
-    let (mut within, mut dof) = (0.0, 0);
-    for (s, &count) in d.stratum_pairs.iter().enumerate() {
-        if count >= 2 {
-            let at = s * mk + i;
-            within += variance(d.stratum_sum[at], d.stratum_sq[at], count) * (count - 1) as f64;
-            dof += count - 1;
-        }
-    }
-    if dof < MIN_WITHIN_DOF {
-        return (value, per_draw / n);
-    }
-    let within = within / dof as f64;
-    let between = (per_draw - within).max(0.0);
-    let r = (d.pairs % nb) as f64;
-    let nb = nb as f64;
-    (value, within / n + r * (nb - r) / (nb * n * n) * between)
-}
-
-/// The largest standard error among a row's values.
-fn worst_stderr(d: &Draws, base: &[f64], nb: usize) -> f64 {
-    let k = base.len();
-    (0..d.sum.len())
-        .map(|i| estimate(d, i, k, base[i % k], nb).1.sqrt())
-        .fold(0.0, f64::max)
-}
-
-/// Adds `gap` to the values in proportion to their variances (evenly when all are zero), so
-/// that their sum moves by exactly `gap`.
-fn share_out(values: &mut [f64], variances: &[f64], gap: f64) {
-    let total: f64 = variances.iter().sum();
-    for (v, var) in values.iter_mut().zip(variances) {
-        let share = if total > 0.0 {
-            var / total
-        } else {
-            1.0 / variances.len() as f64
-        };
-        *v += gap * share;
-    }
-}
-
 /// `s!(M−s−1)!/M!` for coalition sizes `s` in `0..M`.
 fn shapley_weights(m: usize) -> Vec<f64> {
     (0..m)
@@ -672,37 +554,6 @@ fn shapley_weights(m: usize) -> Vec<f64> {
             1.0 / (m as f64 * binomial)
         })
         .collect()
-}
-
-/// SplitMix64: a small, fast generator whose streams, seeded by (seed, row), do not overlap in
-/// practice.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn new(seed: u64, row: u64) -> SplitMix {
-        let mut g = SplitMix(seed ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        g.next();
-        g
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniformly random permutation of `0..m` (Fisher–Yates, with Lemire's unbiased range).
-    fn permutation(&mut self, m: usize) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..m).collect();
-        for i in (1..m).rev() {
-            let bound = (i + 1) as u64;
-            let j = ((self.next() as u128 * bound as u128) >> 64) as usize;
-            order.swap(i, j);
-        }
-        order
-    }
 }
 
 #[cfg(test)]
@@ -722,29 +573,5 @@ mod tests {
             }
             assert!((total - 1.0).abs() < 1e-12, "m={m}: {total}");
         }
-    }
-
-    #[test]
-    fn permutations_are_permutations_and_reproducible() {
-        let mut a = SplitMix::new(7, 3);
-        let mut b = SplitMix::new(7, 3);
-        for _ in 0..100 {
-            let p = a.permutation(9);
-            assert_eq!(p, b.permutation(9));
-            let mut sorted = p.clone();
-            sorted.sort_unstable();
-            assert_eq!(sorted, (0..9).collect::<Vec<_>>());
-        }
-        assert_ne!(SplitMix::new(7, 3).next(), SplitMix::new(7, 4).next());
-    }
-
-    #[test]
-    fn sharing_out_moves_the_sum_exactly() {
-        let mut v = [1.0, 2.0, 3.0];
-        share_out(&mut v, &[0.0, 1.0, 3.0], 0.4);
-        assert_eq!(v, [1.0, 2.1, 3.3]);
-        let mut v = [0.0, 0.0];
-        share_out(&mut v, &[0.0, 0.0], 1.0);
-        assert_eq!(v, [0.5, 0.5]);
     }
 }
