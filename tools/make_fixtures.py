@@ -15,6 +15,7 @@ import os
 import shutil
 
 import lightgbm as lgb
+import drift_fixtures
 import fairness_fixtures
 import onnx_fixtures
 import numpy as np
@@ -146,10 +147,10 @@ def small_fixtures(out):
     lgb_fixture(dst, "lgb_no_missing", {"objective": "regression", "num_leaves": 8, "use_missing": False}, df, yreg, 10)
 
 
-def demo_frame():
-    """The demo's applicants and whether each defaulted (the first 5,000 train the model)."""
-    rng = np.random.default_rng(7)
-    n = 6000
+def demo_frame(seed=7, n=6000):
+    """The demo's applicants and whether each defaulted (the first 5,000 train the model); another
+    seed draws other applicants of the same population."""
+    rng = np.random.default_rng(seed)
     df = pd.DataFrame({
         "age": rng.integers(19, 80, size=n).astype(float),
         "income": np.round(rng.lognormal(10.5, 0.5, size=n), 0),
@@ -212,6 +213,7 @@ def main():
     demo(args.demo)
     challenger(args.out)
     fairness_fixtures.fairness_fixtures(args.out, args.demo)
+    drift_fixtures.drift_fixtures(args.out, args.demo)
     versions = {"xgboost": xgb.__version__, "lightgbm": lgb.__version__, "shap": shap.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__}
     with open(os.path.join(args.out, "versions.json"), "w") as f:

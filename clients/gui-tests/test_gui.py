@@ -548,6 +548,68 @@ def test_error_influences_run_and_what_drives_the_errors_shown(server: Server, a
         driver.quit()
 
 
+def test_drift_computed_and_its_verdicts_histograms_and_contributors_shown(
+    server: Server, admin_password: str
+) -> None:
+    wait_for("the first test's project", lambda: _has_results(server))
+    driver = new_browser()
+    api = f"/api/v1/projects/{PROJECT}/models/xgb/drift?reference=applicants&dataset=production"
+    try:
+        sign_in(driver, server, "admin", admin_password)
+        driver.get(f"{server.url}/ui/projects/{PROJECT}")
+        upload(driver, "dataset", "production", REPO / "tests" / "data" / "drift" / "production.csv", "production")
+        driver.get(server.url + MODEL_PAGE)
+        driver.find_element(By.LINK_TEXT, "Drift").click()
+        form = wait_for("the form", lambda: driver.find_elements(By.ID, "drift-job"))[0]
+        assert "run a drift job first" in driver.find_element(By.CSS_SELECTOR, "p.note").text
+        assert Select(driver.find_element(By.ID, "reference")).first_selected_option.text == "applicants"
+        assert Select(driver.find_element(By.ID, "dataset")).first_selected_option.text == "production"
+        form.submit()
+        wait_for("the project page", lambda: driver.current_url.endswith(f"/ui/projects/{PROJECT}"))
+        jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")
+        assert isinstance(jobs, list)
+        job = next(j for j in jobs if j["spec"]["kind"] == "drift")
+        wait_for("the job", lambda: _state(server, job["id"]) == "succeeded", seconds=180)
+
+        driver.get(f"{server.url}/ui/projects/{PROJECT}/models/xgb/drift?reference=applicants&dataset=production")
+        table = wait_for("the features", lambda: driver.find_elements(By.ID, "drift-features"))[0]
+        report = server.api("GET", api)
+        assert isinstance(report, dict)
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) == len(report["features"]) == 7
+        for row, feature in zip(rows, report["features"], strict=True):
+            cells = row.find_elements(By.TAG_NAME, "td")
+            assert cells[0].text == feature["feature"]
+            assert abs(float(cells[1].text) - feature["psi"]) <= 1e-3 * max(1.0, feature["psi"])
+            assert ("drifted" in (row.get_attribute("class") or "")) == feature["drifted"]
+        drifted = [r.find_element(By.TAG_NAME, "a").text for r in table.find_elements(By.CSS_SELECTOR, "tr.drifted")]
+        assert drifted == ["income", "region"]
+        assert "2 of 7 features drifted" in driver.find_element(By.ID, "drift-summary").text
+        assert "central" in rows[6].text
+        # The histogram of the largest PSI first (region), then of a feature chosen.
+        assert driver.find_element(By.CSS_SELECTOR, "section h2").text == "Histogram of region"
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#drift-histogram rect.current")) == 5
+        bars = driver.find_elements(By.CSS_SELECTOR, "#drift-contributors rect.bar")
+        assert len(bars) == 7
+        screenshot(driver, "drift", full=True)
+        table.find_element(By.LINK_TEXT, "age").click()
+        wait_for("age's histogram", lambda: "feature=age" in driver.current_url)
+        assert driver.find_element(By.CSS_SELECTOR, "section h2").text == "Histogram of age"
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#drift-histogram rect.reference")) == 10
+
+        # A stricter threshold: every feature drifts, nothing is computed again.
+        driver.find_element(By.ID, "psi").send_keys("0")
+        driver.find_element(By.ID, "drift-form").submit()
+        wait_for("the threshold", lambda: "psi=0" in driver.current_url)
+        assert "7 of 7 features drifted" in driver.find_element(By.ID, "drift-summary").text
+        jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")
+        assert isinstance(jobs, list)
+        assert sum(1 for j in jobs if j["spec"]["kind"] == "drift") == 1
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
 def _has_results(server: Server) -> bool:
     try:
         jobs = server.api("GET", f"/api/v1/projects/{PROJECT}/jobs")

@@ -577,3 +577,35 @@ def test_error_influences_add_up_to_each_rows_loss(credit, applicants):
     ax = plot.waterfall(table, table.index[0])
     assert ax.get_xlabel().startswith("loss: base")
     plt.close("all")
+
+
+def test_drift_flags_the_planted_features_and_its_contributors_add_up(credit):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sextant import plot
+
+    credit.add_data(
+        "production", REPO / "tests" / "data" / "drift" / "production.csv", role="production"
+    )
+    frame = credit.drift("xgb", "applicants", "production", progress=False)
+    assert list(frame.index[frame["drifted"]]) == ["income", "region"]
+    assert frame.attrs["drifted"] == 2 and frame.attrs["rows_current"] == 1500
+    assert frame.loc["region", "new_categories"].keys() == {"central"}
+    assert frame.loc["income", "psi"] >= 0.2 and frame.loc["age", "psi"] < 0.2
+    parts = frame.attrs["contributors"]
+    change = frame.attrs["attribution"]["change"][0]
+    assert abs(parts["contribution"].sum() - change) < 1e-9
+    bins = frame.attrs["bins"]["income"]
+    assert abs(bins["reference"].sum() - 1.0) < 1e-12
+    assert list(frame.attrs["score"].index) == ["score"]
+    # A threshold changes the verdicts and computes nothing again.
+    strict = credit.drift("xgb", "applicants", "production", psi=0.0, progress=False)
+    assert strict["drifted"].all() and strict.loc["income", "psi"] == frame.loc["income", "psi"]
+    with pytest.raises(sextant.BadRequest, match="missing must be between 0 and 1"):
+        credit.drift("xgb", "applicants", "production", missing=2.0, progress=False)
+    with pytest.raises(sextant.NotFound, match="nowhere"):
+        credit.drift("xgb", "applicants", "nowhere", progress=False)
+    assert len(plot.drift(frame).patches) == len(frame)
+    regions = frame.attrs["bins"]["region"]
+    assert len(plot.drift_histogram(frame, "region").patches) == 2 * len(regions) == 10
+    assert len(plot.contributors(frame).patches) == len(frame)

@@ -9,6 +9,7 @@
 
 mod additivity;
 mod columns;
+pub mod drift;
 mod interventional;
 mod leaf_paths;
 mod model_predictor;

@@ -140,6 +140,12 @@ impl PartInput<'_> {
         columns
     }
 
+    /// Reports the rows done and the fraction of the work, for kinds that read more than this
+    /// part's rows (drift reads a reference too).
+    pub fn report_fraction(&self, done: u64, fraction: f64) {
+        self.board.set("computing", done, None, fraction);
+    }
+
     /// Reports the reader's position and the rows done.
     pub fn report(&self, p: sextant_data::Progress, done: usize) {
         let fraction = match (self.rows, p.total) {
@@ -166,7 +172,7 @@ fn scratch_dir(task: &AnalyzerTask, shard: Shard) -> AnalyzerResult<PathBuf> {
 }
 
 /// The readers choose the format by extension; a stored dataset's key carries it.
-fn typed_path(path: &Path, key: &str) -> AnalyzerResult<PathBuf> {
+pub(crate) fn typed_path(path: &Path, key: &str) -> AnalyzerResult<PathBuf> {
     if path.extension().is_some() {
         return Ok(path.to_path_buf());
     }
@@ -271,6 +277,7 @@ pub(crate) fn compute_part(
     let output = kind.compute(&input)?;
     board.set("writing", output.rows, Some(output.rows), 1.0);
     let mut manifest = ResultManifest {
+        drift: None,
         version: 1,
         kind: task.spec.kind,
         cache_key: task.cache_key.clone(),
@@ -291,6 +298,11 @@ pub(crate) fn compute_part(
         let key = format!("{prefix}/metrics.json");
         documents.push((key.clone(), json_document(metrics)?));
         manifest.metrics = Some(key);
+    }
+    if let Some(drift) = &output.documents.drift {
+        let key = format!("{prefix}/drift.json");
+        documents.push((key.clone(), json_document(drift)?));
+        manifest.drift = Some(key);
     }
     if let Some(importance) = &output.documents.importance {
         let key = format!("{prefix}/importance.json");

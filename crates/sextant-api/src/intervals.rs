@@ -1,6 +1,7 @@
 //! Confidence intervals of a mean: exact (Clopper–Pearson) for a proportion, a seeded
 //! percentile bootstrap for any other mean.
 
+use crate::special::ln_gamma;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -113,34 +114,6 @@ fn beta_fraction(x: f64, a: f64, b: f64) -> f64 {
         }
     }
     fraction
-}
-
-/// ln Γ(x) for x > 0, by the Lanczos approximation (g = 7, nine terms; relative error below
-/// 1e-15), with the reflection formula below ½.
-fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const TERMS: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = TERMS[0];
-    for (i, &t) in TERMS.iter().enumerate().skip(1) {
-        sum += t / (x + i as f64);
-    }
-    let t = x + G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 #[cfg(test)]

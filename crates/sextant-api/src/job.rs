@@ -20,14 +20,18 @@ pub enum JobKind {
     /// features drive the errors), interventional against a background dataset.
     #[serde(rename = "error-influences")]
     ErrorInfluences,
+    /// Drift of the data and the score between a reference dataset and this one, and the
+    /// features that contribute to the change of the mean score.
+    Drift,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::Predict,
         JobKind::Influences,
         JobKind::ErrorInfluences,
+        JobKind::Drift,
     ];
 
     /// The name used in the API, the CLI and the database.
@@ -36,6 +40,7 @@ impl JobKind {
             JobKind::Predict => "predict",
             JobKind::Influences => "influences",
             JobKind::ErrorInfluences => "error-influences",
+            JobKind::Drift => "drift",
         }
     }
 
@@ -118,6 +123,15 @@ pub struct JobOptions {
     /// classifiers; `squared_error`, the default, or `absolute_error` for regressions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<crate::RowLoss>,
+    /// Drift: rows of each dataset (a uniform sample, all when fewer) whose influences give the
+    /// contributors to the change of the mean score (default 1000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::opt_u64"
+    )]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub contributor_rows: Option<u64>,
     /// Sampled influences: the seed; the same seed gives the same values however the job is
     /// sharded (default 0).
     #[serde(
@@ -444,15 +458,19 @@ pub struct Job {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
-    /// `predict`, `influences` or `error-influences`.
+    /// `predict`, `influences`, `error-influences` or `drift`.
     pub kind: JobKind,
     /// The model's name.
     pub model: String,
-    /// The dataset's name.
+    /// The dataset's name (for drift, the current dataset).
     pub dataset: String,
-    /// Background dataset (interventional influences).
+    /// Background dataset (interventional influences; for drift, what the contributors'
+    /// influences are against, by default rows of the reference).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<String>,
+    /// Reference dataset the data is compared with (drift jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Method, row limit, threshold.
     #[serde(default)]
     pub options: JobOptions,

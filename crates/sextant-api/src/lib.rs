@@ -10,7 +10,8 @@
 //! - segments: [`Segment`], [`CreateSegment`], and the [`SegmentScope`] a report was computed on;
 //!   feature groups: [`FeatureGroup`], [`CreateFeatureGroup`], [`GroupImportance`]; fairness
 //!   between two groups of rows: [`FairnessQuery`], [`FairnessReport`], [`FairnessMeasures`];
-//!   models compared on one dataset: [`CompareQuery`], [`CompareReport`];
+//!   models compared on one dataset: [`CompareQuery`], [`CompareReport`]; drift between a
+//!   reference and a current dataset: [`DriftQuery`], [`DriftReport`];
 //! - accounts: [`User`], [`Role`], [`Member`], [`TokenInfo`], [`AuditEntry`];
 //! - the analyzer protocol ([`AnalyzerTask`], [`ProgressAck`], [`FailureReport`]).
 //!
@@ -20,6 +21,7 @@
 mod accounts;
 mod catalog;
 mod compare;
+mod drift;
 mod error;
 mod fairness;
 mod groups;
@@ -34,12 +36,14 @@ mod quality;
 mod report;
 mod result;
 mod segment;
+mod special;
 mod views;
 mod whole;
 
 pub use accounts::*;
 pub use catalog::*;
 pub use compare::*;
+pub use drift::*;
 pub use error::*;
 pub use fairness::*;
 pub use groups::*;
@@ -53,6 +57,7 @@ pub use protocol::*;
 pub use report::*;
 pub use result::*;
 pub use segment::*;
+pub use special::{chi2_sf, gamma_q, kolmogorov_sf};
 pub use views::*;
 
 /// What a URL component keeps as it is: letters, digits and `-_.~` (RFC 3986's unreserved).

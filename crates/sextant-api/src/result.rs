@@ -61,6 +61,9 @@ pub struct ResultManifest {
     /// Global importance (JSON), for an influences job.
     #[serde(default)]
     pub importance: Option<String>,
+    /// Drift report (JSON), for a drift job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
     /// Influence method, for an influences job.
     #[serde(default)]
     pub method: Option<InfluenceMethod>,

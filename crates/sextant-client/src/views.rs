@@ -4,8 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 use sextant_api::{
-    CompareQuery, CompareReport, CurvesQuery, CurvesReport, ExplanationQuery, FairnessQuery,
-    FairnessReport, HotspotQuery, HotspotReport, InfluencePoints, PointsQuery, RowExplanation,
+    CompareQuery, CompareReport, CurvesQuery, CurvesReport, DriftQuery, DriftReport,
+    ExplanationQuery, FairnessQuery, FairnessReport, HotspotQuery, HotspotReport, InfluencePoints,
+    PointsQuery, RowExplanation,
 };
 
 use crate::{Client, ClientResult};
@@ -52,6 +53,16 @@ impl Client {
     pub fn compare(&self, project: &str, query: &CompareQuery) -> ClientResult<CompareReport> {
         let base = format!("/api/v1/projects/{}/compare", url_component(project));
         self.get(&with_query(base, query))
+    }
+
+    /// Drift of a model's data and score between a reference dataset and a current one.
+    pub fn drift(
+        &self,
+        project: &str,
+        model: &str,
+        query: &DriftQuery,
+    ) -> ClientResult<DriftReport> {
+        self.get(&Self::view_path(project, model, "drift", query))
     }
 
     /// The segments of a dataset where a model's loss is worst.

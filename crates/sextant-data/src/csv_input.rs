@@ -49,6 +49,7 @@ impl CsvReader {
         path: &Path,
         features: &[Feature],
         batch_rows: usize,
+        parser: &dyn Fn(&Feature) -> CellParser,
     ) -> Result<CsvReader, DataError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| DataError::Io {
@@ -72,7 +73,7 @@ impl CsvReader {
             path: name,
             reader,
             columns,
-            parsers: features.iter().map(CellParser::new).collect(),
+            parsers: features.iter().map(parser).collect(),
             names: features.iter().map(|f| f.name.clone()).collect(),
             batch_rows,
             rows_read: 0,

@@ -16,7 +16,7 @@ use std::path::Path;
 
 pub use error::{DataError, list_columns};
 pub use output::{TableWriter, output_properties};
-use sextant_model::Feature;
+use sextant_model::{CellParser, Feature};
 
 /// A block of consecutive rows, row-major, in the model's feature order.
 #[derive(Clone, Debug, Default)]
@@ -123,13 +123,24 @@ pub fn open_table(
     features: &[Feature],
     batch_rows: usize,
 ) -> Result<Box<dyn BatchReader>, DataError> {
+    open_table_with(path, features, batch_rows, &CellParser::new)
+}
+
+/// [`open_table`], each feature's cells read by the parser `parser` makes for it (one that
+/// gives new codes to categories the model does not record, for drift).
+pub fn open_table_with(
+    path: &Path,
+    features: &[Feature],
+    batch_rows: usize,
+    parser: &dyn Fn(&Feature) -> CellParser,
+) -> Result<Box<dyn BatchReader>, DataError> {
     let batch_rows = batch_rows.max(1);
     match TableFormat::from_path(path)? {
         TableFormat::Csv => Ok(Box::new(csv_input::CsvReader::open(
-            path, features, batch_rows,
+            path, features, batch_rows, parser,
         )?)),
         TableFormat::Parquet => Ok(Box::new(parquet_input::ParquetReader::open(
-            path, features, batch_rows,
+            path, features, batch_rows, parser,
         )?)),
     }
 }

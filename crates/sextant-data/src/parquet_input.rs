@@ -52,6 +52,7 @@ impl ParquetReader {
         path: &Path,
         features: &[Feature],
         batch_rows: usize,
+        parser: &dyn Fn(&Feature) -> CellParser,
     ) -> Result<ParquetReader, DataError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| DataError::Io {
@@ -91,7 +92,7 @@ impl ParquetReader {
             path: name,
             reader,
             names: features.iter().map(|f| f.name.clone()).collect(),
-            parsers: features.iter().map(CellParser::new).collect(),
+            parsers: features.iter().map(parser).collect(),
             rows_read: 0,
             total_rows,
         })

@@ -2,12 +2,60 @@
 //! Parquet files, the Python client's local mode), so that one cell means the same everywhere.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::forest::{Feature, FeatureKind};
 
 /// How the cells of one feature's column are read.
 pub struct CellParser {
     categories: Option<HashMap<String, f64>>,
+    /// Where names the model does not record get codes (drift), instead of being refused.
+    new: Option<(Arc<NewCategories>, String)>,
+}
+
+/// The first code given to a category name of a feature whose model records no names.
+const UNNAMED_FIRST_CODE: f64 = 1_099_511_627_776.0;
+
+/// Category names a model does not record, met while reading data: each gets the next code
+/// after the model's own, the same one in every file read with the same book.
+#[derive(Debug, Default)]
+pub struct NewCategories {
+    names: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl NewCategories {
+    /// An empty book, to share between readers.
+    pub fn new() -> Arc<NewCategories> {
+        Arc::new(NewCategories::default())
+    }
+
+    /// The code of `name`, a category of `feature` past the model's `known` ones.
+    fn code(&self, feature: &str, known: Option<usize>, name: &str) -> f64 {
+        let mut names = self.names.lock().expect("category book");
+        let list = names.entry(feature.to_string()).or_default();
+        let index = match list.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                list.push(name.to_string());
+                list.len() - 1
+            }
+        };
+        match known {
+            Some(k) => (k + index) as f64,
+            None => UNNAMED_FIRST_CODE + index as f64,
+        }
+    }
+
+    /// The name of a code given to a category of `feature` that the model does not record.
+    pub fn name(&self, feature: &str, known: Option<usize>, code: f64) -> Option<String> {
+        let first = known.map_or(UNNAMED_FIRST_CODE, |k| k as f64);
+        let index = code - first;
+        if index < 0.0 || index.fract() != 0.0 {
+            return None;
+        }
+        let names = self.names.lock().expect("category book");
+        names.get(feature)?.get(index as usize).cloned()
+    }
 }
 
 impl CellParser {
@@ -27,7 +75,20 @@ impl CellParser {
             FeatureKind::Categorical { categories: None } => Some(HashMap::new()),
             FeatureKind::Numeric => None,
         };
-        CellParser { categories }
+        CellParser {
+            categories,
+            new: None,
+        }
+    }
+
+    /// The parser of `feature`'s cells that gives a category name the model does not record
+    /// the next code in `book`, rather than refusing it.
+    pub fn recording(feature: &Feature, book: &Arc<NewCategories>) -> CellParser {
+        let mut parser = CellParser::new(feature);
+        if parser.categories.is_some() {
+            parser.new = Some((Arc::clone(book), feature.name.clone()));
+        }
+        parser
     }
 
     /// Reads a cell: empty or NaN-like text is missing; numbers are numbers; for a categorical
@@ -39,6 +100,13 @@ impl CellParser {
         }
         if let Ok(v) = cell.parse::<f64>() {
             return Ok(v);
+        }
+        if let (Some((book, feature)), Some(map)) = (&self.new, &self.categories) {
+            if let Some(code) = map.get(cell) {
+                return Ok(*code);
+            }
+            let known = (!map.is_empty()).then_some(map.len());
+            return Ok(book.code(feature, known, cell));
         }
         match &self.categories {
             None => Err(format!("cannot read {cell:?} as a number")),

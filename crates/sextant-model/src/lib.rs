@@ -15,7 +15,7 @@ mod model;
 mod split;
 mod tree;
 
-pub use cells::{CellParser, is_missing};
+pub use cells::{CellParser, NewCategories, is_missing};
 pub use error::ModelError;
 pub use forest::{Feature, FeatureKind, Forest, Link, MAX_FEATURES, ModelInfo};
 pub use graph::{BatchPredict, Graph};

@@ -70,7 +70,7 @@ async fn the_openapi_document_declares_what_the_api_does() {
     let (status, doc) = call(&app, "GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 39, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 40, "{:?}", paths.keys().collect::<Vec<_>>());
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();

@@ -497,6 +497,7 @@ pub async fn a_retry_waits_its_turn(store: Arc<dyn Metastore>) {
 
 pub async fn results_are_stored_once(store: Arc<dyn Metastore>) {
     let manifest = |rows| ResultManifest {
+        drift: None,
         version: 1,
         kind: JobKind::Predict,
         cache_key: "key".into(),

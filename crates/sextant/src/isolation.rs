@@ -100,6 +100,7 @@ fn time_queries(client: &Client, n: usize, rows_total: u64, page: u64) -> anyhow
 /// An influences job of the benchmark's model on its rows.
 fn influences_job() -> CreateJob {
     CreateJob {
+        reference: None,
         kind: JobKind::Influences,
         model: "model".into(),
         dataset: "explain".into(),

@@ -116,6 +116,10 @@ enum Command {
     /// Several models on one dataset: a leaderboard by a metric, importance side by side,
     /// agreement of their predictions, and the rows where they disagree most.
     Compare(OnServer<commands::CompareArgs>),
+    /// Drift of a model's data and score from a reference dataset to a current one: PSI, KS,
+    /// Wasserstein, Jensen–Shannon per feature with verdicts, and the features that contribute
+    /// to the change of the mean score (runs the drift job, or reads its stored result).
+    Drift(OnServer<commands::DriftArgs>),
     /// Save a server's token for the CLI (checked with the server first).
     Login(OnServer<commands::LoginArgs>),
     /// Who the CLI is logged in as, and their roles.
@@ -316,6 +320,7 @@ fn main() -> ExitCode {
         Command::Hotspots(on) => on_server(on, commands::hotspots),
         Command::Fairness(on) => on_server(on, commands::fairness),
         Command::Compare(on) => on_server(on, commands::compare),
+        Command::Drift(on) => on_server(on, commands::drift),
         Command::Login(on) => commands::login(on.client, on.args),
         Command::Whoami(on) => on_server(on, |c, json, _| commands::whoami(c, json)),
         Command::User(on) => on_server(on, |c, json, g| commands::user(c, json, g.command)),

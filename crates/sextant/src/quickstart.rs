@@ -222,6 +222,7 @@ fn ensure<T>(result: ClientResult<T>) -> anyhow::Result<()> {
 /// A job of the demo model on the applicants.
 fn demo_job(kind: JobKind) -> CreateJob {
     CreateJob {
+        reference: None,
         kind,
         model: MODEL.into(),
         dataset: "applicants".into(),

@@ -12,6 +12,7 @@ from typing import Any, Union
 import httpx
 import pandas as pd
 
+from . import drift as _drift
 from . import errors
 from ._boosters import unwrap
 from ._html import Listing, table_html
@@ -409,6 +410,66 @@ class Project(Results):
             "options": options,
         }
         return self._run(body, wait, progress)
+
+    def drift(
+        self,
+        model: str,
+        reference: str,
+        data: str,
+        background: str | None = None,
+        method: str | None = None,
+        contributor_rows: int | None = None,
+        rows: int | None = None,
+        psi: float | None = None,
+        jensen_shannon: float | None = None,
+        pvalue: float | None = None,
+        missing: float | None = None,
+        new_values: float | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Drift of ``model``'s data and score from the ``reference`` dataset (training or test
+        data, last quarter's) to ``data`` (production): runs the drift job (answered at once when
+        its result is stored) and returns one row per feature, with its population stability
+        index, Kolmogorov–Smirnov statistic and p-value, Wasserstein and Jensen–Shannon distances
+        (χ² for categories), missing shares, new categories and verdict. A feature drifted when
+        any threshold is crossed: ``psi`` (default 0.2), ``jensen_shannon`` and ``pvalue`` (not
+        used by default), ``missing`` (a change of the missing share, default 0.05),
+        ``new_values`` (a share of new categories or of values outside the reference's range,
+        default 0.01); changing one computes nothing again. The features' parts of the change
+        of the mean margin (``attrs["contributors"]``) are interventional influences of
+        ``contributor_rows`` rows of each dataset (default 1,000) against one ``background``
+        (default: 100 rows of the reference); ``method`` is ``"interventional"`` (trees) or
+        ``"sampled"`` (any model). See :func:`sextant.drift.report` for the ``attrs``."""
+        options: dict[str, Any] = {}
+        for name, value in [
+            ("method", method),
+            ("contributor_rows", contributor_rows),
+            ("rows", rows),
+        ]:
+            if value is not None:
+                options[name] = value
+        body: dict[str, Any] = {
+            "kind": "drift",
+            "model": model,
+            "dataset": data,
+            "reference": reference,
+            "options": options,
+        }
+        if background is not None:
+            body["background"] = background
+        job = self._run(body, wait=True, progress=progress)
+        return _drift.report(
+            self,
+            model,
+            reference,
+            data,
+            job=job.id,
+            psi=psi,
+            jensen_shannon=jensen_shannon,
+            pvalue=pvalue,
+            missing=missing,
+            new_values=new_values,
+        )
 
 
 def _sampling(

@@ -303,3 +303,60 @@ def fairness(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     rule = {True: "violated", False: "met", None: "undefined"}[violated]
     ax.set_title(f"fairness: four-fifths rule {rule}")
     return ax
+
+
+def drift(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """A drift report (:meth:`Project.drift`): each feature's population stability index as a
+    bar, red where the feature drifted, beside the PSI threshold."""
+    ax = _axes(ax)
+    shown = frame.iloc[::-1]
+    colours = ["#d62728" if d else "#7f8c8d" for d in shown["drifted"]]
+    ax.barh(list(shown.index), shown["psi"].fillna(0.0).to_numpy(dtype=float), color=colours)
+    threshold = frame.attrs.get("thresholds", {}).get("psi")
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", lw=0.8, ls="--", label=f"threshold {threshold}")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("population stability index (red: drifted)")
+    ax.set_title(f"drift: {frame.attrs.get('drifted', 0)} of {len(frame)} features")
+    return ax
+
+
+def drift_histogram(frame: pd.DataFrame, feature: str, ax: Axes | None = None) -> Axes:
+    """One feature's (or score output's) histogram in a drift report: each bin's share of the
+    reference's and of the current dataset's present values, side by side."""
+    bins = frame.attrs.get("bins", {})
+    if feature not in bins:
+        raise KeyError(f"the drift report has no feature or output {feature!r}")
+    ax = _axes(ax)
+    shares = bins[feature]
+    if shares["category"].notna().any():
+        names = list(shares["category"])
+    else:
+        names = [
+            f"≤ {u:.4g}" if pd.notna(u) else f"> {lo:.4g}"
+            for lo, u in zip(shares["lower"], shares["upper"], strict=True)
+        ]
+    at = np.arange(len(names))
+    ax.bar(at - 0.2, shares["reference"], width=0.4, color="#7f8c8d", label="reference")
+    ax.bar(at + 0.2, shares["current"], width=0.4, color="#d35400", label="current")
+    ax.set_xticks(at, names, rotation=45, ha="right")
+    ax.set_ylabel("share of the present values")
+    ax.set_title(f"{feature}: reference against current")
+    ax.legend()
+    return ax
+
+
+def contributors(frame: pd.DataFrame, output: int = 0, ax: Axes | None = None) -> Axes:
+    """The features' parts of the change of the mean margin in a drift report, as bars from
+    zero (right: raised it); they add up to the change, in the title."""
+    ax = _axes(ax)
+    parts = frame.attrs["contributors"]
+    parts = parts[parts["output"] == output].iloc[::-1]
+    values = parts["contribution"].to_numpy(dtype=float)
+    ax.barh(list(parts["feature"]), values, color=np.where(values > 0, "#d62728", "#1f77b4"))
+    ax.axvline(0.0, color="grey", lw=0.8)
+    attribution = frame.attrs.get("attribution") or {}
+    change = (attribution.get("change") or [float("nan")])[output]
+    ax.set_xlabel("part of the change of the mean margin")
+    ax.set_title(f"what moved the score: mean margin {change:+.4f}")
+    return ax

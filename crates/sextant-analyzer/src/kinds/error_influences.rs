@@ -308,6 +308,7 @@ mod compute {
             rows: done as u64,
             columns: value_columns,
             documents: Documents {
+                drift: None,
                 metrics: None,
                 importance: Some(importance),
             },

@@ -38,6 +38,7 @@ pub(super) fn sampling_defaults(options: &mut JobOptions) -> Result<(), String> 
 pub(super) fn merge_importance(parts: &[Documents]) -> Documents {
     let importance: Vec<Importance> = parts.iter().filter_map(|p| p.importance.clone()).collect();
     Documents {
+        drift: None,
         metrics: None,
         importance: Importance::merge(&importance),
     }
@@ -380,6 +381,7 @@ pub(super) mod compute {
             rows: done as u64,
             columns: value_columns,
             documents: Documents {
+                drift: None,
                 metrics: None,
                 importance: Some(importance),
             },

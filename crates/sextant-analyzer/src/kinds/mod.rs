@@ -4,12 +4,14 @@
 //! is the one place that maps a [`JobKind`] to its implementation: adding a kind is a variant of
 //! `JobKind` in `sextant-api`, a module here, and a line there.
 
+mod drift;
 mod error_influences;
 mod influences;
 mod predict;
 
 use sextant_api::{
-    CreateJob, Importance, JobKind, JobOptions, JobSpec, Metrics, ModelSummary, ProjectSchema,
+    CreateJob, DriftReport, Importance, JobKind, JobOptions, JobSpec, Metrics, ModelSummary,
+    ProjectSchema,
 };
 
 #[cfg(feature = "compute")]
@@ -34,6 +36,8 @@ pub struct Documents {
     pub metrics: Option<Metrics>,
     /// Global importance (`importance.json`).
     pub importance: Option<Importance>,
+    /// Drift statistics (`drift.json`).
+    pub drift: Option<DriftReport>,
 }
 
 /// What a cost is estimated from.
@@ -118,5 +122,6 @@ pub fn analysis(kind: JobKind) -> &'static dyn Analysis {
         JobKind::Predict => &predict::Predict,
         JobKind::Influences => &influences::Influences,
         JobKind::ErrorInfluences => &error_influences::ErrorInfluences,
+        JobKind::Drift => &drift::Drift,
     }
 }

@@ -141,6 +141,7 @@ mod compute {
             rows: done as u64,
             columns: value_columns,
             documents: Documents {
+                drift: None,
                 metrics,
                 importance: None,
             },

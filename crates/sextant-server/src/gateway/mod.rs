@@ -34,6 +34,7 @@ use crate::{Deps, auth, ingest, intelligence, scheduler};
         intelligence::fairness::fairness, intelligence::compare::compare,
         intelligence::hotspots::hotspots, intelligence::errors::error_influences,
         intelligence::errors::error_influences_table, intelligence::errors::error_importance,
+        intelligence::drift::drift,
         ingest::members::list_members, ingest::members::grant_role, ingest::members::revoke_role,
         ingest::members::delete_project,
         ingest::segments::add_segment, ingest::segments::list_segments,
@@ -49,7 +50,7 @@ use crate::{Deps, auth, ingest, intelligence, scheduler};
     tags(
         (name = "ingest", description = "Projects, model and dataset uploads, segments, feature groups"),
         (name = "scheduler", description = "Jobs: submit, follow, cancel"),
-        (name = "intelligence", description = "Results: predictions, influences, importance, metrics, error influences, hotspots, fairness, model comparison"),
+        (name = "intelligence", description = "Results: predictions, influences, importance, metrics, error influences, hotspots, fairness, model comparison, drift"),
         (name = "gateway", description = "Accounts: login, users, tokens, the audit log"),
     )
 )]

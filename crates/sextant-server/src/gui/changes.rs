@@ -78,6 +78,8 @@ pub struct JobForm {
     method: Option<String>,
     rows: Option<String>,
     loss: Option<String>,
+    /// The reference dataset of a drift job.
+    reference: Option<String>,
 }
 
 fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
@@ -118,7 +120,12 @@ fn job_request(form: JobForm) -> Result<CreateJob, ApiFailure> {
         ),
         _ => None,
     };
+    let reference = match form.reference.filter(|r| !r.is_empty()) {
+        Some(r) if kind == JobKind::Drift => Some(r),
+        _ => None,
+    };
     Ok(CreateJob {
+        reference,
         kind,
         model: form.model,
         dataset: form.dataset,

@@ -9,6 +9,7 @@
 
 mod assets;
 mod changes;
+mod drift;
 mod errors;
 mod fairness;
 mod hotspots;
@@ -104,6 +105,10 @@ pub fn gui_routes(api: ApiHandle) -> Router {
         .route(
             "/ui/projects/{project}/models/{model}/fairness",
             get(fairness::fairness_page),
+        )
+        .route(
+            "/ui/projects/{project}/models/{model}/drift",
+            get(drift::drift_page),
         )
         .route(
             "/ui/projects/{project}/models/{model}/hotspots",

@@ -267,7 +267,8 @@ pub async fn model_page(
             a href={ (at) "/report?" (data.query) (data.class_query) (data.segment_query) } { "Printable report" } " · "
             a href={ (at) "/hotspots?dataset=" (encode(&dataset.name)) } { "Hotspots" } " · "
             a href={ (at) "/errors?dataset=" (encode(&dataset.name)) } { "Error influences" } " · "
-            a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" }
+            a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" } " · "
+            a href={ (at) "/drift?dataset=" (encode(&dataset.name)) } { "Drift" }
         }
         @for note in &notes { p.note { (note) } }
         (quality_section(&data))

@@ -26,6 +26,7 @@ use sextant_api::{
 };
 
 pub mod compare;
+pub mod drift;
 pub mod errors;
 pub mod fairness;
 mod groups;
@@ -100,6 +101,10 @@ pub fn start_intelligence(deps: Deps) -> Router {
         .route(
             "/api/v1/projects/{project}/models/{model}/error-importance",
             get(errors::error_importance),
+        )
+        .route(
+            "/api/v1/projects/{project}/models/{model}/drift",
+            get(drift::drift),
         )
         .route("/api/v1/projects/{project}/compare", get(compare::compare))
         .with_state(deps)

@@ -41,6 +41,19 @@ fn check_options(
     if request.options.rows == Some(0) {
         return Err(ApiError::bad_request("options.rows must be at least 1"));
     }
+    if request.kind != JobKind::Drift {
+        if request.reference.is_some() {
+            return Err(ApiError::invalid(format!(
+                "a {} job takes no reference dataset (that is for drift jobs)",
+                request.kind.as_str()
+            )));
+        }
+        if request.options.contributor_rows.is_some() {
+            return Err(ApiError::invalid(
+                "options.contributor_rows applies to drift jobs only",
+            ));
+        }
+    }
     analysis(request.kind)
         .check(request, &project.schema, model)
         .map_err(ApiError::invalid)
@@ -77,6 +90,57 @@ async fn cover_data(
             model.summary.format, project.name
         ))),
     }
+}
+
+/// Checks that a drift job's two datasets can be compared: both have rows, and the same
+/// columns but for the label and the id (production data often lacks the label).
+fn comparable(
+    project: &Project,
+    reference: &sextant_api::Dataset,
+    current: &sextant_api::Dataset,
+) -> ApiResult<()> {
+    for d in [reference, current] {
+        if d.summary.rows == 0 {
+            return Err(ApiError::invalid(format!(
+                "dataset {:?} has no rows: drift compares the rows of two datasets",
+                d.name
+            )));
+        }
+    }
+    let s = &project.schema;
+    let compared = |d: &sextant_api::Dataset| -> std::collections::BTreeSet<String> {
+        d.summary
+            .columns
+            .iter()
+            .filter(|c| Some(*c) != s.label.as_ref() && Some(*c) != s.id.as_ref())
+            .cloned()
+            .collect()
+    };
+    let (r, c) = (compared(reference), compared(current));
+    if r != c {
+        let list = |a: &std::collections::BTreeSet<String>,
+                    b: &std::collections::BTreeSet<String>| {
+            a.difference(b)
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (only_r, only_c) = (list(&r, &c), list(&c, &r));
+        let mut parts = Vec::new();
+        if !only_r.is_empty() {
+            parts.push(format!("only {:?} has {only_r}", reference.name));
+        }
+        if !only_c.is_empty() {
+            parts.push(format!("only {:?} has {only_c}", current.name));
+        }
+        return Err(ApiError::invalid(format!(
+            "datasets {:?} and {:?} have different columns ({}): drift compares datasets of the same columns, so upload them with the same ones",
+            reference.name,
+            current.name,
+            parts.join("; ")
+        )));
+    }
+    Ok(())
 }
 
 /// The key under which equal requests share one result: a hash of what the result depends on.
@@ -157,6 +221,14 @@ pub async fn create_job(
         ),
         None => None,
     };
+    let reference = match &request.reference {
+        Some(name) => {
+            let reference = deps.metastore.dataset(&project.name, name).await?;
+            comparable(&project, &reference, &dataset)?;
+            Some(reference.input_ref())
+        }
+        None => None,
+    };
     let memory_mib = request
         .memory_mib
         .unwrap_or(deps.config.scheduler.analyzer_memory_mib);
@@ -188,6 +260,9 @@ pub async fn create_job(
     let mut inputs = JobInputs::new(model.input_ref(), dataset.input_ref());
     if let Some(b) = background {
         inputs = inputs.with(InputRole::Background, b);
+    }
+    if let Some(r) = reference {
+        inputs = inputs.with(InputRole::Reference, r);
     }
     if let Some(covers) = cover_data(deps, &project, &model, &options, request.kind).await? {
         inputs = inputs.with(InputRole::Covers, covers);

@@ -69,6 +69,7 @@ pub async fn merge_when_complete(
     let mut documents = Vec::with_capacity(parts.len());
     for part in &parts {
         documents.push(Documents {
+            drift: None,
             metrics: read_document(artifacts, part.metrics.as_deref()).await?,
             importance: read_document(artifacts, part.importance.as_deref()).await?,
         });
@@ -139,6 +140,7 @@ fn merge_manifests(parts: &[ResultManifest]) -> ResultManifest {
         })
         .collect();
     ResultManifest {
+        drift: None,
         version: first.version,
         kind: first.kind,
         cache_key: first.cache_key.clone(),

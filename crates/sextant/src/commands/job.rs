@@ -48,9 +48,16 @@ pub struct JobRun {
     model: String,
     #[arg(long)]
     dataset: String,
-    /// Background dataset (interventional and sampled influences, error influences).
+    /// Background dataset (interventional and sampled influences, error influences, drift
+    /// contributors).
     #[arg(long)]
     background: Option<String>,
+    /// Drift: the reference dataset the data is compared with.
+    #[arg(long)]
+    reference: Option<String>,
+    /// Drift: rows of each dataset whose influences give the contributors (default 1000).
+    #[arg(long)]
+    contributor_rows: Option<u64>,
     /// Influence method (default: path-dependent, or interventional with --background, for a
     /// tree ensemble; sampled for any other model).
     #[arg(long, value_enum)]
@@ -89,7 +96,7 @@ pub struct JobRun {
 #[derive(Subcommand)]
 pub enum JobCommand {
     /// Submit a job.
-    Run(JobRun),
+    Run(Box<JobRun>),
     /// List recent jobs.
     List { project: Option<String> },
     /// Show a job.
@@ -170,6 +177,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
     match command {
         JobCommand::Run(args) => {
             let request = CreateJob {
+                reference: args.reference.clone(),
                 kind: args.kind,
                 model: args.model.clone(),
                 dataset: args.dataset.clone(),
@@ -182,6 +190,7 @@ pub fn job(client: &Client, json_out: bool, command: JobCommand) -> Result<(), F
                     max_evals: args.max_evals,
                     seed: args.seed,
                     loss: args.loss,
+                    contributor_rows: args.contributor_rows,
                 },
                 memory_mib: args.memory_mib,
                 shards: args.shards,

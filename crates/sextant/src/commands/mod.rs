@@ -6,6 +6,7 @@
 mod accounts;
 mod compare;
 mod data;
+mod drift;
 mod fairness;
 mod hotspots;
 mod job;
@@ -22,6 +23,7 @@ pub use accounts::{
 };
 pub use compare::{CompareArgs, compare};
 pub use data::{DataCommand, data};
+pub use drift::{DriftArgs, drift};
 pub use fairness::{FairnessArgs, fairness};
 pub use hotspots::{HotspotArgs, hotspots};
 pub use job::{JobCommand, job, wait_for};

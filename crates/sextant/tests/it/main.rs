@@ -10,6 +10,7 @@ mod compare;
 mod conformance;
 mod container;
 mod debian;
+mod drift;
 mod error_influences;
 mod fairness;
 mod faults;

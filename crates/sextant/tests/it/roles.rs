@@ -77,6 +77,9 @@ fn operations(server: &Server, job: &str, token_id: &str) -> Vec<Operation> {
             if route.ends_with("/compare") {
                 path.push_str("?dataset=applicants&models=xgb,xgb2");
             }
+            if route.ends_with("/drift") {
+                path.push_str("?dataset=applicants&reference=applicants");
+            }
             if route.ends_with("/fairness") {
                 path.push_str("?dataset=applicants&protected=young");
             }
@@ -135,6 +138,7 @@ fn every_route_is_held_to_the_callers_role() {
         .to_string();
     run_job(&server, "predict", &[]);
     run_job(&server, "error-influences", &["--background", "background"]);
+    run_job(&server, "drift", &["--reference", "applicants"]);
     // A second model, for the comparison to compare.
     let model = crate::support::repo("demo/credit_model.json");
     server.cli_ok(&[
@@ -289,7 +293,7 @@ fn every_route_is_held_to_the_callers_role() {
     );
     assert_eq!(jobs, json!([]));
     let (_, jobs) = call(&server, Some(&viewer), "GET", "/api/v1/jobs", &Body::Empty);
-    assert_eq!(jobs.as_array().unwrap().len(), 4);
+    assert_eq!(jobs.as_array().unwrap().len(), 5);
     // Users see only themselves; the admin's routes are the admin's.
     assert_eq!(
         call(&server, Some(&viewer), "GET", "/api/v1/users", &Body::Empty).0,

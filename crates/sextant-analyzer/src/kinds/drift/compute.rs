@@ -1,0 +1,505 @@
+//! A drift job's computation: each dataset streamed once in batches (a reading thread ahead of
+//! the sketching), the comparisons, the contributors, and the stored report and bins table.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::thread;
+
+use sextant_algo::drift::{Profile, Reservoir, Sketch};
+use sextant_algo::{Explainer, Interventional, ModelPredictor, Sampled};
+use sextant_api::{
+    Attribution, CLASSIFICATION_METRICS, Contributor, DRIFT_VERSION, DriftReport, DriftThresholds,
+    InfluenceMethod, InputRole, MetricChange, Metrics, REGRESSION_METRICS, ScoreDrift, Task,
+};
+use sextant_data::{Batch, DataError, Progress, TableWriter, open_table_with, table_columns};
+use sextant_model::{CellParser, Feature, FeatureKind, Model, NewCategories, Rows};
+
+use super::report::{Names, column_drift};
+use crate::kinds::Documents;
+use crate::kinds::influences::compute::{background, sampling_options};
+use crate::part::{PartInput, PartOutput, typed_path};
+use crate::{AnalyzerError, AnalyzerResult};
+
+/// Rows read at a time.
+const BATCH_ROWS: usize = 16_384;
+
+/// Rows explained at a time for the contributors.
+const EXPLAIN_ROWS: usize = 256;
+
+/// One dataset streamed: its features' and scores' sketches, margin and score sums, the rows
+/// kept for the contributors, and the responses and labels of its labelled rows.
+struct Side {
+    features: Profile,
+    scores: Vec<Sketch>,
+    margin_sums: Vec<f64>,
+    score_sums: Vec<f64>,
+    sample: Reservoir,
+    responses: Vec<f64>,
+    labels: Vec<f64>,
+    labelled: bool,
+}
+
+/// What reading a dataset needs.
+struct Reading<'a> {
+    input: &'a PartInput<'a>,
+    predictor: &'a ModelPredictor<'a>,
+    book: &'a Arc<NewCategories>,
+    /// The label column, when this dataset has it.
+    label: Option<String>,
+    /// Values outside these ranges are counted (the current dataset against the reference's).
+    ranges: Option<Vec<Option<(f64, f64)>>>,
+    /// Which dataset, for messages and progress.
+    which: &'static str,
+    /// The share of the job's progress done before this dataset, and this dataset's share.
+    progress: (f64, f64),
+    seed: u64,
+}
+
+/// Reads `path` to its end (or the job's row limit) in batches, a thread reading ahead.
+fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
+    let input = reading.input;
+    let model = input.model;
+    let (nf, n_out) = (model.n_features(), model.n_outputs());
+    let mut columns: Vec<Feature> = model.features().to_vec();
+    if let Some(label) = &reading.label {
+        columns.push(Feature {
+            name: label.clone(),
+            kind: FeatureKind::Numeric,
+        });
+    }
+    let width = columns.len();
+    let parser = |f: &Feature| CellParser::recording(f, reading.book);
+    let mut reader = open_table_with(path, &columns, BATCH_ROWS, &parser).map_err(|e| {
+        AnalyzerError::input(format!("cannot read the {} dataset: {e}", reading.which))
+    })?;
+    let rows_limit = input.task.spec.options.rows.map(|r| r as usize);
+    let contributor_rows = input.task.spec.options.contributor_rows.unwrap_or(1000) as usize;
+    let mut side = Side {
+        features: Profile::new(nf, reading.ranges.as_deref()),
+        scores: vec![Sketch::default(); n_out],
+        margin_sums: vec![0.0; n_out],
+        score_sums: vec![0.0; n_out],
+        sample: Reservoir::new(contributor_rows, nf, reading.seed),
+        responses: Vec::new(),
+        labels: Vec::new(),
+        labelled: reading.label.is_some(),
+    };
+    let link = model.link();
+    thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Result<(Batch, Progress), DataError>>(2);
+        scope.spawn(move || {
+            let mut rows = 0usize;
+            while rows_limit.is_none_or(|l| rows < l) {
+                let next = reader
+                    .next_batch()
+                    .map(|b| b.map(|b| (b, reader.progress())));
+                let stop = !matches!(next, Ok(Some(_)));
+                if let Ok(Some((b, _))) = &next {
+                    rows += b.n_rows;
+                }
+                if stop {
+                    if let Err(e) = next {
+                        let _ = tx.send(Err(e));
+                    }
+                    break;
+                }
+                if tx.send(next.map(|n| n.expect("a batch"))).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut done = 0usize;
+        let mut features = Vec::new();
+        let mut margins = Vec::new();
+        for message in rx {
+            let (batch, progress) = message.map_err(|e| {
+                AnalyzerError::input(format!("cannot read the {} dataset: {e}", reading.which))
+            })?;
+            let n = rows_limit.map_or(batch.n_rows, |l| batch.n_rows.min(l - done));
+            let values = &batch.values[..n * width];
+            side.features.add_rows(values, width, n);
+            side.sample.offer(values, width, n);
+            let rows: &[f64] = if width == nf {
+                values
+            } else {
+                features.clear();
+                for row in values.chunks(width) {
+                    features.extend_from_slice(&row[..nf]);
+                }
+                &features
+            };
+            margins.resize(n * n_out, 0.0);
+            reading
+                .predictor
+                .predict_margins(Rows::new(rows, nf), &mut margins)
+                .map_err(|e| AnalyzerError::input(format!("the model failed: {e}")))?;
+            let mut response = vec![0.0; n_out];
+            for (r, m) in margins.chunks(n_out).enumerate() {
+                response.copy_from_slice(m);
+                link.apply(&mut response);
+                for k in 0..n_out {
+                    side.margin_sums[k] += m[k];
+                    side.score_sums[k] += response[k];
+                    side.scores[k].add(response[k]);
+                }
+                if side.labelled {
+                    let label = values[r * width + nf];
+                    if !label.is_nan() {
+                        side.responses.extend_from_slice(&response);
+                        side.labels.push(label);
+                    }
+                }
+            }
+            done += n;
+            let fraction = match progress.total {
+                Some(t) if t > 0 => progress.done as f64 / t as f64,
+                _ => 0.0,
+            };
+            let (before, share) = reading.progress;
+            input.report_fraction(done as u64, before + share * fraction.min(1.0));
+        }
+        Ok::<_, AnalyzerError>(())
+    })?;
+    Ok(side)
+}
+
+/// Computes a drift job.
+pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
+    let task = input.task;
+    let model = input.model;
+    let spec = &task.spec;
+    let reference = spec.dataset(InputRole::Reference).ok_or_else(|| {
+        AnalyzerError::input("a drift job needs a reference dataset to compare the data with")
+    })?;
+    let reference_file = typed_path(&input.fetch(reference)?, &reference.key)?;
+    let reference_columns = table_columns(&reference_file)
+        .map_err(|e| AnalyzerError::input(format!("cannot read the reference dataset: {e}")))?;
+    let label_in = |columns: &[String]| task.schema.label.clone().filter(|l| columns.contains(l));
+    let predictor = ModelPredictor::new(model);
+    let book = NewCategories::new();
+    let seed = spec.options.seed.unwrap_or(0);
+    let reading = Reading {
+        input,
+        predictor: &predictor,
+        book: &book,
+        label: label_in(&reference_columns),
+        ranges: None,
+        which: "reference",
+        progress: (0.0, 0.45),
+        seed,
+    };
+    let reference_side = read(&reading, &reference_file)?;
+    if reference_side.features.rows == 0 {
+        return Err(AnalyzerError::input(format!(
+            "the reference dataset {:?} has no rows",
+            reference.name
+        )));
+    }
+    let ranges: Vec<Option<(f64, f64)>> = reference_side
+        .features
+        .columns
+        .iter()
+        .map(|s| s.range)
+        .collect();
+    let current_columns = table_columns(input.data)
+        .map_err(|e| AnalyzerError::input(format!("cannot read the current dataset: {e}")))?;
+    let current_side = read(
+        &Reading {
+            label: label_in(&current_columns),
+            ranges: Some(ranges),
+            which: "current",
+            progress: (0.45, 0.45),
+            seed: seed ^ 0x5bd1_e995,
+            ..reading
+        },
+        input.data,
+    )?;
+    if current_side.features.rows == 0 {
+        return Err(AnalyzerError::input(format!(
+            "the current dataset {:?} has no rows",
+            spec.data().name
+        )));
+    }
+    let names = Names::new(model, &book);
+    let features: Vec<_> = model
+        .features()
+        .iter()
+        .enumerate()
+        .map(|(j, f)| {
+            column_drift(
+                &f.name,
+                names.categorical(j),
+                &reference_side.features.columns[j],
+                &current_side.features.columns[j],
+                reference_side.features.rows,
+                current_side.features.rows,
+                &names,
+                j,
+            )
+        })
+        .collect();
+    let outputs = (0..model.n_outputs())
+        .map(|k| {
+            column_drift(
+                &output_name(model, k),
+                false,
+                &reference_side.scores[k],
+                &current_side.scores[k],
+                reference_side.features.rows,
+                current_side.features.rows,
+                &names,
+                usize::MAX,
+            )
+        })
+        .collect();
+    let score = score_drift(input, &reference_side, &current_side, outputs);
+    input.report_fraction(current_side.features.rows, 0.92);
+    let (contributors, attribution) =
+        contributors(input, &predictor, &reference_side, &current_side)?;
+    let mut report = DriftReport {
+        version: DRIFT_VERSION,
+        job: None,
+        model: spec.model().name.clone(),
+        reference: reference.name.clone(),
+        dataset: spec.data().name.clone(),
+        rows_reference: reference_side.features.rows,
+        rows_current: current_side.features.rows,
+        thresholds: DriftThresholds::default(),
+        drifted: 0,
+        features,
+        score,
+        contributors,
+        attribution: Some(attribution),
+    };
+    report.judge(DriftThresholds::default());
+    let columns = write_bins(input, &report)?;
+    Ok(PartOutput {
+        rows: current_side.features.rows,
+        columns,
+        documents: Documents {
+            drift: Some(report),
+            metrics: None,
+            importance: None,
+        },
+        additivity: None,
+    })
+}
+
+/// `score` for a model of one output, else the class's name.
+fn output_name(model: &Model, k: usize) -> String {
+    if model.n_outputs() == 1 {
+        "score".into()
+    } else {
+        format!("class {k}")
+    }
+}
+
+/// Means, quality on each side, and the change of each metric where both sides have labels.
+fn score_drift(
+    input: &PartInput,
+    reference: &Side,
+    current: &Side,
+    outputs: Vec<sextant_api::FeatureDrift>,
+) -> ScoreDrift {
+    let schema = &input.task.schema;
+    let threshold = input.task.spec.options.threshold.unwrap_or(0.5);
+    let quality = |side: &Side| {
+        (!side.labels.is_empty()).then(|| {
+            Metrics::of(
+                schema.task,
+                schema.classes,
+                threshold,
+                &side.responses,
+                &side.labels,
+            )
+        })
+    };
+    let (metrics_reference, metrics_current) = (quality(reference), quality(current));
+    let mut metric_changes = Vec::new();
+    if let (Some(r), Some(c)) = (&metrics_reference, &metrics_current) {
+        let names: &[&str] = match schema.task {
+            Task::Regression => &REGRESSION_METRICS,
+            _ => &CLASSIFICATION_METRICS,
+        };
+        for name in names {
+            let (a, b) = (r.named(name).flatten(), c.named(name).flatten());
+            metric_changes.push(MetricChange {
+                metric: (*name).to_string(),
+                reference: a,
+                current: b,
+                change: a.zip(b).map(|(a, b)| b - a),
+            });
+        }
+    }
+    let mean = |sums: &[f64], side: &Side| {
+        sums.iter()
+            .map(|s| s / side.features.rows as f64)
+            .collect::<Vec<f64>>()
+    };
+    ScoreDrift {
+        outputs,
+        mean_margin_reference: mean(&reference.margin_sums, reference),
+        mean_margin_current: mean(&current.margin_sums, current),
+        mean_reference: mean(&reference.score_sums, reference),
+        mean_current: mean(&current.score_sums, current),
+        metrics_reference,
+        metrics_current,
+        metric_changes,
+    }
+}
+
+/// Each sampled row's influences against one background, averaged per side: the contributions
+/// are the differences of the means, and add up to the change of the mean margin.
+fn contributors(
+    input: &PartInput,
+    predictor: &ModelPredictor,
+    reference: &Side,
+    current: &Side,
+) -> AnalyzerResult<(Vec<Contributor>, Attribution)> {
+    let model = input.model;
+    let options = &input.task.spec.options;
+    let (nf, n_out) = (model.n_features(), model.n_outputs());
+    let given = background(input)?;
+    let background_rows: &[f64] = match &given {
+        Some(b) => &b.values,
+        None => {
+            let take = reference
+                .sample
+                .len()
+                .min(sextant_api::DEFAULT_DRIFT_BACKGROUND_ROWS);
+            &reference.sample.rows()[..take * nf]
+        }
+    };
+    let background = Rows::new(background_rows, nf);
+    let method = options.method.unwrap_or(InfluenceMethod::Interventional);
+    let explainer = match method {
+        InfluenceMethod::Sampled => Explainer::Sampled(
+            Sampled::new(predictor, background, sampling_options(options)).map_err(|e| {
+                AnalyzerError::input(format!("the model failed on the background rows: {e}"))
+            })?,
+        ),
+        _ => Explainer::Interventional(Interventional::new(
+            model.trees().ok_or_else(|| {
+                AnalyzerError::input("interventional contributors need a tree ensemble")
+            })?,
+            background,
+        )),
+    };
+    // Per side: the mean influence of each feature on each output, and the mean margin.
+    let means = |sample: &Reservoir, first_row: u64| -> AnalyzerResult<(Vec<f64>, Vec<f64>)> {
+        let rows = sample.rows();
+        let n = sample.len();
+        let mut phi_sums = vec![0.0; n_out * nf];
+        let mut margin_sums = vec![0.0; n_out];
+        for (c, chunk) in rows.chunks(EXPLAIN_ROWS * nf).enumerate() {
+            let m = chunk.len() / nf;
+            let mut phi = vec![0.0; m * n_out * (nf + 1)];
+            let mut stderr = vec![
+                0.0;
+                if explainer.has_stderr() {
+                    m * n_out * nf
+                } else {
+                    0
+                }
+            ];
+            let mut margins = vec![0.0; m * n_out];
+            let block = Rows::new(chunk, nf);
+            let model_failed = |e: String| AnalyzerError::input(format!("the model failed: {e}"));
+            explainer
+                .explain(
+                    block,
+                    first_row + (c * EXPLAIN_ROWS) as u64,
+                    &mut phi,
+                    &mut stderr,
+                )
+                .map_err(model_failed)?;
+            predictor
+                .predict_margins(block, &mut margins)
+                .map_err(model_failed)?;
+            for r in 0..m {
+                for k in 0..n_out {
+                    let values = &phi[(r * n_out + k) * (nf + 1)..][..nf];
+                    for (j, v) in values.iter().enumerate() {
+                        phi_sums[k * nf + j] += v;
+                    }
+                    margin_sums[k] += margins[r * n_out + k];
+                }
+            }
+        }
+        let n = n.max(1) as f64;
+        Ok((
+            phi_sums.into_iter().map(|s| s / n).collect(),
+            margin_sums.into_iter().map(|s| s / n).collect(),
+        ))
+    };
+    let (phi_reference, margin_reference) = means(&reference.sample, 0)?;
+    let (phi_current, margin_current) = means(&current.sample, 1 << 40)?;
+    let change: Vec<f64> = (0..n_out)
+        .map(|k| margin_current[k] - margin_reference[k])
+        .collect();
+    let mut contributors = Vec::with_capacity(n_out * nf);
+    let mut residual = 0f64;
+    for k in 0..n_out {
+        let mut sum = 0.0;
+        for (j, feature) in model.features().iter().enumerate() {
+            let contribution = phi_current[k * nf + j] - phi_reference[k * nf + j];
+            sum += contribution;
+            contributors.push(Contributor {
+                feature: feature.name.clone(),
+                output: k as u32,
+                contribution,
+                share: (change[k] != 0.0).then(|| contribution / change[k]),
+            });
+        }
+        residual = residual.max((sum - change[k]).abs());
+    }
+    contributors.sort_by(|a, b| {
+        a.output
+            .cmp(&b.output)
+            .then(b.contribution.abs().total_cmp(&a.contribution.abs()))
+    });
+    let attribution = Attribution {
+        method,
+        background: input.task.spec.background().map(|b| b.name.clone()),
+        background_rows: (background_rows.len() / nf.max(1)) as u64,
+        rows_reference: reference.sample.len() as u64,
+        rows_current: current.sample.len() as u64,
+        mean_margin_reference: margin_reference,
+        mean_margin_current: margin_current,
+        change,
+        residual,
+    };
+    Ok((contributors, attribution))
+}
+
+/// The histograms as a table: `feature` (its index; the score's outputs after the features),
+/// `bin`, `lower`, `upper`, `reference`, `current` (shares); bounds are NaN where open or for
+/// a category. Returns the value columns.
+fn write_bins(input: &PartInput, report: &DriftReport) -> AnalyzerResult<Vec<String>> {
+    let columns: Vec<String> = ["feature", "bin", "lower", "upper", "reference", "current"]
+        .map(String::from)
+        .to_vec();
+    let mut writer = TableWriter::create(input.out_file, &columns)?;
+    let mut values = Vec::new();
+    for (i, f) in report
+        .features
+        .iter()
+        .chain(report.score.outputs.iter())
+        .enumerate()
+    {
+        for (b, bin) in f.bins.iter().enumerate() {
+            values.extend_from_slice(&[
+                i as f64,
+                b as f64,
+                bin.lower.unwrap_or(f64::NAN),
+                bin.upper.unwrap_or(f64::NAN),
+                bin.reference,
+                bin.current,
+            ]);
+        }
+    }
+    writer.write_rows(&values)?;
+    writer.finish()?;
+    Ok(columns)
+}
