@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -122,8 +121,8 @@ EVIDENTLY = """
 import json, resource, sys, time
 import pandas as pd
 start = time.perf_counter()
-reference = pd.read_parquet(sys.argv[1])
-current = pd.read_parquet(sys.argv[2])
+reference = pd.read_parquet(sys.argv[1]).drop(columns=["y"])
+current = pd.read_parquet(sys.argv[2]).drop(columns=["y"])
 loaded = time.perf_counter() - start
 from evidently import Report
 from evidently.presets import DataDriftPreset
@@ -132,10 +131,10 @@ snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=
 seconds = time.perf_counter() - start
 drifted = []
 for metric in snapshot.dict()["metrics"]:
-    name = metric.get("metric_name", "")
-    if name.startswith("ValueDrift(") and metric["value"] is not None:
-        column = name.split("column=")[1].split(",")[0].rstrip(")")
-        drifted.append((column, float(metric["value"])))
+    config = metric["config"]
+    if config["type"].endswith(":ValueDrift") and metric["value"] is not None:
+        drifted.append((config["column"], config["method"], config["threshold"],
+                        float(metric["value"])))
 print(json.dumps({"loaded": loaded, "seconds": seconds, "values": drifted,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -156,9 +155,7 @@ def evidently(python: str, reference: Path, current: Path) -> dict:
 def drift_job(served: Served, current: str) -> tuple[float, float, dict]:
     watch = ChildPeak(served.process.pid)
     start = time.perf_counter()
-    out = served.cli(
-        "drift", "big", "--model", "xgb", "--reference", "reference", "--dataset", current, "--json"
-    )
+    out = served.cli("drift", "big", "--model", "xgb", "--reference", "reference", "--dataset", current, "--json")
     seconds = time.perf_counter() - start
     return seconds, watch.stop(), json.loads(out)
 
@@ -205,13 +202,15 @@ def main() -> None:
                 + ", ".join(f"{c['feature']} {c['contribution']:+.4f}" for c in top)
             )
             peer = evidently(args.evidently_python, reference, current)
-            # Evidently's default for a numeric column of more than 1,000 rows: drifted at a
-            # normed Wasserstein distance of 0.1 or more.
-            flagged = sorted(c for c, v in peer["values"] if v >= 0.1)
+            # Each column's method and threshold are Evidently's defaults, as its report names
+            # them (a numeric column of more than 1,000 rows: the normed Wasserstein distance,
+            # drifted at 0.1 or more).
+            flagged = sorted(c for c, _, threshold, v in peer["values"] if v >= threshold)
+            methods = sorted({m for _, m, _, _ in peer["values"]})
             print(
                 f"Evidently DataDriftPreset: {peer['seconds']:.1f} s (+{peer['loaded']:.1f} s "
                 f"to read the Parquet into pandas), peak RSS {peer['peak_mib']:.0f} MiB; "
-                f"drifted: {', '.join(flagged)}"
+                f"drifted: {', '.join(flagged)} (methods: {', '.join(methods)})"
             )
             print(f"ratio: {peer['seconds'] / seconds:.1f}x")
             if args.stream_rows:

@@ -96,17 +96,13 @@ class Served:
 
     def cli(self, *args: str) -> str:
         env = {**os.environ, "SEXTANT_SERVER": self.url, "SEXTANT_TOKEN": self.token}
-        done = subprocess.run(
-            [self.binary, *args], env=env, capture_output=True, text=True, check=False
-        )
+        done = subprocess.run([self.binary, *args], env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.exit(f"sextant {' '.join(args)} failed: {done.stderr}")
         return done.stdout
 
     def get(self, path: str) -> bytes:
-        request = urllib.request.Request(
-            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
-        )
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(request, timeout=3600) as answer:
             return bytes(answer.read())
 
@@ -240,21 +236,14 @@ def main() -> None:
                     f"[{h['low']:.3f}, {h['high']:.3f}], excess {h['excess']:.0f}"
                 )
             protected = urllib.parse.quote('region == "r3"')
-            seconds_f, rss_f, answer = served.timed(
-                f"{base}/fairness?dataset=large&protected={protected}"
-            )
+            seconds_f, rss_f, answer = served.timed(f"{base}/fairness?dataset=large&protected={protected}")
             ours = json.loads(answer)
-            print(
-                f"fairness: {seconds_f:.2f} s (1,000 bootstrap resamples), server peak RSS "
-                f"{rss_f:.0f} MiB"
-            )
+            print(f"fairness: {seconds_f:.2f} s (1,000 bootstrap resamples), server peak RSS {rss_f:.0f} MiB")
             table = pq.read_table(io.BytesIO(served.get(f"{base}/predictions/table?dataset=large")))
             predictions = table.to_pandas()
             rows = predictions["row"].to_numpy(dtype=int)
             region = pq.read_table(data, columns=["region"]).column(0).to_numpy()[rows]
-            peer = fairlearn_figures(
-                predictions["prediction"].to_numpy(), predictions["label"].to_numpy(), region
-            )
+            peer = fairlearn_figures(predictions["prediction"].to_numpy(), predictions["label"].to_numpy(), region)
             frame = peer["frame"]
             theirs = float(frame.difference()["selection_rate"])
             mine = ours["demographic_parity_difference"]["value"]

@@ -40,9 +40,7 @@ class Api:
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
 
-    def call(
-        self, method: str, path: str, body: bytes | None = None, kind: str = "application/json"
-    ) -> object:
+    def call(self, method: str, path: str, body: bytes | None = None, kind: str = "application/json") -> object:
         request = urllib.request.Request(f"{self.url}{path}", data=body, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         if body is not None:
@@ -58,9 +56,7 @@ class Api:
         boundary = "sextant-bench-boundary"
         parts = b""
         for name, value in fields.items():
-            parts += (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-            )
+            parts += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         parts += (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n\r\n'
         ).encode()
@@ -83,9 +79,7 @@ def labelled_rows(workload: Path, rows: int, out: Path) -> None:
     """The workload's explain rows repeated to `rows`, with a label `y` drawn from the model's
     probability."""
     lines = (workload / "explain.csv").read_text().splitlines()
-    probabilities = [
-        float(line.split(",")[0]) for line in (workload / "predictions.csv").read_text().splitlines()[1:]
-    ]
+    probabilities = [float(line.split(",")[0]) for line in (workload / "predictions.csv").read_text().splitlines()[1:]]
     body = lines[1:]
     draw = random.Random(7)
     with out.open("w") as f:
@@ -106,8 +100,7 @@ def measure(driver: webdriver.Chrome, url: str, cold: bool) -> tuple[float, int]
     drawn_ms = float(driver.execute_script("return Number(document.body.dataset.drawnMs)"))
     transferred = int(
         driver.execute_script(
-            "return performance.getEntries().filter(e => 'transferSize' in e)"
-            ".reduce((s, e) => s + e.transferSize, 0);"
+            "return performance.getEntries().filter(e => 'transferSize' in e).reduce((s, e) => s + e.transferSize, 0);"
         )
     )
     if os.environ.get("SEXTANT_BENCH_DETAIL"):
@@ -154,9 +147,7 @@ def main() -> None:
         data = Path(folder.name) / "rows.csv"
         labelled_rows(args.workload, args.rows, data)
         model_file = args.workload / workload["model_file"]
-        api.upload(
-            "/api/v1/projects/bench/models", {"name": "m", "format": workload["model_format"]}, model_file
-        )
+        api.upload("/api/v1/projects/bench/models", {"name": "m", "format": workload["model_format"]}, model_file)
         api.upload("/api/v1/projects/bench/datasets", {"name": "d", "role": "test"}, data)
         started = time.monotonic()
         for kind in ("predict", "influences"):
@@ -186,10 +177,7 @@ def main() -> None:
         log.close()
         folder.cleanup()
 
-    print(
-        f"model page of {args.rows} rows x {len(header)} features,"
-        f" median of {args.runs} loads, headless Chromium"
-    )
+    print(f"model page of {args.rows} rows x {len(header)} features, median of {args.runs} loads, headless Chromium")
     columns = ("load", "plots drawn (s)", "range (s)", "goal", "transferred (bytes)", "goal")
     widths = (-6, 16, 12, 6, 20, 10)
     print(" ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
@@ -198,9 +186,7 @@ def main() -> None:
         seconds = statistics.median(times)
         spread = f"{min(times):.2f}-{max(times):.2f}"
         transferred = int(statistics.median(r[1] for r in runs))
-        print(
-            f"{name:<6} {seconds:>16.2f} {spread:>12} {GOAL_SECONDS:>6} {transferred:>20,} {GOAL_BYTES:>10,}"
-        )
+        print(f"{name:<6} {seconds:>16.2f} {spread:>12} {GOAL_SECONDS:>6} {transferred:>20,} {GOAL_BYTES:>10,}")
 
 
 if __name__ == "__main__":

@@ -53,9 +53,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
 
-    import shap
-
     import sextant
+    import shap
 
     folder = args.workload
     meta = json.load(open(os.path.join(folder, "workload.json")))
@@ -70,8 +69,10 @@ def main() -> int:
     t0 = time.perf_counter()
     model = sextant.load_model(model_file)
     load = time.perf_counter() - t0
-    print(f"\n{os.path.basename(folder)}: {model!r}; loaded in {load * 1000:.0f} ms; "
-          f"{thr} threads; median of {runs} calls after a warm-up\n")
+    print(
+        f"\n{os.path.basename(folder)}: {model!r}; loaded in {load * 1000:.0f} ms; "
+        f"{thr} threads; median of {runs} calls after a warm-up\n"
+    )
     print("| kind | tool | rows | rows/s | Sextant's ratio | max \\|Δ\\| |")
     print("|---|---|---:|---:|---:|---:|")
 
@@ -79,17 +80,29 @@ def main() -> int:
     model.explain(rows.iloc[:1], threads=thr)
     first = time.perf_counter() - first
     out, median = timed(lambda: model.explain(rows, threads=thr), runs)
-    ours = row("sextant.explain (local)", "path-dependent", n, median,
-               maxdiff(out[features].to_numpy(), reference), None)
+    ours = row(
+        "sextant.explain (local)",
+        "path-dependent",
+        n,
+        median,
+        maxdiff(out[features].to_numpy(), reference),
+        None,
+    )
     if meta["library"] == "xgboost":
         import xgboost as xgb
 
         booster = xgb.Booster(model_file=model_file)
         booster.set_param({"nthread": thr})
         X32 = rows.to_numpy(dtype=np.float32)
-        peer("xgboost pred_contribs", "path-dependent", n,
-             lambda: booster.predict(xgb.DMatrix(X32, feature_names=features, nthread=thr),
-                                     pred_contribs=True)[:, :-1], runs, reference, ours)
+        peer(
+            "xgboost pred_contribs",
+            "path-dependent",
+            n,
+            lambda: booster.predict(xgb.DMatrix(X32, feature_names=features, nthread=thr), pred_contribs=True)[:, :-1],
+            runs,
+            reference,
+            ours,
+        )
         native_rows = X32
         native_predict = lambda: booster.inplace_predict(X.to_numpy(dtype=np.float32))  # noqa: E731
         native_name = "xgboost inplace_predict"
@@ -98,31 +111,51 @@ def main() -> int:
 
         booster = lgb.Booster(model_file=model_file)
         X64 = rows.to_numpy(dtype=np.float64)
-        peer("lightgbm pred_contrib", "path-dependent", n,
-             lambda: booster.predict(X64, pred_contrib=True, num_threads=thr)[:, :-1], runs,
-             reference, ours)
+        peer(
+            "lightgbm pred_contrib",
+            "path-dependent",
+            n,
+            lambda: booster.predict(X64, pred_contrib=True, num_threads=thr)[:, :-1],
+            runs,
+            reference,
+            ours,
+        )
         native_rows = X64
         native_predict = lambda: booster.predict(X.to_numpy(), num_threads=thr)  # noqa: E731
         native_name = "lightgbm predict"
 
     # shap hands path-dependent SHAP of XGBoost and LightGBM models to the library itself.
     explainer = shap.TreeExplainer(booster)
-    peer("shap TreeExplainer (path-dependent)", "path-dependent", n,
-         lambda: explainer.shap_values(native_rows, check_additivity=False), runs, reference, ours)
+    peer(
+        "shap TreeExplainer (path-dependent)",
+        "path-dependent",
+        n,
+        lambda: explainer.shap_values(native_rows, check_additivity=False),
+        runs,
+        reference,
+        ours,
+    )
 
     out, median = timed(lambda: model.explain(few, background=background, threads=thr), runs)
     ours = row("sextant.explain (local)", "interventional", ni, median, None, None)
-    explainer = shap.TreeExplainer(booster, data=background,
-                                   feature_perturbation="interventional")
-    peer("shap TreeExplainer (interventional)", "interventional", ni,
-         lambda: explainer.shap_values(few, check_additivity=False), runs,
-         out[features].to_numpy(), ours)
+    explainer = shap.TreeExplainer(booster, data=background, feature_perturbation="interventional")
+    peer(
+        "shap TreeExplainer (interventional)",
+        "interventional",
+        ni,
+        lambda: explainer.shap_values(few, check_additivity=False),
+        runs,
+        out[features].to_numpy(),
+        ours,
+    )
 
     out, median = timed(lambda: model.predict(X, threads=thr), runs)
     ours = row("sextant.predict (local)", "predict", len(X), median, None, None)
     peer(native_name, "predict", len(X), native_predict, runs, out.to_numpy(), ours)
-    print(f"\nThe first local call (one row) took {first * 1000:.0f} ms: the path-dependent tables "
-          "are made then, and kept by the LocalModel for the calls after it.")
+    print(
+        f"\nThe first local call (one row) took {first * 1000:.0f} ms: the path-dependent tables "
+        "are made then, and kept by the LocalModel for the calls after it."
+    )
     return 0
 
 

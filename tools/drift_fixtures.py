@@ -55,8 +55,7 @@ def numeric(reference, current):
     edges = decile_edges(reference)
     bins = len(edges) + 1
     # Bin i holds edges[i-1] < x <= edges[i].
-    share = [np.bincount(np.searchsorted(edges, x, side="left"), minlength=bins) / len(x)
-             for x in (reference, current)]
+    share = [np.bincount(np.searchsorted(edges, x, side="left"), minlength=bins) / len(x) for x in (reference, current)]
     ks = stats.ks_2samp(reference, current, method="asymp")
     n, m = len(reference), len(current)
     return {
@@ -115,8 +114,12 @@ def probability(booster, frame, regions):
     x = frame[booster.feature_names].copy()
     x["region"] = x.region.map({r: float(i) for i, r in enumerate(regions)})
     types = ["c" if f == "region" else "q" for f in booster.feature_names]
-    matrix = xgb.DMatrix(x.to_numpy(dtype=np.float64), feature_names=booster.feature_names,
-                         feature_types=types, enable_categorical=True)
+    matrix = xgb.DMatrix(
+        x.to_numpy(dtype=np.float64),
+        feature_names=booster.feature_names,
+        feature_types=types,
+        enable_categorical=True,
+    )
     return booster.predict(matrix).astype(np.float64)
 
 
@@ -138,9 +141,19 @@ def drift_fixtures(out, demo):
     regions = sorted(reference.region.unique()) + ["central"]
     score = numeric(probability(booster, reference, regions), probability(booster, current, regions))
     with open(os.path.join(out, "drift", "demo.json"), "w") as f:
-        json.dump({"scipy_version": scipy.__version__, "xgboost_version": xgb.__version__,
-                   "reference": "demo/applicants.csv", "current": "tests/data/drift/production.csv",
-                   "planted": ["income", "region"], "features": features, "score": score}, f, indent=2)
+        json.dump(
+            {
+                "scipy_version": scipy.__version__,
+                "xgboost_version": xgb.__version__,
+                "reference": "demo/applicants.csv",
+                "current": "tests/data/drift/production.csv",
+                "planted": ["income", "region"],
+                "features": features,
+                "score": score,
+            },
+            f,
+            indent=2,
+        )
         f.write("\n")
 
 

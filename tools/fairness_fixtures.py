@@ -44,8 +44,14 @@ def rows_of(df, expression):
 def measures(y, decided, groups):
     """fairlearn's between-group measures, and the rates by group."""
     value = {}
-    for name in ["demographic_parity", "equal_opportunity", "equalized_odds", "false_positive_rate",
-                 "false_negative_rate", "accuracy_score"]:
+    for name in [
+        "demographic_parity",
+        "equal_opportunity",
+        "equalized_odds",
+        "false_positive_rate",
+        "false_negative_rate",
+        "accuracy_score",
+    ]:
         for way in ["difference", "ratio"]:
             f = getattr(fm, f"{name}_{way}")
             value[f"{name}_{way}"] = float(f(y, decided, sensitive_features=groups))
@@ -58,7 +64,10 @@ def measures(y, decided, groups):
             "precision": lambda t, p: precision_score(t, p, zero_division=np.nan),
             "accuracy": accuracy_score,
         },
-        y_true=y, y_pred=decided, sensitive_features=groups)
+        y_true=y,
+        y_pred=decided,
+        sensitive_features=groups,
+    )
     value["predictive_parity_difference"] = float(frame.difference()["precision"])
     value["predictive_parity_ratio"] = float(frame.ratio()["precision"])
     by_group = {g: {k: float(v) for k, v in frame.by_group.loc[g].items()} for g in ["protected", "reference"]}
@@ -83,12 +92,23 @@ def fairness_fixtures(out, demo):
         y = applicants.defaulted.to_numpy()[keep]
         decided = (probability[keep] >= threshold).astype(int)
         value, by_group = measures(y, decided, groups)
-        cases.append({"name": name, "threshold": threshold, "protected": protected,
-                      "reference": reference, "fairlearn": value, "by_group": by_group})
+        cases.append(
+            {
+                "name": name,
+                "threshold": threshold,
+                "protected": protected,
+                "reference": reference,
+                "fairlearn": value,
+                "by_group": by_group,
+            }
+        )
     os.makedirs(os.path.join(out, "fairness"), exist_ok=True)
     with open(os.path.join(out, "fairness", "demo.json"), "w") as f:
-        json.dump({"fairlearn_version": fairlearn.__version__, "xgboost_version": xgb.__version__,
-                   "cases": cases}, f, indent=2)
+        json.dump(
+            {"fairlearn_version": fairlearn.__version__, "xgboost_version": xgb.__version__, "cases": cases},
+            f,
+            indent=2,
+        )
         f.write("\n")
 
 

@@ -27,6 +27,10 @@ if [ ! -f "$STAMP" ]; then
     rm -f "$VENV"/.sextant-gui-*
     touch "$STAMP"
 fi
+# The repository's own scripts (fixtures, benchmarks) are held to the same lint and format,
+# by this pinned ruff (tools/ruff.toml).
+"$VENV/bin/ruff" check tools
+"$VENV/bin/ruff" format --check tools
 cd clients/gui-tests
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -9,6 +9,7 @@ service in a process of its own, and the time from a job's submission to its ana
 Needs the PostgreSQL and S3 servers of tools/dev-postgres.sh and tools/dev-s3.sh, and for the
 Docker launcher the image (`make image`). Standard library only.
 """
+
 import argparse
 import json
 import os
@@ -56,7 +57,10 @@ class Server:
         full.pop("RUST_BACKTRACE", None)
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir],
-            env=full, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "server.log"), "w"))
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "server.log"), "w"),
+        )
         for _ in range(300):
             try:
                 call(self.url + "/readyz")
@@ -82,11 +86,36 @@ def sextant(binary, url, *args):
 
 def demo(binary, url):
     demo = os.path.join(ROOT, "demo")
-    sextant(binary, url, "project", "create", "credit", "--task", "binary", "--label", "defaulted",
-            "--id", "applicant_id", "--from-data", f"{demo}/applicants.csv")
+    sextant(
+        binary,
+        url,
+        "project",
+        "create",
+        "credit",
+        "--task",
+        "binary",
+        "--label",
+        "defaulted",
+        "--id",
+        "applicant_id",
+        "--from-data",
+        f"{demo}/applicants.csv",
+    )
     sextant(binary, url, "model", "add", "credit", f"{demo}/credit_model.json", "--name", "xgb")
-    sextant(binary, url, "data", "add", "credit", f"{demo}/applicants.csv", "--name", "applicants",
-            "--role", "test", "--label", "defaulted")
+    sextant(
+        binary,
+        url,
+        "data",
+        "add",
+        "credit",
+        f"{demo}/applicants.csv",
+        "--name",
+        "applicants",
+        "--role",
+        "test",
+        "--label",
+        "defaulted",
+    )
 
 
 def when(text):
@@ -98,8 +127,11 @@ def start_times(binary, url, jobs):
     started, finished = [], []
     for n in range(jobs):
         # A different row count each time, so no job is answered from the cache.
-        job = call(url + "/api/v1/projects/credit/jobs", "POST", {
-            "kind": "influences", "model": "xgb", "dataset": "applicants", "options": {"rows": 900 + n}})
+        job = call(
+            url + "/api/v1/projects/credit/jobs",
+            "POST",
+            {"kind": "influences", "model": "xgb", "dataset": "applicants", "options": {"rows": 900 + n}},
+        )
         while job["state"] not in ("succeeded", "failed", "cancelled"):
             time.sleep(0.05)
             job = call(url + f"/api/v1/jobs/{job['id']}")
@@ -124,8 +156,12 @@ def main():
     args = parser.parse_args()
 
     if args.image:
-        size = subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", args.image],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        size = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", args.image],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         print(f"image {args.image}: {int(size) / 1e6:.1f} MB")
 
     # Each service in its own process, sharing PostgreSQL and S3; RSS once ready and idle.
@@ -136,11 +172,17 @@ def main():
     servers = {}
     for service in ["ingest", "intelligence", "scheduler"]:
         servers[service] = Server(args.binary, dict(common, SEXTANT_SERVICES=service), service)
-    servers["gateway"] = Server(args.binary, dict(
-        common, SEXTANT_SERVICES="gateway",
-        SEXTANT_PEER_INGEST=servers["ingest"].url,
-        SEXTANT_PEER_INTELLIGENCE=servers["intelligence"].url,
-        SEXTANT_PEER_SCHEDULER=servers["scheduler"].url), "gateway")
+    servers["gateway"] = Server(
+        args.binary,
+        dict(
+            common,
+            SEXTANT_SERVICES="gateway",
+            SEXTANT_PEER_INGEST=servers["ingest"].url,
+            SEXTANT_PEER_INTELLIGENCE=servers["intelligence"].url,
+            SEXTANT_PEER_SCHEDULER=servers["scheduler"].url,
+        ),
+        "gateway",
+    )
     time.sleep(2)
     for service, server in servers.items():
         print(f"idle RSS, {service} alone: {server.rss_mib():.1f} MiB")
@@ -148,7 +190,10 @@ def main():
     demo(args.binary, servers["gateway"].url)
     start_times(args.binary, servers["gateway"].url, 2)
     for offset in range(0, 900, 300):
-        call(servers["gateway"].url + f"/api/v1/projects/credit/models/xgb/influences?dataset=applicants&offset={offset}&limit=300")
+        call(
+            servers["gateway"].url
+            + f"/api/v1/projects/credit/models/xgb/influences?dataset=applicants&offset={offset}&limit=300"
+        )
     call(servers["gateway"].url + "/api/v1/projects/credit/models/xgb/importance?dataset=applicants")
     time.sleep(2)
     for service, server in servers.items():
@@ -165,8 +210,16 @@ def main():
     one.stop()
 
     if args.image:
-        docker = Server(args.binary, dict(common, SEXTANT_LAUNCHER="docker", SEXTANT_DOCKER_IMAGE=args.image,
-                                          SEXTANT_METASTORE_URI=fresh_database()), "docker")
+        docker = Server(
+            args.binary,
+            dict(
+                common,
+                SEXTANT_LAUNCHER="docker",
+                SEXTANT_DOCKER_IMAGE=args.image,
+                SEXTANT_METASTORE_URI=fresh_database(),
+            ),
+            "docker",
+        )
         demo(args.binary, docker.url)
         started, finished = start_times(args.binary, docker.url, args.jobs)
         print(f"docker launcher: submit → analyzer's first report {summary(started)}; → result {summary(finished)}")

@@ -81,8 +81,12 @@ def frames(seed):
 def convert_skl(model, name):
     options = {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
     return skl2onnx.convert_sklearn(
-        model, name, [("X", FloatTensorType([None, N_FEATURES]))], options=options,
-        target_opset={"": 17, "ai.onnx.ml": 3})
+        model,
+        name,
+        [("X", FloatTensorType([None, N_FEATURES]))],
+        options=options,
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
 
 
 def score_output(session):
@@ -128,7 +132,8 @@ def bench_mlp(bench, dst):
     write_csv(pd.read_csv(os.path.join(src, "explain.csv")).iloc[:N_ROWS], os.path.join(dst, "mlp_rows.csv"))
     pred = pd.read_csv(os.path.join(src, "predictions.csv")).iloc[:N_ROWS]
     pd.DataFrame({"prediction": pred.prob_1}).to_csv(
-        os.path.join(dst, "mlp_binary.pred.csv"), index=False, float_format="%.17g")
+        os.path.join(dst, "mlp_binary.pred.csv"), index=False, float_format="%.17g"
+    )
 
 
 def onnx_fixtures(out, bench):
@@ -136,7 +141,7 @@ def onnx_fixtures(out, bench):
     os.makedirs(dst, exist_ok=True)
     bench_mlp(bench, dst)
     x, signal, rng = frames(11)
-    train, rows = x.iloc[:2500], x.iloc[2500:2500 + N_ROWS].reset_index(drop=True)
+    train, rows = x.iloc[:2500], x.iloc[2500 : 2500 + N_ROWS].reset_index(drop=True)
     background = x.iloc[:N_BACKGROUND]
     write_csv(background, os.path.join(dst, "background.csv"))
     y_bin = (signal + rng.normal(size=len(x)) * 0.3 > 0).astype(int).to_numpy()
@@ -146,9 +151,11 @@ def onnx_fixtures(out, bench):
     # Missing values where the models track them (HistGradientBoosting, XGBoost, LightGBM).
     missing = x.copy()
     missing.loc[rng.random(len(x)) < 0.15, "x2"] = np.nan
-    mtrain, mrows = missing.iloc[:2500], missing.iloc[2500:2500 + N_ROWS].reset_index(drop=True)
+    mtrain, mrows = missing.iloc[:2500], missing.iloc[2500 : 2500 + N_ROWS].reset_index(drop=True)
     write_csv(mrows, os.path.join(dst, "rows_missing.csv"))
-    fit = lambda m, X, y: m.fit(X.to_numpy(np.float32), y)
+
+    def fit(m, X, y):
+        return m.fit(X.to_numpy(np.float32), y)
 
     rf = fit(RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0), train, y_bin[:2500])
     save(dst, "rf_binary", convert_skl(rf, "rf"), rows, "binary")
@@ -171,43 +178,96 @@ def onnx_fixtures(out, bench):
     hgbr = fit(HistGradientBoostingRegressor(max_iter=20, max_depth=4, random_state=0), mtrain, y_reg[:2500])
     save(dst, "hgb_regression", convert_skl(hgbr, "hgbr"), mrows, "regression")
 
-
-    xb = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(mtrain.to_numpy(np.float32), y_bin[:2500])
-    save(dst, "xgb_binary", onnxmltools.convert_xgboost(
-        xb, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15), mrows, "binary")
-    xm = xgb.XGBClassifier(n_estimators=10, max_depth=3, random_state=0, n_jobs=1).fit(train.to_numpy(np.float32), y_multi[:2500])
-    save(dst, "xgb_multiclass", onnxmltools.convert_xgboost(
-        xm, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15), rows, "multiclass")
-    lb = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, random_state=0, verbose=-1, n_jobs=1, deterministic=True, force_row_wise=True).fit(mtrain.to_numpy(np.float32), y_bin[:2500])
-    save(dst, "lgb_binary", onnxmltools.convert_lightgbm(
-        lb, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15, zipmap=False), mrows, "binary")
-    lr = lgb.LGBMRegressor(n_estimators=20, num_leaves=8, random_state=0, verbose=-1, n_jobs=1, deterministic=True, force_row_wise=True).fit(mtrain.to_numpy(np.float32), y_reg[:2500])
-    save(dst, "lgb_regression", onnxmltools.convert_lightgbm(
-        lr, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15), mrows, "regression")
+    xb = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(
+        mtrain.to_numpy(np.float32), y_bin[:2500]
+    )
+    save(
+        dst,
+        "xgb_binary",
+        onnxmltools.convert_xgboost(xb, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15),
+        mrows,
+        "binary",
+    )
+    xm = xgb.XGBClassifier(n_estimators=10, max_depth=3, random_state=0, n_jobs=1).fit(
+        train.to_numpy(np.float32), y_multi[:2500]
+    )
+    save(
+        dst,
+        "xgb_multiclass",
+        onnxmltools.convert_xgboost(xm, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15),
+        rows,
+        "multiclass",
+    )
+    lb = lgb.LGBMClassifier(
+        n_estimators=20,
+        num_leaves=8,
+        random_state=0,
+        verbose=-1,
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+    ).fit(mtrain.to_numpy(np.float32), y_bin[:2500])
+    save(
+        dst,
+        "lgb_binary",
+        onnxmltools.convert_lightgbm(
+            lb, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15, zipmap=False
+        ),
+        mrows,
+        "binary",
+    )
+    lr = lgb.LGBMRegressor(
+        n_estimators=20,
+        num_leaves=8,
+        random_state=0,
+        verbose=-1,
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+    ).fit(mtrain.to_numpy(np.float32), y_reg[:2500])
+    save(
+        dst,
+        "lgb_regression",
+        onnxmltools.convert_lightgbm(lr, initial_types=[("X", MlFloat([None, N_FEATURES]))], target_opset=15),
+        mrows,
+        "regression",
+    )
 
     # Graphs for tract: an MLP, and a pipeline that scales, one-hot encodes x5 and classifies.
     mlp = fit(MLPRegressor(hidden_layer_sizes=(16, 8), max_iter=300, random_state=0), train, y_reg[:2500])
     save(dst, "mlp_regression", convert_skl(mlp, "mlp"), rows, "regression")
-    pipe = Pipeline([
-        ("prep", ColumnTransformer([
-            ("num", StandardScaler(), [0, 1, 2, 3, 4]),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), [5]),
-        ])),
-        ("clf", LogisticRegression(max_iter=500)),
-    ])
+    pipe = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), [0, 1, 2, 3, 4]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), [5]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(max_iter=500)),
+        ]
+    )
     fit(pipe, train, y_bin[:2500])
     save(dst, "pipeline_binary", convert_skl(pipe, "pipe"), rows, "binary")
     # A classifier exported with skl2onnx's default ZipMap output, which Sextant refuses with a hint.
-    zipmap = skl2onnx.convert_sklearn(rf, "rfz", [("X", FloatTensorType([None, N_FEATURES]))],
-                                      target_opset={"": 17, "ai.onnx.ml": 3})
+    zipmap = skl2onnx.convert_sklearn(
+        rf, "rfz", [("X", FloatTensorType([None, N_FEATURES]))], target_opset={"": 17, "ai.onnx.ml": 3}
+    )
     onnx.save(zipmap, os.path.join(dst, "rf_zipmap.onnx"))
 
     modes_v3(dst, double=False)
     modes_v3(dst, double=True)
     modes_v5(dst)
 
-    versions = {"skl2onnx": skl2onnx.__version__, "onnxmltools": onnxmltools.__version__,
-                "onnxruntime": ort.__version__, "onnx": onnx.__version__}
+    versions = {
+        "skl2onnx": skl2onnx.__version__,
+        "onnxmltools": onnxmltools.__version__,
+        "onnxruntime": ort.__version__,
+        "onnx": onnx.__version__,
+    }
     with open(os.path.join(dst, "versions.json"), "w") as f:
         json.dump(versions, f, indent=2, sort_keys=True)
         f.write("\n")
@@ -221,12 +281,19 @@ def mode_rows(thresholds):
     values = [np.nan, np.inf, -np.inf, 0.0, 3.0, -2.0, 1.0]
     for t in thresholds:
         t32 = np.float32(t)
-        values += [t, float(t32), float(np.nextafter(t32, np.float32(np.inf))),
-                   float(np.nextafter(t32, np.float32(-np.inf))), t + 1e-12, t - 1e-12, t + 1e-9, t - 1e-9]
+        values += [
+            t,
+            float(t32),
+            float(np.nextafter(t32, np.float32(np.inf))),
+            float(np.nextafter(t32, np.float32(-np.inf))),
+            t + 1e-12,
+            t - 1e-12,
+            t + 1e-9,
+            t - 1e-9,
+        ]
     rng = np.random.default_rng(5)
     a = np.array(values)
-    return pd.DataFrame({"x0": np.concatenate([a, rng.permutation(a)]),
-                         "x1": np.concatenate([rng.permutation(a), a])})
+    return pd.DataFrame({"x0": np.concatenate([a, rng.permutation(a)]), "x1": np.concatenate([rng.permutation(a), a])})
 
 
 def modes_v3(dst, double):
@@ -235,23 +302,34 @@ def modes_v3(dst, double):
     from onnx import TensorProto, helper
 
     thresholds = [0.1, 0.5, -0.3, 1.0, 1.0, 0.5]
-    nodes = {k: [] for k in ["treeids", "nodeids", "featureids", "modes", "values", "truenodeids",
-                             "falsenodeids", "missing_value_tracks_true"]}
+    nodes = {
+        k: []
+        for k in [
+            "treeids",
+            "nodeids",
+            "featureids",
+            "modes",
+            "values",
+            "truenodeids",
+            "falsenodeids",
+            "missing_value_tracks_true",
+        ]
+    }
     targets = {k: [] for k in ["treeids", "nodeids", "ids", "weights"]}
 
     def node(tree, nid, feature, mode, value, yes, no, track):
-        for k, v in zip(nodes, [tree, nid, feature, mode, value, yes, no, track]):
+        for k, v in zip(nodes, [tree, nid, feature, mode, value, yes, no, track], strict=False):
             nodes[k].append(v)
 
     def leaf(tree, nid, weight):
         node(tree, nid, 0, "LEAF", 0.0, 0, 0, 0)
-        for k, v in zip(targets, [tree, nid, 0, weight]):
+        for k, v in zip(targets, [tree, nid, 0, weight], strict=False):
             targets[k].append(v)
 
-    for i, (mode, t) in enumerate(zip(MODES * 2, thresholds * 2)):
+    for i, (mode, t) in enumerate(zip(MODES * 2, thresholds * 2, strict=False)):
         node(i, 0, i % 2, mode, t, 1, 2, i // 6)
-        leaf(i, 1, 2.0 ** i)
-        leaf(i, 2, -(2.0 ** i) / 3)
+        leaf(i, 1, 2.0**i)
+        leaf(i, 2, -(2.0**i) / 3)
     deep = 12
     node(deep, 0, 0, "BRANCH_GT", 0.5, 1, 2, 1)
     node(deep, 1, 1, "BRANCH_NEQ", 1.0, 3, 4, 0)
@@ -263,16 +341,31 @@ def modes_v3(dst, double):
     attrs = {f"nodes_{k}": v for k, v in nodes.items() if k != "values"}
     attrs.update({f"target_{k}": v for k, v in targets.items() if k != "weights"})
     if double:
-        attrs["nodes_values_as_tensor"] = helper.make_tensor("v", TensorProto.DOUBLE, [len(nodes["values"])], nodes["values"])
-        attrs["target_weights_as_tensor"] = helper.make_tensor("w", TensorProto.DOUBLE, [len(targets["weights"])], targets["weights"])
+        attrs["nodes_values_as_tensor"] = helper.make_tensor(
+            "v", TensorProto.DOUBLE, [len(nodes["values"])], nodes["values"]
+        )
+        attrs["target_weights_as_tensor"] = helper.make_tensor(
+            "w", TensorProto.DOUBLE, [len(targets["weights"])], targets["weights"]
+        )
     else:
         attrs["nodes_values"] = nodes["values"]
         attrs["target_weights"] = targets["weights"]
     elem = TensorProto.DOUBLE if double else TensorProto.FLOAT
-    tree = helper.make_node("TreeEnsembleRegressor", ["X"], ["variable"], domain="ai.onnx.ml", n_targets=1,
-                            base_values=[0.25], **attrs)
-    graph = helper.make_graph([tree], "modes", [helper.make_tensor_value_info("X", elem, [None, 2])],
-                              [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])])
+    tree = helper.make_node(
+        "TreeEnsembleRegressor",
+        ["X"],
+        ["variable"],
+        domain="ai.onnx.ml",
+        n_targets=1,
+        base_values=[0.25],
+        **attrs,
+    )
+    graph = helper.make_graph(
+        [tree],
+        "modes",
+        [helper.make_tensor_value_info("X", elem, [None, 2])],
+        [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
     model.ir_version = 8
     name = "modes_double" if double else "modes_float"
@@ -283,7 +376,8 @@ def modes_v3(dst, double):
     out = session.run(None, {"X": rows.to_numpy(np.float64 if double else np.float32)})[0]
     write_csv(rows, os.path.join(dst, "modes_rows.csv"))
     pd.DataFrame({"prediction": np.asarray(out, dtype=np.float64)[:, 0]}).to_csv(
-        os.path.join(dst, f"{name}.pred.csv"), index=False, float_format="%.17g")
+        os.path.join(dst, f"{name}.pred.csv"), index=False, float_format="%.17g"
+    )
 
 
 def modes_v5(dst):
@@ -318,22 +412,38 @@ def modes_v5(dst):
     yes[inner], yes_leaf[inner] = leaf(0, 3.0), 1
     no[inner], no_leaf[inner] = leaf(1, -1.5), 1
     roots.append(root)
-    for i, (mode, t) in enumerate(zip(range(6), [0.1, 0.5, -0.3, 1.0, 1.0, 0.5])):
+    for i, (mode, t) in enumerate(zip(range(6), [0.1, 0.5, -0.3, 1.0, 1.0, 0.5], strict=False)):
         b = branch(mode, t, 1, i % 2)
-        yes[b], yes_leaf[b] = leaf(1, 2.0 ** i), 1
-        no[b], no_leaf[b] = leaf(1, -(2.0 ** i) / 3), 1
+        yes[b], yes_leaf[b] = leaf(1, 2.0**i), 1
+        no[b], no_leaf[b] = leaf(1, -(2.0**i) / 3), 1
         roots.append(b)
     tree = helper.make_node(
-        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", n_targets=2, aggregate_function=0, post_transform=0,
-        tree_roots=roots, nodes_featureids=feats, nodes_truenodeids=yes, nodes_falsenodeids=no,
-        nodes_trueleafs=yes_leaf, nodes_falseleafs=no_leaf, nodes_missing_value_tracks_true=tracks,
+        "TreeEnsemble",
+        ["X"],
+        ["Y"],
+        domain="ai.onnx.ml",
+        n_targets=2,
+        aggregate_function=0,
+        post_transform=0,
+        tree_roots=roots,
+        nodes_featureids=feats,
+        nodes_truenodeids=yes,
+        nodes_falsenodeids=no,
+        nodes_trueleafs=yes_leaf,
+        nodes_falseleafs=no_leaf,
+        nodes_missing_value_tracks_true=tracks,
         nodes_modes=helper.make_tensor("m", TensorProto.UINT8, [len(modes)], modes),
         nodes_splits=helper.make_tensor("s", TensorProto.FLOAT, [len(splits)], splits),
         membership_values=helper.make_tensor("mv", TensorProto.FLOAT, [3], [1.0, 3.0, np.nan]),
         leaf_targetids=leaf_targets,
-        leaf_weights=helper.make_tensor("w", TensorProto.FLOAT, [len(leaf_weights)], leaf_weights))
-    graph = helper.make_graph([tree], "v5", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2])])
+        leaf_weights=helper.make_tensor("w", TensorProto.FLOAT, [len(leaf_weights)], leaf_weights),
+    )
+    graph = helper.make_graph(
+        [tree],
+        "v5",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
     model.ir_version = 10
     path = os.path.join(dst, "modes_v5.onnx")
@@ -342,4 +452,5 @@ def modes_v5(dst):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     out = np.asarray(session.run(None, {"X": rows.to_numpy(np.float32)})[0], dtype=np.float64)
     pd.DataFrame({"prediction__class0": out[:, 0], "prediction__class1": out[:, 1]}).to_csv(
-        os.path.join(dst, "modes_v5.pred.csv"), index=False, float_format="%.17g")
+        os.path.join(dst, "modes_v5.pred.csv"), index=False, float_format="%.17g"
+    )

@@ -10,6 +10,7 @@ error here, which keeps the chart inside what this script can prove equivalent.
     tools/render-chart.py --write    write deploy/k8s/base/sextant.yaml
     tools/render-chart.py --check    fail if deploy/k8s/base/sextant.yaml differs from the chart
 """
+
 import json
 import pathlib
 import re
@@ -61,7 +62,7 @@ def render():
         for number, line in enumerate(text.splitlines(), 1):
             where = f"{template.relative_to(ROOT)}:{number}"
 
-            def substitute(match):
+            def substitute(match, where=where):
                 action = VALUE.match(match.group(1))
                 if not action:
                     sys.exit(f"{where}: unsupported template action {match.group(0)!r}")

@@ -557,7 +557,13 @@ def test_drift_computed_and_its_verdicts_histograms_and_contributors_shown(
     try:
         sign_in(driver, server, "admin", admin_password)
         driver.get(f"{server.url}/ui/projects/{PROJECT}")
-        upload(driver, "dataset", "production", REPO / "tests" / "data" / "drift" / "production.csv", "production")
+        upload(
+            driver,
+            "dataset",
+            "production",
+            REPO / "tests" / "data" / "drift" / "production.csv",
+            "production",
+        )
         driver.get(server.url + MODEL_PAGE)
         driver.find_element(By.LINK_TEXT, "Drift").click()
         form = wait_for("the form", lambda: driver.find_elements(By.ID, "drift-job"))[0]
@@ -571,7 +577,9 @@ def test_drift_computed_and_its_verdicts_histograms_and_contributors_shown(
         job = next(j for j in jobs if j["spec"]["kind"] == "drift")
         wait_for("the job", lambda: _state(server, job["id"]) == "succeeded", seconds=180)
 
-        driver.get(f"{server.url}/ui/projects/{PROJECT}/models/xgb/drift?reference=applicants&dataset=production")
+        driver.get(
+            f"{server.url}/ui/projects/{PROJECT}/models/xgb/drift?reference=applicants&dataset=production"
+        )
         table = wait_for("the features", lambda: driver.find_elements(By.ID, "drift-features"))[0]
         report = server.api("GET", api)
         assert isinstance(report, dict)
@@ -582,7 +590,9 @@ def test_drift_computed_and_its_verdicts_histograms_and_contributors_shown(
             assert cells[0].text == feature["feature"]
             assert abs(float(cells[1].text) - feature["psi"]) <= 1e-3 * max(1.0, feature["psi"])
             assert ("drifted" in (row.get_attribute("class") or "")) == feature["drifted"]
-        drifted = [r.find_element(By.TAG_NAME, "a").text for r in table.find_elements(By.CSS_SELECTOR, "tr.drifted")]
+        drifted = [
+            r.find_element(By.TAG_NAME, "a").text for r in table.find_elements(By.CSS_SELECTOR, "tr.drifted")
+        ]
         assert drifted == ["income", "region"]
         assert "2 of 7 features drifted" in driver.find_element(By.ID, "drift-summary").text
         assert "central" in rows[6].text

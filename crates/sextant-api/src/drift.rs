@@ -148,6 +148,33 @@ pub struct FeatureDrift {
 }
 
 impl FeatureDrift {
+    /// A feature's drift before its statistics are computed: every one absent, no verdict.
+    pub fn empty(feature: &str, kind: ColumnKind, missing: (f64, f64)) -> FeatureDrift {
+        FeatureDrift {
+            feature: feature.to_string(),
+            kind,
+            psi: None,
+            ks: None,
+            ks_pvalue: None,
+            wasserstein: None,
+            jensen_shannon: None,
+            chi2: None,
+            chi2_pvalue: None,
+            missing_reference: missing.0,
+            missing_current: missing.1,
+            out_of_range: None,
+            reference_range: None,
+            new_categories: Vec::new(),
+            vanished_categories: Vec::new(),
+            bins: Vec::new(),
+            exact: true,
+            resolution: 0.0,
+            problem: None,
+            drifted: false,
+            reasons: Vec::new(),
+        }
+    }
+
     /// Sets the verdict against `thresholds`.
     pub fn judge(&mut self, t: &DriftThresholds) {
         let mut reasons = Vec::new();
@@ -385,27 +412,14 @@ mod tests {
 
     fn feature(psi: f64, missing: (f64, f64)) -> FeatureDrift {
         FeatureDrift {
-            feature: "f".into(),
-            kind: ColumnKind::Numeric,
             psi: Some(psi),
             ks: Some(0.1),
             ks_pvalue: Some(0.001),
             wasserstein: Some(1.0),
             jensen_shannon: Some(0.2),
-            chi2: None,
-            chi2_pvalue: None,
-            missing_reference: missing.0,
-            missing_current: missing.1,
             out_of_range: Some(0.0),
             reference_range: Some([0.0, 1.0]),
-            new_categories: Vec::new(),
-            vanished_categories: Vec::new(),
-            bins: Vec::new(),
-            exact: true,
-            resolution: 0.0,
-            problem: None,
-            drifted: false,
-            reasons: Vec::new(),
+            ..FeatureDrift::empty("f", ColumnKind::Numeric, missing)
         }
     }
 

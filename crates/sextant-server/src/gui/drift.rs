@@ -28,22 +28,31 @@ pub struct DriftChoice {
     pub psi: Option<String>,
 }
 
-/// The defaults: a train or test dataset as the reference, a production one as the current.
-fn defaults(datasets: &[Dataset]) -> (Option<String>, Option<String>) {
+/// The reference and the current dataset: those given, else a train or test dataset as the
+/// reference and a production one as the current, never the same dataset as the other.
+fn defaults(
+    datasets: &[Dataset],
+    reference: Option<String>,
+    current: Option<String>,
+) -> (Option<String>, Option<String>) {
     let named = |roles: &[DatasetRole], other_than: Option<&str>| {
         datasets
             .iter()
             .filter(|d| Some(d.name.as_str()) != other_than)
-            .find(|d| roles.contains(&d.summary.role))
+            .find(|d| roles.is_empty() || roles.contains(&d.summary.role))
             .map(|d| d.name.clone())
     };
-    let reference = named(&[DatasetRole::Train, DatasetRole::Test], None)
-        .or_else(|| datasets.first().map(|d| d.name.clone()));
-    let current = named(&[DatasetRole::Production], reference.as_deref()).or_else(|| {
-        named(
-            &[DatasetRole::Test, DatasetRole::Custom, DatasetRole::Train],
-            reference.as_deref(),
-        )
+    let reference = reference.or_else(|| {
+        named(&[DatasetRole::Train, DatasetRole::Test], current.as_deref())
+            .or_else(|| named(&[], current.as_deref()))
+    });
+    let current = current.or_else(|| {
+        named(&[DatasetRole::Production], reference.as_deref()).or_else(|| {
+            named(
+                &[DatasetRole::Test, DatasetRole::Custom, DatasetRole::Train],
+                reference.as_deref(),
+            )
+        })
     });
     (reference, current)
 }
@@ -240,9 +249,8 @@ pub async fn drift_page(
         Ok(both) => both,
         Err(e) => return failure_page(&visit, e),
     };
-    let (default_reference, default_current) = defaults(&datasets);
-    let reference = given(&choice.reference).or(default_reference);
-    let dataset = given(&choice.dataset).or(default_current);
+    let (reference, dataset) =
+        defaults(&datasets, given(&choice.reference), given(&choice.dataset));
     let psi = given(&choice.psi);
     let mut notes = Vec::new();
     let mut failure: Option<ApiFailure> = None;

@@ -268,7 +268,7 @@ pub async fn model_page(
             a href={ (at) "/hotspots?dataset=" (encode(&dataset.name)) } { "Hotspots" } " · "
             a href={ (at) "/errors?dataset=" (encode(&dataset.name)) } { "Error influences" } " · "
             a href={ (at) "/fairness?dataset=" (encode(&dataset.name)) } { "Fairness" } " · "
-            a href={ (at) "/drift?dataset=" (encode(&dataset.name)) } { "Drift" }
+            a href={ (at) "/drift" } { "Drift" }
         }
         @for note in &notes { p.note { (note) } }
         (quality_section(&data))

@@ -132,7 +132,7 @@ fn print_drift(r: &DriftReport, top: usize) {
                 f.feature.clone(),
                 figure(f.psi),
                 figure(f.ks),
-                figure(f.ks_pvalue.or(f.chi2_pvalue)),
+                pvalue(f.ks_pvalue.or(f.chi2_pvalue)),
                 figure(f.wasserstein),
                 figure(f.jensen_shannon),
                 format!("{:.3} → {:.3}", f.missing_reference, f.missing_current),
@@ -200,5 +200,27 @@ fn print_drift(r: &DriftReport, top: usize) {
             println!("output {k}: mean margin changed by {change:+.6}");
             print_table(&["FEATURE", "CONTRIBUTION", "SHARE"], &rows);
         }
+    }
+}
+
+/// A p-value: six decimals, or two significant digits in e-notation once
+/// six decimals would print it as zero.
+fn pvalue(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p.is_finite() && p > 0.0 && p < 1e-4 => format!("{p:.2e}"),
+        p => figure(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pvalue;
+
+    #[test]
+    fn a_tiny_p_value_is_printed_in_e_notation_not_as_zero() {
+        assert_eq!(pvalue(Some(3.2e-34)), "3.20e-34");
+        assert_eq!(pvalue(Some(0.0412)), "0.041200");
+        assert_eq!(pvalue(Some(0.0)), "0");
+        assert_eq!(pvalue(None), "-");
     }
 }

@@ -67,33 +67,17 @@ pub fn column_drift(
     names: &Names,
     j: usize,
 ) -> FeatureDrift {
-    let mut drift = FeatureDrift {
-        feature: name.to_string(),
-        kind: if categorical {
-            ColumnKind::Categorical
-        } else {
-            ColumnKind::Numeric
-        },
-        psi: None,
-        ks: None,
-        ks_pvalue: None,
-        wasserstein: None,
-        jensen_shannon: None,
-        chi2: None,
-        chi2_pvalue: None,
-        missing_reference: share(reference.missing, rows_reference),
-        missing_current: share(current.missing, rows_current),
-        out_of_range: None,
-        reference_range: None,
-        new_categories: Vec::new(),
-        vanished_categories: Vec::new(),
-        bins: Vec::new(),
-        exact: true,
-        resolution: 0.0,
-        problem: None,
-        drifted: false,
-        reasons: Vec::new(),
+    let kind = if categorical {
+        ColumnKind::Categorical
+    } else {
+        ColumnKind::Numeric
     };
+    let missing = (
+        share(reference.missing, rows_reference),
+        share(current.missing, rows_current),
+    );
+    let mut drift = FeatureDrift::empty(name, kind, missing);
+
     let empty = match (reference.present, current.present) {
         (0, 0) => Some("every value is missing in both datasets"),
         (0, _) => {
