@@ -201,6 +201,21 @@ def main() -> None:
                 f"{peak:.0f} MiB; drifted: {', '.join(ours)}; top contributors: "
                 + ", ".join(f"{c['feature']} {c['contribution']:+.4f}" for c in top)
             )
+            planted = {f["feature"]: f for f in report["features"] if f["feature"] in ("f0", "f1", "f90")}
+            print(
+                "planted: "
+                + "; ".join(
+                    f"{name} psi {f['psi']:.4f} ks {f['ks']:.4f} js {f['jensen_shannon']:.4f}"
+                    for name, f in sorted(planted.items())
+                )
+            )
+            lower = json.loads(
+                served.get("/api/v1/projects/big/models/xgb/drift?reference=reference&dataset=current&psi=0.05")
+            )
+            print(
+                "drifted at psi >= 0.05 (the same result, read again): "
+                + ", ".join(sorted(f["feature"] for f in lower["features"] if f["drifted"]))
+            )
             peer = evidently(args.evidently_python, reference, current)
             # Each column's method and threshold are Evidently's defaults, as its report names
             # them (a numeric column of more than 1,000 rows: the normed Wasserstein distance,
