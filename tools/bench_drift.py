@@ -13,6 +13,7 @@ the same run, in a fresh Python process, it times Evidently's `DataDriftPreset` 
 two datasets as pandas DataFrames (reading the Parquet files apart), and reads that process's
 peak RSS; then lists which features each flagged.
 
+With --shards N it also times the same job over N analyzers (--no-peer leaves Evidently out).
 With --stream-rows N it also makes a current dataset of N rows (written one row group at a
 time) and times the drift job of the reference against it, with its analyzer's peak RSS.
 
@@ -152,10 +153,12 @@ def evidently(python: str, reference: Path, current: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def drift_job(served: Served, current: str) -> tuple[float, float, dict]:
+def drift_job(served: Served, current: str, *extra: str) -> tuple[float, float, dict]:
     watch = ChildPeak(served.process.pid)
     start = time.perf_counter()
-    out = served.cli("drift", "big", "--model", "xgb", "--reference", "reference", "--dataset", current, "--json")
+    out = served.cli(
+        "drift", "big", "--model", "xgb", "--reference", "reference", "--dataset", current, "--json", *extra
+    )
     seconds = time.perf_counter() - start
     return seconds, watch.stop(), json.loads(out)
 
@@ -165,6 +168,8 @@ def main() -> None:
     parser.add_argument("--sextant", default="target/debug/sextant")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stream-rows", type=int, default=0)
+    parser.add_argument("--shards", type=int, default=0, help="also time the same job over this many analyzers")
+    parser.add_argument("--no-peer", action="store_true", help="leave Evidently out")
     parser.add_argument(
         "--evidently-python",
         default=sys.executable,
@@ -216,6 +221,18 @@ def main() -> None:
                 "drifted at psi >= 0.05 (the same result, read again): "
                 + ", ".join(sorted(f["feature"] for f in lower["features"] if f["drifted"]))
             )
+            if args.shards > 1:
+                # Another contributor_rows, so that the job is not answered from the stored result.
+                s_seconds, s_peak, s_report = drift_job(
+                    served, "current", "--shards", str(args.shards), "--contributor-rows", "1001"
+                )
+                same = [f["psi"] for f in s_report["features"]] == [f["psi"] for f in report["features"]]
+                print(
+                    f"sextant drift over {args.shards} analyzers: {s_seconds:.1f} s, largest analyzer "
+                    f"peak RSS {s_peak:.0f} MiB; features as one analyzer's: {same}"
+                )
+            if args.no_peer:
+                return
             peer = evidently(args.evidently_python, reference, current)
             # Each column's method and threshold are Evidently's defaults, as its report names
             # them (a numeric column of more than 1,000 rows: the normed Wasserstein distance,

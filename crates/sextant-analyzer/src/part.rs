@@ -62,6 +62,9 @@ pub struct PartInput<'a> {
     pub skip: usize,
     /// Rows of its slice (all when `None`).
     pub rows: Option<usize>,
+    /// Which shard this is (index 0 of 1 when the job is not sharded). A kind that shards its
+    /// columns reads it; for one that shards rows, `skip` and `rows` already say it all.
+    pub shard: Shard,
     /// Where the result table is written locally.
     pub out_file: &'a Path,
     /// A fault to inject.
@@ -243,19 +246,35 @@ pub(crate) fn compute_part(
                 ));
             }
         };
-        let (start, end) = shard.rows(total);
-        let part = PartInfo {
-            index: shard.index,
-            count: shard.count,
-            first_row: start,
-        };
-        let prefix = format!("{}/parts/{}", result_prefix(&task.cache_key), shard.index);
-        (
-            start as usize,
-            Some((end - start) as usize),
-            prefix,
-            Some(part),
-        )
+        if !kind.shards_rows() {
+            // Every row, a share of the columns: the kind's compute picks them.
+            let part = PartInfo {
+                index: shard.index,
+                count: shard.count,
+                first_row: 0,
+            };
+            let prefix = format!("{}/parts/{}", result_prefix(&task.cache_key), shard.index);
+            (
+                0,
+                task.spec.options.rows.map(|r| r as usize),
+                prefix,
+                Some(part),
+            )
+        } else {
+            let (start, end) = shard.rows(total);
+            let part = PartInfo {
+                index: shard.index,
+                count: shard.count,
+                first_row: start,
+            };
+            let prefix = format!("{}/parts/{}", result_prefix(&task.cache_key), shard.index);
+            (
+                start as usize,
+                Some((end - start) as usize),
+                prefix,
+                Some(part),
+            )
+        }
     } else {
         let rows = task.spec.options.rows.map(|r| r as usize);
         (0, rows, result_prefix(&task.cache_key), None)
@@ -269,6 +288,7 @@ pub(crate) fn compute_part(
         label: label_column.is_some(),
         skip,
         rows,
+        shard,
         out_file: &out_file,
         fault,
         board,

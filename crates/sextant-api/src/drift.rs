@@ -230,8 +230,9 @@ pub struct MetricChange {
     pub change: Option<f64>,
 }
 
-/// The model's score in both datasets.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+/// The model's score in both datasets (empty by default: the report of a shard that does not
+/// score).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScoreDrift {
     /// Each output's distribution (the probability of class 1 for a binary classifier, of each
     /// class for a multiclass one, the prediction for a regression), compared as a feature.

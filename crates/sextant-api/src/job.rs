@@ -165,8 +165,9 @@ pub struct Resources {
     pub memory_mib: u64,
     /// Compute threads.
     pub threads: usize,
-    /// Analyzers that share the rows (influences jobs; default: one, or as the launcher sizes
-    /// it). Not part of the cache key: any split gives the same result.
+    /// Analyzers that share the job (the rows of influences and error-influences jobs, the
+    /// features of a drift job; default: one, or as the launcher sizes it). Not part of the
+    /// cache key: any split gives the same result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
 }
@@ -482,8 +483,9 @@ pub struct CreateJob {
     )]
     #[schema(minimum = 64)]
     pub memory_mib: Option<u64>,
-    /// Analyzers that share the rows of an influences job (1–64; default: the launcher decides,
-    /// from the job's cost on Kubernetes, one elsewhere).
+    /// Analyzers that share an influences or error-influences job's rows, or a drift job's
+    /// features (1–64; default: the launcher decides, from the job's cost on Kubernetes, one
+    /// elsewhere).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

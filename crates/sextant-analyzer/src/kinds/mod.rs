@@ -84,6 +84,18 @@ pub trait Analysis: Sync {
         self.unsharded_because().is_none()
     }
 
+    /// Whether each shard takes a slice of the rows (`true`), or every row of a share of the
+    /// columns (`false`: its `compute` reads [`PartInput::shard`] to know which).
+    fn shards_rows(&self) -> bool {
+        true
+    }
+
+    /// The most shards a job of this kind on `model` can use.
+    fn most_shards(&self, model: &ModelSummary) -> u32 {
+        let _ = model;
+        u32::MAX
+    }
+
     /// The options a job of this kind on `model` gets when it names none (`background`:
     /// whether it has a background dataset); a result query that names none means these too.
     fn default_options(&self, background: bool, model: &ModelSummary) -> JobOptions {

@@ -69,7 +69,7 @@ pub async fn merge_when_complete(
     let mut documents = Vec::with_capacity(parts.len());
     for part in &parts {
         documents.push(Documents {
-            drift: None,
+            drift: read_document(artifacts, part.drift.as_deref()).await?,
             metrics: read_document(artifacts, part.metrics.as_deref()).await?,
             importance: read_document(artifacts, part.importance.as_deref()).await?,
         });
@@ -78,10 +78,13 @@ pub async fn merge_when_complete(
         .merge(&documents)
         .map_err(ApiError::internal)?;
     let prefix = result_prefix(cache_key);
-    let mut merged = merge_manifests(&parts);
+    let mut merged = merge_manifests(&parts, analysis(parts[0].kind).shards_rows());
     if let Some(doc) = &merged_documents.metrics {
         merged.metrics =
             Some(write_document(artifacts, &format!("{prefix}/metrics.json"), doc).await?);
+    }
+    if let Some(doc) = &merged_documents.drift {
+        merged.drift = Some(write_document(artifacts, &format!("{prefix}/drift.json"), doc).await?);
     }
     if let Some(doc) = &merged_documents.importance {
         merged.importance =
@@ -120,8 +123,10 @@ async fn write_document(
     Ok(key.to_string())
 }
 
-/// One manifest from the parts' (in index order).
-fn merge_manifests(parts: &[ResultManifest]) -> ResultManifest {
+/// One manifest from the parts' (in index order). Parts of a kind that shards its columns
+/// (`shards_rows` false) each read every row: the result's rows are the first part's, and each
+/// part's table holds its own columns' rows.
+fn merge_manifests(parts: &[ResultManifest], shards_rows: bool) -> ResultManifest {
     let first = &parts[0];
     let additivity = parts
         .iter()
@@ -144,7 +149,11 @@ fn merge_manifests(parts: &[ResultManifest]) -> ResultManifest {
         version: first.version,
         kind: first.kind,
         cache_key: first.cache_key.clone(),
-        rows: parts.iter().map(|p| p.rows).sum(),
+        rows: if shards_rows {
+            parts.iter().map(|p| p.rows).sum()
+        } else {
+            first.rows
+        },
         table: first.table.clone(),
         columns: first.columns.clone(),
         metrics: None,

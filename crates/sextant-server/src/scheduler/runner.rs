@@ -253,6 +253,7 @@ async fn sizing(deps: &Deps, launcher: &dyn Launcher, job: &sextant_api::Job) ->
         .map_or(dataset.summary.rows, |n| n.min(dataset.summary.rows));
     sizing.shards = sizing::shards(
         spec,
+        &model.summary,
         &sizing,
         rows,
         launcher.shards_by_cost(),

@@ -57,6 +57,10 @@ pub struct DriftArgs {
     /// Analyzer memory limit in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
+    /// Analyzers sharing the job: one scores both datasets, the others sketch a share of the
+    /// features each (default: one, or as the launcher sizes it).
+    #[arg(long)]
+    shards: Option<u32>,
     /// Contributors shown (the JSON has every one).
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -76,7 +80,7 @@ pub fn drift(client: &Client, json_out: bool, args: DriftArgs) -> Result<(), Fai
             ..JobOptions::default()
         },
         memory_mib: args.memory_mib,
-        shards: None,
+        shards: args.shards,
     };
     let job = client.submit_job(&args.project, &request)?;
     let job = if job.state.is_terminal() || json_out {

@@ -85,7 +85,8 @@ pub struct JobRun {
     /// Analyzer memory limit in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
-    /// Analyzers that share the rows of an influences job (default: the server decides).
+    /// Analyzers that share the job: the rows of an influences or error-influences job, the
+    /// features of a drift job (default: the server decides).
     #[arg(long)]
     shards: Option<u32>,
     /// Follow the job with a progress bar until it finishes.

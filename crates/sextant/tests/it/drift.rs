@@ -340,3 +340,91 @@ fn what_cannot_be_compared_is_named() {
         (Some(0.0), Some(false))
     );
 }
+
+/// A drift job over three analyzers (one scores both datasets, two sketch a share of the
+/// features each) gives one analyzer's report, value for value.
+#[test]
+fn a_sharded_drift_job_reports_what_one_analyzer_does() {
+    let dir = Server::temp_dir("drift-shards");
+    let server = Server::start(&dir, &[]);
+    demo_project(&server);
+    add_data(
+        &server,
+        &repo("tests/data/drift/production.csv"),
+        "production",
+    );
+    // Every row explained either way (so the contributors do not depend on the sample); the
+    // two jobs differ in contributor_rows so that the second is not answered from the first's
+    // stored result.
+    let job = |extra: &[&'static str]| {
+        let mut args = vec![
+            "job",
+            "run",
+            "credit",
+            "--kind",
+            "drift",
+            "--model",
+            "xgb",
+            "--dataset",
+            "production",
+            "--reference",
+            "applicants",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let run = |contributor_rows: &'static str, shards: &'static str| {
+        let args = job(&[
+            "--contributor-rows",
+            contributor_rows,
+            "--shards",
+            shards,
+            "--wait",
+            "--json",
+        ]);
+        let done = json_out(&server.cli_ok(&args));
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let id = done["id"].as_str().unwrap().to_string();
+        let mut report = server.get_ok(&format!(
+            "/api/v1/projects/credit/models/xgb/drift?reference=applicants&dataset=production&job={id}"
+        ));
+        report.as_object_mut().unwrap().remove("job");
+        report
+    };
+    let one = run("1500", "1");
+    assert_eq!(part_manifests(&dir), 0);
+    let three = run("1501", "3");
+    assert_eq!(
+        part_manifests(&dir),
+        3,
+        "three analyzers stored a part each"
+    );
+    assert_eq!(three["features"].as_array().unwrap().len(), 7);
+    assert_eq!(three, one);
+    assert_eq!(three["drifted"], 2);
+
+    cli_refuses(&server, &job(&["--shards", "9"]), "at most 8 shards");
+}
+
+/// The parts' manifests stored under a data directory (`…/parts/<index>/manifest.json`).
+fn part_manifests(dir: &Path) -> usize {
+    let mut count = 0;
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.file_name().is_some_and(|n| n == "manifest.json")
+                && path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == "parts")
+            {
+                count += 1;
+            }
+        }
+    }
+    count
+}

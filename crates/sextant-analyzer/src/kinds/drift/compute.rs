@@ -15,6 +15,7 @@ use sextant_api::{
 use sextant_data::{Batch, DataError, Progress, TableWriter, open_table_with, table_columns};
 use sextant_model::{CellParser, Feature, FeatureKind, Model, NewCategories, Rows};
 
+use super::features_of_part;
 use super::report::{Names, column_drift};
 use crate::kinds::Documents;
 use crate::kinds::influences::compute::{background, sampling_options};
@@ -47,6 +48,10 @@ struct Reading<'a> {
     book: &'a Arc<NewCategories>,
     /// The label column, when this dataset has it.
     label: Option<String>,
+    /// The features sketched (indices into the model's), in order.
+    sketched: &'a [usize],
+    /// Whether the rows are scored (and sampled for the contributors, and their labels kept).
+    score: bool,
     /// Values outside these ranges are counted (the current dataset against the reference's).
     ranges: Option<Vec<Option<(f64, f64)>>>,
     /// Which dataset, for messages and progress.
@@ -61,8 +66,22 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
     let input = reading.input;
     let model = input.model;
     let (nf, n_out) = (model.n_features(), model.n_outputs());
-    let mut columns: Vec<Feature> = model.features().to_vec();
-    if let Some(label) = &reading.label {
+    // A scoring reader reads every feature (the sketched ones among them); a sketching one only
+    // its own, so a shard reads no more of a Parquet file than it sketches.
+    let (mut columns, at): (Vec<Feature>, Vec<usize>) = if reading.score {
+        (model.features().to_vec(), reading.sketched.to_vec())
+    } else {
+        (
+            reading
+                .sketched
+                .iter()
+                .map(|&j| model.features()[j].clone())
+                .collect(),
+            (0..reading.sketched.len()).collect(),
+        )
+    };
+    let label = reading.label.as_ref().filter(|_| reading.score);
+    if let Some(label) = label {
         columns.push(Feature {
             name: label.clone(),
             kind: FeatureKind::Numeric,
@@ -76,14 +95,14 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
     let rows_limit = input.task.spec.options.rows.map(|r| r as usize);
     let contributor_rows = input.task.spec.options.contributor_rows.unwrap_or(1000) as usize;
     let mut side = Side {
-        features: Profile::new(nf, reading.ranges.as_deref()),
+        features: Profile::new(at.len(), reading.ranges.as_deref()),
         scores: vec![Sketch::default(); n_out],
         margin_sums: vec![0.0; n_out],
         score_sums: vec![0.0; n_out],
         sample: Reservoir::new(contributor_rows, nf, reading.seed),
         responses: Vec::new(),
         labels: Vec::new(),
-        labelled: reading.label.is_some(),
+        labelled: label.is_some(),
     };
     let link = model.link();
     thread::scope(|scope| {
@@ -110,6 +129,7 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
             }
         });
         let mut done = 0usize;
+        let mut sketched = Vec::new();
         let mut features = Vec::new();
         let mut margins = Vec::new();
         for message in rx {
@@ -118,7 +138,22 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
             })?;
             let n = rows_limit.map_or(batch.n_rows, |l| batch.n_rows.min(l - done));
             let values = &batch.values[..n * width];
-            side.features.add_rows(values, width, n);
+            if at.len() == width || (at.len() == nf && at.iter().enumerate().all(|(i, &j)| i == j))
+            {
+                // The sketched columns lead each row.
+                side.features.add_rows(values, width, n);
+            } else {
+                sketched.clear();
+                for row in values.chunks(width) {
+                    sketched.extend(at.iter().map(|&j| row[j]));
+                }
+                side.features.add_rows(&sketched, at.len(), n);
+            }
+            done += n;
+            report_progress(reading, &progress, done);
+            if !reading.score {
+                continue;
+            }
             side.sample.offer(values, width, n);
             let rows: &[f64] = if width == nf {
                 values
@@ -151,17 +186,22 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
                     }
                 }
             }
-            done += n;
-            let fraction = match progress.total {
-                Some(t) if t > 0 => progress.done as f64 / t as f64,
-                _ => 0.0,
-            };
-            let (before, share) = reading.progress;
-            input.report_fraction(done as u64, before + share * fraction.min(1.0));
         }
         Ok::<_, AnalyzerError>(())
     })?;
     Ok(side)
+}
+
+/// Reports the progress of reading a dataset, `done` rows in.
+fn report_progress(reading: &Reading, progress: &Progress, done: usize) {
+    let fraction = match progress.total {
+        Some(t) if t > 0 => progress.done as f64 / t as f64,
+        _ => 0.0,
+    };
+    let (before, share) = reading.progress;
+    reading
+        .input
+        .report_fraction(done as u64, before + share * fraction.min(1.0));
 }
 
 /// Computes a drift job.
@@ -179,10 +219,15 @@ pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
     let predictor = ModelPredictor::new(model);
     let book = NewCategories::new();
     let seed = spec.options.seed.unwrap_or(0);
+    let shard = input.shard;
+    let sketched = features_of_part(shard.index, shard.count, model.n_features());
+    let scoring = shard.index == 0;
     let reading = Reading {
         input,
         predictor: &predictor,
         book: &book,
+        sketched: &sketched,
+        score: scoring,
         label: label_in(&reference_columns),
         ranges: None,
         which: "reference",
@@ -222,16 +267,15 @@ pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
         )));
     }
     let names = Names::new(model, &book);
-    let features: Vec<_> = model
-        .features()
+    let features: Vec<_> = sketched
         .iter()
         .enumerate()
-        .map(|(j, f)| {
+        .map(|(i, &j)| {
             column_drift(
-                &f.name,
+                &model.features()[j].name,
                 names.categorical(j),
-                &reference_side.features.columns[j],
-                &current_side.features.columns[j],
+                &reference_side.features.columns[i],
+                &current_side.features.columns[i],
                 reference_side.features.rows,
                 current_side.features.rows,
                 &names,
@@ -239,24 +283,30 @@ pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
             )
         })
         .collect();
-    let outputs = (0..model.n_outputs())
-        .map(|k| {
-            column_drift(
-                &output_name(model, k),
-                false,
-                &reference_side.scores[k],
-                &current_side.scores[k],
-                reference_side.features.rows,
-                current_side.features.rows,
-                &names,
-                usize::MAX,
-            )
-        })
-        .collect();
-    let score = score_drift(input, &reference_side, &current_side, outputs);
-    input.report_fraction(current_side.features.rows, 0.92);
-    let (contributors, attribution) =
-        contributors(input, &predictor, &reference_side, &current_side)?;
+    // A sketching shard's report has its features alone; the merge takes the rest from shard 0.
+    let (score, contributors, attribution) = if scoring {
+        let outputs = (0..model.n_outputs())
+            .map(|k| {
+                column_drift(
+                    &output_name(model, k),
+                    false,
+                    &reference_side.scores[k],
+                    &current_side.scores[k],
+                    reference_side.features.rows,
+                    current_side.features.rows,
+                    &names,
+                    usize::MAX,
+                )
+            })
+            .collect();
+        let score = score_drift(input, &reference_side, &current_side, outputs);
+        input.report_fraction(current_side.features.rows, 0.92);
+        let (contributors, attribution) =
+            contributors(input, &predictor, &reference_side, &current_side)?;
+        (score, contributors, Some(attribution))
+    } else {
+        (ScoreDrift::default(), Vec::new(), None)
+    };
     let mut report = DriftReport {
         version: DRIFT_VERSION,
         job: None,
@@ -270,10 +320,10 @@ pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
         features,
         score,
         contributors,
-        attribution: Some(attribution),
+        attribution,
     };
     report.judge(DriftThresholds::default());
-    let columns = write_bins(input, &report)?;
+    let columns = write_bins(input, &report, &sketched, model.n_features())?;
     Ok(PartOutput {
         rows: current_side.features.rows,
         columns,
@@ -473,21 +523,26 @@ fn contributors(
     Ok((contributors, attribution))
 }
 
-/// The histograms as a table: `feature` (its index; the score's outputs after the features),
-/// `bin`, `lower`, `upper`, `reference`, `current` (shares); bounds are NaN where open or for
-/// a category. Returns the value columns.
-fn write_bins(input: &PartInput, report: &DriftReport) -> AnalyzerResult<Vec<String>> {
+/// The histograms as a table: `feature` (its index in the model, `sketched[i]` for the
+/// report's i-th; the score's outputs after the features), `bin`, `lower`, `upper`,
+/// `reference`, `current` (shares); bounds are NaN where open or for a category. Returns the
+/// value columns.
+fn write_bins(
+    input: &PartInput,
+    report: &DriftReport,
+    sketched: &[usize],
+    n_features: usize,
+) -> AnalyzerResult<Vec<String>> {
     let columns: Vec<String> = ["feature", "bin", "lower", "upper", "reference", "current"]
         .map(String::from)
         .to_vec();
     let mut writer = TableWriter::create(input.out_file, &columns)?;
     let mut values = Vec::new();
-    for (i, f) in report
-        .features
+    let indices = sketched
         .iter()
-        .chain(report.score.outputs.iter())
-        .enumerate()
-    {
+        .copied()
+        .chain((0..report.score.outputs.len()).map(|k| n_features + k));
+    for (i, f) in indices.zip(report.features.iter().chain(report.score.outputs.iter())) {
         for (b, bin) in f.bins.iter().enumerate() {
             values.extend_from_slice(&[
                 i as f64,

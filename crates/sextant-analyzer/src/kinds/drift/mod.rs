@@ -13,13 +13,33 @@ use sextant_api::{
 };
 
 use super::influences::{sampled_row_cost, sampling_defaults};
-use super::{Analysis, Cost, CostInputs};
+use super::{Analysis, Cost, CostInputs, Documents};
 
 /// The most rows of each dataset a job may explain for its contributors.
 pub const MAX_CONTRIBUTOR_ROWS: u64 = 100_000;
 
 /// Drift between a reference dataset and the job's data.
 pub struct Drift;
+
+/// Which shard sketches feature `j` of a job of `count` shards, and where in its report the
+/// feature is: shard 0 scores and sketches nothing, shard `1 + j % (count - 1)` sketches `j`.
+/// One shard does everything.
+pub fn part_of_feature(j: usize, count: u32) -> (u32, usize) {
+    match count {
+        0 | 1 => (0, j),
+        _ => {
+            let sketching = count as usize - 1;
+            (1 + (j % sketching) as u32, j / sketching)
+        }
+    }
+}
+
+/// The features shard `index` of `count` sketches, in order.
+pub fn features_of_part(index: u32, count: u32, n_features: usize) -> Vec<usize> {
+    (0..n_features)
+        .filter(|&j| part_of_feature(j, count).0 == index)
+        .collect()
+}
 
 impl Analysis for Drift {
     fn kind(&self) -> JobKind {
@@ -54,6 +74,13 @@ impl Analysis for Drift {
                 "a drift job needs a reference dataset (\"reference\") to compare the data with"
                     .into(),
             );
+        }
+        if let Some(shards) = request.shards.filter(|&s| s > self.most_shards(model)) {
+            return Err(format!(
+                "a drift job of this model can use at most {} shards (one scores, each other sketches at least one of its {} features), not {shards}",
+                self.most_shards(model),
+                model.features.len()
+            ));
         }
         let mut options = request.options.clone();
         if options.loss.is_some() {
@@ -111,9 +138,69 @@ impl Analysis for Drift {
     }
 
     fn unsharded_because(&self) -> Option<&'static str> {
-        Some(
-            "a drift job sketches both datasets in one analyzer, in memory bounded whatever their size",
-        )
+        None
+    }
+
+    /// Shard 0 scores both datasets (the score's statistics, metrics and contributors); the
+    /// others sketch a share of the features each, over every row.
+    fn shards_rows(&self) -> bool {
+        false
+    }
+
+    fn most_shards(&self, model: &ModelSummary) -> u32 {
+        u32::try_from(model.features.len() + 1).unwrap_or(u32::MAX)
+    }
+
+    fn merge(&self, parts: &[Documents]) -> Result<Documents, String> {
+        let reports = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.drift
+                    .as_ref()
+                    .ok_or_else(|| format!("part {i} of a drift job has no report"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((score, sketching)) = reports.split_first() else {
+            return Err("a drift job with no parts".into());
+        };
+        if sketching.is_empty() {
+            // One analyzer did everything.
+            return Ok(Documents {
+                drift: Some((*score).clone()),
+                ..Documents::default()
+            });
+        }
+        let n: usize = sketching.iter().map(|r| r.features.len()).sum();
+        let mut merged = (*score).clone();
+        merged.features = (0..n)
+            .map(|j| {
+                let (part, at) = part_of_feature(j, reports.len() as u32);
+                reports[part as usize]
+                    .features
+                    .get(at)
+                    .cloned()
+                    .ok_or_else(|| format!("part {part} of a drift job lacks feature {j}"))
+            })
+            .collect::<Result<_, _>>()?;
+        for (i, r) in sketching.iter().enumerate() {
+            if !r.features.is_empty()
+                && (r.rows_reference, r.rows_current) != (score.rows_reference, score.rows_current)
+            {
+                return Err(format!(
+                    "part {} of a drift job read {} and {} rows, part 0 {} and {}",
+                    i + 1,
+                    r.rows_reference,
+                    r.rows_current,
+                    score.rows_reference,
+                    score.rows_current
+                ));
+            }
+        }
+        Ok(Documents {
+            drift: Some(merged),
+            ..Documents::default()
+        })
     }
 
     fn cost(&self, inputs: &CostInputs) -> Cost {
@@ -147,5 +234,74 @@ impl Analysis for Drift {
         part: &crate::part::PartInput,
     ) -> crate::AnalyzerResult<crate::part::PartOutput> {
         compute::drift(part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sextant_api::{ColumnKind, DriftReport, DriftThresholds, FeatureDrift, ScoreDrift};
+
+    use super::*;
+
+    fn report(features: &[usize], rows: u64) -> DriftReport {
+        DriftReport {
+            version: 1,
+            job: None,
+            model: "m".into(),
+            reference: "r".into(),
+            dataset: "d".into(),
+            rows_reference: rows,
+            rows_current: rows,
+            thresholds: DriftThresholds::default(),
+            drifted: 0,
+            features: features
+                .iter()
+                .map(|j| FeatureDrift::empty(&format!("f{j}"), ColumnKind::Numeric, (0.0, 0.0)))
+                .collect(),
+            score: ScoreDrift::default(),
+            contributors: Vec::new(),
+            attribution: None,
+        }
+    }
+
+    #[test]
+    fn every_feature_is_sketched_by_one_shard_and_merged_back_in_order() {
+        for count in 1..=8 {
+            let parts: Vec<Vec<usize>> =
+                (0..count).map(|i| features_of_part(i, count, 7)).collect();
+            let mut all: Vec<usize> = parts.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..7).collect::<Vec<_>>(), "{count} shards");
+            if count > 1 {
+                assert!(parts[0].is_empty(), "shard 0 scores only");
+            }
+            let documents: Vec<Documents> = parts
+                .iter()
+                .map(|f| Documents {
+                    drift: Some(report(f, 10)),
+                    ..Documents::default()
+                })
+                .collect();
+            let merged = Drift.merge(&documents).unwrap().drift.unwrap();
+            let names: Vec<&str> = merged.features.iter().map(|f| f.feature.as_str()).collect();
+            assert_eq!(
+                names,
+                ["f0", "f1", "f2", "f3", "f4", "f5", "f6"],
+                "{count} shards"
+            );
+        }
+    }
+
+    #[test]
+    fn parts_that_read_other_rows_are_not_merged() {
+        let documents =
+            [report(&[], 10), report(&[0, 2], 10), report(&[1], 9)].map(|r| Documents {
+                drift: Some(r),
+                ..Documents::default()
+            });
+        let e = Drift.merge(&documents).unwrap_err();
+        assert!(e.contains("part 2 of a drift job read 9 and 9 rows"), "{e}");
+        let missing = [Documents::default()];
+        assert!(Drift.merge(&missing).unwrap_err().contains("no report"));
     }
 }

@@ -28,11 +28,20 @@ const ONE_CORE_WORK: f64 = 10.0 * VISITS_PER_CORE_SECOND;
 /// A shard should take about this long, when the launcher shards by cost.
 const SHARD_SECONDS: f64 = 120.0;
 
-/// How many analyzers share an influences job: as asked, else — where the launcher shards by
-/// cost — enough that each takes about two minutes on its cores; never more than `max`, nor more
-/// than rows. Other kinds are never sharded.
-pub fn shards(spec: &JobSpec, sizing: &Sizing, rows: u64, by_cost: bool, max: u32) -> u32 {
-    if !analysis(spec.kind).shardable() {
+/// How many analyzers share a job of a kind that shards: as asked, else — where the launcher
+/// shards by cost — enough that each takes about two minutes on its cores; never more than
+/// `max`, than rows, or than the kind can use on `model` (a drift job: one more than its
+/// features). Other kinds are never sharded.
+pub fn shards(
+    spec: &JobSpec,
+    model: &ModelSummary,
+    sizing: &Sizing,
+    rows: u64,
+    by_cost: bool,
+    max: u32,
+) -> u32 {
+    let kind = analysis(spec.kind);
+    if !kind.shardable() {
         return 1;
     }
     let wanted = match spec.resources.shards {
@@ -47,6 +56,7 @@ pub fn shards(spec: &JobSpec, sizing: &Sizing, rows: u64, by_cost: bool, max: u3
     wanted
         .min(max)
         .min(rows.min(u64::from(u32::MAX)) as u32)
+        .min(kind.most_shards(model))
         .max(1)
 }
 
@@ -191,28 +201,40 @@ mod tests {
 
     #[test]
     fn shards_as_asked_or_by_cost() {
+        let m = model();
         let job = spec(JobKind::Influences, 65536);
         let big = estimate(&job, &model(), &dataset(10_000_000), None, 4.0, 16384);
         // 10M rows × 100 trees × 63 leaves × 36: ~2.3e12 visits; 4 cores × 120 s × 1e8 per shard.
-        assert_eq!(shards(&job, &big, 10_000_000, true, 64), 48);
-        assert_eq!(shards(&job, &big, 10_000_000, true, 8), 8, "capped");
-        assert_eq!(shards(&job, &big, 10_000_000, false, 8), 1, "not by cost");
+        assert_eq!(shards(&job, &m, &big, 10_000_000, true, 64), 48);
+        assert_eq!(shards(&job, &m, &big, 10_000_000, true, 8), 8, "capped");
+        assert_eq!(
+            shards(&job, &m, &big, 10_000_000, false, 8),
+            1,
+            "not by cost"
+        );
         let small = estimate(&job, &model(), &dataset(1000), None, 4.0, 16384);
-        assert_eq!(shards(&job, &small, 1000, true, 8), 1);
+        assert_eq!(shards(&job, &m, &small, 1000, true, 8), 1);
         let mut asked = job.clone();
         asked.resources.shards = Some(4);
-        assert_eq!(shards(&asked, &small, 1000, false, 16), 4);
+        assert_eq!(shards(&asked, &m, &small, 1000, false, 16), 4);
         assert_eq!(
-            shards(&asked, &small, 3, false, 16),
+            shards(&asked, &m, &small, 3, false, 16),
             3,
             "never more than rows"
         );
         assert_eq!(
-            shards(&asked, &small, 1000, false, 1),
+            shards(&asked, &m, &small, 1000, false, 1),
             1,
             "a launcher that cannot shard"
         );
         let predict = spec(JobKind::Predict, 4096);
-        assert_eq!(shards(&predict, &big, 10_000_000, true, 8), 1);
+        assert_eq!(shards(&predict, &m, &big, 10_000_000, true, 8), 1);
+        // A drift job shards its columns: one scoring shard and one per feature at the most.
+        let mut drift = spec(JobKind::Drift, 65536);
+        drift.resources.shards = Some(500);
+        assert_eq!(shards(&drift, &m, &big, 10_000_000, false, 1000), 101);
+        let mut narrow = model();
+        narrow.features.truncate(3);
+        assert_eq!(shards(&drift, &narrow, &big, 10_000_000, false, 1000), 4);
     }
 }
