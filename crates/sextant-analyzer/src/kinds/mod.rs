@@ -75,6 +75,12 @@ pub trait Analysis: Sync {
         false
     }
 
+    /// Whether it compares its data with a `reference` dataset (and explains `contributor_rows`
+    /// rows of each); the scheduler refuses both on the kinds that do not.
+    fn compares_with_reference(&self) -> bool {
+        false
+    }
+
     /// Why several analyzers may not share its rows; `None` when they may (each storing a
     /// part).
     fn unsharded_because(&self) -> Option<&'static str>;

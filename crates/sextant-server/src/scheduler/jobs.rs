@@ -22,6 +22,7 @@ use uuid::Uuid;
 use sextant_analyzer::{analysis, shardable_kinds};
 
 use super::SchedulerState;
+use super::reference::comparable;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorCode};
 
@@ -41,7 +42,7 @@ fn check_options(
     if request.options.rows == Some(0) {
         return Err(ApiError::bad_request("options.rows must be at least 1"));
     }
-    if request.kind != JobKind::Drift {
+    if !analysis(request.kind).compares_with_reference() {
         if request.reference.is_some() {
             return Err(ApiError::invalid(format!(
                 "a {} job takes no reference dataset (that is for drift jobs)",
@@ -90,57 +91,6 @@ async fn cover_data(
             model.summary.format, project.name
         ))),
     }
-}
-
-/// Checks that a drift job's two datasets can be compared: both have rows, and the same
-/// columns but for the label and the id (production data often lacks the label).
-fn comparable(
-    project: &Project,
-    reference: &sextant_api::Dataset,
-    current: &sextant_api::Dataset,
-) -> ApiResult<()> {
-    for d in [reference, current] {
-        if d.summary.rows == 0 {
-            return Err(ApiError::invalid(format!(
-                "dataset {:?} has no rows: drift compares the rows of two datasets",
-                d.name
-            )));
-        }
-    }
-    let s = &project.schema;
-    let compared = |d: &sextant_api::Dataset| -> std::collections::BTreeSet<String> {
-        d.summary
-            .columns
-            .iter()
-            .filter(|c| Some(*c) != s.label.as_ref() && Some(*c) != s.id.as_ref())
-            .cloned()
-            .collect()
-    };
-    let (r, c) = (compared(reference), compared(current));
-    if r != c {
-        let list = |a: &std::collections::BTreeSet<String>,
-                    b: &std::collections::BTreeSet<String>| {
-            a.difference(b)
-                .map(|c| format!("{c:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let (only_r, only_c) = (list(&r, &c), list(&c, &r));
-        let mut parts = Vec::new();
-        if !only_r.is_empty() {
-            parts.push(format!("only {:?} has {only_r}", reference.name));
-        }
-        if !only_c.is_empty() {
-            parts.push(format!("only {:?} has {only_c}", current.name));
-        }
-        return Err(ApiError::invalid(format!(
-            "datasets {:?} and {:?} have different columns ({}): drift compares datasets of the same columns, so upload them with the same ones",
-            reference.name,
-            current.name,
-            parts.join("; ")
-        )));
-    }
-    Ok(())
 }
 
 /// The key under which equal requests share one result: a hash of what the result depends on.

@@ -6,6 +6,7 @@ pub mod analyzers;
 pub mod jobs;
 pub mod launcher;
 pub mod parts;
+mod reference;
 mod runner;
 
 use std::collections::HashMap;

@@ -6,27 +6,24 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 use std::thread;
 
+use sextant_algo::ModelPredictor;
 use sextant_algo::drift::{Profile, Reservoir, Sketch};
-use sextant_algo::{Explainer, Interventional, ModelPredictor, Sampled};
 use sextant_api::{
-    Attribution, CLASSIFICATION_METRICS, Contributor, DRIFT_VERSION, DriftReport, DriftThresholds,
-    InfluenceMethod, InputRole, MetricChange, Metrics, REGRESSION_METRICS, ScoreDrift, Task,
+    CLASSIFICATION_METRICS, DRIFT_VERSION, DriftReport, DriftThresholds, InputRole, MetricChange,
+    Metrics, REGRESSION_METRICS, ScoreDrift, Task,
 };
 use sextant_data::{Batch, DataError, Progress, TableWriter, open_table_with, table_columns};
 use sextant_model::{CellParser, Feature, FeatureKind, Model, NewCategories, Rows};
 
+use super::contributors::contributors;
 use super::features_of_part;
 use super::report::{Names, column_drift};
 use crate::kinds::Documents;
-use crate::kinds::influences::compute::{background, sampling_options};
 use crate::part::{PartInput, PartOutput, typed_path};
 use crate::{AnalyzerError, AnalyzerResult};
 
 /// Rows read at a time.
 const BATCH_ROWS: usize = 16_384;
-
-/// Rows explained at a time for the contributors.
-const EXPLAIN_ROWS: usize = 256;
 
 /// One dataset streamed: its features' and scores' sketches, margin and score sums, the rows
 /// kept for the contributors, and the responses and labels of its labelled rows.
@@ -66,19 +63,18 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
     let input = reading.input;
     let model = input.model;
     let (nf, n_out) = (model.n_features(), model.n_outputs());
-    // A scoring reader reads every feature (the sketched ones among them); a sketching one only
-    // its own, so a shard reads no more of a Parquet file than it sketches.
-    let (mut columns, at): (Vec<Feature>, Vec<usize>) = if reading.score {
-        (model.features().to_vec(), reading.sketched.to_vec())
+    // A scoring reader reads every feature, a sketching one only its own (so a shard reads no
+    // more of a Parquet file than it sketches); either way the sketched columns lead each row:
+    // a scoring reader sketches every feature (one analyzer does all) or none (shard 0).
+    debug_assert!(!reading.score || reading.sketched.is_empty() || reading.sketched.len() == nf);
+    let mut columns: Vec<Feature> = if reading.score {
+        model.features().to_vec()
     } else {
-        (
-            reading
-                .sketched
-                .iter()
-                .map(|&j| model.features()[j].clone())
-                .collect(),
-            (0..reading.sketched.len()).collect(),
-        )
+        reading
+            .sketched
+            .iter()
+            .map(|&j| model.features()[j].clone())
+            .collect()
     };
     let label = reading.label.as_ref().filter(|_| reading.score);
     if let Some(label) = label {
@@ -95,7 +91,7 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
     let rows_limit = input.task.spec.options.rows.map(|r| r as usize);
     let contributor_rows = input.task.spec.options.contributor_rows.unwrap_or(1000) as usize;
     let mut side = Side {
-        features: Profile::new(at.len(), reading.ranges.as_deref()),
+        features: Profile::new(reading.sketched.len(), reading.ranges.as_deref()),
         scores: vec![Sketch::default(); n_out],
         margin_sums: vec![0.0; n_out],
         score_sums: vec![0.0; n_out],
@@ -129,7 +125,6 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
             }
         });
         let mut done = 0usize;
-        let mut sketched = Vec::new();
         let mut features = Vec::new();
         let mut margins = Vec::new();
         for message in rx {
@@ -138,17 +133,7 @@ fn read(reading: &Reading, path: &Path) -> AnalyzerResult<Side> {
             })?;
             let n = rows_limit.map_or(batch.n_rows, |l| batch.n_rows.min(l - done));
             let values = &batch.values[..n * width];
-            if at.len() == width || (at.len() == nf && at.iter().enumerate().all(|(i, &j)| i == j))
-            {
-                // The sketched columns lead each row.
-                side.features.add_rows(values, width, n);
-            } else {
-                sketched.clear();
-                for row in values.chunks(width) {
-                    sketched.extend(at.iter().map(|&j| row[j]));
-                }
-                side.features.add_rows(&sketched, at.len(), n);
-            }
+            side.features.add_rows(values, width, n);
             done += n;
             report_progress(reading, &progress, done);
             if !reading.score {
@@ -301,8 +286,12 @@ pub fn drift(input: &PartInput) -> AnalyzerResult<PartOutput> {
             .collect();
         let score = score_drift(input, &reference_side, &current_side, outputs);
         input.report_fraction(current_side.features.rows, 0.92);
-        let (contributors, attribution) =
-            contributors(input, &predictor, &reference_side, &current_side)?;
+        let (contributors, attribution) = contributors(
+            input,
+            &predictor,
+            &reference_side.sample,
+            &current_side.sample,
+        )?;
         (score, contributors, Some(attribution))
     } else {
         (ScoreDrift::default(), Vec::new(), None)
@@ -397,130 +386,6 @@ fn score_drift(
         metrics_current,
         metric_changes,
     }
-}
-
-/// Each sampled row's influences against one background, averaged per side: the contributions
-/// are the differences of the means, and add up to the change of the mean margin.
-fn contributors(
-    input: &PartInput,
-    predictor: &ModelPredictor,
-    reference: &Side,
-    current: &Side,
-) -> AnalyzerResult<(Vec<Contributor>, Attribution)> {
-    let model = input.model;
-    let options = &input.task.spec.options;
-    let (nf, n_out) = (model.n_features(), model.n_outputs());
-    let given = background(input)?;
-    let background_rows: &[f64] = match &given {
-        Some(b) => &b.values,
-        None => {
-            let take = reference
-                .sample
-                .len()
-                .min(sextant_api::DEFAULT_DRIFT_BACKGROUND_ROWS);
-            &reference.sample.rows()[..take * nf]
-        }
-    };
-    let background = Rows::new(background_rows, nf);
-    let method = options.method.unwrap_or(InfluenceMethod::Interventional);
-    let explainer = match method {
-        InfluenceMethod::Sampled => Explainer::Sampled(
-            Sampled::new(predictor, background, sampling_options(options)).map_err(|e| {
-                AnalyzerError::input(format!("the model failed on the background rows: {e}"))
-            })?,
-        ),
-        _ => Explainer::Interventional(Interventional::new(
-            model.trees().ok_or_else(|| {
-                AnalyzerError::input("interventional contributors need a tree ensemble")
-            })?,
-            background,
-        )),
-    };
-    // Per side: the mean influence of each feature on each output, and the mean margin.
-    let means = |sample: &Reservoir, first_row: u64| -> AnalyzerResult<(Vec<f64>, Vec<f64>)> {
-        let rows = sample.rows();
-        let n = sample.len();
-        let mut phi_sums = vec![0.0; n_out * nf];
-        let mut margin_sums = vec![0.0; n_out];
-        for (c, chunk) in rows.chunks(EXPLAIN_ROWS * nf).enumerate() {
-            let m = chunk.len() / nf;
-            let mut phi = vec![0.0; m * n_out * (nf + 1)];
-            let mut stderr = vec![
-                0.0;
-                if explainer.has_stderr() {
-                    m * n_out * nf
-                } else {
-                    0
-                }
-            ];
-            let mut margins = vec![0.0; m * n_out];
-            let block = Rows::new(chunk, nf);
-            let model_failed = |e: String| AnalyzerError::input(format!("the model failed: {e}"));
-            explainer
-                .explain(
-                    block,
-                    first_row + (c * EXPLAIN_ROWS) as u64,
-                    &mut phi,
-                    &mut stderr,
-                )
-                .map_err(model_failed)?;
-            predictor
-                .predict_margins(block, &mut margins)
-                .map_err(model_failed)?;
-            for r in 0..m {
-                for k in 0..n_out {
-                    let values = &phi[(r * n_out + k) * (nf + 1)..][..nf];
-                    for (j, v) in values.iter().enumerate() {
-                        phi_sums[k * nf + j] += v;
-                    }
-                    margin_sums[k] += margins[r * n_out + k];
-                }
-            }
-        }
-        let n = n.max(1) as f64;
-        Ok((
-            phi_sums.into_iter().map(|s| s / n).collect(),
-            margin_sums.into_iter().map(|s| s / n).collect(),
-        ))
-    };
-    let (phi_reference, margin_reference) = means(&reference.sample, 0)?;
-    let (phi_current, margin_current) = means(&current.sample, 1 << 40)?;
-    let change: Vec<f64> = (0..n_out)
-        .map(|k| margin_current[k] - margin_reference[k])
-        .collect();
-    let mut contributors = Vec::with_capacity(n_out * nf);
-    let mut residual = 0f64;
-    for k in 0..n_out {
-        let mut sum = 0.0;
-        for (j, feature) in model.features().iter().enumerate() {
-            let contribution = phi_current[k * nf + j] - phi_reference[k * nf + j];
-            sum += contribution;
-            contributors.push(Contributor {
-                feature: feature.name.clone(),
-                output: k as u32,
-                contribution,
-                share: (change[k] != 0.0).then(|| contribution / change[k]),
-            });
-        }
-        residual = residual.max((sum - change[k]).abs());
-    }
-    contributors.sort_by(|a, b| {
-        a.output
-            .cmp(&b.output)
-            .then(b.contribution.abs().total_cmp(&a.contribution.abs()))
-    });
-    let attribution = Attribution {
-        method,
-        background: input.task.spec.background().map(|b| b.name.clone()),
-        background_rows: (background_rows.len() / nf.max(1)) as u64,
-        rows_reference: reference.sample.len() as u64,
-        rows_current: current.sample.len() as u64,
-        mean_margin_reference: margin_reference,
-        mean_margin_current: margin_current,
-        change,
-        residual,
-    };
-    Ok((contributors, attribution))
 }
 
 /// The histograms as a table: `feature` (its index in the model, `sketched[i]` for the

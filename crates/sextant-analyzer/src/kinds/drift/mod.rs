@@ -5,6 +5,8 @@
 #[cfg(feature = "compute")]
 mod compute;
 #[cfg(feature = "compute")]
+mod contributors;
+#[cfg(feature = "compute")]
 mod report;
 
 use sextant_api::{
@@ -35,6 +37,7 @@ pub fn part_of_feature(j: usize, count: u32) -> (u32, usize) {
 }
 
 /// The features shard `index` of `count` sketches, in order.
+#[cfg(any(test, feature = "compute"))]
 pub fn features_of_part(index: u32, count: u32, n_features: usize) -> Vec<usize> {
     (0..n_features)
         .filter(|&j| part_of_feature(j, count).0 == index)
@@ -48,6 +51,10 @@ impl Analysis for Drift {
 
     fn results_name(&self) -> &'static str {
         "drift statistics"
+    }
+
+    fn compares_with_reference(&self) -> bool {
+        true
     }
 
     /// Interventional TreeSHAP for a tree ensemble's contributors, sampling for any other model.
